@@ -1,0 +1,44 @@
+# Chợ HTX — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test install install-test translations extract-messages db-upgrade demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed translations
+install-test: $(VENV)/.installed-test translations
+
+# Compiled catalogues are build output (not committed); rebuilt whenever a .po changes.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -q -d marketplace/translations
+
+# Re-extract UI strings after changing templates or code, then translate the new entries in the .po files.
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o marketplace/translations/messages.pot .
+	$(BIN)/pybabel update -q -N -i marketplace/translations/messages.pot -d marketplace/translations
+
+run: install
+	MARKETPLACE_ENV=development $(BIN)/flask db upgrade
+	MARKETPLACE_ENV=development $(BIN)/flask seed-demo
+	MARKETPLACE_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3 search_index/*[!p] test-artifacts

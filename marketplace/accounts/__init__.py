@@ -1,0 +1,1 @@
+"""Organisations, people, sessions, roles and API tokens."""

@@ -1,0 +1,299 @@
+"""Organisations and the people who act for them."""
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace import geo
+from marketplace.extensions import db
+from marketplace.sqltypes import UTCDateTime, utcnow
+
+
+class OrganisationKind(enum.StrEnum):
+    COOPERATIVE = "cooperative"  # sells: hợp tác xã, tổ hợp tác or hộ sản xuất kinh doanh
+    ENTERPRISE = "enterprise"  # buys: doanh nghiệp
+    ALLIANCE = "alliance"  # Liên minh HTX tỉnh: verifies, witnesses, follows up
+
+
+class CooperativeType(enum.StrEnum):
+    HOP_TAC_XA = "hop_tac_xa"  # cooperative (Law on Cooperatives 2023)
+    TO_HOP_TAC = "to_hop_tac"  # cooperative group
+    HO_KINH_DOANH = "ho_kinh_doanh"  # household producer
+
+
+class OrganisationStatus(enum.StrEnum):
+    PENDING = "pending"  # registered, waiting for the alliance; may prepare, may not trade
+    VERIFIED = "verified"  # checked by the alliance; may publish, sign and order
+    REJECTED = "rejected"  # the alliance refused the registration (reason kept)
+    SUSPENDED = "suspended"  # was verified, trading stopped by the alliance (reason kept)
+
+
+class AllianceClassification(enum.StrEnum):
+    """The alliance's rating of a cooperative under Circular 01/2020/TT-BKHĐT."""
+
+    GOOD = "good"  # tốt / khá
+    AVERAGE = "average"  # trung bình
+    WEAK = "weak"  # yếu
+
+
+class Sector(enum.StrEnum):
+    AGRICULTURE = "agriculture"  # nông, lâm, thủy sản
+    TRADE_SERVICES = "trade_services"
+    CONSTRUCTION = "construction"
+    TRANSPORT = "transport"
+    INDUSTRY_HANDICRAFT = "industry_handicraft"
+    TOURISM = "tourism"
+    OTHER = "other"
+
+
+class MemberRole(enum.StrEnum):
+    OWNER = "owner"  # manages the organisation, its members and its trading
+    MEMBER = "member"  # works in the organisation's name; cannot manage members
+
+
+LABELS = {
+    OrganisationKind.COOPERATIVE: _l("Cooperative"),
+    OrganisationKind.ENTERPRISE: _l("Enterprise"),
+    OrganisationKind.ALLIANCE: _l("Cooperative alliance"),
+    CooperativeType.HOP_TAC_XA: _l("Cooperative (hợp tác xã)"),
+    CooperativeType.TO_HOP_TAC: _l("Cooperative group (tổ hợp tác)"),
+    CooperativeType.HO_KINH_DOANH: _l("Household producer"),
+    OrganisationStatus.PENDING: _l("Waiting for verification"),
+    OrganisationStatus.VERIFIED: _l("Verified"),
+    OrganisationStatus.REJECTED: _l("Rejected"),
+    OrganisationStatus.SUSPENDED: _l("Suspended"),
+    AllianceClassification.GOOD: _l("Good"),
+    AllianceClassification.AVERAGE: _l("Average"),
+    AllianceClassification.WEAK: _l("Weak"),
+    Sector.AGRICULTURE: _l("Agriculture, forestry and fishery"),
+    Sector.TRADE_SERVICES: _l("Trade and services"),
+    Sector.CONSTRUCTION: _l("Construction"),
+    Sector.TRANSPORT: _l("Transport"),
+    Sector.INDUSTRY_HANDICRAFT: _l("Industry and handicraft"),
+    Sector.TOURISM: _l("Tourism"),
+    Sector.OTHER: _l("Other"),
+    MemberRole.OWNER: _l("Owner"),
+    MemberRole.MEMBER: _l("Member"),
+}
+
+
+def label(value):
+    """The translated label of an enum value (for templates and forms)."""
+    return LABELS.get(value, value)
+
+
+def enum_column(enum_class, **kwargs):
+    # Stored as plain strings (no native ENUM type): adding a value needs no ALTER TYPE.
+    return mapped_column(
+        sa.Enum(enum_class, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        **kwargs,
+    )
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrganisationKind] = enum_column(OrganisationKind, index=True)
+    cooperative_type: Mapped[CooperativeType | None] = enum_column(CooperativeType, nullable=True)
+    legal_name: Mapped[str] = mapped_column(sa.String(200))
+    tax_code: Mapped[str | None] = mapped_column(sa.String(14), unique=True)  # compact: 10 or 13 digits
+    province_code: Mapped[int | None] = mapped_column(index=True)
+    commune_code: Mapped[int | None]
+    street_address: Mapped[str] = mapped_column(sa.String(200), default="")
+    phone: Mapped[str] = mapped_column(sa.String(20), default="")
+    email: Mapped[str] = mapped_column(sa.String(254), default="")
+    representative: Mapped[str] = mapped_column(sa.String(120), default="")
+    sector: Mapped[Sector | None] = enum_column(Sector, nullable=True)
+    member_count: Mapped[int | None]
+    founded_year: Mapped[int | None]
+    classification: Mapped[AllianceClassification | None] = enum_column(AllianceClassification, nullable=True)
+    status: Mapped[OrganisationStatus] = enum_column(
+        OrganisationStatus, default=OrganisationStatus.PENDING, index=True
+    )
+    status_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_demo: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list["User"]] = relationship(back_populates="organisation", order_by="User.id")
+
+    @property
+    def is_verified(self):
+        return self.status == OrganisationStatus.VERIFIED
+
+    @property
+    def is_cooperative(self):
+        return self.kind == OrganisationKind.COOPERATIVE
+
+    @property
+    def is_enterprise(self):
+        return self.kind == OrganisationKind.ENTERPRISE
+
+    @property
+    def is_alliance(self):
+        return self.kind == OrganisationKind.ALLIANCE
+
+    @property
+    def province_name(self):
+        return geo.province_name(self.province_code) if self.province_code else ""
+
+    @property
+    def commune_name(self):
+        return geo.commune_name(self.commune_code) if self.commune_code else ""
+
+    @property
+    def display_tax_code(self):
+        if self.tax_code and len(self.tax_code) == 13:
+            return f"{self.tax_code[:10]}-{self.tax_code[10:]}"
+        return self.tax_code or ""
+
+    def can_be_verified(self):
+        return self.status in (OrganisationStatus.PENDING, OrganisationStatus.REJECTED)
+
+    def can_be_rejected(self):
+        return self.status == OrganisationStatus.PENDING
+
+    def can_be_suspended(self):
+        return self.status == OrganisationStatus.VERIFIED
+
+    def can_be_reinstated(self):
+        return self.status == OrganisationStatus.SUSPENDED
+
+
+class User(db.Model):
+    __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lower-case
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    role: Mapped[MemberRole] = enum_column(MemberRole, default=MemberRole.MEMBER)
+    is_active: Mapped[bool] = mapped_column(default=True)  # False once removed from the organisation
+    locale: Mapped[str | None] = mapped_column(sa.String(5))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="members")
+
+    # Flask-Login protocol
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self):
+        return str(self.id)
+
+    @property
+    def is_owner(self):
+        return self.role == MemberRole.OWNER
+
+
+class AuthSession(db.Model):
+    """A login on one browser. The cookie holds a random id; only its hash is stored here.
+
+    Logout or expiry revokes the row, so a cookie copied before logout stops working.
+    """
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reauthenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip_address: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(255), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class ApiToken(db.Model):
+    """A personal token for /api/v1. Shown once at creation; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))  # first characters, to recognise it in lists
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+
+class Invitation(db.Model):
+    """An owner's invitation to join the organisation, accepted through an emailed link."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[MemberRole] = enum_column(MemberRole, default=MemberRole.MEMBER)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    invited_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    invited_by: Mapped[User] = relationship()
+
+    def is_open(self, now):
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class PasswordReset(db.Model):
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class OrganisationEventKind(enum.StrEnum):
+    REGISTERED = "registered"
+    UPDATED = "updated"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    REINSTATED = "reinstated"
+    CLASSIFIED = "classified"
+    MEMBER_INVITED = "member_invited"
+    MEMBER_JOINED = "member_joined"
+    MEMBER_REMOVED = "member_removed"
+
+
+class OrganisationEvent(db.Model):
+    """Audit trail of an organisation: who did what, when, and why."""
+
+    __tablename__ = "organisation_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    kind: Mapped[OrganisationEventKind] = enum_column(OrganisationEventKind)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,558 @@
+"""Use cases of accounts: registration, login, members, invitations, password reset, API tokens,
+and the alliance's review of organisations. Each function checks its rules, commits once, then
+sends mail.
+"""
+import re
+from dataclasses import dataclass, fields
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from stdnum.vn import mst
+
+from marketplace import geo, notifications
+from marketplace.accounts import passwords, sessions, tokens
+from marketplace.accounts.authz import Permission, require
+from marketplace.accounts.models import (
+    AllianceClassification,
+    ApiToken,
+    CooperativeType,
+    Invitation,
+    MemberRole,
+    Organisation,
+    OrganisationEvent,
+    OrganisationEventKind,
+    OrganisationKind,
+    OrganisationStatus,
+    PasswordReset,
+    Sector,
+    User,
+)
+from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.sqltypes import utcnow
+
+PHONE_PATTERN = re.compile(r"^(\+84|0)\d{9,10}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SELF_REGISTERING_KINDS = (OrganisationKind.COOPERATIVE, OrganisationKind.ENTERPRISE)
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+
+
+@dataclass
+class OrganisationDetails:
+    """What an organisation says about itself. Status and classification are never part of it."""
+
+    legal_name: str = ""
+    tax_code: str = ""
+    province_code: int | None = None
+    commune_code: int | None = None
+    street_address: str = ""
+    phone: str = ""
+    email: str = ""
+    representative: str = ""
+    sector: str | None = None
+    cooperative_type: str | None = None
+    member_count: int | None = None
+    founded_year: int | None = None
+
+    @classmethod
+    def from_mapping(cls, data):
+        """Keep only known fields: extra keys (status, role, is_verified...) are ignored."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls) if data.get(f.name) is not None})
+
+
+# ---------------------------------------------------------------- validation
+
+def normalise_email(email):
+    return (email or "").strip().lower()
+
+
+def _clean_details(kind, details, organisation_id=None):
+    """Validate and normalise details in place; raise ValidationFailed listing every bad field."""
+    errors = {}
+    details.legal_name = (details.legal_name or "").strip()
+    if not details.legal_name:
+        errors["legal_name"] = _l("Enter the legal name.")
+    elif len(details.legal_name) > 200:
+        errors["legal_name"] = _l("Use at most 200 characters.")
+    tax_code = re.sub(r"[\s.]", "", details.tax_code or "")
+    if not mst.is_valid(tax_code):
+        errors["tax_code"] = _l("A tax code has 10 digits, or 13 written as 10-3 (e.g. 0101234567-001).")
+    else:
+        details.tax_code = mst.compact(tax_code)
+        clash = db.session.scalar(db.select(Organisation.id).filter_by(tax_code=details.tax_code))
+        if clash is not None and clash != organisation_id:
+            errors["tax_code"] = _l("An organisation with this tax code is already registered.")
+    if not geo.is_valid_location(details.province_code, details.commune_code):
+        errors["commune_code"] = _l("Choose the province, then a commune of that province.")
+    details.phone = re.sub(r"[\s.()-]", "", details.phone or "")
+    if not PHONE_PATTERN.match(details.phone):
+        errors["phone"] = _l("Enter a Vietnamese phone number, e.g. 0205 3812 345 or +84 912 345 678.")
+    details.email = normalise_email(details.email)
+    if not EMAIL_PATTERN.match(details.email):
+        errors["email"] = _l("Enter a valid email address.")
+    details.representative = (details.representative or "").strip()
+    if not details.representative:
+        errors["representative"] = _l("Enter the name of the legal representative.")
+    details.street_address = (details.street_address or "").strip()[:200]
+    if details.sector not in {s.value for s in Sector}:
+        errors["sector"] = _l("Choose a sector.")
+    if kind == OrganisationKind.COOPERATIVE:
+        _clean_cooperative_fields(details, errors)
+    else:
+        details.cooperative_type = details.member_count = details.founded_year = None
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    return details
+
+
+def _clean_cooperative_fields(details, errors):
+    if details.cooperative_type not in {t.value for t in CooperativeType}:
+        errors["cooperative_type"] = _l("Choose the type of cooperative.")
+    if details.member_count is not None and not 1 <= int(details.member_count) <= 100000:
+        errors["member_count"] = _l("Enter a number of members between 1 and 100000.")
+    this_year = utcnow().year
+    if details.founded_year is not None and not 1945 <= int(details.founded_year) <= this_year:
+        errors["founded_year"] = _l("Enter a year between 1945 and %(year)s.", year=this_year)
+
+
+def _clean_person(email, full_name, password, personal_words=()):
+    errors = {}
+    email = normalise_email(email)
+    if not EMAIL_PATTERN.match(email):
+        errors["owner_email"] = _l("Enter a valid email address.")
+    elif db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
+        errors["owner_email"] = _l("An account with this email already exists. Log in or reset your password.")
+    full_name = (full_name or "").strip()
+    if not full_name:
+        errors["full_name"] = _l("Enter your full name.")
+    try:
+        passwords.check_policy(password, [email, full_name, *personal_words])
+    except ValidationFailed as error:
+        errors["password"] = error.message
+    return email, full_name, errors
+
+
+def _record(organisation, kind, actor=None, note=""):
+    db.session.add(OrganisationEvent(organisation=organisation, kind=kind, actor=actor, note=note))
+
+
+# ---------------------------------------------------------------- registration and login
+
+def register(kind, details, owner_email, full_name, password):
+    """Create a pending organisation and its owner. Raises ValidationFailed with per-field errors."""
+    kind = OrganisationKind(kind)
+    if kind not in SELF_REGISTERING_KINDS:
+        raise ValidationFailed(_l("Only cooperatives and enterprises can register."), field="kind")
+    errors = {}
+    try:
+        _clean_details(kind, details)
+    except ValidationFailed as error:
+        errors.update(error.errors)
+    email, full_name, person_errors = _clean_person(owner_email, full_name, password, [details.legal_name])
+    errors.update(person_errors)
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    organisation = Organisation(kind=kind, status=OrganisationStatus.PENDING, **vars(details))
+    user = User(
+        email=email,
+        full_name=full_name,
+        password_hash=passwords.hash_password(password),
+        organisation=organisation,
+        role=MemberRole.OWNER,
+    )
+    db.session.add_all([organisation, user])
+    _record(organisation, OrganisationEventKind.REGISTERED, user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email, password):
+    """Return the user for these credentials or raise InvalidCredentials (same answer for every failure)."""
+    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
+    if user is None or not user.is_active:
+        passwords.burn_time(password or "")
+        raise InvalidCredentials(_l("Wrong email or password."))
+    if not passwords.verify_password(user.password_hash, password or ""):
+        raise InvalidCredentials(_l("Wrong email or password."))
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+        db.session.commit()
+    return user
+
+
+def change_password(user, current_password, new_password, keep_session_secret=None):
+    """Change a password after checking the current one; other sessions are logged out; mail is sent."""
+    if not passwords.verify_password(user.password_hash, current_password or ""):
+        raise ValidationFailed(_l("The current password is wrong."), field="current_password")
+    passwords.check_policy(new_password, [user.email, user.full_name])
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = utcnow()
+    sessions.end_all_for(user, keep_secret=keep_session_secret)
+    db.session.commit()
+    notifications.send(user.email, _("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
+
+
+def request_password_reset(email):
+    """Email a single-use reset link if the account exists. Says nothing either way (no enumeration)."""
+    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email), is_active=True))
+    if user is None:
+        tokens.digest(tokens.new_secret())  # similar work either way
+        return
+    secret = tokens.new_secret()
+    db.session.add(
+        PasswordReset(
+            user=user,
+            token_hash=tokens.digest(secret),
+            expires_at=utcnow() + current_app.config["PASSWORD_RESET_TTL"],
+        )
+    )
+    db.session.commit()
+    link = url_for("accounts.reset_password", token=secret, _external=True)
+    notifications.send(user.email, _("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
+
+
+def _open_reset(secret):
+    record = db.session.scalar(db.select(PasswordReset).filter_by(token_hash=tokens.digest(secret or "")))
+    if record is None or record.used_at is not None or record.expires_at <= utcnow():
+        raise NotFound(_l("This reset link is invalid or has expired. Ask for a new one."), code="invalid_token")
+    return record
+
+
+def check_reset_token(secret):
+    """Raise NotFound unless the reset link can still be used."""
+    _open_reset(secret)
+
+
+def reset_password(secret, new_password):
+    """Set a new password with a reset token; the token is spent and every session ends."""
+    record = _open_reset(secret)
+    user = record.user
+    passwords.check_policy(new_password, [user.email, user.full_name])
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = record.used_at = utcnow()
+    sessions.end_all_for(user)
+    db.session.commit()
+    notifications.send(user.email, _("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
+    return user
+
+
+def set_locale(user, locale):
+    if locale in current_app.config["LANGUAGES"] and user.locale != locale:
+        user.locale = locale
+        db.session.commit()
+
+
+# ---------------------------------------------------------------- organisation and members
+
+def get_organisation(actor, organisation_id):
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound()
+    require(actor, Permission.VIEW_ORGANISATION, organisation)
+    return organisation
+
+
+def update_organisation(actor, details):
+    """The owner edits the profile. Changing the tax code or name of a verified organisation sends it back to review."""
+    organisation = actor.organisation
+    require(actor, Permission.MANAGE_ORGANISATION, organisation)
+    _clean_details(organisation.kind, details, organisation_id=organisation.id)
+    identity_changed = (details.tax_code, details.legal_name) != (organisation.tax_code, organisation.legal_name)
+    for name, value in vars(details).items():
+        setattr(organisation, name, value)
+    note = ""
+    if identity_changed and organisation.status == OrganisationStatus.VERIFIED and not organisation.is_alliance:
+        organisation.status = OrganisationStatus.PENDING
+        organisation.status_changed_at = utcnow()
+        note = _("Legal name or tax code changed: verification needed again.")
+    _record(organisation, OrganisationEventKind.UPDATED, actor, note)
+    db.session.commit()
+    return organisation
+
+
+def invite_member(actor, email, role=MemberRole.MEMBER):
+    """The owner invites someone by email; the link expires after INVITATION_TTL."""
+    organisation = actor.organisation
+    require(actor, Permission.MANAGE_ORGANISATION, organisation)
+    email = normalise_email(email)
+    if not EMAIL_PATTERN.match(email):
+        raise ValidationFailed(_l("Enter a valid email address."), field="email")
+    if db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
+        raise Conflict(_l("This person already has an account on Chợ HTX."), code="email_taken")
+    role = MemberRole(role)
+    secret = tokens.new_secret()
+    invitation = Invitation(
+        organisation=organisation,
+        email=email,
+        role=role,
+        token_hash=tokens.digest(secret),
+        invited_by=actor,
+        expires_at=utcnow() + current_app.config["INVITATION_TTL"],
+    )
+    db.session.add(invitation)
+    _record(organisation, OrganisationEventKind.MEMBER_INVITED, actor, email)
+    db.session.commit()
+    link = url_for("accounts.accept_invitation", token=secret, _external=True)
+    notifications.send(
+        email, _("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
+        actor.locale, invitation=invitation, link=link,
+    )
+    return invitation
+
+
+def open_invitation(secret):
+    """The invitation behind a link, or NotFound when it is unknown, used, revoked or expired."""
+    invitation = db.session.scalar(db.select(Invitation).filter_by(token_hash=tokens.digest(secret or "")))
+    if invitation is None or not invitation.is_open(utcnow()):
+        raise NotFound(_l("This invitation is invalid or has expired. Ask the owner for a new one."), code="invalid_token")
+    return invitation
+
+
+def accept_invitation(secret, full_name, password):
+    """Create the invited user's account; the invitation is spent."""
+    invitation = open_invitation(secret)
+    email, full_name, errors = _clean_person(invitation.email, full_name, password)
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    user = User(
+        email=email,
+        full_name=full_name,
+        password_hash=passwords.hash_password(password),
+        organisation=invitation.organisation,
+        role=invitation.role,
+    )
+    invitation.accepted_at = utcnow()
+    db.session.add(user)
+    _record(invitation.organisation, OrganisationEventKind.MEMBER_JOINED, user)
+    db.session.commit()
+    return user
+
+
+def revoke_invitation(actor, invitation_id):
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organisation_id != actor.organisation_id:
+        raise NotFound()
+    require(actor, Permission.MANAGE_ORGANISATION, invitation.organisation)
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        db.session.commit()
+
+
+def pending_invitations(actor):
+    require(actor, Permission.MANAGE_ORGANISATION)
+    now = utcnow()
+    query = db.select(Invitation).filter_by(organisation_id=actor.organisation_id).order_by(Invitation.created_at.desc())
+    return [i for i in db.session.scalars(query) if i.is_open(now)]
+
+
+def remove_member(actor, user_id):
+    """The owner removes a member: the account is deactivated and its sessions and tokens end."""
+    member = db.session.get(User, user_id)
+    if member is None or member.organisation_id != actor.organisation_id or not member.is_active:
+        raise NotFound()
+    require(actor, Permission.MANAGE_ORGANISATION, member.organisation)
+    if member.id == actor.id:
+        raise Conflict(_l("You cannot remove yourself."), code="cannot_remove_self")
+    if member.is_owner:
+        raise Conflict(_l("Another owner cannot be removed."), code="cannot_remove_owner")
+    member.is_active = False
+    sessions.end_all_for(member)
+    for token in db.session.scalars(db.select(ApiToken).filter_by(user_id=member.id, revoked_at=None)):
+        token.revoked_at = utcnow()
+    _record(member.organisation, OrganisationEventKind.MEMBER_REMOVED, actor, member.email)
+    db.session.commit()
+
+
+def active_members(actor):
+    require(actor, Permission.VIEW_ORGANISATION)
+    return [m for m in actor.organisation.members if m.is_active]
+
+
+# ---------------------------------------------------------------- API tokens
+
+def create_api_token(user, name):
+    """Return (ApiToken, secret). The secret is shown once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationFailed(_l("Give the token a name of at most 80 characters."), field="name")
+    if not user.is_active:
+        raise NotFound()
+    secret = tokens.new_secret(prefix="cht_")
+    token = ApiToken(user=user, name=name, token_hash=tokens.digest(secret), prefix=secret[:10])
+    db.session.add(token)
+    db.session.commit()
+    return token, secret
+
+
+def list_api_tokens(user):
+    query = db.select(ApiToken).filter_by(user_id=user.id, revoked_at=None).order_by(ApiToken.created_at.desc())
+    return list(db.session.scalars(query))
+
+
+def revoke_api_token(user, token_id):
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+
+
+def user_for_api_token(secret):
+    """The active user behind a bearer token, or None."""
+    if not secret or not secret.startswith("cht_"):
+        return None
+    token = db.session.scalar(db.select(ApiToken).filter_by(token_hash=tokens.digest(secret), revoked_at=None))
+    if token is None or not token.user.is_active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
+
+
+# ---------------------------------------------------------------- the alliance's review
+
+REVIEW_PAGE_SIZE = 20
+
+
+def list_organisations(actor, status=None, kind=None, query="", page=1):
+    """Organisations for alliance staff, newest first, filtered; returns a Flask-SQLAlchemy pagination."""
+    require(actor, Permission.REVIEW_ORGANISATIONS)
+    statement = db.select(Organisation).where(Organisation.kind != OrganisationKind.ALLIANCE)
+    if status in {s.value for s in OrganisationStatus}:
+        statement = statement.where(Organisation.status == status)
+    if kind in {k.value for k in SELF_REGISTERING_KINDS}:
+        statement = statement.where(Organisation.kind == kind)
+    query = (query or "").strip()
+    if query:
+        pattern = f"%{query.replace('%', '').replace('_', '')}%"
+        statement = statement.where(
+            db.or_(Organisation.legal_name.ilike(pattern), Organisation.tax_code.ilike(pattern))
+        )
+    statement = statement.order_by(Organisation.created_at.desc(), Organisation.id.desc())
+    return db.paginate(statement, page=max(page, 1), per_page=REVIEW_PAGE_SIZE, error_out=False)
+
+
+def count_pending(actor):
+    require(actor, Permission.REVIEW_ORGANISATIONS)
+    return db.session.scalar(
+        db.select(db.func.count(Organisation.id)).where(Organisation.status == OrganisationStatus.PENDING)
+    )
+
+
+def organisation_events(actor, organisation):
+    require(actor, Permission.VIEW_ORGANISATION, organisation)
+    query = (
+        db.select(OrganisationEvent)
+        .filter_by(organisation_id=organisation.id)
+        .order_by(OrganisationEvent.created_at.desc(), OrganisationEvent.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+_TRANSITIONS = {
+    "verify": (Organisation.can_be_verified, OrganisationStatus.VERIFIED, OrganisationEventKind.VERIFIED, False),
+    "reject": (Organisation.can_be_rejected, OrganisationStatus.REJECTED, OrganisationEventKind.REJECTED, True),
+    "suspend": (Organisation.can_be_suspended, OrganisationStatus.SUSPENDED, OrganisationEventKind.SUSPENDED, True),
+    "reinstate": (Organisation.can_be_reinstated, OrganisationStatus.VERIFIED, OrganisationEventKind.REINSTATED, False),
+}
+
+_STATUS_MAIL_SUBJECTS = {
+    OrganisationStatus.VERIFIED: _l("Your organisation is verified on Chợ HTX"),
+    OrganisationStatus.REJECTED: _l("Your registration on Chợ HTX was not accepted"),
+    OrganisationStatus.SUSPENDED: _l("Your organisation is suspended on Chợ HTX"),
+}
+
+
+def review_organisation(actor, organisation_id, action, reason=""):
+    """Alliance staff verify, reject, suspend or reinstate. Reject and suspend need a reason.
+
+    Raises NotFound for an unknown organisation, Conflict when the action does not fit its status.
+    """
+    require(actor, Permission.REVIEW_ORGANISATIONS)
+    if action not in _TRANSITIONS:
+        raise ValidationFailed(_l("Unknown action."), field="action")
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None or organisation.is_alliance:
+        raise NotFound()
+    allowed, new_status, event_kind, needs_reason = _TRANSITIONS[action]
+    if not allowed(organisation):
+        raise Conflict(_l("This action is not possible for an organisation in its current status."), code="invalid_transition")
+    reason = (reason or "").strip()
+    if needs_reason and not reason:
+        raise ValidationFailed(_l("Give a reason: the organisation will read it."), field="reason")
+    organisation.status = new_status
+    organisation.status_reason = reason
+    organisation.status_changed_at = utcnow()
+    _record(organisation, event_kind, actor, reason)
+    db.session.commit()
+    _notify_status(organisation)
+    return organisation
+
+
+def classify_cooperative(actor, organisation_id, classification):
+    """Alliance staff record the Circular 01/2020 classification of a cooperative."""
+    require(actor, Permission.REVIEW_ORGANISATIONS)
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None or not organisation.is_cooperative:
+        raise NotFound()
+    if classification not in {c.value for c in AllianceClassification}:
+        raise ValidationFailed(_l("Choose good, average or weak."), field="classification")
+    organisation.classification = AllianceClassification(classification)
+    _record(organisation, OrganisationEventKind.CLASSIFIED, actor, classification)
+    db.session.commit()
+    return organisation
+
+
+def _notify_status(organisation):
+    subject = _STATUS_MAIL_SUBJECTS.get(organisation.status)
+    if subject is None:
+        return
+    for member in organisation.members:
+        if member.is_active and member.is_owner:
+            notifications.send(
+                member.email, subject, "organisation_status", member.locale, organisation=organisation, user=member
+            )
+
+
+# ---------------------------------------------------------------- operators (CLI)
+
+def create_alliance_user(email, full_name, password, alliance_name="Liên minh Hợp tác xã tỉnh Lạng Sơn"):
+    """Create a staff account of the (single) provincial alliance organisation, creating it if needed."""
+    alliance = db.session.scalar(db.select(Organisation).filter_by(kind=OrganisationKind.ALLIANCE))
+    if alliance is None:
+        alliance = Organisation(
+            kind=OrganisationKind.ALLIANCE,
+            legal_name=alliance_name,
+            status=OrganisationStatus.VERIFIED,
+            status_changed_at=utcnow(),
+        )
+        db.session.add(alliance)
+    email, full_name, errors = _clean_person(email, full_name, password)
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    user = User(
+        email=email,
+        full_name=full_name,
+        password_hash=passwords.hash_password(password),
+        organisation=alliance,
+        role=MemberRole.OWNER,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def user_by_email(email):
+    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
+    if user is None:
+        raise NotFound(_l("No account with this email."))
+    return user
+

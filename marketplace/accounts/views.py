@@ -1,0 +1,299 @@
+"""Account pages. Each view reads a form, calls one service, and picks a response."""
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from marketplace.accounts import services, sessions
+from marketplace.accounts.forms import (
+    AcceptInvitationForm,
+    ApiTokenForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    ForgotPasswordForm,
+    InviteForm,
+    LoginForm,
+    OrganisationForm,
+    RegistrationForm,
+    ResetPasswordForm,
+)
+from marketplace.accounts.models import OrganisationKind
+from marketplace.errors import DomainError, ValidationFailed
+from marketplace.extensions import limiter
+from marketplace.forms import apply_service_errors
+from marketplace.safety import safe_next_url
+
+blueprint = Blueprint("accounts", __name__)
+
+
+# ---------------------------------------------------------------- login and logout
+
+def _login_account_key():
+    return "login-account:" + services.normalise_email(request.form.get("email"))
+
+
+def _login_failed(response):
+    return bool(g.get("login_failed"))
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_FAILURES_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=_login_account_key,
+    deduct_when=_login_failed,
+)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except DomainError as error:
+            g.login_failed = True
+            flash(str(error.message), "danger")
+            return render_template("accounts/login.html", form=form), 401
+        _open_session(user)
+        return redirect(safe_next_url(form.next.data))
+    return render_template("accounts/login.html", form=form)
+
+
+def _open_session(user):
+    """Start a fresh cookie session for a user who just proved who they are (anti-fixation)."""
+    language = session.get("lang")
+    session.clear()
+    session["auth"] = sessions.start(user, request.remote_addr, request.user_agent.string)
+    if language:
+        session["lang"] = language
+    login_user(user)
+
+
+@blueprint.post("/logout")
+def logout():
+    sessions.end(session.get("auth"))
+    logout_user()
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("main.home"))
+
+
+# ---------------------------------------------------------------- registration
+
+@blueprint.get("/register")
+def register_start():
+    return render_template("accounts/register_start.html")
+
+
+@blueprint.route("/register/<any(cooperative, enterprise):kind>", methods=["GET", "POST"])
+def register(kind):
+    form = RegistrationForm(is_cooperative=kind == OrganisationKind.COOPERATIVE)
+    if request.method == "POST" and "refresh_communes" in request.form:
+        form.validate_on_submit()  # keeps the CSRF check; errors are not shown on a refresh
+        _clear_errors(form)
+        return render_template("accounts/register.html", form=form, kind=kind)
+    if form.validate_on_submit():
+        try:
+            user = services.register(
+                kind,
+                services.OrganisationDetails.from_mapping(form.details()),
+                form.owner_email.data,
+                form.full_name.data,
+                form.password.data,
+            )
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            _open_session(user)
+            flash(_("Your organisation is registered. The cooperative alliance will verify it; "
+                    "meanwhile you can complete your profile."), "success")
+            return redirect(url_for("accounts.organisation"))
+    return render_template("accounts/register.html", form=form, kind=kind), 422 if form.errors else 200
+
+
+def _clear_errors(form):
+    for field in form:
+        field.errors = []
+
+
+# ---------------------------------------------------------------- password reset
+
+@blueprint.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        flash(_("If an account exists for this email, we have sent a link to reset the password. "
+                "It works once, for one hour."), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+@blueprint.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    services.check_reset_token(token)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            flash(_("Your password is changed. Log in with the new one."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+# ---------------------------------------------------------------- account
+
+@blueprint.get("/account")
+@login_required
+def account():
+    return _account_page()
+
+
+def _account_page(password_form=None, token_form=None, new_token=None, status=200):
+    return render_template(
+        "accounts/account.html",
+        password_form=password_form or ChangePasswordForm(),
+        token_form=token_form or ApiTokenForm(),
+        tokens=services.list_api_tokens(current_user),
+        new_token=new_token,
+        confirm_form=ConfirmForm(),
+    ), status
+
+
+@blueprint.post("/account/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data, session.get("auth")
+            )
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            flash(_("Your password is changed. Other devices have been logged out."), "success")
+            return redirect(url_for("accounts.account"))
+    return _account_page(password_form=form, status=422)
+
+
+@blueprint.post("/account/tokens")
+@login_required
+def create_token():
+    form = ApiTokenForm()
+    if form.validate_on_submit():
+        try:
+            _token, secret = services.create_api_token(current_user, form.name.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            return _account_page(new_token=secret)
+    return _account_page(token_form=form, status=422)
+
+
+@blueprint.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id):
+    if ConfirmForm().validate_on_submit():
+        services.revoke_api_token(current_user, token_id)
+        flash(_("The token is revoked."), "success")
+    return redirect(url_for("accounts.account"))
+
+
+# ---------------------------------------------------------------- organisation and members
+
+@blueprint.route("/organisation", methods=["GET", "POST"])
+@login_required
+def organisation():
+    organisation = current_user.organisation
+    form = OrganisationForm(obj=organisation, is_cooperative=organisation.is_cooperative)
+    editing = current_user.is_owner and not organisation.is_alliance
+    if editing and request.method == "POST" and "refresh_communes" not in request.form and form.validate_on_submit():
+        try:
+            services.update_organisation(current_user, services.OrganisationDetails.from_mapping(form.details()))
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("accounts.organisation"))
+    elif request.method == "POST" and not editing:
+        abort(403)
+    status = 422 if form.errors else 200
+    return render_template("accounts/organisation.html", form=form, organisation=organisation, editing=editing), status
+
+
+@blueprint.get("/organisation/members")
+@login_required
+def members():
+    return _members_page()
+
+
+def _members_page(invite_form=None, status=200):
+    invitations = services.pending_invitations(current_user) if current_user.is_owner else []
+    return render_template(
+        "accounts/members.html",
+        members=services.active_members(current_user),
+        invitations=invitations,
+        invite_form=invite_form or InviteForm(),
+        confirm_form=ConfirmForm(),
+    ), status
+
+
+@blueprint.post("/organisation/members/invite")
+@login_required
+def invite():
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            services.invite_member(current_user, form.email.data, form.role.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        except DomainError as error:
+            if error.status == 403:
+                raise
+            form.email.errors = [str(error.message)]
+        else:
+            flash(_("Invitation sent to %(email)s. The link works for 7 days.", email=form.email.data), "success")
+            return redirect(url_for("accounts.members"))
+    return _members_page(invite_form=form, status=422)
+
+
+@blueprint.post("/organisation/members/<int:user_id>/remove")
+@login_required
+def remove_member(user_id):
+    if ConfirmForm().validate_on_submit():
+        services.remove_member(current_user, user_id)
+        flash(_("The member is removed and logged out."), "success")
+    return redirect(url_for("accounts.members"))
+
+
+@blueprint.post("/organisation/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(invitation_id):
+    if ConfirmForm().validate_on_submit():
+        services.revoke_invitation(current_user, invitation_id)
+        flash(_("The invitation is cancelled."), "success")
+    return redirect(url_for("accounts.members"))
+
+
+@blueprint.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token):
+    invitation = services.open_invitation(token)
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(token, form.full_name.data, form.password.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            _open_session(user)
+            flash(_("Welcome to %(name)s.", name=user.organisation.legal_name), "success")
+            return redirect(url_for("accounts.organisation"))
+    return render_template("accounts/accept_invitation.html", form=form, invitation=invitation)

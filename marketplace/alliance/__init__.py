@@ -1,0 +1,1 @@
+"""The provincial cooperative alliance: verification, follow-up, reports."""

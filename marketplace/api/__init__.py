@@ -1,0 +1,40 @@
+"""JSON API /api/v1: bearer-token authentication, delegating to the same services as the pages."""
+from functools import wraps
+
+from flask import Blueprint, g, request
+from flask_babel import lazy_gettext as _l
+
+from marketplace.accounts import services as accounts
+from marketplace.errors import DomainError
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    code = "unauthenticated"
+
+
+def token_required(view):
+    """Authenticate with `Authorization: Bearer <token>` only; cookies are never accepted here."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        user = accounts.user_for_api_token(secret.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthenticated(_l("Send a valid API token as `Authorization: Bearer <token>`."))
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blueprint.after_request
+def no_store(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+from marketplace.api import endpoints  # noqa: E402,F401  (routes register on the blueprint)

@@ -1,0 +1,118 @@
+"""Wiring of extensions, security, i18n and blueprints (called once by create_app)."""
+from pathlib import Path
+
+from flask import g, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from marketplace import errors, i18n
+from marketplace.extensions import babel, bootstrap, compress, csrf, db, limiter, login_manager, mail, migrate, talisman
+
+# Only our own files and Stripe.js (issue: payments) may run scripts; no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": ["'self'", "https://js.stripe.com"],
+    "frame-src": ["'self'", "https://js.stripe.com"],
+    "img-src": ["'self'", "data:"],
+    "style-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def init_web(app):
+    if app.config["TRUST_PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUST_PROXY_HOPS"], x_proto=1)
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    app.config.setdefault("MAIL_BACKEND", "console")
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    bootstrap.init_app(app)
+    compress.init_app(app)
+    _init_security_headers(app)
+    _init_login(app)
+    i18n.init_app(app, babel)
+    _init_templates(app)
+    errors.register_error_handlers(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    _import_models()
+
+
+def _init_security_headers(app):
+    https = app.config["HTTPS"]
+    talisman.init_app(
+        app,
+        force_https=https,
+        strict_transport_security=https,
+        strict_transport_security_max_age=31536000,
+        strict_transport_security_include_subdomains=True,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"},
+    )
+
+    @app.after_request
+    def hide_server_banner(response):
+        response.headers["Server"] = "Cho HTX"
+        return response
+
+
+def _init_login(app):
+    from marketplace.accounts import sessions
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = i18n.lazy("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    # Anti-fixation and revocation are handled by our server-side sessions; Flask-Login's
+    # "strong" protection would log people out when a phone changes network.
+    login_manager.session_protection = None
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        record = sessions.resolve(session.get("auth"), user_id)
+        if record is None:
+            session.pop("auth", None)
+            return None
+        g.auth_session = record
+        return record.user
+
+
+def _init_templates(app):
+    from marketplace.accounts.models import label
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["label"] = label
+
+
+def _register_blueprints(app):
+    from marketplace.accounts.views import blueprint as accounts
+    from marketplace.alliance.views import blueprint as alliance
+    from marketplace.api import blueprint as api
+    from marketplace.main.views import blueprint as main
+
+    app.register_blueprint(main)
+    app.register_blueprint(accounts)
+    app.register_blueprint(alliance)
+    app.register_blueprint(api)
+    csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
+
+
+def _register_commands(app):
+    from marketplace.cli import register_commands
+
+    register_commands(app)
+
+
+def _import_models():
+    # Every model module, so Alembic's autogenerate and db.create_all() see all tables.
+    import marketplace.accounts.models  # noqa: F401
