@@ -1,0 +1,197 @@
+"""Fixtures in layers: database backend → app → client → organisations and users.
+
+Every test that uses `app` runs on SQLite, and also on PostgreSQL when TEST_DATABASE_URL is set.
+In CI (CI=true) PostgreSQL is required: a missing server fails the run, it never skips.
+"""
+import os
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace import create_app
+from marketplace.extensions import db
+from tests import factories
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if (POSTGRES_URL or IN_CI) else ["sqlite"]
+
+# Cheap hashing in tests only; test_passwords.py checks the production defaults separately.
+BASE_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "MARKETPLACE_ENV": "production",
+    "HTTPS": False,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "session",
+    "WTF_CSRF_ENABLED": False,
+    "MAIL_BACKEND": "locmem",
+    "PASSWORD_HASH_TIME_COST": 1,
+    "PASSWORD_HASH_MEMORY_COST": 1024,
+    "PASSWORD_HASH_PARALLELISM": 1,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "SERVER_NAME": None,
+}
+
+
+def require_postgres():
+    """Fail in CI, skip elsewhere, when PostgreSQL is not configured or not reachable."""
+    reason = None
+    if not POSTGRES_URL:
+        reason = "TEST_DATABASE_URL is not set"
+    else:
+        try:
+            engine = sa.create_engine(POSTGRES_URL)
+            with engine.connect():
+                pass
+            engine.dispose()
+        except sa.exc.OperationalError as error:
+            reason = f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error.orig}"
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_schema():
+    """A private schema in the test database for this run; dropped at the end."""
+    require_postgres()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield schema
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def postgres_config(schema):
+    return {
+        "SQLALCHEMY_DATABASE_URI": POSTGRES_URL,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-csearch_path={schema}"}},
+    }
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request, tmp_path_factory):
+    """Database settings for one backend, with the tables created once per run."""
+    if request.param == "postgresql":
+        settings = postgres_config(request.getfixturevalue("postgres_schema"))
+    else:
+        path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
+        settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}
+    app = create_app({**BASE_CONFIG, **settings, "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return {"backend": request.param, **settings}
+
+
+def _empty_tables():
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(database, tmp_path):
+    """Build an app on the current backend with extra settings; tables are emptied after the test."""
+    apps = []
+
+    def build(**overrides):
+        settings = {key: value for key, value in database.items() if key != "backend"}
+        config = {
+            **BASE_CONFIG,
+            **settings,
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "SEARCH_INDEX_DIR": str(tmp_path / "search_index"),
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield build
+    if apps:
+        with apps[0].app_context():
+            db.session.remove()
+            _empty_tables()
+            db.engine.dispose()
+        for app in apps[1:]:
+            with app.app_context():
+                db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(app):
+    """Mail sent during the test (MAIL_BACKEND=locmem)."""
+    mailman = app.extensions["mailman"]
+    mailman.outbox = []
+    return mailman.outbox
+
+
+# ---------------------------------------------------------------- organisations and users
+
+@pytest.fixture
+def alliance_user(app):
+    return factories.alliance_user()
+
+
+@pytest.fixture
+def cooperative_owner(app):
+    return factories.user(factories.organisation("cooperative", status="verified"), email="owner@htx.example")
+
+
+@pytest.fixture
+def enterprise_owner(app):
+    return factories.user(factories.organisation("enterprise", status="verified"), email="buyer@dn.example")
+
+
+@pytest.fixture
+def pending_cooperative_owner(app):
+    return factories.user(factories.organisation("cooperative", status="pending"), email="new@htx.example")
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email, password=factories.PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def csrf_token_from(html):
+    """The CSRF token of the first form in a page."""
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
