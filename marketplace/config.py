@@ -53,6 +53,7 @@ def defaults(instance_path):
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "LANGUAGES": ["vi", "en"],
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # for links in mail sent outside a request (CLI, jobs)
         "MAIL_BACKEND": "console" if development else "smtp",
         "MAIL_SERVER": "localhost",
         "MAIL_PORT": 25,
@@ -69,6 +70,7 @@ def defaults(instance_path):
 # Environment variable → (setting, converter). Documented in README.md.
 ENVIRONMENT = {
     "SECRET_KEY": ("SECRET_KEY", str),
+    "PUBLIC_BASE_URL": ("PUBLIC_BASE_URL", str),
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SEARCH_INDEX_DIR": ("SEARCH_INDEX_DIR", str),
     "UPLOAD_DIR": ("UPLOAD_DIR", str),

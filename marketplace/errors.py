@@ -11,7 +11,7 @@ class DomainError(Exception):
     code = "invalid"
 
     def __init__(self, message, code=None, field=None):
-        super().__init__(str(message))
+        super().__init__(message)  # kept lazy: translated when shown, in the reader's language
         self.message = message
         self.field = field
         if code:

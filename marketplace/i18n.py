@@ -1,5 +1,5 @@
 """Languages (Vietnamese first, English second) and how numbers, money and dates are shown."""
-from flask import current_app, request, session
+from flask import current_app, has_request_context, session
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as lazy
 from flask_login import current_user
@@ -10,10 +10,12 @@ __all__ = ["init_app", "lazy", "select_locale", "vnd", "short_date", "short_date
 def select_locale():
     """An explicit choice (this session, then the user's saved one) wins; otherwise Vietnamese."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI, mail rendered outside a request: force_locale decides
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
-    if request and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 

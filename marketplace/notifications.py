@@ -3,7 +3,7 @@
 MAIL_BACKEND picks where mail goes: "smtp" (production), "console" (development: printed to the
 log), "locmem" (tests: collected in flask_mailman's outbox).
 """
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
 
@@ -17,3 +17,11 @@ def send(to, subject, template, locale=None, **context):
         message.send()
     except Exception:  # noqa: BLE001 — a mail outage must not turn a done action into an error page
         current_app.logger.exception("Could not send the %s email", template)
+
+
+def link(endpoint, **values):
+    """An absolute URL for an email: from the request when there is one, else from PUBLIC_BASE_URL."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
+        return url_for(endpoint, _external=True, **values)

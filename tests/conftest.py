@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from marketplace import create_app
 from marketplace.extensions import db
@@ -102,6 +103,18 @@ def _empty_tables():
     db.session.commit()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Without this, a request reuses the app context the test holds open, so `g` (and with it
+    Flask-Login's current user) leaks from one request, or one client, to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def make_app(database, tmp_path):
     """Build an app on the current backend with extra settings; tables are emptied after the test."""
@@ -117,6 +130,7 @@ def make_app(database, tmp_path):
             **overrides,
         }
         app = create_app(config)
+        app.test_client_class = IsolatedClient
         apps.append(app)
         return app
 

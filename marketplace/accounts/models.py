@@ -296,4 +296,5 @@ class OrganisationEvent(db.Model):
     note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    organisation: Mapped[Organisation] = relationship()
     actor: Mapped[User | None] = relationship()

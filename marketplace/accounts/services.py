@@ -5,7 +5,7 @@ sends mail.
 import re
 from dataclasses import dataclass, fields
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from stdnum.vn import mst
@@ -212,7 +212,7 @@ def request_password_reset(email):
         )
     )
     db.session.commit()
-    link = url_for("accounts.reset_password", token=secret, _external=True)
+    link = notifications.link("accounts.reset_password", token=secret)
     notifications.send(user.email, _("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
 
 
@@ -297,7 +297,7 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
     db.session.add(invitation)
     _record(organisation, OrganisationEventKind.MEMBER_INVITED, actor, email)
     db.session.commit()
-    link = url_for("accounts.accept_invitation", token=secret, _external=True)
+    link = notifications.link("accounts.accept_invitation", token=secret)
     notifications.send(
         email, _("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
         actor.locale, invitation=invitation, link=link,
