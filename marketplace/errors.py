@@ -109,7 +109,13 @@ def register_error_handlers(app):
         if error.code == 500:
             return handle_unexpected(error)
         code = (error.name or "error").lower().replace(" ", "_")
-        return error_response(error.code or 500, code, error.description or error.name)
+        response, status = error_response(error.code or 500, code, error.description or error.name)
+        response = app.make_response(response)
+        # Keep what the exception says about itself, e.g. `Allow` on 405 (RFC 9110 section 15.5.6).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     # Flask turns an unhandled exception into InternalServerError (and lets it propagate in
     # tests, which is what we want there); the original is logged, never shown.

@@ -430,7 +430,8 @@ def list_organisations(actor, status=None, kind=None, query="", page=1):
         statement = statement.where(Organisation.status == status)
     if kind in {k.value for k in SELF_REGISTERING_KINDS}:
         statement = statement.where(Organisation.kind == kind)
-    query = (query or "").strip()
+    # PostgreSQL text cannot hold NUL: a "\x00" in the search box would be a 500, not a search.
+    query = (query or "").replace("\x00", "").strip()
     if query:
         pattern = f"%{query.replace('%', '').replace('_', '')}%"
         statement = statement.where(

@@ -5,7 +5,7 @@ from flask import Blueprint, g, request
 from flask_babel import lazy_gettext as _l
 
 from marketplace.accounts import services as accounts
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, error_response
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -29,6 +29,14 @@ def token_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@blueprint.errorhandler(Unauthenticated)
+def unauthenticated(error):
+    # RFC 6750 section 3: a 401 names the scheme the client should use.
+    response, status = error_response(error.status, error.code, error.message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response, status
 
 
 @blueprint.after_request

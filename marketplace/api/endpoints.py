@@ -1,11 +1,45 @@
 """API v1 endpoints of the foundation: who am I, my organisation, the alliance's queue, geography."""
+import re
+
 from flask import g, jsonify, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from marketplace import geo
 from marketplace.accounts import services as accounts
+from marketplace.accounts.models import OrganisationStatus
 from marketplace.api import blueprint, token_required
 from marketplace.api.openapi import openapi_document
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, ValidationFailed
+
+MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist, and must not reach the database
+MAX_PAGE = 100000
+MAX_QUERY_LENGTH = 200
+ORGANISATION_STATUSES = tuple(s.value for s in OrganisationStatus)
+REVIEWED_KINDS = tuple(k.value for k in accounts.SELF_REGISTERING_KINDS)
+
+
+class InvalidParameter(ValidationFailed):
+    """A query parameter is malformed or out of range (the OpenAPI document states the allowed values)."""
+
+    status = 400
+    code = "invalid_parameter"
+
+
+def _query_parameters():
+    """The /organisations filters, checked against what openapi.py documents; raises InvalidParameter."""
+    args, errors = request.args, {}
+    page = args.get("page", "1")
+    if not re.fullmatch(r"[0-9]{1,6}", page) or not 1 <= int(page) <= MAX_PAGE:
+        errors["page"] = _l("Give a page number between 1 and %(max)s.", max=MAX_PAGE)
+    for name, allowed in (("status", ORGANISATION_STATUSES), ("kind", REVIEWED_KINDS)):
+        if name in args and args[name] not in allowed:
+            errors[name] = _l("Use one of: %(values)s.", values=", ".join(allowed))
+    query = args.get("q", "")
+    if len(query) > MAX_QUERY_LENGTH:
+        errors["q"] = _l("Use at most %(max)s characters.", max=MAX_QUERY_LENGTH)
+    if errors:
+        raise InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+    return {"status": args.get("status"), "kind": args.get("kind"), "query": query, "page": int(page)}
 
 
 def organisation_json(organisation):
@@ -50,14 +84,7 @@ def me():
 @token_required
 def organisations():
     """Alliance staff: organisations filtered by status and kind, paginated."""
-    page = request.args.get("page", 1, type=int) or 1
-    pagination = accounts.list_organisations(
-        g.api_user,
-        status=request.args.get("status") or None,
-        kind=request.args.get("kind") or None,
-        query=request.args.get("q", ""),
-        page=page,
-    )
+    pagination = accounts.list_organisations(g.api_user, **_query_parameters())
     return jsonify({
         "results": [organisation_json(o) for o in pagination.items],
         "total": pagination.total,
@@ -65,7 +92,7 @@ def organisations():
     })
 
 
-@blueprint.get("/organisations/<int:organisation_id>")
+@blueprint.get(f"/organisations/<int(max={MAX_ID}):organisation_id>")
 @token_required
 def organisation(organisation_id):
     return jsonify(organisation_json(accounts.get_organisation(g.api_user, organisation_id)))
@@ -76,7 +103,7 @@ def provinces():
     return jsonify([{"code": code, "name": name} for code, name in geo.provinces()])
 
 
-@blueprint.get("/geo/provinces/<int:province_code>/communes")
+@blueprint.get(f"/geo/provinces/<int(max={MAX_ID}):province_code>/communes")
 def communes(province_code):
     items = geo.communes(province_code)
     if not items:
