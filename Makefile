@@ -25,12 +25,12 @@ install-test: $(VENV)/.installed-test translations
 
 # Compiled catalogues are build output (not committed); rebuilt whenever a .po changes.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d marketplace/translations
+	$(BIN)/pybabel -q compile -d marketplace/translations
 
 # Re-extract UI strings after changing templates or code, then translate the new entries in the .po files.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o marketplace/translations/messages.pot .
-	$(BIN)/pybabel update -q -N -i marketplace/translations/messages.pot -d marketplace/translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy -o marketplace/translations/messages.pot .
+	$(BIN)/pybabel -q update -N -i marketplace/translations/messages.pot -d marketplace/translations
 
 run: install
 	MARKETPLACE_ENV=development $(BIN)/flask db upgrade
