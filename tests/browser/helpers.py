@@ -1,0 +1,100 @@
+"""Steps shared by the browser tests.
+
+Selectors use ids, names, URLs and the lang attribute rather than visible text, because the
+interface is translated (Vietnamese first, English second) and its wording may change.
+"""
+import itertools
+import random
+import uuid
+
+from playwright.sync_api import expect
+from stdnum.vn import mst
+
+DEMO_PASSWORD = "demo cho htx lang son"
+ALLIANCE = "lienminh@demo.chohtx.vn"
+COOPERATIVE_OWNER = "trangdinh@demo.chohtx.vn"
+ENTERPRISE_OWNER = "muahang@demo-thucpham.vn"
+PENDING_COOPERATIVE = "thanhxuan@demo.chohtx.vn"
+NEW_PASSWORD = "mật khẩu rất dài của hợp tác xã"
+
+_serial = itertools.count(random.randrange(1000, 9000) * 1000)
+
+
+def new_tax_code():
+    """A checksum-valid 10-digit tax code (10xxxxxxxx range, distinct within a run)."""
+    while True:
+        digits = f"10{next(_serial):07d}"
+        check = mst.calc_check_digit(digits)
+        if len(check) == 1:
+            assert mst.is_valid(digits + check)
+            return digits + check
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def expect_language(page, lang):
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def set_language_with_header_button(page, lang):
+    """Use the header's language button (a plain form) when the page is not in `lang` already."""
+    if page.locator("html").get_attribute("lang") != lang:
+        page.locator(f"header form.language-switch button[name=lang][value={lang}]").click()
+    expect_language(page, lang)
+
+
+def log_in(page, email, password=DEMO_PASSWORD):
+    page.goto("/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.locator("main form[action='/login'] button[type=submit]").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+    expect(page.locator("header form[action='/logout']")).to_have_count(1)
+
+
+def log_out(page):
+    page.locator("header form[action='/logout'] button[type=submit]").click()
+    expect(page.locator("header form[action='/logout']")).to_have_count(0)
+    expect(page.locator("header a[href='/login']")).to_be_visible()
+
+
+def fill_registration(page, kind, legal_name, owner_email, commune="Xã Bắc Sơn"):
+    """Fill /register/<kind> like a person, choosing province Lạng Sơn and then one of its communes."""
+    page.locator("#legal_name").fill(legal_name)
+    if kind == "cooperative":
+        page.locator("#cooperative_type").select_option("hop_tac_xa")
+        page.locator("#member_count").fill("9")
+        page.locator("#founded_year").fill("2019")
+    page.locator("#tax_code").fill(new_tax_code())
+    page.locator("#sector").select_option("agriculture" if kind == "cooperative" else "trade_services")
+    page.locator("#representative").fill("Hoàng Thị Lan")
+    page.locator("#province_code").select_option(label="Lạng Sơn")
+    # communes.js fetches the province's communes; select_option waits until the option exists.
+    page.locator("#commune_code").select_option(label=commune)
+    page.locator("#street_address").fill("Thôn Nà Lầu")
+    page.locator("#phone").fill("0205 3812 345")
+    page.locator("#email").fill(f"lienhe.{owner_email}")
+    page.locator("#full_name").fill("Hoàng Thị Lan")
+    page.locator("#owner_email").fill(owner_email)
+    page.locator("#password").fill(NEW_PASSWORD)
+
+
+def submit_registration(page):
+    page.locator("main form[action^='/register/'] > button[type=submit]").click()
+
+
+def register(page, kind, legal_name=None, owner_email=None):
+    """Register an organisation through the form; returns (legal name, owner email)."""
+    legal_name = legal_name or f"{'HTX' if kind == 'cooperative' else 'Công ty'} {unique('Thử nghiệm')}"
+    owner_email = owner_email or f"{unique(kind)}@example.vn"
+    page.goto("/register")
+    page.locator(f"main a[href='/register/{kind}']").click()
+    page.wait_for_url(f"**/register/{kind}")
+    fill_registration(page, kind, legal_name, owner_email)
+    submit_registration(page)
+    page.wait_for_url("**/organisation")
+    expect(page.locator("main h1")).to_have_text(legal_name)
+    expect(page.locator("main .badge.status-pending")).to_be_visible()
+    return legal_name, owner_email
