@@ -1,0 +1,324 @@
+"""Languages: the catalogues are complete and in sync with the code; pages, emails, money and dates
+follow the chosen language (Vietnamese by default, English on request)."""
+import datetime
+import os
+import re
+import shlex
+import tempfile
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import render_template_string
+from flask_babel import force_locale
+
+from marketplace.accounts.models import User
+from marketplace.extensions import db
+from marketplace.i18n import short_date, short_datetime, vnd
+from tests.conftest import AuthActions
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "marketplace" / "translations"
+LANGUAGES = ("vi", "en")
+
+# Vietnamese strings that are rightly the same as the English msgid (loanwords, codes).
+SAME_IN_VIETNAMESE = {"Email"}
+
+# Strings seen on the home page (templates/home.html): one per language.
+HOME_VI = "Mua sản phẩm OCOP trực tiếp từ hợp tác xã Việt Nam"
+HOME_EN = "Buy OCOP products directly from Vietnamese cooperatives"
+
+
+def po_path(lang):
+    return TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
+
+
+def load_catalogue(lang):
+    with po_path(lang).open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+def compile_catalogues():
+    """Compile each .po to .mo when the .mo is missing or older (what `make translations` does).
+
+    The .mo is written to a temporary file and renamed, so parallel runs never read half a file.
+    """
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalogue = read_po(f, locale=po.parent.parent.name)
+        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write_mo(out, catalogue, use_fuzzy=False)
+            os.replace(tmp, mo)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_catalogues():
+    # .mo files are git-ignored build output; a plain `pytest` in a fresh clone must still see them.
+    compile_catalogues()
+
+
+# ---------------------------------------------------------------- catalogues
+
+
+def entries(catalogue):
+    return [m for m in catalogue if m.id]
+
+
+def translations_of(message):
+    return list(message.string) if message.pluralizable else [message.string]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalogue_is_complete(lang):
+    catalogue = load_catalogue(lang)
+    assert entries(catalogue), f"{lang} catalogue is empty"
+    untranslated = [m.id for m in entries(catalogue) if not all(translations_of(m))]
+    fuzzy = [m.id for m in entries(catalogue) if m.fuzzy]
+    assert not untranslated, f"{lang}: {len(untranslated)} untranslated: {untranslated}"
+    assert not fuzzy, f"{lang}: {len(fuzzy)} fuzzy: {fuzzy}"
+    assert not catalogue.fuzzy, f"{lang}: the catalogue header is marked fuzzy"
+
+
+def test_vietnamese_has_one_plural_form():
+    catalogue = load_catalogue("vi")
+    assert catalogue.num_plurals == 1
+    assert catalogue.plural_expr == "0"
+    for message in entries(catalogue):
+        if message.pluralizable:
+            assert len(message.string) == 1, message.id
+
+
+def test_vietnamese_is_not_a_copy_of_english():
+    """A msgstr equal to its msgid in vi is almost always English pasted in by mistake."""
+    copied = [
+        m.id for m in entries(load_catalogue("vi"))
+        if not m.pluralizable and m.string == m.id and m.id not in SAME_IN_VIETNAMESE
+    ]
+    assert not copied, f"vi entries still in English: {copied}"
+
+
+def test_english_catalogue_says_what_the_code_says():
+    for message in entries(load_catalogue("en")):
+        assert translations_of(message) == (list(message.id) if message.pluralizable else [message.id])
+
+
+def extraction_keywords():
+    """Babel's default keywords plus the `-k` options of `make extract-messages`."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    line = next((l for l in makefile.splitlines() if "pybabel" in l and " extract " in l), None)
+    assert line, "Makefile has no `pybabel extract` command"
+    words = shlex.split(line)
+    extra = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "-k"]
+    keywords = dict(DEFAULT_KEYWORDS)
+    keywords.update(parse_keywords(extra))
+    return keywords
+
+
+def extract_from_code():
+    """{(msgid, context): "file:line"} for every message in the code, as `make extract-messages` sees it."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as f:
+        method_map, options_map = parse_mapping_cfg(f, filename="babel.cfg")
+    found = {}
+    for filename, lineno, message, _comments, context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=extraction_keywords()
+    ):
+        found.setdefault((message if isinstance(message, str) else tuple(message), context), f"{filename}:{lineno}")
+    return found
+
+
+def test_extraction_sees_every_call_style():
+    """Guard the extraction settings: template macros use {% do %}, web.py uses i18n.lazy()."""
+    found = {msgid if isinstance(msgid, str) else msgid[0]: where for (msgid, _), where in extract_from_code().items()}
+    assert found.get("Pages", "").startswith("templates/_macros.html")  # needs jinja2.ext.do
+    assert found.get("Please log in to see this page.", "").startswith("marketplace/web.py")  # i18n.lazy
+    assert found.get("%(num)s organisation is waiting for verification.", "").startswith("templates/")  # ngettext
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalogue_is_in_sync_with_the_code(lang):
+    catalogue = load_catalogue(lang)
+    missing = []
+    for (msgid, context), where in sorted(extract_from_code().items(), key=lambda item: item[1]):
+        singular = msgid if isinstance(msgid, str) else msgid[0]
+        message = catalogue.get(singular, context=context)
+        if message is None:
+            missing.append(f"{where}: {singular!r}")
+        elif not isinstance(msgid, str) and (not message.pluralizable or message.id[1] != msgid[1]):
+            missing.append(f"{where}: {singular!r} (plural form differs: {msgid[1]!r})")
+    assert not missing, (
+        f"{len(missing)} message(s) in the code are not in the {lang} catalogue; "
+        "run `make extract-messages` and translate them:\n" + "\n".join(missing)
+    )
+
+
+PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([sdifr%])")
+
+
+def placeholders(text):
+    return sorted(f"%({name})s" if name else f"%{kind}" for name, kind in PLACEHOLDER.findall(text) if kind != "%")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_placeholders_match(lang):
+    wrong = []
+    for message in entries(load_catalogue(lang)):
+        # Plural translations must keep the plural msgid's placeholders (e.g. %(num)s).
+        expected = placeholders(message.id[-1] if message.pluralizable else message.id)
+        if message.pluralizable:
+            assert placeholders(message.id[0]) == expected, f"msgid and msgid_plural differ: {message.id}"
+        for text in translations_of(message):
+            if placeholders(text) != expected:
+                wrong.append(f"{message.id!r}: {text!r} has {placeholders(text)}, expected {expected}")
+    assert not wrong, "\n".join(wrong)
+
+
+# ---------------------------------------------------------------- pages
+
+
+def page(response):
+    return response.get_data(as_text=True)
+
+
+def switch(client, lang, next_url="/"):
+    return client.post("/language", data={"lang": lang, "next": next_url})
+
+
+def test_home_is_vietnamese_by_default(client):
+    html = page(client.get("/"))
+    assert '<html lang="vi">' in html
+    assert HOME_VI in html
+    assert "Đăng nhập" in html
+    assert HOME_EN not in html
+
+
+def test_language_switch_and_back(client):
+    response = switch(client, "en")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    html = page(client.get("/"))
+    assert '<html lang="en">' in html
+    assert HOME_EN in html and HOME_VI not in html
+    assert 'value="vi"' in html and "Tiếng Việt" in html  # the way back is offered
+
+    switch(client, "vi")
+    html = page(client.get("/"))
+    assert '<html lang="vi">' in html
+    assert HOME_VI in html
+
+
+def test_language_switch_returns_to_the_page(client):
+    assert switch(client, "en", "/login").headers["Location"] == "/login"
+    assert '<html lang="en">' in page(client.get("/login"))
+
+
+def test_unknown_language_is_ignored(client):
+    switch(client, "fr")
+    assert '<html lang="vi">' in page(client.get("/"))
+
+
+def test_logged_in_choice_is_saved_on_the_account(app, client, auth, cooperative_owner):
+    assert cooperative_owner.locale in (None, "vi")
+    assert auth.login(cooperative_owner.email).status_code == 302
+    switch(client, "en")
+    db.session.expire_all()
+    assert db.session.get(User, cooperative_owner.id).locale == "en"
+
+    # A new browser (no session language) gets the saved choice after logging in.
+    other = app.test_client()
+    assert '<html lang="vi">' in page(other.get("/"))
+    assert AuthActions(other).login(cooperative_owner.email).status_code == 302
+    html = page(other.get("/"))
+    assert '<html lang="en">' in html and HOME_EN in html
+
+    # This session's explicit choice wins over the saved one, and is saved in turn.
+    switch(other, "vi")
+    assert '<html lang="vi">' in page(other.get("/"))
+    db.session.expire_all()
+    assert db.session.get(User, cooperative_owner.id).locale == "vi"
+
+
+def test_language_survives_login_and_logout(client, auth, cooperative_owner):
+    switch(client, "en")
+    auth.login(cooperative_owner.email)
+    assert '<html lang="en">' in page(client.get("/"))
+    auth.logout()
+    html = page(client.get("/"))
+    assert '<html lang="en">' in html
+    assert "You are logged out." in html
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def test_money_in_vietnamese(app):
+    with app.test_request_context("/"):
+        # Babel's vi pattern "#,##0 ¤" puts a NO-BREAK SPACE (U+00A0) between number and symbol, so the
+        # amount never wraps away from "₫" on a narrow phone screen. A plain space would not match.
+        assert vnd(1500000) == "1.500.000\u00a0₫"
+        assert vnd(0) == "0\u00a0₫"
+        assert vnd(None) == ""
+        assert render_template_string("{{ 1500000 | vnd }}") == "1.500.000\u00a0₫"
+
+
+def test_money_in_english(app):
+    with app.test_request_context("/"), force_locale("en"):
+        assert vnd(1500000) == "₫1,500,000"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_dates_are_day_month_year(app, lang):
+    with app.test_request_context("/"), force_locale(lang):
+        assert short_date(datetime.date(2025, 7, 1)) == "01/07/2025"
+        assert short_date(None) == ""
+        assert render_template_string("{{ d | date }}", d=datetime.date(2024, 12, 31)) == "31/12/2024"
+        # Stored times are naive UTC; they are shown in Vietnam's time (UTC+7).
+        assert short_datetime(datetime.datetime(2025, 7, 1, 1, 30)) == "01/07/2025 08:30"
+
+
+# ---------------------------------------------------------------- errors and emails
+
+
+def test_not_found_page_in_vietnamese(client):
+    response = client.get("/khong-co-trang-nay")
+    assert response.status_code == 404
+    html = page(response)
+    assert '<html lang="vi">' in html
+    assert "Không tìm thấy trang" in html
+    assert "Mã lỗi" in html and "Về trang chủ" in html
+
+
+def test_not_found_page_in_english(client):
+    switch(client, "en")
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    html = page(response)
+    assert '<html lang="en">' in html
+    assert "Page not found" in html
+    assert "Error code" in html and "Back to the home page" in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "greeting", "line"),
+    [
+        (None, "Xin chào", "Có người đã yêu cầu đặt lại mật khẩu"),
+        ("en", "Hello", "Someone asked to reset the password"),
+    ],
+)
+def test_email_body_in_the_recipients_language(client, outbox, cooperative_owner, locale, greeting, line):
+    cooperative_owner.locale = locale
+    db.session.commit()
+    client.post("/forgot-password", data={"email": cooperative_owner.email})
+    assert len(outbox) == 1
+    assert outbox[0].body.startswith(f"{greeting} {cooperative_owner.full_name},")
+    assert line in outbox[0].body
