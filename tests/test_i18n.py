@@ -322,3 +322,15 @@ def test_email_body_in_the_recipients_language(client, outbox, cooperative_owner
     assert len(outbox) == 1
     assert outbox[0].body.startswith(f"{greeting} {cooperative_owner.full_name},")
     assert line in outbox[0].body
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="services.py builds mail subjects with eager gettext, in the requester's language, while the body "
+    "uses the recipient's (notifications.send force_locale). Use lazy_gettext for subjects; then drop this mark.",
+)
+def test_email_subject_in_the_recipients_language(client, outbox, cooperative_owner):
+    cooperative_owner.locale = "en"
+    db.session.commit()
+    client.post("/forgot-password", data={"email": cooperative_owner.email})  # this session: Vietnamese
+    assert outbox[0].subject == "Reset your Chợ HTX password"
