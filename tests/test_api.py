@@ -1,5 +1,6 @@
 """The JSON API /api/v1: bearer-token authentication, tenancy, errors, and the truth of its OpenAPI document."""
 import hashlib
+import json
 import re
 
 import pytest
@@ -201,7 +202,7 @@ def test_organisations_lists_filters_and_paginates(client, alliance_user, cooper
 @pytest.mark.parametrize(
     "query",
     ["page=0", "page=-1", "page=abc", "page=100001", "page=99999999999999999999999", "status=approved",
-     "status=", "kind=alliance", "q=" + "x" * 201],
+     "status=", "kind=alliance", "q=" + "x" * 201, "staus=pending", "=x"],
 )
 def test_organisations_rejects_bad_query_parameters(client, alliance_user, query):
     error = assert_json_error(client.get(f"/api/v1/organisations?{query}", headers=bearer(token_for(alliance_user))),
@@ -339,6 +340,8 @@ def test_the_document_is_served_and_is_valid_openapi_3_1(client):
     document = response.get_json()
     assert document["openapi"].startswith("3.1")
     assert document["servers"] == [{"url": "http://localhost/api/v1"}]
+    # test_api_schema.py loads openapi_document() directly: it must be what is served.
+    assert document == json.loads(json.dumps(openapi_document(server_url="http://localhost/api/v1")))
     OPENAPI_31_VALIDATOR.validate(document)
     schemas = list(_schema_objects(document))
     assert len(schemas) > 10

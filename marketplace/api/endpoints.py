@@ -28,6 +28,9 @@ class InvalidParameter(ValidationFailed):
 def _query_parameters():
     """The /organisations filters, checked against what openapi.py documents; raises InvalidParameter."""
     args, errors = request.args, {}
+    # A misspelt filter (?staus=pending) must not silently return every organisation.
+    for name in sorted(set(args) - {"page", "status", "kind", "q"}):
+        errors[name] = _l("Unknown parameter: use page, status, kind or q.")
     page = args.get("page", "1")
     if not re.fullmatch(r"[0-9]{1,6}", page) or not 1 <= int(page) <= MAX_PAGE:
         errors["page"] = _l("Give a page number between 1 and %(max)s.", max=MAX_PAGE)

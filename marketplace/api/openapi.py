@@ -105,8 +105,8 @@ PATHS = {
             ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/OrganisationPage"}, "One page of organisations."),
-                "400": _error("A query parameter is not one of the documented values (code `invalid_parameter`; "
-                              "`error.details.fields` names each bad parameter)."),
+                "400": _error("A query parameter is unknown or not one of the documented values (code "
+                              "`invalid_parameter`; `error.details.fields` names each bad parameter)."),
                 **UNAUTHENTICATED,
                 "403": _error("Only alliance staff may list organisations."),
             },
