@@ -5,10 +5,14 @@ In CI (CI=true) PostgreSQL is required: a missing server fails the run, it never
 """
 import os
 import re
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
 from marketplace import create_app
@@ -35,6 +39,36 @@ BASE_CONFIG = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "SERVER_NAME": None,
 }
+
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "marketplace" / "translations"
+
+
+def compile_catalogues():
+    """Compile each .po to .mo when the .mo is missing or older (what `make translations` does).
+
+    The .mo is written to a temporary file and renamed, so parallel runs never read half a file.
+    """
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalogue = read_po(f, locale=po.parent.parent.name)
+        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write_mo(out, catalogue, use_fuzzy=False)
+            os.replace(tmp, mo)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogues():
+    # .mo files are git-ignored build output; a plain `pytest` in a fresh clone must still see them.
+    compile_catalogues()
 
 
 def require_postgres():
@@ -202,6 +236,12 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def english(client):
+    """Switch the client to English, for tests that read English messages."""
+    client.post("/language", data={"lang": "en"})
 
 
 def csrf_token_from(html):

@@ -8,6 +8,8 @@ from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.extensions import db
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests read the English messages
+
 
 def test_alliance_verifies_a_pending_cooperative_which_may_then_publish(client, auth, alliance_user, pending_cooperative_owner, outbox):
     org = pending_cooperative_owner.organisation
@@ -22,7 +24,7 @@ def test_alliance_verifies_a_pending_cooperative_which_may_then_publish(client, 
     assert can(pending_cooperative_owner, Permission.PUBLISH_PRODUCTS)
     assert [m.to for m in outbox] == [[pending_cooperative_owner.email]]
     history = client.get(f"/alliance/organisations/{org.id}").get_data(as_text=True)
-    assert "verified" in history and alliance_user.full_name in history
+    assert "Verified" in history and alliance_user.full_name in history
     # the queue of pending organisations is now empty, with an explicit empty state
     assert "No organisation matches these filters." in client.get("/alliance/organisations").get_data(as_text=True)
 

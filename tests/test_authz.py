@@ -1,5 +1,6 @@
 """The permission matrix of authz.require: who may do what, and what other tenants cannot even see."""
 import pytest
+from flask_babel import force_locale
 
 from marketplace.accounts.authz import Permission, can, require
 from marketplace.errors import Forbidden, NotFound
@@ -26,7 +27,10 @@ def test_not_verified_is_explained(app, pending_cooperative_owner):
     with pytest.raises(Forbidden) as error:
         require(pending_cooperative_owner, Permission.PUBLISH_PRODUCTS)
     assert error.value.code == "organisation_not_verified"
-    assert "waiting for verification" in str(error.value.message)
+    with force_locale("en"):
+        assert "waiting for verification" in str(error.value.message)
+    with force_locale("vi"):
+        assert "Liên minh" in str(error.value.message)
 
 
 def test_alliance_staff_do_not_trade_but_review(app, alliance_user):

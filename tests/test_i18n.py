@@ -1,16 +1,13 @@
 """Languages: the catalogues are complete and in sync with the code; pages, emails, money and dates
 follow the chosen language (Vietnamese by default, English on request)."""
 import datetime
-import os
 import re
 import shlex
-import tempfile
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import render_template_string
 from flask_babel import force_locale
@@ -39,33 +36,6 @@ def po_path(lang):
 def load_catalogue(lang):
     with po_path(lang).open("rb") as f:
         return read_po(f, locale=lang)
-
-
-def compile_catalogues():
-    """Compile each .po to .mo when the .mo is missing or older (what `make translations` does).
-
-    The .mo is written to a temporary file and renamed, so parallel runs never read half a file.
-    """
-    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as f:
-            catalogue = read_po(f, locale=po.parent.parent.name)
-        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                write_mo(out, catalogue, use_fuzzy=False)
-            os.replace(tmp, mo)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled_catalogues():
-    # .mo files are git-ignored build output; a plain `pytest` in a fresh clone must still see them.
-    compile_catalogues()
 
 
 # ---------------------------------------------------------------- catalogues
@@ -324,11 +294,6 @@ def test_email_body_in_the_recipients_language(client, outbox, cooperative_owner
     assert line in outbox[0].body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.py builds mail subjects with eager gettext, in the requester's language, while the body "
-    "uses the recipient's (notifications.send force_locale). Use lazy_gettext for subjects; then drop this mark.",
-)
 def test_email_subject_in_the_recipients_language(client, outbox, cooperative_owner):
     cooperative_owner.locale = "en"
     db.session.commit()

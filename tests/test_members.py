@@ -11,6 +11,8 @@ from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests read the English messages
+
 
 def invitation_link(message):
     return re.search(r"https?://[^/\s]+(/invitations/\S+)", message.body).group(1)

@@ -7,6 +7,8 @@ from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests read the English messages
+
 
 def count(model):
     return db.session.scalar(db.select(db.func.count()).select_from(model))

@@ -274,6 +274,7 @@ class PasswordReset(db.Model):
 class OrganisationEventKind(enum.StrEnum):
     REGISTERED = "registered"
     UPDATED = "updated"
+    RESUBMITTED = "resubmitted"  # legal name or tax code changed: back to the alliance for verification
     VERIFIED = "verified"
     REJECTED = "rejected"
     SUSPENDED = "suspended"
@@ -282,6 +283,21 @@ class OrganisationEventKind(enum.StrEnum):
     MEMBER_INVITED = "member_invited"
     MEMBER_JOINED = "member_joined"
     MEMBER_REMOVED = "member_removed"
+
+
+LABELS.update({
+    OrganisationEventKind.REGISTERED: _l("Registered"),
+    OrganisationEventKind.UPDATED: _l("Profile updated"),
+    OrganisationEventKind.RESUBMITTED: _l("Legal name or tax code changed: to verify again"),
+    OrganisationEventKind.VERIFIED: _l("Verified"),
+    OrganisationEventKind.REJECTED: _l("Rejected"),
+    OrganisationEventKind.SUSPENDED: _l("Suspended"),
+    OrganisationEventKind.REINSTATED: _l("Reinstated"),
+    OrganisationEventKind.CLASSIFIED: _l("Classified"),
+    OrganisationEventKind.MEMBER_INVITED: _l("Member invited"),
+    OrganisationEventKind.MEMBER_JOINED: _l("Member joined"),
+    OrganisationEventKind.MEMBER_REMOVED: _l("Member removed"),
+})
 
 
 class OrganisationEvent(db.Model):

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, fields
 
 from flask import current_app
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from stdnum.vn import mst
 
@@ -194,7 +193,7 @@ def change_password(user, current_password, new_password, keep_session_secret=No
     user.password_changed_at = utcnow()
     sessions.end_all_for(user, keep_secret=keep_session_secret)
     db.session.commit()
-    notifications.send(user.email, _("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
+    notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
 
 
 def request_password_reset(email):
@@ -213,7 +212,7 @@ def request_password_reset(email):
     )
     db.session.commit()
     link = notifications.link("accounts.reset_password", token=secret)
-    notifications.send(user.email, _("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
+    notifications.send(user.email, _l("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
 
 
 def _open_reset(secret):
@@ -237,7 +236,7 @@ def reset_password(secret, new_password):
     user.password_changed_at = record.used_at = utcnow()
     sessions.end_all_for(user)
     db.session.commit()
-    notifications.send(user.email, _("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
+    notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
     return user
 
 
@@ -265,12 +264,12 @@ def update_organisation(actor, details):
     identity_changed = (details.tax_code, details.legal_name) != (organisation.tax_code, organisation.legal_name)
     for name, value in vars(details).items():
         setattr(organisation, name, value)
-    note = ""
+    event = OrganisationEventKind.UPDATED
     if identity_changed and organisation.status == OrganisationStatus.VERIFIED and not organisation.is_alliance:
         organisation.status = OrganisationStatus.PENDING
         organisation.status_changed_at = utcnow()
-        note = _("Legal name or tax code changed: verification needed again.")
-    _record(organisation, OrganisationEventKind.UPDATED, actor, note)
+        event = OrganisationEventKind.RESUBMITTED
+    _record(organisation, event, actor)
     db.session.commit()
     return organisation
 
@@ -299,7 +298,7 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
     db.session.commit()
     link = notifications.link("accounts.accept_invitation", token=secret)
     notifications.send(
-        email, _("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
+        email, _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
         actor.locale, invitation=invitation, link=link,
     )
     return invitation
