@@ -1,0 +1,303 @@
+"""Checklist row 14 (ASVS 4.1.1 / 4.1.3): server-side access control, deny by default.
+
+Every endpoint of app.url_map must have a row in ACCESS saying what each role gets. A new route without a
+row fails test_every_endpoint_is_in_the_access_table, so nobody ships a page without deciding who may see it.
+Path parameters are filled with ids belonging to a *victim* cooperative that none of the four roles belongs
+to, so every id-taking action is also an IDOR probe; the tests at the end check the victim's rows are unchanged.
+"""
+from datetime import timedelta
+
+import pytest
+from flask import url_for
+
+from marketplace.accounts import services, tokens
+from marketplace.accounts.models import (
+    ApiToken,
+    Invitation,
+    MemberRole,
+    Organisation,
+    OrganisationEvent,
+    OrganisationStatus,
+    User,
+)
+from marketplace.extensions import db
+from marketplace.sqltypes import utcnow
+from tests import factories
+
+ROLES = ("anonymous", "cooperative", "enterprise", "alliance")
+SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}  # files, no access decision to make
+
+LOGIN = "→ /login"  # 302 to the login page, which names the page asked for in ?next=
+HOME = "→ /"  # 302 to the home page
+
+
+def everyone(status):
+    return dict.fromkeys(ROLES, status)
+
+
+def signed_in(status, **exceptions):
+    """Anonymous people are sent to log in; every signed-in role gets `status` unless listed."""
+    return {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], status), **exceptions}
+
+
+def alliance_only(status):
+    return {"anonymous": LOGIN, "cooperative": 403, "enterprise": 403, "alliance": status}
+
+
+# endpoint → {role: expected status}. GET when the rule allows it, otherwise POST with an empty form.
+ACCESS = {
+    # public pages
+    "main.home": everyone(200),
+    "main.health": everyone(200),
+    "main.set_language": everyone(HOME),
+    "accounts.login": {"anonymous": 200, "cooperative": HOME, "enterprise": HOME, "alliance": HOME},
+    "accounts.logout": everyone(HOME),
+    "accounts.register_start": everyone(200),
+    "accounts.register": everyone(200),
+    "accounts.forgot_password": everyone(200),
+    "accounts.reset_password": everyone(404),  # an unknown reset token
+    "accounts.accept_invitation": everyone(404),  # an unknown invitation token
+    # one's own account and organisation
+    "accounts.account": signed_in(200),
+    "accounts.change_password": signed_in(422),
+    "accounts.create_token": signed_in(422),
+    "accounts.revoke_token": signed_in(404),  # the victim's token
+    "accounts.organisation": signed_in(200),
+    "accounts.members": signed_in(200),
+    "accounts.invite": signed_in(422),
+    "accounts.remove_member": signed_in(404),  # the victim's member
+    "accounts.revoke_invitation": signed_in(404),  # the victim's invitation
+    # the alliance's back office
+    "alliance.organisations": alliance_only(200),
+    "alliance.organisation": alliance_only(200),
+    "alliance.review": alliance_only("→ /alliance/organisations/"),
+    "alliance.classify": alliance_only("→ /alliance/organisations/"),
+    # the JSON API: bearer tokens only, so a logged-in browser gets 401 like anybody else
+    "api.openapi": everyone(200),
+    "api.provinces": everyone(200),
+    "api.communes": everyone(200),
+    "api.me": everyone(401),
+    "api.organisations": everyone(401),
+    "api.organisation": everyone(401),
+}
+
+# Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
+PUBLIC = {
+    "main.home", "main.health", "main.set_language", "accounts.login", "accounts.logout",
+    "accounts.register_start", "accounts.register", "accounts.forgot_password", "accounts.reset_password",
+    "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",
+}
+
+
+@pytest.fixture
+def app(make_app):
+    # Many logins from one test client: the per-IP login limit is tested elsewhere, not here.
+    app = make_app(RATELIMIT_ENABLED=False)
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def victim(app):
+    """A pending cooperative nobody in ROLES belongs to, with a member, an open invitation and a token."""
+    organisation = factories.organisation("cooperative", status="pending")
+    owner = factories.user(organisation, email="victim-owner@htx.example")
+    member = factories.user(organisation, email="victim-member@htx.example", role="member")
+    invitation = Invitation(organisation=organisation, email="invitee@htx.example", role=MemberRole.MEMBER,
+                            token_hash=tokens.digest(tokens.new_secret()), invited_by=owner,
+                            expires_at=utcnow() + timedelta(days=7))
+    db.session.add(invitation)
+    db.session.commit()
+    token, secret = services.create_api_token(member, "victim's ERP")
+    return {"organisation": organisation, "owner": owner, "member": member, "invitation": invitation,
+            "token": token, "secret": secret}
+
+
+@pytest.fixture
+def users(alliance_user, cooperative_owner, enterprise_owner):
+    return {"cooperative": cooperative_owner, "enterprise": enterprise_owner, "alliance": alliance_user}
+
+
+def path_values(victim):
+    """A value for every path parameter name used in url_map."""
+    return {
+        "organisation_id": victim["organisation"].id,
+        "user_id": victim["member"].id,
+        "invitation_id": victim["invitation"].id,
+        "token_id": victim["token"].id,
+        "action": "verify",
+        "kind": "cooperative",
+        "token": "no-such-token-0123456789abcdefghijklmnop",
+        "province_code": 20,
+    }
+
+
+def checked_rules(app):
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint not in SKIPPED_ENDPOINTS),
+                  key=lambda r: r.rule)
+
+
+def url_of(app, rule, values):
+    missing = rule.arguments - values.keys()
+    assert not missing, f"{rule.endpoint}: give path_values() a value for {sorted(missing)}"
+    with app.test_request_context():
+        return url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+
+
+def outcome(response):
+    """The status code, or for a redirect '→ <path>' (the query string is left out)."""
+    if response.status_code != 302:
+        return response.status_code
+    return "→ " + response.headers["Location"].split("?")[0].removeprefix("http://localhost")
+
+
+def matches(expected, actual):
+    if isinstance(expected, str) and expected.endswith("/") and expected != HOME:
+        return isinstance(actual, str) and actual.startswith(expected)  # a prefix such as "→ /alliance/..."
+    return expected == actual
+
+
+def signed_in_client(app, user):
+    client = app.test_client()
+    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+    assert response.status_code == 302, f"cannot log in as {user.email}"
+    return client
+
+
+def test_every_endpoint_is_in_the_access_table(app):
+    endpoints = {rule.endpoint for rule in checked_rules(app)}
+    missing = sorted(endpoints - ACCESS.keys())
+    assert not missing, (
+        f"Add these endpoints to ACCESS in tests/test_access_table.py, with the status each role must get: {missing}"
+    )
+    stale = sorted(ACCESS.keys() - endpoints)
+    assert not stale, f"ACCESS lists endpoints that no longer exist; remove them: {stale}"
+    assert all(set(row) == set(ROLES) for row in ACCESS.values())
+
+
+def test_the_table_denies_by_default():
+    """Only endpoints on the PUBLIC allowlist may answer anonymous people with anything but login/401."""
+    for endpoint, row in ACCESS.items():
+        if endpoint not in PUBLIC:
+            assert row["anonymous"] in (LOGIN, 401), f"{endpoint} is not public: anonymous must get {LOGIN} or 401"
+    assert PUBLIC <= ACCESS.keys()
+
+
+def test_every_endpoint_answers_each_role_as_the_table_says(app, users, victim):
+    values = path_values(victim)
+    clients = {"anonymous": app.test_client()}
+    clients.update({role: signed_in_client(app, user) for role, user in users.items()})
+    mismatches = []
+    for rule in checked_rules(app):
+        if rule.endpoint not in ACCESS:
+            continue  # reported by test_every_endpoint_is_in_the_access_table
+        url = url_of(app, rule, values)
+        method = "GET" if "GET" in rule.methods else "POST"
+        for role in ROLES:
+            response = clients[role].open(url, method=method)
+            actual, expected = outcome(response), ACCESS[rule.endpoint][role]
+            if not matches(expected, actual):
+                mismatches.append(f"{rule.endpoint} {method} {url} as {role}: expected {expected}, got {actual}")
+            if expected == LOGIN:
+                assert "next=" in response.headers["Location"], f"{rule.endpoint}: the login link forgets the page"
+            if role != "anonymous" and rule.endpoint == "accounts.logout":
+                clients[role] = signed_in_client(app, users[role])  # that request ended the session
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_anonymous_people_are_turned_away_whatever_the_method(app, victim):
+    """Every non-public endpoint, with every method it accepts (not only the one the table uses)."""
+    client, values, failures = app.test_client(), path_values(victim), []
+    for rule in checked_rules(app):
+        if rule.endpoint in PUBLIC:
+            continue
+        url = url_of(app, rule, values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            actual = outcome(client.open(url, method=method))
+            if actual not in (LOGIN, 401):
+                failures.append(f"{method} {url}: {actual}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_session_cookie_is_never_api_authentication(app, users):
+    """Also for a user whose token exists: the API reads only the Authorization header."""
+    services.create_api_token(users["alliance"], "staff")
+    client = signed_in_client(app, users["alliance"])
+    for path in ("/api/v1/me", "/api/v1/organisations"):
+        assert client.get(path).status_code == 401
+
+
+# ---------------------------------------------------------------- IDOR: foreign ids change nothing
+
+def snapshot(victim):
+    db.session.expire_all()
+    organisation = db.session.get(Organisation, victim["organisation"].id)
+    return {
+        "members": sorted((u.id, u.is_active, u.role.value) for u in
+                          db.session.scalars(db.select(User).filter_by(organisation_id=organisation.id))),
+        "tokens": sorted((t.id, t.revoked_at) for t in
+                         db.session.scalars(db.select(ApiToken).filter_by(user_id=victim["member"].id))),
+        "invitations": sorted((i.id, i.revoked_at, i.accepted_at) for i in
+                              db.session.scalars(db.select(Invitation).filter_by(organisation_id=organisation.id))),
+        "organisation": (organisation.status, organisation.status_reason, organisation.classification),
+        "events": db.session.scalar(db.select(db.func.count(OrganisationEvent.id))
+                                    .filter_by(organisation_id=organisation.id)),
+    }
+
+
+@pytest.mark.parametrize("role", ["cooperative", "enterprise", "alliance"])
+def test_foreign_members_tokens_and_invitations_cannot_be_touched(app, users, victim, role):
+    before = snapshot(victim)
+    client = signed_in_client(app, users[role])
+    for url in (
+        f"/organisation/members/{victim['member'].id}/remove",
+        f"/organisation/members/{victim['owner'].id}/remove",
+        f"/account/tokens/{victim['token'].id}/revoke",
+        f"/organisation/invitations/{victim['invitation'].id}/revoke",
+    ):
+        assert client.post(url).status_code == 404, url
+    assert snapshot(victim) == before
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {victim['secret']}"}).status_code == 200
+
+
+def test_a_member_cannot_remove_a_colleague_nor_revoke_their_invitations(app, victim):
+    colleague = factories.user(victim["organisation"], email="colleague@htx.example", role="member")
+    before = snapshot(victim)
+    client = signed_in_client(app, victim["member"])
+    assert client.post(f"/organisation/members/{colleague.id}/remove").status_code == 403
+    assert client.post(f"/organisation/invitations/{victim['invitation'].id}/revoke").status_code == 403
+    assert snapshot(victim) == before
+
+
+def test_tokens_are_personal_even_for_the_owner(app, victim):
+    before = snapshot(victim)
+    client = signed_in_client(app, victim["owner"])
+    assert client.post(f"/account/tokens/{victim['token'].id}/revoke").status_code == 404
+    assert snapshot(victim) == before
+
+
+@pytest.mark.parametrize("role", ["cooperative", "enterprise"])
+@pytest.mark.parametrize("action", ["verify", "reject", "suspend", "reinstate", "classification"])
+def test_only_alliance_staff_can_review(app, users, victim, role, action):
+    before = snapshot(victim)
+    client = signed_in_client(app, users[role])
+    url = f"/alliance/organisations/{victim['organisation'].id}/{action}"
+    response = client.post(url, data={"reason": "tried by a non-member", "classification": "good"})
+    assert response.status_code == 403
+    assert snapshot(victim) == before
+    # Nor on their own organisation: self-verification would be the worst escalation of all.
+    own = client.post(f"/alliance/organisations/{users[role].organisation_id}/{action}",
+                      data={"reason": "self-service", "classification": "good"})
+    assert own.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Organisation, users[role].organisation_id).status == OrganisationStatus.VERIFIED
+
+
+def test_alliance_review_of_an_unknown_or_alliance_organisation_is_404(app, users, victim):
+    client = signed_in_client(app, users["alliance"])
+    assert client.post("/alliance/organisations/999999/verify").status_code == 404
+    own = users["alliance"].organisation_id
+    assert client.post(f"/alliance/organisations/{own}/suspend", data={"reason": "x"}).status_code == 404
+    assert client.post(f"/alliance/organisations/{own}/classification",
+                       data={"classification": "good"}).status_code == 404
