@@ -526,6 +526,10 @@ def _notify_status(organisation):
 
 def create_alliance_user(email, full_name, password, alliance_name="Liên minh Hợp tác xã tỉnh Lạng Sơn"):
     """Create a staff account of the (single) provincial alliance organisation, creating it if needed."""
+    # Check first: a refused person must not leave a new alliance organisation pending in the session.
+    email, full_name, errors = _clean_person(email, full_name, password)
+    if errors:
+        raise ValidationFailed.for_fields(errors)
     alliance = db.session.scalar(db.select(Organisation).filter_by(kind=OrganisationKind.ALLIANCE))
     if alliance is None:
         alliance = Organisation(
@@ -535,9 +539,6 @@ def create_alliance_user(email, full_name, password, alliance_name="Liên minh H
             status_changed_at=utcnow(),
         )
         db.session.add(alliance)
-    email, full_name, errors = _clean_person(email, full_name, password)
-    if errors:
-        raise ValidationFailed.for_fields(errors)
     user = User(
         email=email,
         full_name=full_name,
