@@ -29,7 +29,8 @@ def check_policy(password, personal_words=()):
     if len(password) > MAX_LENGTH:
         raise ValidationFailed(_l("Use at most %(n)s characters.", n=MAX_LENGTH), field="password")
     words = [w for w in personal_words if w]
-    if zxcvbn(password[:100], user_inputs=words)["score"] < MIN_ZXCVBN_SCORE:
+    # zxcvbn raises ValueError above 72 characters; the first 72 bound the whole password's strength.
+    if zxcvbn(password[:72], user_inputs=words)["score"] < MIN_ZXCVBN_SCORE:
         raise ValidationFailed(
             _l("This password is too common or too easy to guess. A few unrelated words make a strong one."),
             field="password",
