@@ -86,7 +86,7 @@ def test_missing_malformed_or_unknown_tokens_are_401(client, cooperative_owner, 
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_the_token_of_another_scheme_keyword_case_is_accepted(client, cooperative_owner):
+def test_the_bearer_keyword_is_case_insensitive(client, cooperative_owner):
     # RFC 6750 / RFC 9110: the auth scheme is case-insensitive.
     secret = token_for(cooperative_owner)
     assert client.get("/api/v1/me", headers={"Authorization": f"bearer {secret}"}).status_code == 200
