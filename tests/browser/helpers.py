@@ -6,7 +6,10 @@ interface is translated (Vietnamese first, English second) and its wording may c
 import itertools
 import random
 import uuid
+from email import message_from_string
+from email import policy as email_policy
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from stdnum.vn import mst
 
@@ -16,6 +19,9 @@ COOPERATIVE_OWNER = "trangdinh@demo.chohtx.vn"
 ENTERPRISE_OWNER = "muahang@demo-thucpham.vn"
 PENDING_COOPERATIVE = "thanhxuan@demo.chohtx.vn"
 NEW_PASSWORD = "mật khẩu rất dài của hợp tác xã"
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
 
 _serial = itertools.count(random.randrange(1000, 9000) * 1000)
 
@@ -98,3 +104,30 @@ def register(page, kind, legal_name=None, owner_email=None):
     expect(page.locator("main h1")).to_have_text(legal_name)
     expect(page.locator("main .badge.status-pending")).to_be_visible()
     return legal_name, owner_email
+
+
+def mail_sent_to(log, address):
+    """The body of the last email to `address` that the console mail backend printed in the server log."""
+    for chunk in reversed(log.split("-" * 79)):
+        start = chunk.find("Content-Type:")  # request log lines come before the message
+        if start < 0:
+            continue
+        message = message_from_string(chunk[start:], policy=email_policy.default)
+        if message["To"] == address:
+            return message.get_content()
+    raise AssertionError(f"no mail to {address} in the server log:\n{log[-3000:]}")
+
+
+def axe_report(page):
+    """axe's report of the WCAG 2.1 A/AA violations on the page, or "" when there are none."""
+    results = Axe().run(page, options=AXE_OPTIONS)
+    # An empty run (axe not injected, wrong tags) must not look like a clean page.
+    assert results.response["passes"], f"axe checked nothing on {page.url}"
+    return f"{page.url}\n{results.generate_report()}" if results.violations_count else ""
+
+
+def assert_accessible(page):
+    report = axe_report(page)
+    if report:
+        print(report)
+    assert not report, report

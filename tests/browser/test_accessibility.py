@@ -12,13 +12,16 @@ from playwright.sync_api import expect
 
 from marketplace import create_app
 from marketplace.accounts import services
-from marketplace.accounts.models import Organisation, User
+from marketplace.accounts.models import User
 from marketplace.extensions import db
 from tests.browser.helpers import (
     ALLIANCE,
+    AXE_OPTIONS,
     COOPERATIVE_OWNER,
     ENTERPRISE_OWNER,
     PENDING_COOPERATIVE,
+    assert_accessible,
+    axe_report,
     expect_language,
     log_in,
     set_language_with_header_button,
@@ -28,24 +31,7 @@ from tests.browser.helpers import (
 
 pytestmark = pytest.mark.browser
 
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
 LANGUAGES = ["vi", "en"]
-
-
-def axe_report(page):
-    """axe's report of the WCAG 2.1 A/AA violations on the page, or "" when there are none."""
-    results = Axe().run(page, options=AXE_OPTIONS)
-    # An empty run (axe not injected, wrong tags) must not look like a clean page.
-    assert results.response["passes"], f"axe checked nothing on {page.url}"
-    return f"{page.url}\n{results.generate_report()}" if results.violations_count else ""
-
-
-def assert_accessible(page):
-    report = axe_report(page)
-    if report:
-        print(report)
-    assert not report, report
 
 
 # ---------------------------------------------------------------- in-process access to the server's data

@@ -11,9 +11,11 @@ from playwright.sync_api import expect
 from tests.browser.helpers import (
     ALLIANCE,
     NEW_PASSWORD,
+    assert_accessible,
     expect_language,
     fill_registration,
     log_in,
+    mail_sent_to,
     log_out,
     register,
     set_language_with_header_button,
@@ -179,3 +181,48 @@ def test_phone_journey(new_context):
     set_language_with_header_button(page, "vi")
     log_out(page)
     assert_fits_the_screen(page)
+
+
+def test_owner_invites_a_member_who_joins_and_is_removed(new_context, live_server):
+    owner = new_context().new_page()
+    organisation_name, _ = register(owner, "cooperative")
+    owner.locator("header a[href='/organisation/members']").click()
+    invited = f"{unique('thanhvien')}@example.vn"
+    owner.locator("main #email").fill(invited)
+    owner.locator("main #role").select_option("member")
+    owner.locator("main form[action$='/invite'] button[type=submit]").click()
+    expect(owner.locator("main .alert-success")).to_be_visible()
+    expect(owner.locator("main li", has_text=invited)).to_be_visible()
+
+    # The invitation arrives by email (the development server prints mail to its log).
+    body = mail_sent_to(live_server.log(), invited)
+    link = re.search(r"http://127\.0\.0\.1:\d+/invitations/\S+", body).group(0)
+    member = new_context().new_page()
+    member.goto(link)
+    expect(member.locator("main h1")).to_contain_text(organisation_name)
+    member.locator("#full_name").fill("Lương Văn Tâm")
+    member.locator("#password").fill("một mật khẩu khác cũng rất dài")
+    member.locator("main form button[type=submit]").click()
+    member.wait_for_url("**/organisation")
+    expect(member.locator("main h1")).to_have_text(organisation_name)
+    # A member sees the profile but may not edit it.
+    expect(member.locator("main #legal_name")).to_have_count(0)
+
+    # The link is spent.
+    spent = new_context().new_page()
+    assert spent.goto(link).status == 404
+
+    # The owner sees the member, and removes them after confirming.
+    owner.reload()
+    expect(owner.locator("main li", has_text=invited)).to_have_count(0)  # no longer an open invitation
+    row = owner.locator("main tbody tr", has_text=invited)
+    expect(row).to_be_visible()
+    assert_accessible(owner)  # the table now has a remove control per member
+    row.locator("summary").click()
+    row.locator("form[action$='/remove'] button[type=submit]").click()
+    expect(owner.locator("main .alert-success")).to_be_visible()
+    expect(owner.locator("main tbody tr", has_text=invited)).to_have_count(0)
+
+    # The removed member's session has ended.
+    member.goto("/organisation")
+    expect(member).to_have_url(re.compile(r"/login\?next=%2Forganisation$"))
