@@ -47,6 +47,8 @@ def defaults(instance_path):
         "PASSWORD_RESET_TTL": timedelta(hours=1),
         "INVITATION_TTL": timedelta(days=7),
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
+        "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",

@@ -207,3 +207,12 @@ def test_two_processes_share_the_account_limit_in_redis(make_app, app, database,
         worker.stdin.close()
         worker.stdout.close()
         worker.wait(timeout=30)
+
+
+def test_limits_apply_even_after_an_app_was_built_with_them_disabled(make_app, cooperative_owner):
+    """The Limiter is shared by every app in a process; one app's RATELIMIT_ENABLED=False must not leak."""
+    make_app(RATELIMIT_ENABLED=False)
+    app = make_app()
+    client, ip = app.test_client(), "198.51.100.33"
+    assert [attempt(client, f"g{n}@htx.example", ip=ip) for n in range(IP_LIMIT)] == [401] * IP_LIMIT
+    assert attempt(client, "g-last@htx.example", ip=ip) == 429
