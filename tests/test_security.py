@@ -623,3 +623,27 @@ def test_password_change_sends_one_notification(client, auth, outbox, cooperativ
     assert len(outbox) == 1
     assert outbox[0].to == [cooperative_owner.email]
     assert "một mật khẩu mới hoàn toàn khác" not in outbox[0].body
+
+
+def _all_reset_links(outbox, email):
+    return [urlsplit(re.search(r"https?://[^\s]+/reset-password/[A-Za-z0-9_-]+", m.body).group(0)).path
+            for m in outbox if m.to == [email]]
+
+
+def test_using_one_reset_link_spends_the_older_ones(client, outbox, cooperative_owner):
+    client.post("/forgot-password", data={"email": cooperative_owner.email})
+    client.post("/forgot-password", data={"email": cooperative_owner.email})
+    older, newer = _all_reset_links(outbox, cooperative_owner.email)
+    assert client.post(newer, data={"password": "một mật khẩu mới sau khi quên"}).status_code == 302
+    assert client.get(older).status_code == 404
+    assert client.post(older, data={"password": "kẻ gian đặt mật khẩu này"}).status_code == 404
+
+
+def test_changing_the_password_spends_outstanding_reset_links(app, client, auth, outbox, cooperative_owner):
+    app.test_client().post("/forgot-password", data={"email": cooperative_owner.email})
+    (link,) = _all_reset_links(outbox, cooperative_owner.email)
+    auth.login(cooperative_owner.email)
+    response = client.post("/account/password", data={
+        "current_password": factories.PASSWORD, "new_password": "một mật khẩu mới hoàn toàn khác"})
+    assert response.status_code == 302
+    assert app.test_client().get(link).status_code == 404

@@ -192,6 +192,7 @@ def change_password(user, current_password, new_password, keep_session_secret=No
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     sessions.end_all_for(user, keep_secret=keep_session_secret)
+    _spend_reset_links(user)
     db.session.commit()
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
 
@@ -222,6 +223,13 @@ def _open_reset(secret):
     return record
 
 
+def _spend_reset_links(user):
+    """A new password makes every outstanding reset link useless (an older mail may have leaked)."""
+    outstanding = db.select(PasswordReset).filter_by(user_id=user.id, used_at=None)
+    for record in db.session.scalars(outstanding):
+        record.used_at = utcnow()
+
+
 def check_reset_token(secret):
     """Raise NotFound unless the reset link can still be used."""
     _open_reset(secret)
@@ -235,6 +243,7 @@ def reset_password(secret, new_password):
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = record.used_at = utcnow()
     sessions.end_all_for(user)
+    _spend_reset_links(user)
     db.session.commit()
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
     return user
