@@ -22,6 +22,7 @@ def create_app(config=None):
     if config:
         app.config.from_mapping(config)
     settings.ensure_secret_key(app)
+    settings.ensure_public_base_url(app)
 
     from marketplace.web import init_web
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_SECRET_KEY_BYTES = 32
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 
 def _env_bool(name, default):
@@ -55,7 +56,7 @@ def defaults(instance_path):
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "LANGUAGES": ["vi", "en"],
-        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # for links in mail sent outside a request (CLI, jobs)
+        "PUBLIC_BASE_URL": LOCAL_BASE_URL,  # for links in mail sent outside a request (CLI, jobs)
         "MAIL_BACKEND": "console" if development else "smtp",
         "MAIL_SERVER": "localhost",
         "MAIL_PORT": 25,
@@ -102,6 +103,14 @@ def from_environment():
         # psycopg 3 is the driver we ship; plain URLs from hosting panels would ask for psycopg2.
         settings["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url.split("://", 1)[1]
     return settings
+
+
+def ensure_public_base_url(app):
+    """Production mail links are built on PUBLIC_BASE_URL (never the Host header): it must be set."""
+    if app.config["MARKETPLACE_ENV"] == "development" or app.testing:
+        return
+    if app.config["PUBLIC_BASE_URL"] == LOCAL_BASE_URL:
+        raise RuntimeError("PUBLIC_BASE_URL is not set: set it to the site's address, e.g. https://chohtx.vn")
 
 
 def ensure_secret_key(app):

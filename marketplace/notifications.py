@@ -3,7 +3,7 @@
 MAIL_BACKEND picks where mail goes: "smtp" (production), "console" (development: printed to the
 log), "locmem" (tests: collected in flask_mailman's outbox).
 """
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
 
@@ -20,8 +20,10 @@ def send(to, subject, template, locale=None, **context):
 
 
 def link(endpoint, **values):
-    """An absolute URL for an email: from the request when there is one, else from PUBLIC_BASE_URL."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
+    """An absolute URL for an email, always built on PUBLIC_BASE_URL.
+
+    Never on the request's Host header: a forged Host would otherwise put an attacker's domain
+    in a password-reset link (reset-link poisoning).
+    """
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
         return url_for(endpoint, _external=True, **values)

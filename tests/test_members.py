@@ -100,3 +100,11 @@ def test_owner_cannot_remove_self_or_another_tenants_member(app, cooperative_own
     with pytest.raises(NotFound):
         services.remove_member(cooperative_owner, enterprise_owner.id)
     assert enterprise_owner.is_active
+
+
+def test_emailed_links_ignore_a_forged_host_header(client, make_app, cooperative_owner, outbox):
+    """Reset-link poisoning: links are built on PUBLIC_BASE_URL, never on the request's Host."""
+    client.post("/forgot-password", data={"email": cooperative_owner.email}, headers={"Host": "evil.example"})
+    assert len(outbox) == 1
+    assert "evil.example" not in outbox[0].body
+    assert "http://127.0.0.1:5000/reset-password/" in outbox[0].body
