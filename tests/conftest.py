@@ -249,3 +249,12 @@ def csrf_token_from(html):
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+def login_with_form(client, email, password=factories.PASSWORD, **kwargs):
+    """Log in through the form, with the page's CSRF token when the page has one."""
+    page = client.get("/login", **kwargs).get_data(as_text=True)
+    data = {"email": email, "password": password}
+    if 'name="csrf_token"' in page:
+        data["csrf_token"] = csrf_token_from(page)
+    return client.post("/login", data=data, **kwargs)

@@ -22,7 +22,7 @@ from marketplace.accounts.models import Invitation, MemberRole, Organisation, Pa
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from tests import factories
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, login_with_form as login
 
 HTTPS = {"base_url": "https://localhost"}
 EVIL_TARGETS = [
@@ -40,12 +40,6 @@ EVIL_TARGETS = [
 
 # ---------------------------------------------------------------- helpers
 
-def login(client, email, password=factories.PASSWORD, **kwargs):
-    page = client.get("/login", **kwargs).get_data(as_text=True)
-    data = {"email": email, "password": password}
-    if 'name="csrf_token"' in page:
-        data["csrf_token"] = csrf_token_from(page)
-    return client.post("/login", data=data, **kwargs)
 
 
 def page_token(client, path="/account"):

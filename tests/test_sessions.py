@@ -13,7 +13,7 @@ from marketplace import config as settings
 from marketplace.accounts.models import AuthSession
 from marketplace.extensions import db
 from tests import factories
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, login_with_form as login
 
 PRODUCTION_COOKIE_KEYS = (
     "HTTPS",
@@ -26,13 +26,6 @@ PRODUCTION_COOKIE_KEYS = (
 
 # ---------------------------------------------------------------- helpers
 
-def login(client, email, password=factories.PASSWORD, **kwargs):
-    """Log in through the form, with the page's CSRF token when the page has one."""
-    page = client.get("/login", **kwargs).get_data(as_text=True)
-    data = {"email": email, "password": password}
-    if 'name="csrf_token"' in page:
-        data["csrf_token"] = csrf_token_from(page)
-    return client.post("/login", data=data, **kwargs)
 
 
 def page_token(client, path="/account", **kwargs):

@@ -136,6 +136,12 @@ def _clean_person(email, full_name, password, personal_words=()):
     return email, full_name, errors
 
 
+def _new_user(email, full_name, password, organisation, role):
+    """A user already validated by _clean_person."""
+    return User(email=email, full_name=full_name, password_hash=passwords.hash_password(password),
+                organisation=organisation, role=role)
+
+
 def _record(organisation, kind, actor=None, note=""):
     db.session.add(OrganisationEvent(organisation=organisation, kind=kind, actor=actor, note=note))
 
@@ -157,13 +163,7 @@ def register(kind, details, owner_email, full_name, password):
     if errors:
         raise ValidationFailed.for_fields(errors)
     organisation = Organisation(kind=kind, status=OrganisationStatus.PENDING, **vars(details))
-    user = User(
-        email=email,
-        full_name=full_name,
-        password_hash=passwords.hash_password(password),
-        organisation=organisation,
-        role=MemberRole.OWNER,
-    )
+    user = _new_user(email, full_name, password, organisation, MemberRole.OWNER)
     db.session.add_all([organisation, user])
     _record(organisation, OrganisationEventKind.REGISTERED, user)
     db.session.commit()
@@ -327,13 +327,7 @@ def accept_invitation(secret, full_name, password):
     email, full_name, errors = _clean_person(invitation.email, full_name, password)
     if errors:
         raise ValidationFailed.for_fields(errors)
-    user = User(
-        email=email,
-        full_name=full_name,
-        password_hash=passwords.hash_password(password),
-        organisation=invitation.organisation,
-        role=invitation.role,
-    )
+    user = _new_user(email, full_name, password, invitation.organisation, invitation.role)
     invitation.accepted_at = utcnow()
     db.session.add(user)
     _record(invitation.organisation, OrganisationEventKind.MEMBER_JOINED, user)
@@ -548,13 +542,7 @@ def create_alliance_user(email, full_name, password, alliance_name="Liên minh H
             status_changed_at=utcnow(),
         )
         db.session.add(alliance)
-    user = User(
-        email=email,
-        full_name=full_name,
-        password_hash=passwords.hash_password(password),
-        organisation=alliance,
-        role=MemberRole.OWNER,
-    )
+    user = _new_user(email, full_name, password, alliance, MemberRole.OWNER)
     db.session.add(user)
     db.session.commit()
     return user
