@@ -40,6 +40,7 @@ LANGUAGES = ["vi", "en"]
 def server_app(live_server):
     """The application on the live server's database, for data the pages do not create easily."""
     app = create_app({
+        "MARKETPLACE_ENV": "development",
         "SECRET_KEY": live_server.env["SECRET_KEY"],
         "SQLALCHEMY_DATABASE_URI": live_server.database_url,
         "UPLOAD_DIR": live_server.env["UPLOAD_DIR"],
@@ -254,3 +255,63 @@ def test_every_page_reflows_on_a_320px_screen(new_context, login_states, invitat
         check(pages_by_user[email], path)
     problems = [problem for problem in problems if problem]
     assert not problems, "\n".join(problems)
+
+
+def _luminance(css_colour):
+    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", css_colour)[:3])
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first, second):
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+FOCUS_RING = """() => {
+    const element = document.activeElement;
+    if (!element || element === document.body) { return null; }
+    const style = getComputedStyle(element);
+    let node = element.parentElement, background = "rgba(0, 0, 0, 0)";
+    while (node && /rgba\\(.*, 0\\)|transparent/.test(background)) {
+        background = getComputedStyle(node).backgroundColor; node = node.parentElement;
+    }
+    return {html: element.outerHTML.slice(0, 80), style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+            colour: style.outlineColor, where: element.closest("header") ? "header" : element.closest("main") ? "main" : "other",
+            background: /rgba\\(.*, 0\\)/.test(background) ? "rgb(255, 255, 255)" : background};
+}"""
+
+
+def assert_focus_visible_everywhere(page):
+    rings = []
+    for _ in range(80):  # walk the page with the keyboard, as a person without a mouse would
+        page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING)
+        if ring is None:  # past the last control
+            break
+        rings.append(ring)
+    assert {"header", "main"} <= {ring["where"] for ring in rings}, rings
+    weak = [ring for ring in rings
+            if ring["style"] == "none" or ring["width"] < 2 or contrast(ring["colour"], ring["background"]) < 3]
+    assert not weak, "focus is hard to see on:\n" + "\n".join(map(str, weak))
+
+
+def test_keyboard_focus_is_visible_on_public_forms(page):
+    """WCAG 2.4.7 and 1.4.11: a focus ring of at least 2px and 3:1 against what surrounds it."""
+    assert contrast("rgb(255, 255, 255)", "rgb(0, 0, 0)") == pytest.approx(21)
+    page.goto("/login")
+    page.locator("#email").fill("nobody@example.vn")
+    page.locator("main form[action='/login'] button[type=submit]").click()  # also an error state
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    assert_focus_visible_everywhere(page)
+    page.goto("/register/cooperative")
+    assert_focus_visible_everywhere(page)
+
+
+def test_keyboard_focus_is_visible_when_logged_in(new_context, login_states):
+    page = new_context(storage_state=login_states(ALLIANCE, "vi")).new_page()
+    page.goto("/alliance/organisations?status=")
+    assert_focus_visible_everywhere(page)
+    page = new_context(storage_state=login_states(COOPERATIVE_OWNER, "vi"), viewport={"width": 320, "height": 640}).new_page()
+    page.goto("/organisation/members")  # a scrolling table region on a phone
+    assert_focus_visible_everywhere(page)
