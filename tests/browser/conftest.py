@@ -119,6 +119,7 @@ def live_server(tmp_path_factory):
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    env["PUBLIC_BASE_URL"] = url  # emailed links point at this server
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -41,6 +41,7 @@ def server_app(live_server):
     """The application on the live server's database, for data the pages do not create easily."""
     app = create_app({
         "MARKETPLACE_ENV": "development",
+        "PUBLIC_BASE_URL": live_server.url,
         "SECRET_KEY": live_server.env["SECRET_KEY"],
         "SQLALCHEMY_DATABASE_URI": live_server.database_url,
         "UPLOAD_DIR": live_server.env["UPLOAD_DIR"],
