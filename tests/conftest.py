@@ -3,6 +3,7 @@
 Every test that uses `app` runs on SQLite, and also on PostgreSQL when TEST_DATABASE_URL is set.
 In CI (CI=true) PostgreSQL is required: a missing server fails the run, it never skips.
 """
+import contextlib
 import os
 import re
 import tempfile
@@ -90,18 +91,27 @@ def require_postgres():
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_schema():
-    """A private schema in the test database for this run; dropped at the end."""
-    require_postgres()
-    schema = f"test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def private_postgres_schema(prefix):
+    """A fresh schema in the test database, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(POSTGRES_URL)
     with engine.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    try:
+        yield schema
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema():
+    """A private schema for this run's tables."""
+    require_postgres()
+    with private_postgres_schema("test") as schema:
+        yield schema
 
 
 def postgres_config(schema):

@@ -1,6 +1,4 @@
 """Migrations build the whole schema from an empty database, and agree with the models."""
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -9,7 +7,7 @@ from flask_migrate import downgrade, upgrade
 
 from marketplace import create_app
 from marketplace.extensions import db
-from tests.conftest import BASE_CONFIG, POSTGRES_URL, postgres_config, require_postgres
+from tests.conftest import BASE_CONFIG, postgres_config, private_postgres_schema, require_postgres
 
 
 def pending_differences(app):
@@ -37,13 +35,5 @@ def test_sqlite_upgrades_from_empty_to_head_with_no_pending_changes(tmp_path):
 @pytest.mark.postgres
 def test_postgresql_upgrades_from_empty_to_head_with_no_pending_changes():
     require_postgres()
-    schema = f"migrate_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with private_postgres_schema("migrate") as schema:
         upgrade_and_compare(postgres_config(schema))
-    finally:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
