@@ -98,11 +98,13 @@ def _register_blueprints(app):
     from marketplace.accounts.views import blueprint as accounts
     from marketplace.alliance.views import blueprint as alliance
     from marketplace.api import blueprint as api
+    from marketplace.catalog.views import blueprint as catalog
     from marketplace.main.views import blueprint as main
 
     app.register_blueprint(main)
     app.register_blueprint(accounts)
     app.register_blueprint(alliance)
+    app.register_blueprint(catalog)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
 
@@ -116,3 +118,4 @@ def _register_commands(app):
 def _import_models():
     # Every model module, so Alembic's autogenerate and db.create_all() see all tables.
     import marketplace.accounts.models  # noqa: F401
+    import marketplace.catalog.models  # noqa: F401

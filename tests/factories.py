@@ -100,3 +100,43 @@ def registration_form(kind="cooperative", **overrides):
         data.update(cooperative_type="hop_tac_xa", member_count="12", founded_year="2017")
     data.update(overrides)
     return data
+
+
+def product(cooperative, status="published", tiers=(), stars=None, certificate_status="verified",
+            expires_on=None, **fields):
+    """A product of `cooperative`, straight into the database (no validation: tests of the rules use
+    the services). `stars` adds an OCOP certificate with `certificate_status`."""
+    from datetime import date, timedelta
+
+    from marketplace.catalog.models import (
+        Category, CertificateStatus, OcopCertificate, PriceTier, Product, ProductStatus, Unit,
+    )
+    from marketplace.sqltypes import utcnow
+
+    serial = next(_serial)
+    values = {
+        "cooperative": cooperative,
+        "name": f"Sản phẩm thử {serial}",
+        "slug": f"san-pham-thu-{serial}",
+        "description": "Mô tả sản phẩm thử nghiệm.",
+        "category": Category.FRESH_PRODUCE,
+        "unit": Unit.KG,
+        "province_code": 20,
+        "commune_code": 6040,
+        "base_price_vnd": 100000,
+        "min_order_qty": 10,
+        "order_increment": 1,
+        "status": ProductStatus(status),
+        "published_at": utcnow() if status == "published" else None,
+    }
+    values.update(fields)
+    item = Product(**values)
+    item.tiers = [PriceTier(min_qty=q, unit_price_vnd=p) for q, p in tiers]
+    if stars:
+        item.certificates.append(OcopCertificate(
+            stars=stars, certificate_no=f"TEST-{serial}", decision_date=date.today() - timedelta(days=30),
+            expires_on=expires_on or date.today() + timedelta(days=365), status=CertificateStatus(certificate_status),
+        ))
+    db.session.add(item)
+    db.session.commit()
+    return item

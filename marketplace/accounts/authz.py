@@ -18,6 +18,8 @@ class Permission(enum.StrEnum):
     PUBLISH_PRODUCTS = "publish_products"  # verified cooperative
     SIGN_AGREEMENTS = "sign_agreements"  # verified cooperative or enterprise
     PLACE_ORDERS = "place_orders"  # verified enterprise
+    MANAGE_PRODUCTS = "manage_products"  # any member of the cooperative: drafts, photos, certificates
+    CURATE_CATALOG = "curate_catalog"  # alliance: verify or revoke OCOP certificates, import registries
 
 
 _TRADING = {
@@ -68,7 +70,13 @@ def require(user, permission, organisation=None):
         if not user.is_owner:
             raise Forbidden(_l("Only the owner of the organisation can do this."), code="owner_only")
         return
-    if permission == Permission.REVIEW_ORGANISATIONS:
+    if permission == Permission.MANAGE_PRODUCTS:
+        if target.id != own.id:
+            raise NotFound()
+        if not own.is_cooperative:
+            raise Forbidden(_l("Only cooperatives list products."), code="wrong_organisation_kind")
+        return
+    if permission in (Permission.REVIEW_ORGANISATIONS, Permission.CURATE_CATALOG):
         if not is_alliance_staff(user):
             raise Forbidden(_l("Only cooperative alliance staff can do this."), code="alliance_only")
         return

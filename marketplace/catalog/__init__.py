@@ -1,0 +1,1 @@
+"""Catalogue: cooperatives' OCOP products, certificates, wholesale terms, photos, import and export."""

@@ -1,0 +1,367 @@
+"""Products of cooperatives, their OCOP certificates, wholesale price tiers and photos."""
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace import geo
+from marketplace.accounts.models import LABELS, Organisation, OrganisationStatus, User, enum_column
+from marketplace.extensions import db
+from marketplace.sqltypes import UTCDateTime, utcnow
+
+
+class Category(enum.StrEnum):
+    """The fixed, translatable product categories (codes are used by import files and the API)."""
+
+    FRESH_PRODUCE = "fresh_produce"  # rau, củ, quả tươi
+    PROCESSED_FOOD = "processed_food"  # thực phẩm chế biến
+    BEVERAGES = "beverages"  # đồ uống: chè, rượu, nước ép
+    SPICES_HERBS = "spices_herbs"  # gia vị: hồi, quế
+    MEDICINAL_HERBS = "medicinal_herbs"  # dược liệu
+    AQUATIC = "aquatic"  # thủy sản
+    HANDICRAFTS = "handicrafts"  # thủ công mỹ nghệ
+    OTHER = "other"
+
+
+class Unit(enum.StrEnum):
+    """Units of sale. Quantities are whole numbers of the unit."""
+
+    KG = "kg"
+    TAN = "tan"  # tấn (1,000 kg)
+    HOP = "hop"  # hộp (box)
+    CHAI = "chai"  # chai (bottle)
+    THUNG = "thung"  # thùng (carton)
+    TUI = "tui"  # túi (bag)
+    LIT = "lit"  # lít
+    CAI = "cai"  # cái (piece)
+    BO = "bo"  # bó (bundle)
+    QUA = "qua"  # quả (fruit, piece)
+
+
+class Certification(enum.StrEnum):
+    VIETGAP = "vietgap"
+    GLOBALGAP = "globalgap"
+    ORGANIC = "organic"  # hữu cơ (TCVN 11041, EU, USDA)
+    GEOGRAPHICAL_INDICATION = "geographical_indication"  # chỉ dẫn địa lý
+    HACCP = "haccp"
+    ISO_22000 = "iso_22000"
+
+
+class ProductStatus(enum.StrEnum):
+    DRAFT = "draft"  # being prepared; only the cooperative sees it
+    PUBLISHED = "published"  # in the public catalogue (while the cooperative is verified)
+    HIDDEN = "hidden"  # was published, taken out of the catalogue by the cooperative
+
+
+class CapacityPeriod(enum.StrEnum):
+    """What the capacity figure means: stock on hand, or what can be produced per period."""
+
+    STOCK = "stock"
+    WEEK = "week"
+    MONTH = "month"
+    SEASON = "season"
+    YEAR = "year"
+
+
+class IssuingLevel(enum.StrEnum):
+    PROVINCE = "province"  # UBND tỉnh: 3 and 4 stars
+    CENTRAL = "central"  # Trung ương: 5 stars
+
+
+class CertificateStatus(enum.StrEnum):
+    PENDING = "pending"  # entered by the cooperative, waiting for the alliance
+    VERIFIED = "verified"  # checked by the alliance: the badge shows until expiry
+    REVOKED = "revoked"  # the alliance withdrew it (reason kept)
+    EXPIRED = "expired"  # past its expiry date (set by `flask catalog expire-certificates`)
+
+
+class CatalogEventKind(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    PUBLISHED = "published"
+    HIDDEN = "hidden"
+    IMPORTED = "imported"
+    CERTIFICATE_ADDED = "certificate_added"
+    CERTIFICATE_VERIFIED = "certificate_verified"
+    CERTIFICATE_REVOKED = "certificate_revoked"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+
+
+LABELS.update({
+    Category.FRESH_PRODUCE: _l("Fresh produce"),
+    Category.PROCESSED_FOOD: _l("Processed food"),
+    Category.BEVERAGES: _l("Beverages"),
+    Category.SPICES_HERBS: _l("Spices and herbs"),
+    Category.MEDICINAL_HERBS: _l("Medicinal herbs"),
+    Category.AQUATIC: _l("Aquatic products"),
+    Category.HANDICRAFTS: _l("Handicrafts"),
+    Category.OTHER: _l("Other products"),
+    Unit.KG: _l("kg"),
+    Unit.TAN: _l("tonne"),
+    Unit.HOP: _l("box"),
+    Unit.CHAI: _l("bottle"),
+    Unit.THUNG: _l("carton"),
+    Unit.TUI: _l("bag"),
+    Unit.LIT: _l("litre"),
+    Unit.CAI: _l("piece"),
+    Unit.BO: _l("bundle"),
+    Unit.QUA: _l("fruit"),
+    Certification.VIETGAP: _l("VietGAP"),
+    Certification.GLOBALGAP: _l("GlobalG.A.P."),
+    Certification.ORGANIC: _l("Organic"),
+    Certification.GEOGRAPHICAL_INDICATION: _l("Geographical indication"),
+    Certification.HACCP: _l("HACCP"),
+    Certification.ISO_22000: _l("ISO 22000"),
+    ProductStatus.DRAFT: _l("Draft"),
+    ProductStatus.PUBLISHED: _l("Published"),
+    ProductStatus.HIDDEN: _l("Hidden"),
+    CapacityPeriod.STOCK: _l("in stock"),
+    CapacityPeriod.WEEK: _l("per week"),
+    CapacityPeriod.MONTH: _l("per month"),
+    CapacityPeriod.SEASON: _l("per season"),
+    CapacityPeriod.YEAR: _l("per year"),
+    IssuingLevel.PROVINCE: _l("Provincial People's Committee"),
+    IssuingLevel.CENTRAL: _l("Central (Prime Minister's programme)"),
+    CertificateStatus.PENDING: _l("Waiting for the alliance"),
+    CertificateStatus.VERIFIED: _l("Verified"),
+    CertificateStatus.REVOKED: _l("Revoked"),
+    CertificateStatus.EXPIRED: _l("Expired"),
+    CatalogEventKind.CREATED: _l("Product created"),
+    CatalogEventKind.UPDATED: _l("Product updated"),
+    CatalogEventKind.PUBLISHED: _l("Published"),
+    CatalogEventKind.HIDDEN: _l("Hidden"),
+    CatalogEventKind.IMPORTED: _l("Imported"),
+    CatalogEventKind.CERTIFICATE_ADDED: _l("OCOP certificate added"),
+    CatalogEventKind.CERTIFICATE_VERIFIED: _l("OCOP certificate verified"),
+    CatalogEventKind.CERTIFICATE_REVOKED: _l("OCOP certificate revoked"),
+    CatalogEventKind.CERTIFICATE_EXPIRED: _l("OCOP certificate expired"),
+})
+
+# Vietnamese unit names as written on labels and in import files.
+UNIT_NAMES_VI = {
+    Unit.KG: "kg", Unit.TAN: "tấn", Unit.HOP: "hộp", Unit.CHAI: "chai", Unit.THUNG: "thùng",
+    Unit.TUI: "túi", Unit.LIT: "lít", Unit.CAI: "cái", Unit.BO: "bó", Unit.QUA: "quả",
+}
+
+
+class Product(db.Model):
+    __tablename__ = "product"
+    __table_args__ = (
+        sa.UniqueConstraint("cooperative_id", "slug"),
+        sa.Index("ix_product_public", "status", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(160))  # Vietnamese
+    name_en: Mapped[str] = mapped_column(sa.String(160), default="")
+    slug: Mapped[str] = mapped_column(sa.String(180))  # from the name; unique per cooperative
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    category: Mapped[Category] = enum_column(Category)
+    unit: Mapped[Unit] = enum_column(Unit)
+    province_code: Mapped[int | None] = mapped_column(index=True)  # origin
+    commune_code: Mapped[int | None]
+    base_price_vnd: Mapped[int] = mapped_column(sa.BigInteger)  # per unit, below the first tier
+    min_order_qty: Mapped[int] = mapped_column(default=1)
+    order_increment: Mapped[int] = mapped_column(default=1)
+    capacity_qty: Mapped[int | None] = mapped_column(sa.BigInteger)
+    capacity_period: Mapped[CapacityPeriod | None] = enum_column(CapacityPeriod, nullable=True)
+    harvest_month_mask: Mapped[int] = mapped_column(default=0)  # bit m-1 set: available in month m
+    lead_time_days: Mapped[int | None]
+    status: Mapped[ProductStatus] = enum_column(ProductStatus, default=ProductStatus.DRAFT, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    cooperative: Mapped[Organisation] = relationship()
+    tiers: Mapped[list["PriceTier"]] = relationship(
+        back_populates="product", order_by="PriceTier.min_qty", cascade="all, delete-orphan")
+    images: Mapped[list["ProductImage"]] = relationship(
+        back_populates="product", order_by="ProductImage.position", cascade="all, delete-orphan")
+    certificates: Mapped[list["OcopCertificate"]] = relationship(
+        back_populates="product", order_by="OcopCertificate.id.desc()", cascade="all, delete-orphan")
+    certification_rows: Mapped[list["ProductCertification"]] = relationship(
+        cascade="all, delete-orphan", order_by="ProductCertification.code")
+
+    # ------------------------------------------------------------ questions about state
+    @property
+    def is_public(self):
+        """Shown in the catalogue: published, by a cooperative the alliance has verified."""
+        return self.status == ProductStatus.PUBLISHED and self.cooperative.status == OrganisationStatus.VERIFIED
+
+    @property
+    def display_name(self):
+        return self.name
+
+    @property
+    def certifications(self):
+        return [row.code for row in self.certification_rows]
+
+    @property
+    def harvest_months(self):
+        return [m for m in range(1, 13) if self.harvest_month_mask & (1 << (m - 1))]
+
+    @staticmethod
+    def month_mask(months):
+        return sum(1 << (m - 1) for m in set(months))
+
+    @property
+    def cover(self):
+        return self.images[0] if self.images else None
+
+    @property
+    def province_name(self):
+        return geo.province_name(self.province_code) if self.province_code else ""
+
+    @property
+    def commune_name(self):
+        return geo.commune_name(self.commune_code) if self.commune_code else ""
+
+    @property
+    def unit_name_vi(self):
+        return UNIT_NAMES_VI[self.unit]
+
+    def valid_certificate(self, today):
+        """The OCOP certificate whose badge may show today, or None (never an expired one)."""
+        valid = [c for c in self.certificates if c.is_valid_on(today)]
+        return max(valid, key=lambda c: (c.stars, c.expires_on), default=None)
+
+    def ocop_stars(self, today):
+        certificate = self.valid_certificate(today)
+        return certificate.stars if certificate else None
+
+    @property
+    def lowest_price_vnd(self):
+        """"Price from": the best unit price a large enough order gets."""
+        return min([self.base_price_vnd, *(t.unit_price_vnd for t in self.tiers)])
+
+    def unit_price_for(self, quantity):
+        """The unit price for an order of `quantity`: the last tier whose threshold is reached."""
+        price = self.base_price_vnd
+        for tier in self.tiers:  # ordered by min_qty
+            if quantity >= tier.min_qty:
+                price = tier.unit_price_vnd
+        return price
+
+    def line_total_for(self, quantity):
+        return self.unit_price_for(quantity) * quantity
+
+    def quantity_problem(self, quantity):
+        """Why `quantity` cannot be ordered (a message), or None when it can."""
+        if quantity < self.min_order_qty:
+            return _l("The minimum order is %(qty)s.", qty=self.min_order_qty)
+        if quantity % self.order_increment:
+            return _l("Order in multiples of %(step)s.", step=self.order_increment)
+        return None
+
+    def missing_for_publication(self):
+        """What blocks publication (translated messages). Wholesale terms are complete by validation;
+        the cooperative itself must be verified by the alliance."""
+        if self.cooperative.status != OrganisationStatus.VERIFIED:
+            return [_l("the alliance's verification of your cooperative")]
+        return []
+
+    def recommendations(self, today):
+        """What buyers look for and the product lacks: shown in the workspace, never blocking
+        (the alliance's registry import publishes products that have no photo yet)."""
+        missing = []
+        if not self.images:
+            missing.append(_l("a photo"))
+        if not self.description.strip():
+            missing.append(_l("a description"))
+        if not self.province_code:
+            missing.append(_l("the province of origin"))
+        if not self.valid_certificate(today):
+            missing.append(_l("a verified OCOP certificate"))
+        return missing
+
+
+class ProductCertification(db.Model):
+    """A quality certification the product holds (VietGAP, organic, ...): one row per code."""
+
+    __tablename__ = "product_certification"
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[Certification] = enum_column(Certification, primary_key=True, index=True)
+
+
+class PriceTier(db.Model):
+    """From `min_qty` units on, every unit costs `unit_price_vnd` (volume pricing, not per band)."""
+
+    __tablename__ = "price_tier"
+    __table_args__ = (sa.UniqueConstraint("product_id", "min_qty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    min_qty: Mapped[int] = mapped_column(sa.BigInteger)
+    unit_price_vnd: Mapped[int] = mapped_column(sa.BigInteger)
+
+    product: Mapped[Product] = relationship(back_populates="tiers")
+
+
+class ProductImage(db.Model):
+    """A photo, re-encoded to WebP under UPLOAD_DIR/products/<stored_name>.webp (+ a thumbnail)."""
+
+    __tablename__ = "product_image"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(sa.String(32), unique=True)  # uuid4().hex, never the upload's name
+    position: Mapped[int] = mapped_column(default=0)  # 0 is the cover
+    width: Mapped[int]
+    height: Mapped[int]
+    alt_text: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="images")
+
+
+class OcopCertificate(db.Model):
+    """An OCOP rating decision for a product. The badge shows only while verified and unexpired."""
+
+    __tablename__ = "ocop_certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    stars: Mapped[int]  # 3, 4 or 5
+    certificate_no: Mapped[str] = mapped_column(sa.String(80))
+    issuing_level: Mapped[IssuingLevel] = enum_column(IssuingLevel, default=IssuingLevel.PROVINCE)
+    decision_date: Mapped[date | None] = mapped_column(sa.Date)
+    expires_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    scan_name: Mapped[str | None] = mapped_column(sa.String(40))  # random stored file name, or None
+    status: Mapped[CertificateStatus] = enum_column(CertificateStatus, default=CertificateStatus.PENDING, index=True)
+    status_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="certificates")
+    reviewed_by: Mapped[User | None] = relationship()
+
+    def is_valid_on(self, today):
+        return self.status == CertificateStatus.VERIFIED and self.expires_on >= today
+
+    def can_be_verified(self, today):
+        return self.status == CertificateStatus.PENDING and self.expires_on >= today
+
+    def can_be_revoked(self):
+        return self.status in (CertificateStatus.PENDING, CertificateStatus.VERIFIED)
+
+
+class CatalogEvent(db.Model):
+    """Audit trail of products and certificates: who did what, when, and why."""
+
+    __tablename__ = "catalog_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("product.id", ondelete="SET NULL"), index=True)
+    cooperative_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    certificate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ocop_certificate.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    kind: Mapped[CatalogEventKind] = enum_column(CatalogEventKind)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()

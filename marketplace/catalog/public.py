@@ -1,0 +1,2 @@
+"""(being written)"""
+from marketplace.catalog.views import blueprint  # noqa: F401

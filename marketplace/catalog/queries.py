@@ -1,0 +1,173 @@
+"""Read models of the public catalogue: filtered, sorted, paginated lists and public pages.
+
+Public means: the product is published and its cooperative is verified by the alliance. A badge
+counts only while its certificate is verified and unexpired (checked against today, so a page
+never shows an expired badge even before the daily expiry command has run).
+"""
+import re
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from marketplace import geo
+from marketplace.accounts.models import CooperativeType, Organisation, OrganisationKind, OrganisationStatus
+from marketplace.catalog.models import (
+    Category,
+    CertificateStatus,
+    Certification,
+    OcopCertificate,
+    PriceTier,
+    Product,
+    ProductCertification,
+    ProductStatus,
+)
+from marketplace.catalog.services import today
+from marketplace.errors import NotFound, ValidationFailed
+from marketplace.extensions import db
+
+SORTS = ("newest", "price_asc", "price_desc", "stars", "name")
+DEFAULT_PER_PAGE = 24
+MAX_PER_PAGE = 100
+MAX_PAGE = 100000
+FILTERS = ("category", "province", "stars", "certification", "cooperative_type", "cooperative")
+
+
+class InvalidParameter(ValidationFailed):
+    """A query parameter is malformed or out of range."""
+
+    status = 400
+    code = "invalid_parameter"
+
+
+@dataclass
+class CatalogQuery:
+    category: str | None = None
+    province: int | None = None
+    stars: int | None = None
+    certification: str | None = None
+    cooperative_type: str | None = None
+    cooperative: int | None = None
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    @property
+    def filters(self):
+        """The active filters as query-string values (for links that keep them)."""
+        return {name: getattr(self, name) for name in FILTERS if getattr(self, name) is not None}
+
+
+def _number(value, low, high):
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value or "") and low <= int(value) <= high else None
+
+
+def parse_catalog_args(args, strict=False, allowed_extra=()):
+    """Read filters from a query string. Pages drop bad values; the API (strict) raises InvalidParameter."""
+    errors, query = {}, CatalogQuery()
+    checks = {
+        "category": lambda v: v if v in {c.value for c in Category} else None,
+        "province": lambda v: _number(v, 1, 10**6) if _number(v, 1, 10**6) and geo.province_name(int(v)) else None,
+        "stars": lambda v: _number(v, 3, 5),
+        "certification": lambda v: v if v in {c.value for c in Certification} else None,
+        "cooperative_type": lambda v: v if v in {c.value for c in CooperativeType} else None,
+        "cooperative": lambda v: _number(v, 1, 2**31 - 1),
+        "sort": lambda v: v if v in SORTS else None,
+        "page": lambda v: _number(v, 1, MAX_PAGE),
+        "per_page": lambda v: _number(v, 1, MAX_PER_PAGE),
+    }
+    for name in sorted(set(args) - set(checks) - set(allowed_extra)):
+        errors[name] = _l("Unknown parameter.")
+    for name, check in checks.items():
+        raw = args.get(name)
+        if raw in (None, ""):
+            continue
+        value = check(raw)
+        if value is None:
+            errors[name] = _l("This value is not allowed here.")
+        else:
+            setattr(query, name, value)
+    if strict and errors:
+        raise InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+    return query
+
+
+def _valid_stars(on):
+    """Correlated subquery: the best valid OCOP rating of a product today, or NULL."""
+    return (db.select(db.func.max(OcopCertificate.stars))
+            .where(OcopCertificate.product_id == Product.id,
+                   OcopCertificate.status == CertificateStatus.VERIFIED,
+                   OcopCertificate.expires_on >= on)
+            .correlate(Product).scalar_subquery())
+
+
+def _price_from():
+    # Tier prices are validated to be below the base price, so the lowest is the cheapest tier.
+    lowest_tier = (db.select(db.func.min(PriceTier.unit_price_vnd)).where(PriceTier.product_id == Product.id)
+                   .correlate(Product).scalar_subquery())
+    return db.func.coalesce(lowest_tier, Product.base_price_vnd)
+
+
+def public_statement():
+    return (db.select(Product).join(Product.cooperative)
+            .where(Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED))
+
+
+def with_card_data(statement):
+    """Load what a product card shows in a fixed number of queries (no N+1)."""
+    return statement.options(
+        selectinload(Product.cooperative), selectinload(Product.tiers), selectinload(Product.images),
+        selectinload(Product.certificates), selectinload(Product.certification_rows),
+    )
+
+
+def public_products(query):
+    """Published products of verified cooperatives, filtered and sorted; a Flask-SQLAlchemy pagination."""
+    on = today()
+    stars = _valid_stars(on)
+    statement = public_statement()
+    if query.category:
+        statement = statement.where(Product.category == query.category)
+    if query.province:
+        statement = statement.where(Product.province_code == query.province)
+    if query.stars:
+        statement = statement.where(stars == query.stars)
+    if query.certification:
+        statement = statement.where(Product.id.in_(
+            db.select(ProductCertification.product_id).where(ProductCertification.code == query.certification)))
+    if query.cooperative_type:
+        statement = statement.where(Organisation.cooperative_type == query.cooperative_type)
+    if query.cooperative:
+        statement = statement.where(Product.cooperative_id == query.cooperative)
+    order = {
+        "newest": [Product.published_at.desc(), Product.id.desc()],
+        "price_asc": [_price_from().asc(), Product.id.desc()],
+        "price_desc": [_price_from().desc(), Product.id.desc()],
+        "stars": [db.func.coalesce(stars, 0).desc(), Product.published_at.desc(), Product.id.desc()],
+        "name": [Product.name.asc(), Product.id.asc()],
+    }[query.sort]
+    return db.paginate(with_card_data(statement.order_by(*order)), page=query.page,
+                       per_page=query.per_page, error_out=False)
+
+
+def public_product(product_id):
+    """A product anyone may see. Raises NotFound for drafts, hidden products and unverified sellers."""
+    product = db.session.scalar(with_card_data(public_statement().where(Product.id == product_id)))
+    if product is None:
+        raise NotFound()
+    return product
+
+
+def public_products_by_ids(ids):
+    """Public products in the order of `ids` (search results), skipping any that are not public."""
+    rows = db.session.scalars(with_card_data(public_statement().where(Product.id.in_(ids)))).all()
+    by_id = {p.id: p for p in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def public_cooperative(cooperative_id):
+    cooperative = db.session.get(Organisation, cooperative_id)
+    if (cooperative is None or cooperative.kind != OrganisationKind.COOPERATIVE
+            or cooperative.status != OrganisationStatus.VERIFIED):
+        raise NotFound()
+    return cooperative
