@@ -1,9 +1,11 @@
-"""Demo data for `make run`: the cooperatives named in the provincial reports, a few enterprises and
-one alliance user. Everything is flagged is_demo and shown as demo data; tax codes are made-up
-numbers that only pass the checksum. Running seed() twice changes nothing.
+"""Demo data for `make run`: the cooperatives named in the provincial reports, a few enterprises,
+one alliance user, and the cooperatives' products (demo_catalog.py). Every organisation is flagged
+is_demo and shown as demo data; tax codes are made-up numbers that only pass the checksum.
+Running seed() twice changes nothing.
 """
 from stdnum.vn import mst
 
+from marketplace import demo_catalog
 from marketplace.accounts import passwords
 from marketplace.accounts.models import (
     AllianceClassification,
@@ -75,6 +77,7 @@ def seed():
     for serial, row in enumerate(ENTERPRISES, start=101):
         _ensure_user(row[0], row[4], password_hash, lambda row=row, serial=serial: _enterprise(row, serial))
     db.session.commit()
+    demo_catalog.seed_products()  # products need the organisations above
 
 
 def _ensure_user(email, full_name, password_hash, make_organisation):
