@@ -70,6 +70,15 @@ def normalise_email(email):
     return (email or "").strip().lower()
 
 
+TAX_CODE_HINT = _l("A tax code has 10 digits, or 13 written as 10-3 (e.g. 0101234567-001).")
+
+
+def clean_tax_code(value):
+    """The compact form of a valid Vietnamese tax code (10 or 13 digits), or None (also used by the import)."""
+    tax_code = re.sub(r"[\s.]", "", value or "")
+    return mst.compact(tax_code) if mst.is_valid(tax_code) else None
+
+
 def _clean_details(kind, details, organisation_id=None):
     """Validate and normalise details in place; raise ValidationFailed listing every bad field."""
     errors = {}
@@ -78,11 +87,11 @@ def _clean_details(kind, details, organisation_id=None):
         errors["legal_name"] = _l("Enter the legal name.")
     elif len(details.legal_name) > 200:
         errors["legal_name"] = _l("Use at most 200 characters.")
-    tax_code = re.sub(r"[\s.]", "", details.tax_code or "")
-    if not mst.is_valid(tax_code):
-        errors["tax_code"] = _l("A tax code has 10 digits, or 13 written as 10-3 (e.g. 0101234567-001).")
+    tax_code = clean_tax_code(details.tax_code)
+    if tax_code is None:
+        errors["tax_code"] = TAX_CODE_HINT
     else:
-        details.tax_code = mst.compact(tax_code)
+        details.tax_code = tax_code
         clash = db.session.scalar(db.select(Organisation.id).filter_by(tax_code=details.tax_code))
         if clash is not None and clash != organisation_id:
             errors["tax_code"] = _l("An organisation with this tax code is already registered.")
