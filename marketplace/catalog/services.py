@@ -280,7 +280,12 @@ def _apply(product, values):
     tiers, certifications = values.pop("tiers"), values.pop("certifications")
     for name, value in values.items():
         setattr(product, name, value)
-    product.tiers = [PriceTier(min_qty=q, unit_price_vnd=p) for q, p in tiers]
+    # Keep the rows of thresholds that stay: the unit of work inserts before it deletes, so a new row
+    # with an old row's min_qty would break the (product_id, min_qty) unique constraint.
+    current_tiers = {tier.min_qty: tier for tier in product.tiers}
+    product.tiers = [current_tiers.get(q) or PriceTier(min_qty=q) for q, _p in tiers]
+    for tier, (_q, price) in zip(product.tiers, tiers):
+        tier.unit_price_vnd = price
     current = {row.code: row for row in product.certification_rows}
     product.certification_rows = [current.get(code) or ProductCertification(code=code) for code in certifications]
 
