@@ -33,6 +33,7 @@ def init_web(app):
     mail.init_app(app)
     bootstrap.init_app(app)
     compress.init_app(app)
+    _init_file_compression(app)
     _init_security_headers(app)
     _init_login(app)
     i18n.init_app(app, babel)
@@ -41,6 +42,28 @@ def init_web(app):
     _register_blueprints(app)
     _register_commands(app)
     _import_models()
+
+
+def _init_file_compression(app):
+    """Read static text files (CSS, JS) whole before Flask-Compress sees them.
+
+    Flask-Compress compresses a streamed file chunk by chunk and drops the file's close(), leaking one
+    open file per request (a ResourceWarning). After-request hooks run in reverse order, so this one,
+    registered after Flask-Compress, runs before it: Compress then gets bytes, compresses them whole
+    and sends a Content-Length. Product photos (image/webp) are not compressed and keep streaming.
+    """
+    compressible = set(app.config["COMPRESS_MIMETYPES"])
+
+    @app.after_request
+    def read_text_files(response):
+        if response.direct_passthrough and response.status_code == 200 and response.mimetype in compressible:
+            close = getattr(response.response, "close", None)
+            body = b"".join(response.iter_encoded())
+            if close is not None:
+                close()
+            response.direct_passthrough = False
+            response.set_data(body)
+        return response
 
 
 def _init_security_headers(app):

@@ -96,3 +96,6 @@ def classify(organisation_id):
         services.classify_cooperative(current_user, organisation_id, form.classification.data)
         flash(_("Classification saved."), "success")
     return redirect(url_for("alliance.organisation", organisation_id=organisation_id))
+
+
+from marketplace.alliance import certificates  # noqa: E402,F401  (OCOP certificate routes on this blueprint)

@@ -1,2 +1,144 @@
-"""(being written)"""
-from marketplace.catalog.views import blueprint  # noqa: F401
+"""Public catalogue pages (no login): the catalogue, product and cooperative pages, QR codes, photos.
+
+Only published products of cooperatives the alliance has verified are shown (queries.public_*); a
+badge shows only while its certificate is verified and unexpired (Product.ocop_stars(today)).
+"""
+import io
+
+import segno
+from babel.dates import get_month_names
+from flask import abort, redirect, render_template, request, send_file, url_for
+from flask_babel import format_decimal, get_locale
+
+from marketplace import geo, notifications
+from marketplace.accounts.models import CooperativeType
+from marketplace.catalog import images, queries
+from marketplace.catalog.models import Category, Certification
+from marketplace.catalog.services import today
+from marketplace.catalog.views import blueprint
+
+# A slug equal to a fixed path segment (/products/<id>/edit, /delete, /label) would reach that page
+# instead of the product: such products keep the short URL as their canonical one.
+RESERVED_SLUGS = {"edit", "delete", "label", "photos", "publish", "hide", "certificates"}
+PHOTO_MAX_AGE = 31536000  # photo names are random and never reused: cache for a year
+QR_MAX_AGE = 86400  # the QR changes only when the product is renamed (its slug changes)
+MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist and must not reach the database
+PRODUCT = f"<int(max={MAX_ID}):product_id>"
+QR_OPTIONS = {"kind": "svg", "scale": 4, "border": 4, "xmldecl": False, "title": None}
+
+
+# ---------------------------------------------------------------- helpers for templates
+
+def canonical_slug(product):
+    return product.slug if product.slug and product.slug not in RESERVED_SLUGS else None
+
+
+@blueprint.app_template_global()
+def product_url(product):
+    """The canonical path of a public product page (for cards, search results and other links)."""
+    return url_for("catalog.product", product_id=product.id, slug=canonical_slug(product))
+
+
+@blueprint.app_template_global()
+def ocop_stars(product):
+    """Stars of the product's valid OCOP certificate today, or None: never an expired or unverified badge."""
+    return product.ocop_stars(today())
+
+
+@blueprint.app_template_filter("quantity")
+def quantity_filter(value):
+    """A whole quantity with the locale's thousands separator: 20.000 (vi), 20,000 (en)."""
+    return "" if value is None else format_decimal(value)
+
+
+@blueprint.app_template_filter("month_name")
+def month_name_filter(month):
+    return get_month_names("wide", "stand-alone", locale=get_locale())[month]
+
+
+def public_link(product):
+    """The product page on PUBLIC_BASE_URL: never the request's Host header, which anyone can forge."""
+    return notifications.link("catalog.product", product_id=product.id, slug=canonical_slug(product))
+
+
+def qr_svg(url):
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, **QR_OPTIONS)
+    return buffer.getvalue()
+
+
+def filter_choices():
+    return {
+        "categories": [(c.value, c) for c in Category],
+        "provinces": geo.provinces(),
+        "stars": (3, 4, 5),
+        "certifications": [(c.value, c) for c in Certification],
+        "cooperative_types": [(c.value, c) for c in CooperativeType],
+        "sorts": queries.SORTS,
+    }
+
+
+# ---------------------------------------------------------------- pages
+
+@blueprint.get("/products")
+def catalogue():
+    query = queries.parse_catalog_args(request.args)  # lenient: a bad value is dropped, never an error page
+    query.per_page = queries.DEFAULT_PER_PAGE
+    pagination = queries.public_products(query)
+    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination, **filter_choices())
+
+
+@blueprint.get(f"/products/{PRODUCT}", defaults={"slug": None})
+@blueprint.get(f"/products/{PRODUCT}/<slug>")
+def product(product_id, slug):
+    product = queries.public_product(product_id)  # NotFound for drafts, hidden products, unverified sellers
+    if slug != canonical_slug(product):
+        return redirect(product_url(product), code=301)
+    return render_template("catalog/public/product.html", product=product, canonical_url=public_link(product),
+                           certificate=product.valid_certificate(today()))
+
+
+@blueprint.get(f"/products/{PRODUCT}/qr.svg")
+def product_qr(product_id):
+    product = queries.public_product(product_id)
+    response = send_file(io.BytesIO(qr_svg(public_link(product))), mimetype="image/svg+xml", max_age=QR_MAX_AGE)
+    response.cache_control.public = True
+    return response
+
+
+@blueprint.get(f"/products/{PRODUCT}/label")
+def product_label(product_id):
+    product = queries.public_product(product_id)
+    short_link = notifications.link("catalog.product", product_id=product.id)
+    return render_template("catalog/public/label.html", product=product, short_link=short_link)
+
+
+@blueprint.get(f"/cooperatives/<int(max={MAX_ID}):cooperative_id>")
+def cooperative(cooperative_id):
+    cooperative = queries.public_cooperative(cooperative_id)
+    query = queries.CatalogQuery(cooperative=cooperative.id, page=queries.parse_catalog_args(request.args).page)
+    return render_template("catalog/public/cooperative.html", cooperative=cooperative,
+                           pagination=queries.public_products(query))
+
+
+# ---------------------------------------------------------------- photos
+
+def _send_photo(name, thumbnail):
+    path = images.photo_path(name, thumbnail=thumbnail)  # None for any name we could not have made
+    if path is None or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/webp", max_age=PHOTO_MAX_AGE, conditional=True)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blueprint.get("/media/products/<name>.webp")
+def photo(name):
+    return _send_photo(name, thumbnail=False)
+
+
+@blueprint.get("/media/products/<name>/thumb.webp")
+def thumbnail(name):
+    return _send_photo(name, thumbnail=True)

@@ -3,14 +3,18 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import current_user
 
 from marketplace.accounts import services as accounts
+from marketplace.catalog import queries
 from marketplace.safety import safe_next_url
 
 blueprint = Blueprint("main", __name__)
 
+LATEST_PRODUCTS = 6  # the "latest products" strip of the home page
+
 
 @blueprint.get("/")
 def home():
-    return render_template("home.html")
+    latest = queries.public_products(queries.CatalogQuery(per_page=LATEST_PRODUCTS)).items
+    return render_template("home.html", latest_products=latest)
 
 
 @blueprint.post("/language")
