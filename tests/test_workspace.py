@@ -64,6 +64,11 @@ def is_marked(html, field_id):
     return 'aria-invalid="true"' in tag and f"{field_id}-error" in tag and f'id="{field_id}-error"' in html
 
 
+def assert_unique_ids(html):
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
 def product_count():
     return db.session.scalar(db.select(db.func.count(Product.id)))
 
@@ -156,6 +161,7 @@ def test_the_new_product_form_is_accessible_and_offers_ten_tier_rows(owner):
     assert 'id="harvest_months-12"' in page and 'for="certifications-vietgap"' in page
     assert 'data-communes-url="/api/v1/geo/provinces"' in page and 'name="refresh_communes"' in page
     assert '<script src="/static/js/communes.js" defer></script>' in page
+    assert_unique_ids(page)
 
 
 def test_a_form_with_errors_marks_each_field_and_writes_nothing(owner):
@@ -233,7 +239,7 @@ def test_from_an_empty_workspace_to_a_published_four_star_product(app, owner, co
     # Two photos at once; the first is the cover, the other can become it.
     response = owner.post(f"/products/{product.id}/photos", content_type="multipart/form-data",
                           data={"photos": [(io.BytesIO(jpeg()), "na-1.jpg"), (io.BytesIO(png()), "na-2.png")]})
-    assert response.status_code == 302 and response.headers["Location"] == f"{edit_url}#photos"
+    assert response.status_code == 302 and response.headers["Location"] == f"{edit_url}#photos-section"
     first, second = reload(product.id).images
     page = owner.get(edit_url).get_data(as_text=True)
     assert f'src="/media/products/{first.stored_name}/thumb.webp"' in page
@@ -251,7 +257,7 @@ def test_from_an_empty_workspace_to_a_published_four_star_product(app, owner, co
     response = owner.post(f"/products/{product.id}/certificates/new", content_type="multipart/form-data", data={
         "stars": "4", "certificate_no": "Demo-2026-04", "issuing_level": "province",
         "decision_date": decision.isoformat(), "expires_on": "", "scan": (io.BytesIO(PDF), "giay.pdf")})
-    assert response.status_code == 302 and response.headers["Location"] == f"{edit_url}#certificates"
+    assert response.status_code == 302 and response.headers["Location"] == f"{edit_url}#certificates-section"
     certificate = db.session.scalar(db.select(OcopCertificate))
     assert certificate.status == CertificateStatus.PENDING and certificate.stars == 4
     assert certificate.expires_on == services.add_months(decision, 36)
@@ -266,8 +272,9 @@ def test_from_an_empty_workspace_to_a_published_four_star_product(app, owner, co
     services.verify_certificate(alliance_user, certificate.id)
     page = owner.get(edit_url).get_data(as_text=True)
     assert "OCOP 4 stars" in page and f'href="/products/{product.id}/na-dai-chi-lang"' in page
+    assert_unique_ids(page)
     assert reload(product.id).ocop_stars(services.today()) == 4
-    history = re.search(r'id="history".*', page, re.S).group(0)
+    history = re.search(r'id="history-section".*', page, re.S).group(0)
     for kind in ("Product created", "Product updated", "OCOP certificate added", "Published",
                  "OCOP certificate verified"):
         assert kind in history, kind

@@ -139,7 +139,7 @@ class CertificateForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.stars.choices = select_choices([(s, _l("%(stars)s stars", stars=s)) for s in OCOP_STARS],
+        self.stars.choices = select_choices([(s, _l("%(num)s stars", num=s)) for s in OCOP_STARS],
                                             _l("Choose…"))
         self.issuing_level.choices = _choices(IssuingLevel)
 

@@ -138,7 +138,7 @@ def add_photos(product_id):
         apply_service_errors(form, error)
         return _edit_page(services.get_own_product(current_user, product_id), photos_form=form, status=422)
     flash(_("The photos are added."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos"))
+    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos-section"))
 
 
 @blueprint.post(f"/products/{PRODUCT}/photos/<int(max={MAX_ID}):image_id>/delete")
@@ -146,7 +146,7 @@ def add_photos(product_id):
 def remove_photo(product_id, image_id):
     services.remove_photo(current_user, product_id, image_id)
     flash(_("The photo is removed."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos"))
+    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos-section"))
 
 
 @blueprint.post(f"/products/{PRODUCT}/photos/<int(max={MAX_ID}):image_id>/cover")
@@ -154,7 +154,7 @@ def remove_photo(product_id, image_id):
 def make_cover(product_id, image_id):
     services.make_cover(current_user, product_id, image_id)
     flash(_("The cover photo is changed."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos"))
+    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos-section"))
 
 
 # ---------------------------------------------------------------- OCOP certificates
@@ -173,7 +173,7 @@ def add_certificate(product_id):
         else:
             flash(_("The certificate is recorded. The alliance will check it; the stars show once it is verified."),
                   "success")
-            return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="certificates"))
+            return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="certificates-section"))
     product = services.get_own_product(current_user, product_id)
     return render_template("catalog/workspace/certificate.html", product=product, form=form), \
         422 if form.errors else 200
@@ -190,7 +190,7 @@ def withdraw_certificate(certificate_id):
         flash(str(error.message), "danger")
     else:
         flash(_("The certificate is withdrawn."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="certificates"))
+    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="certificates-section"))
 
 
 @blueprint.get(f"/certificates/<int(max={MAX_ID}):certificate_id>/scan")
