@@ -291,6 +291,32 @@ def test_editing_with_errors_changes_nothing_and_marks_the_fields(app, owner, co
     assert reload(product.id).base_price_vnd == 70000
 
 
+def test_a_refused_photo_keeps_the_details_form_as_saved(app, owner, cooperative_owner):
+    """The page answering a bad upload shows the product's saved details, not the upload's empty fields."""
+    product = factories.product(cooperative_owner.organisation, status="draft", tiers=[(50, 90000)],
+                                harvest_month_mask=0b110000000)
+    details = services.ProductDetails.of(product)
+    details.certifications = ["organic"]
+    services.update_product(cooperative_owner, product.id, details)
+    response = owner.post(f"/products/{product.id}/photos", content_type="multipart/form-data",
+                          data={"photos": (io.BytesIO(b"<html>"), "x.png")})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert is_marked(page, "photos")
+    assert 'name="tiers-0-min_qty" value="50"' in page and 'name="tiers-0-unit_price_vnd" value="90000"' in page
+    assert 'id="harvest_months-8" value="8" checked' in page and 'id="harvest_months-9" value="9" checked' in page
+    assert 'id="certifications-organic" value="organic" checked' in page
+    assert 'id="name"' in page and f'value="{product.name}"' in page
+
+
+def test_hiding_a_draft_changes_nothing_and_says_nothing(app, owner, cooperative_owner):
+    product = factories.product(cooperative_owner.organisation, status="draft")
+    response = owner.post(f"/products/{product.id}/hide")
+    assert response.status_code == 302
+    assert reload(product.id).status == ProductStatus.DRAFT
+    assert "The product is hidden" not in owner.get(response.headers["Location"]).get_data(as_text=True)
+
+
 @pytest.mark.parametrize("overrides, field_id", [
     ({"stars": "5", "issuing_level": "province"}, "issuing_level"),
     ({"stars": "2"}, "stars"),

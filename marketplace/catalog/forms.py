@@ -61,7 +61,7 @@ class ProductForm(FlaskForm):
                        description=_l("As buyers know it, e.g. “Na dai Chi Lăng”."))
     name_en = StringField(_l("English name (optional)"), filters=[_text],
                           description=_l("Shown to buyers who read the site in English."))
-    description = TextAreaField(_l("Description"),
+    description = TextAreaField(_l("Description"), render_kw={"rows": 5},
                                 description=_l("Variety, how it is grown or made, packing, storage."))
     category = SelectField(_l("Category"), validators=[Marked()], validate_choice=False)
     unit = SelectField(_l("Unit of sale"), validators=[Marked()], validate_choice=False,
@@ -104,7 +104,9 @@ class ProductForm(FlaskForm):
             value = getattr(details, name)
             data[name] = "" if value is None else str(value)
         data["tiers"] = [{"min_qty": str(q), "unit_price_vnd": str(p)} for q, p in details.tiers]
-        return cls(data=data)
+        # formdata=None: on a POST of another form of the page (photos), the request's fields must not
+        # blank these (absent checkboxes and tier rows would read as "none").
+        return cls(formdata=None, data=data)
 
     def details(self):
         """The fields as a mapping for services.ProductDetails (raw text: the service parses numbers)."""

@@ -110,8 +110,8 @@ def publish_product(product_id):
 @blueprint.post(f"/products/{PRODUCT}/hide")
 @login_required
 def hide_product(product_id):
-    services.hide_product(current_user, product_id)
-    flash(_("The product is hidden: it is no longer in the catalogue."), "success")
+    if services.hide_product(current_user, product_id).status == ProductStatus.HIDDEN:
+        flash(_("The product is hidden: it is no longer in the catalogue."), "success")
     return redirect(url_for("catalog.edit_product", product_id=product_id))
 
 
