@@ -132,6 +132,8 @@ def test_status_tabs_filter_and_pages_split_long_lists(app, owner, cooperative_o
     assert first.count('class="product-row"') == 20 and second.count('class="product-row"') == 1
     assert 'href="/workspace/products?page=2&amp;status=draft"' in first
     assert "No product has this status." in owner.get("/workspace/products?status=published").get_data(as_text=True)
+    for page_number in ("99999999999999999999999", "-5", "abc"):  # never a database error
+        assert owner.get(f"/workspace/products?page={page_number}").status_code == 200
     # An unknown status is the "all" tab, not an error.
     assert owner.get("/workspace/products?status=evil'--").get_data(as_text=True).count('class="product-row"') == 20
 

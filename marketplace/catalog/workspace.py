@@ -18,6 +18,7 @@ from marketplace.forms import apply_service_errors
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist and must not reach the database
 PRODUCT = f"<int(max={MAX_ID}):product_id>"
+MAX_PAGE = 100_000  # a larger page number would overflow the database's OFFSET arithmetic
 STATUS_TABS = [("", None), *((status.value, status) for status in ProductStatus)]
 
 
@@ -38,7 +39,7 @@ def _refreshing_communes(form):
 def my_products():
     status = request.args.get("status", "")
     status = status if status in dict(STATUS_TABS) else ""
-    page = request.args.get("page", 1, type=int)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     pagination = services.own_products(current_user, status=status or None, page=page)
     return render_template("catalog/workspace/products.html", pagination=pagination, status=status,
                            tabs=STATUS_TABS, today=services.today())
