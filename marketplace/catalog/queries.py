@@ -59,7 +59,7 @@ class CatalogQuery:
 
 
 def _number(value, low, high):
-    return int(value) if re.fullmatch(r"[0-9]{1,9}", value or "") and low <= int(value) <= high else None
+    return int(value) if re.fullmatch(r"[0-9]{1,10}", value or "") and low <= int(value) <= high else None
 
 
 def parse_catalog_args(args, strict=False, allowed_extra=()):
