@@ -159,6 +159,357 @@ PATHS = {
 }
 
 
+# ---------------------------------------------------------------- the catalogue (issue 3): marketplace/api/catalog.py
+
+def _catalog_enums():
+    from marketplace import geo
+    from marketplace.accounts.models import CooperativeType
+    from marketplace.catalog.models import CapacityPeriod, Category, Certification, IssuingLevel, ProductStatus, Unit
+    from marketplace.catalog.queries import SORTS
+
+    def values(enum_class):
+        return [member.value for member in enum_class]
+
+    return {
+        "category": values(Category), "unit": values(Unit), "certification": values(Certification),
+        "capacity_period": values(CapacityPeriod), "issuing_level": values(IssuingLevel),
+        "product_status": values(ProductStatus), "cooperative_type": values(CooperativeType),
+        "province": sorted(code for code, _name in geo.provinces()), "sort": list(SORTS),
+    }
+
+
+ENUMS = _catalog_enums()
+MAX_ID = 2147483647
+ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+LANG = {"name": "lang", "in": "query", "description": "Language of the labels (default vi).",
+        "schema": {"enum": ["vi", "en"]}}
+PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}
+PER_PAGE = {"name": "per_page", "in": "query", "description": "Results per page (at most 100).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
+PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": ID_PARAMETER}
+BAD_QUERY = {"400": _error("A query parameter is unknown, empty or not one of the documented values (code "
+                           "`invalid_parameter`; `error.details.fields` names each bad parameter).")}
+NOT_A_COOPERATIVE = {"403": _error("The token's organisation is not a cooperative (code `wrong_organisation_kind`).")}
+NOT_YOURS = {"404": _error("No such product, or it belongs to another cooperative.")}
+BAD_BODY = {
+    "400": _error("The body is not a JSON object (code `invalid_json`), or names fields that cannot be written "
+                  "such as `status` or `cooperative_id` (code `unknown_fields`; `error.details.fields` says "
+                  "what to do instead). Unknown fields are refused, never silently ignored."),
+    "422": _error("Values break the catalogue's rules (code `validation_failed`; `error.details.fields` holds a "
+                  "message per field). Some rules relate fields and are checked only by the server: the minimum "
+                  "order is a multiple of the order increment, tiers start above the minimum order with falling "
+                  "prices below the base price, the commune lies in the province, a capacity needs its period."),
+}
+
+
+def _labelled(values):
+    return {"type": "object", "required": ["code", "label"],
+            "properties": {"code": {"enum": values}, "label": {"type": "string"}}}
+
+
+def _nullable_integer(minimum, maximum):
+    return {"type": ["integer", "null"], "minimum": minimum, "maximum": maximum}
+
+
+TIER = {
+    "type": "object",
+    "required": ["min_qty", "unit_price_vnd"],
+    "additionalProperties": False,
+    "properties": {
+        "min_qty": {"type": "integer", "minimum": 1, "maximum": 10**9},
+        "unit_price_vnd": {"type": "integer", "minimum": 1, "maximum": 10**12},
+    },
+}
+
+CATALOG_SCHEMAS = {
+    "Product": {
+        "type": "object",
+        "description": "A published product of a verified cooperative. Money is integer đồng (VND).",
+        "required": ["id", "name", "name_en", "slug", "url", "category", "unit", "description", "origin",
+                     "base_price_vnd", "price_from_vnd", "min_order_qty", "order_increment", "price_tiers",
+                     "capacity", "harvest_months", "lead_time_days", "certifications", "ocop", "images",
+                     "cooperative", "published_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string", "description": "Vietnamese name."},
+            "name_en": {"type": "string", "description": "English name, or empty."},
+            "slug": {"type": "string"},
+            "url": {"type": "string", "format": "uri", "description": "The public product page."},
+            "category": _labelled(ENUMS["category"]),
+            "unit": _labelled(ENUMS["unit"]),
+            "description": {"type": "string"},
+            "origin": {
+                "type": "object",
+                "required": ["province", "commune"],
+                "properties": {"province": {"$ref": "#/components/schemas/Place"},
+                               "commune": {"$ref": "#/components/schemas/Place"}},
+            },
+            "base_price_vnd": {"type": "integer", "description": "Unit price from the minimum order quantity."},
+            "price_from_vnd": {"type": "integer", "description": "The lowest unit price (largest tier)."},
+            "min_order_qty": {"type": "integer"},
+            "order_increment": {"type": "integer", "description": "Orders are multiples of this quantity."},
+            "price_tiers": {"type": "array", "items": TIER,
+                            "description": "From `min_qty` units on, every unit costs `unit_price_vnd`."},
+            "capacity": {
+                "type": ["object", "null"],
+                "required": ["quantity", "period"],
+                "properties": {"quantity": {"type": "integer"}, "period": {"enum": ENUMS["capacity_period"]}},
+            },
+            "harvest_months": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 12}},
+            "lead_time_days": {"type": ["integer", "null"]},
+            "certifications": {"type": "array", "items": {"enum": ENUMS["certification"]}},
+            "ocop": {
+                "type": ["object", "null"],
+                "description": "The OCOP rating whose certificate the alliance verified and has not expired.",
+                "required": ["stars", "certificate_no", "issuing_level", "decision_date", "expires_on"],
+                "properties": {
+                    "stars": {"enum": [3, 4, 5]},
+                    "certificate_no": {"type": "string"},
+                    "issuing_level": {"enum": ENUMS["issuing_level"]},
+                    "decision_date": {"type": ["string", "null"], "format": "date"},
+                    "expires_on": {"type": "string", "format": "date"},
+                },
+            },
+            "images": {
+                "type": "array",
+                "description": "Photos, the cover first (WebP).",
+                "items": {
+                    "type": "object",
+                    "required": ["url", "thumbnail_url", "width", "height", "alt"],
+                    "properties": {
+                        "url": {"type": "string", "format": "uri"},
+                        "thumbnail_url": {"type": "string", "format": "uri"},
+                        "width": {"type": "integer"},
+                        "height": {"type": "integer"},
+                        "alt": {"type": "string"},
+                    },
+                },
+            },
+            "cooperative": {
+                "type": "object",
+                "required": ["id", "name", "cooperative_type", "province"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "cooperative_type": {"enum": [*ENUMS["cooperative_type"], None]},
+                    "province": {"$ref": "#/components/schemas/Place"},
+                },
+            },
+            "published_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "OwnProduct": {
+        "description": "A product as its cooperative sees it, whatever its status.",
+        "allOf": [
+            {"$ref": "#/components/schemas/Product"},
+            {
+                "type": "object",
+                "required": ["status", "updated_at"],
+                "properties": {"status": {"enum": ENUMS["product_status"]},
+                               "updated_at": {"type": "string", "format": "date-time"}},
+            },
+        ],
+    },
+    "ProductPage": {
+        "type": "object",
+        "required": ["results", "total", "page", "per_page"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Product"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        },
+    },
+    "OwnProductPage": {
+        "type": "object",
+        "required": ["results", "total", "page", "per_page"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/OwnProduct"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        },
+    },
+    "Cooperative": {
+        "type": "object",
+        "description": "A cooperative verified by the alliance, as its public page shows it.",
+        "required": ["id", "name", "cooperative_type", "tax_code", "province", "commune", "sector", "founded_year",
+                     "member_count", "is_demo", "url", "products_url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "cooperative_type": {"enum": [*ENUMS["cooperative_type"], None]},
+            "tax_code": NULLABLE_STRING,
+            "province": {"$ref": "#/components/schemas/Place"},
+            "commune": {"$ref": "#/components/schemas/Place"},
+            "sector": NULLABLE_STRING,
+            "founded_year": {"type": ["integer", "null"]},
+            "member_count": {"type": ["integer", "null"]},
+            "is_demo": {"type": "boolean", "description": "Demonstration data, not a real cooperative."},
+            "url": {"type": "string", "format": "uri", "description": "The public cooperative page."},
+            "products_url": {"type": "string", "format": "uri", "description": "Its products in this API."},
+        },
+    },
+    "ProductInput": {
+        "type": "object",
+        "description": "What a cooperative says about a product. A field left out (or null) takes its default: "
+                       "PUT replaces the whole product. Status and owner are not part of it.",
+        "required": ["name", "category", "unit", "base_price_vnd"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 160, "pattern": "\\S",
+                     "description": "Vietnamese name (required, not only spaces)."},
+            "name_en": {"type": ["string", "null"], "maxLength": 160},
+            "description": {"type": ["string", "null"], "maxLength": 5000},
+            "category": {"enum": ENUMS["category"]},
+            "unit": {"enum": ENUMS["unit"]},
+            "province_code": {"enum": [*ENUMS["province"], None], "description": "Province of origin."},
+            "commune_code": {**_nullable_integer(1, 10**8), "description": "A commune of the province."},
+            "base_price_vnd": {"type": "integer", "minimum": 1, "maximum": 10**12},
+            "min_order_qty": {**_nullable_integer(1, 10**9), "description": "Default 1."},
+            "order_increment": {**_nullable_integer(1, 10**9), "description": "Default 1."},
+            "capacity_qty": _nullable_integer(0, 10**12),
+            "capacity_period": {"enum": [*ENUMS["capacity_period"], None]},
+            "harvest_months": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1, "maximum": 12}},
+            "lead_time_days": _nullable_integer(0, 365),
+            "certifications": {"type": ["array", "null"], "items": {"enum": ENUMS["certification"]}},
+            "tiers": {"type": ["array", "null"], "items": TIER, "maxItems": 10},
+        },
+    },
+}
+
+_PRODUCT = _json({"$ref": "#/components/schemas/Product"}, "The product.")
+_OWN_PRODUCT = {"$ref": "#/components/schemas/OwnProduct"}
+_PRODUCT_BODY = {"required": True,
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProductInput"}}}}
+
+CATALOG_PATHS = {
+    "/products": {
+        "get": {
+            "operationId": "listProducts",
+            "summary": "The public catalogue: published products of verified cooperatives.",
+            "security": [],
+            "parameters": [
+                {"name": "category", "in": "query", "schema": {"enum": ENUMS["category"]}},
+                {"name": "province", "in": "query", "description": "Province of origin.",
+                 "schema": {"enum": ENUMS["province"]}},
+                {"name": "stars", "in": "query", "description": "OCOP rating (a verified, unexpired certificate).",
+                 "schema": {"enum": [3, 4, 5]}},
+                {"name": "certification", "in": "query", "schema": {"enum": ENUMS["certification"]}},
+                {"name": "cooperative_type", "in": "query", "schema": {"enum": ENUMS["cooperative_type"]}},
+                {"name": "cooperative", "in": "query", "description": "Products of one cooperative.",
+                 "schema": ID_PARAMETER},
+                {"name": "sort", "in": "query", "description": "Default newest.", "schema": {"enum": ENUMS["sort"]}},
+                PAGE, {**PER_PAGE, "description": "Results per page (default 24, at most 100)."}, LANG,
+            ],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/ProductPage"},
+                             "One page of products; a page past the end has no results."),
+                **BAD_QUERY,
+            },
+        },
+        "post": {
+            "operationId": "createProduct",
+            "summary": "Create a draft product of the token's cooperative.",
+            "security": SECURED,
+            "requestBody": _PRODUCT_BODY,
+            "responses": {
+                "201": {**_json(_OWN_PRODUCT, "The new draft product."),
+                        "headers": {"Location": {"description": "The product's address in this API.",
+                                                 "schema": {"type": "string", "format": "uri"}}}},
+                **BAD_BODY, **UNAUTHENTICATED, **NOT_A_COOPERATIVE,
+            },
+        },
+    },
+    "/products/{product_id}": {
+        "get": {
+            "operationId": "getProduct",
+            "summary": "One public product.",
+            "security": [],
+            "parameters": [PRODUCT_ID, LANG],
+            "responses": {
+                "200": _PRODUCT,
+                **BAD_QUERY,
+                "404": _error("No such product, or not public (a draft, hidden, or its cooperative not verified)."),
+            },
+        },
+        "put": {
+            "operationId": "updateProduct",
+            "summary": "Replace the details of one of your cooperative's products.",
+            "security": SECURED,
+            "parameters": [PRODUCT_ID],
+            "requestBody": _PRODUCT_BODY,
+            "responses": {
+                "200": _json(_OWN_PRODUCT, "The updated product."),
+                **BAD_BODY, **UNAUTHENTICATED, **NOT_A_COOPERATIVE, **NOT_YOURS,
+            },
+        },
+        "delete": {
+            "operationId": "deleteProduct",
+            "summary": "Delete one of your cooperative's products with its photos and certificates.",
+            "security": SECURED,
+            "parameters": [PRODUCT_ID],
+            "responses": {"204": {"description": "Deleted."}, **UNAUTHENTICATED, **NOT_A_COOPERATIVE, **NOT_YOURS},
+        },
+    },
+    "/products/{product_id}/publish": {
+        "post": {
+            "operationId": "publishProduct",
+            "summary": "Put one of your products in the public catalogue (idempotent).",
+            "security": SECURED,
+            "parameters": [PRODUCT_ID],
+            "responses": {
+                "200": _json(_OWN_PRODUCT, "The published product."),
+                **UNAUTHENTICATED,
+                "403": _error("Not a cooperative, or the cooperative is not verified by the alliance yet (code "
+                              "`organisation_not_verified`)."),
+                **NOT_YOURS,
+                "409": _error("The product cannot be published yet (code `not_publishable`)."),
+            },
+        },
+    },
+    "/products/{product_id}/hide": {
+        "post": {
+            "operationId": "hideProduct",
+            "summary": "Take one of your published products out of the catalogue (idempotent).",
+            "security": SECURED,
+            "parameters": [PRODUCT_ID],
+            "responses": {"200": _json(_OWN_PRODUCT, "The product."), **UNAUTHENTICATED, **NOT_A_COOPERATIVE,
+                          **NOT_YOURS},
+        },
+    },
+    "/cooperatives/{cooperative_id}": {
+        "get": {
+            "operationId": "getCooperative",
+            "summary": "A cooperative verified by the alliance.",
+            "security": [],
+            "parameters": [{"name": "cooperative_id", "in": "path", "required": True, "schema": ID_PARAMETER}, LANG],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/Cooperative"}, "The cooperative."),
+                **BAD_QUERY,
+                "404": _error("No such cooperative, or not verified by the alliance."),
+            },
+        },
+    },
+    "/me/products": {
+        "get": {
+            "operationId": "listMyProducts",
+            "summary": "Every product of the token's cooperative, drafts and hidden ones included.",
+            "security": SECURED,
+            "parameters": [{"name": "status", "in": "query", "schema": {"enum": ENUMS["product_status"]}},
+                           PAGE, {**PER_PAGE, "description": "Results per page (default 20, at most 100)."}, LANG],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/OwnProductPage"}, "One page of your products."),
+                **BAD_QUERY, **UNAUTHENTICATED, **NOT_A_COOPERATIVE,
+            },
+        },
+    },
+}
+
+SCHEMAS.update(CATALOG_SCHEMAS)
+PATHS.update(CATALOG_PATHS)
+
+
 def openapi_document(server_url="/api/v1"):
     return {
         "openapi": "3.1.0",
