@@ -6,8 +6,9 @@ The same (n, seed) always gives the same corpus, in any process.
 
 Near-duplicates that differ only by diacritics are there on purpose ("dâu tây" strawberry,
 "đậu tương" soybean, "dầu lạc" peanut oil), so a search that folds accents away cannot rank them.
-The first products cover every base product once, so even a 300-product smoke corpus holds a
-correct answer (and its distractors) for every labelled relevance query.
+The first products cover every base product once, then a few deliberate look-alikes
+(DISTRACTORS), so even a 300-product smoke corpus holds a correct answer and its traps for every
+labelled relevance query.
 
 Everything here is demo data: no certificate numbers, no real cooperative's figures.
 """
@@ -160,6 +161,15 @@ BASES = (
     B("Xà phòng thảo dược", "Herbal soap", "other", "hop", (30000, 80000), (15, 1)),
 )
 
+# Products whose names fold like another's ("Bắc Hà" the place, "bạc hà" mint), placed right after
+# the base products so that every labelled relevance query meets its trap in any corpus size.
+DISTRACTORS = (
+    ("Mật ong rừng", "Mật ong rừng Bắc Hà"),
+    ("Hồi khô", "Hồi khô Văn Quan"),
+    ("Đậu phộng rang", "Đậu phộng rang Bắc Hà"),
+    ("Tinh dầu quế", "Tinh dầu quế Văn Yên"),
+)
+
 QUALIFIERS = {
     "*": ("loại 1", "đặc sản", "thượng hạng", "xuất khẩu", "hữu cơ", "sạch", "VietGAP", "loại đặc biệt"),
     "fresh_produce": ("tươi", "quả to", "chín cây", "vụ mới"),
@@ -304,6 +314,9 @@ def generate(n, seed=20261):
         else:
             cooperative = rng.choice(cooperatives)
             base = BASES[rng.choice(cooperative.specialties)]
+        distractor = index - len(BASES)
+        if 0 <= distractor < len(DISTRACTORS):
+            base = next(b for b in BASES if b.vi == DISTRACTORS[distractor][0])
         if rng.random() < 0.85:
             province = cooperative.province_code
         else:
@@ -312,6 +325,8 @@ def generate(n, seed=20261):
         places = _places(province)
         place = rng.choice(places) if places else None
         name, qualifier = _name(rng, base, place)
+        if 0 <= distractor < len(DISTRACTORS):
+            name, qualifier = DISTRACTORS[distractor][1], None
         stars = rng.choices(STARS, STAR_WEIGHTS)[0]
         certifications = sorted(set(rng.choices(CERTIFICATIONS, CERTIFICATION_WEIGHTS,
                                                 k=rng.choices((0, 1, 2), (50, 35, 15))[0])))

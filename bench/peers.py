@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LIMIT = 20
-SUGGESTIONS = 10
+SUGGESTIONS = 8  # as many as the engine's suggest() returns
 FACETS = ("category", "province", "stars", "certification", "cooperative_type")
 
 
@@ -92,7 +92,8 @@ class PostgresPeer:
         except psycopg.OperationalError as error:
             raise PeerUnavailable(f"PostgreSQL at {url} is unreachable: {error}") from error
         self.schema = f"bench_{uuid.uuid4().hex[:12]}"
-        self.version = self.connection.execute("SHOW server_version").fetchone()[0]
+        self.info = {"schema": self.schema}
+        self.version = self.connection.execute("SHOW server_version").fetchone()[0].split()[0]
         self.notes = []
 
     def _unaccent_schema(self):

@@ -244,17 +244,13 @@ def _name_has(phrase):
     return lambda p: f" {phrase} " in f" {' '.join(_words(p['name']))} "
 
 
-def _folded_has(phrase, fields=("name", "name_en")):
-    return lambda p: f" {phrase} " in " " + " ".join(fold(p[f]) for f in fields) + " "
-
-
 LABELS = (
     Label("dâu", "a strawberry/mulberry (dâu), not đậu or dầu", _name_has("dâu")),
     Label("đậu", "a bean product (đậu), not dâu or dầu", _name_has("đậu")),
     Label("dầu lạc", "peanut oil (dầu lạc), not đậu phộng", _name_has("dầu lạc")),
     Label("thach dden", "Thạch đen (typo, unaccented)", _name_has("thạch đen")),
-    Label("nong san sach", "'nông sản sạch' in name, cooperative or description (unaccented)",
-          _folded_has("nong san sach", ("name", "cooperative_name", "description"))),
+    Label("ca hoi van", "Cá hồi vân (unaccented), not hồi (star anise)", _name_has("cá hồi vân")),
+    Label("mật ong bạc hà", "mint honey (bạc hà), not honey from Bắc Hà", _name_has("mật ong bạc hà")),
     Label("mật ong rừng freeship", "Mật ong rừng (partial match: 'freeship' matches nothing)",
           _name_has("mật ong rừng")),
     Label("que van yen", "Quế Văn Yên (unaccented)", _name_has("quế văn yên")),
