@@ -56,6 +56,9 @@ def parse_args(argv=None):
     parser.add_argument("--skip-pg", action="store_true", help="leave out the PostgreSQL peer")
     parser.add_argument("--skip-fts5", action="store_true", help="leave out the SQLite FTS5 peer")
     parser.add_argument("--skip-engine", action="store_true", help="peers only (to measure them alone)")
+    parser.add_argument("--profile", metavar="FILE", help="after measuring, replay the measured queries on the "
+                        "marketplace engine under cProfile, save the stats to FILE and print the top functions "
+                        "to stderr (timings are not affected)")
     parser.add_argument("--keep-index", metavar="DIR", help="build the marketplace index in DIR (must be "
                         "empty or absent) and keep it")
     args = parser.parse_args(argv)
@@ -115,6 +118,23 @@ def relevance(engines, by_id):
                                                "ok": bool(top and label.check(top))}
         rows.append(row)
     return rows
+
+
+def profile(engine, measured, path, log):
+    """Replay the measured queries under cProfile (an unmeasured pass: only where the time goes)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for query in measured:
+        run_query(engine, query)
+    profiler.disable()
+    profiler.dump_stats(path)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+    log(out.getvalue())
 
 
 def benchmark(args, log):
@@ -182,6 +202,8 @@ def benchmark(args, log):
                 if query.op == "search" and answer.total == 0:
                     zero[engine.name] += 1
         report["relevance"] = relevance(engines, by_id)
+        if args.profile and engines[0].name == ENGINE_NAME:
+            profile(engines[0], measured, args.profile, log)
 
         report["engines"] = {}
         for engine in engines:
