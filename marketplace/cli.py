@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from marketplace.accounts import services
+from marketplace.catalog.cli import catalog_cli
 from marketplace.errors import DomainError
 
 accounts_cli = AppGroup("accounts", help="Manage accounts.")
@@ -59,3 +60,4 @@ def seed_demo():
 def register_commands(app):
     app.cli.add_command(accounts_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(catalog_cli)

@@ -73,6 +73,10 @@ ACCESS = {
     "alliance.organisation": alliance_only(200),
     "alliance.review": alliance_only("→ /alliance/organisations/"),
     "alliance.classify": alliance_only("→ /alliance/organisations/"),
+    # spreadsheet import and export: cooperatives (their own products) and alliance staff (any cooperative)
+    "catalog.import_products": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 200},
+    "catalog.confirm_import": {"anonymous": LOGIN, "cooperative": 404, "enterprise": 403, "alliance": 404},
+    "catalog.export_products": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 200},
     # the JSON API: bearer tokens only, so a logged-in browser gets 401 like anybody else
     "api.openapi": everyone(200),
     "api.provinces": everyone(200),
@@ -145,6 +149,7 @@ def path_values(victim):
         "action": "verify",
         "kind": "cooperative",
         "token": "no-such-token-0123456789abcdefghijklmnop",
+        "fmt": "csv",
         "province_code": 20,
         "product_id": victim["product"].id,
         "cooperative_id": victim["rejected_cooperative"].id,
