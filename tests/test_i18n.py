@@ -22,7 +22,10 @@ TRANSLATIONS = ROOT / "marketplace" / "translations"
 LANGUAGES = ("vi", "en")
 
 # Vietnamese strings that are rightly the same as the English msgid (loanwords, codes).
-SAME_IN_VIETNAMESE = {"Email"}
+# Names and symbols that Vietnamese writes as English does (units, certification marks, placeholders only).
+SAME_IN_VIETNAMESE = {
+    "Email", "kg", "VietGAP", "GlobalG.A.P.", "HACCP", "ISO 22000", "%(file)s: %(problem)s", "%(price)s/%(unit)s",
+}
 
 # Strings seen on the home page (templates/home.html): one per language.
 HOME_VI = "Mua sản phẩm OCOP trực tiếp từ hợp tác xã Việt Nam"
