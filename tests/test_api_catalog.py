@@ -2,6 +2,7 @@
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import (
@@ -622,3 +623,23 @@ def test_impossible_ids_are_404_for_writes_too(client, owner_headers, product_id
     response = client.open(path.format(id=product_id), method=method.upper(), json=valid_body(),
                            headers=owner_headers)
     assert_json_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/products?per_page=100", "/api/v1/me/products?per_page=100"])
+def test_a_page_of_products_takes_a_fixed_number_of_queries(client, cooperative, owner_headers, path):
+    def queries_for(count):
+        for _ in range(count):
+            factories.product(cooperative, stars=4, tiers=[(100, 90000)],
+                              certification_rows=[ProductCertification(code=Certification.VIETGAP)])
+        client.get(path, headers=owner_headers)  # the token's first use writes last_used_at: not counted
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            response = client.get(path, headers=owner_headers)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        assert response.status_code == 200
+        return len(statements)
+
+    assert queries_for(3) == queries_for(30)  # no query per product (N+1)
