@@ -643,3 +643,22 @@ def test_a_page_of_products_takes_a_fixed_number_of_queries(client, cooperative,
         return len(statements)
 
     assert queries_for(3) == queries_for(30)  # no query per product (N+1)
+
+
+def test_a_cooperative_takes_no_parameters(client, cooperative):
+    for query in ("lang=en", "page=2"):
+        error = assert_json_error(client.get(f"/api/v1/cooperatives/{cooperative.id}?{query}"), 400,
+                                  "invalid_parameter")
+        assert set(error["details"]["fields"]) == {query.split("=")[0]}
+
+
+def test_the_api_writes_every_field_of_the_product_details_and_nothing_else():
+    # A field added to services.ProductDetails must be given a JSON type in the API (and in openapi.py).
+    import dataclasses
+
+    from marketplace.api import catalog as catalog_api
+    from marketplace.api.openapi import SCHEMAS
+
+    details = {f.name for f in dataclasses.fields(catalog.ProductDetails)}
+    assert catalog_api.WRITABLE == details
+    assert set(SCHEMAS["ProductInput"]["properties"]) == details

@@ -80,10 +80,15 @@ def _checked_args(parse):
     return parsed
 
 
-def _only_lang(args):
-    errors = {name: _l("Unknown parameter.") for name in sorted(set(args) - {"lang"})}
-    if errors:
-        raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+def _only(*allowed):
+    """A strict parser for an operation whose only query parameters are `allowed`."""
+
+    def parse(args):
+        errors = {name: _l("Unknown parameter.") for name in sorted(set(args) - set(allowed))}
+        if errors:
+            raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+
+    return parse
 
 
 def _own_products_args(args):
@@ -315,13 +320,13 @@ def products():
 
 @blueprint.get(PRODUCT)
 def product(product_id):
-    _checked_args(_only_lang)
+    _checked_args(_only("lang"))
     return _one(queries.public_product(_product_id(product_id)), product_json)
 
 
 @blueprint.get(f"/cooperatives/<int(max={MAX_ID}):cooperative_id>")
 def cooperative(cooperative_id):
-    _checked_args(_only_lang)
+    _checked_args(_only())  # nothing to translate: codes only
     return jsonify(cooperative_json(queries.public_cooperative(cooperative_id)))
 
 

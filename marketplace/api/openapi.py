@@ -483,10 +483,10 @@ CATALOG_PATHS = {
             "operationId": "getCooperative",
             "summary": "A cooperative verified by the alliance.",
             "security": [],
-            "parameters": [{"name": "cooperative_id", "in": "path", "required": True, "schema": ID_PARAMETER}, LANG],
+            "parameters": [{"name": "cooperative_id", "in": "path", "required": True, "schema": ID_PARAMETER}],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/Cooperative"}, "The cooperative."),
-                **BAD_QUERY,
+                "400": _error("A query parameter was sent: this operation takes none (code `invalid_parameter`)."),
                 "404": _error("No such cooperative, or not verified by the alliance."),
             },
         },
