@@ -1,0 +1,464 @@
+"""Searching: query words → matching products, ranked, with facet counts, highlights and hints.
+
+Ranking follows the rules buyers know from Algolia and Meilisearch, in this order:
+1. more query words matched (only differs when the query falls back to partial matches);
+2. fewer typos;
+3. the field a word matched in: name (Vietnamese or English) > category, cooperative, province,
+   certifications > description;
+4. exact diacritics: "dâu" ranks "Dâu tây" above "Đậu" and "Dầu";
+5. the name starts with the first query word; a shorter name (a closer match);
+6. only then OCOP stars, recency and the product id break ties: they never beat relevance.
+
+Typo tolerance: a word of 5+ letters also matches index words one edit away (a wrong, missing or
+extra letter), 9+ letters two edits, found with whoosh's Levenshtein automaton over each segment's
+own vocabulary. A query whose words do not all match falls back to the products matching most of
+them (at least half). Facet counts are computed for every facet from the set of matching documents,
+each facet ignoring its own filter so buyers see what they can switch to.
+"""
+import heapq
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import repeat
+from operator import add, lshift
+
+from whoosh.automata import lev
+from whoosh.codec.base import Automata
+
+from marketplace.search import index as search_index
+from marketplace.search.analysis import exact_words, fold, word_spans
+from marketplace.search.segments import (
+    EMPTY,
+    doc_frequency,
+    postings,
+    score_postings,
+    segment_data,
+    today_default,
+)
+
+SORTS = ("relevance", "price_asc", "price_desc", "stars", "newest")
+FILTERS = ("category", "province", "stars", "certification", "cooperative_type")
+MAX_QUERY_WORDS = 10
+MAX_RESULTS = 1000  # the deepest result paging reaches; `total` still counts every match
+MAX_VARIANTS = 12  # typo variants of one word in one field
+SUGGEST_BELOW = 3  # offer "did you mean" when fewer results than this
+SNIPPET_CHARS = 160
+
+# A word's score: base-100 digits, most significant first, so that summing over the query's words
+# keeps the lexicographic order (words matched, typos, field, exact diacritics).
+WORD, NO_TYPO, FIELD, EXACT = 1_000_000, 10_000, 100, 1
+FIELD_RANK = {"name": 2, "meta": 1, "description": 0}
+TIE_BITS = 96  # segments.SegmentData.stars(): tie keys are below 2**96
+
+
+@dataclass(frozen=True)
+class Word:
+    folded: str  # "dau"
+    exact: str  # "dâu"
+    typos: int  # edits tolerated: 0, 1 (5+ letters) or 2 (9+ letters)
+
+
+@dataclass
+class SearchResult:
+    ids: list  # product ids of the requested page, best first
+    total: int  # every match, not only the reachable pages
+    page: int
+    per_page: int
+    facets: dict  # {"category": {"fresh_produce": 12, ...}, "province": {"20": 3}, "stars": {"4": 2}, ...}
+    highlights: dict = field(default_factory=dict)  # id → {"name": parts, "name_en": parts, "snippet": parts}
+    suggestion: str | None = None  # "did you mean" query, or None
+    partial: bool = False  # True when no product matched every word
+    terms: frozenset = frozenset()  # folded index words that matched (query words and typo variants)
+
+    @property
+    def pages(self):
+        reachable = min(self.total, MAX_RESULTS)
+        return max(1, -(-reachable // self.per_page))
+
+
+def allowed_typos(folded):
+    return 2 if len(folded) >= 9 else 1 if len(folded) >= 5 else 0
+
+
+@lru_cache(maxsize=512)
+def parse(text):
+    """The distinct words of a query (at most MAX_QUERY_WORDS), each in folded and exact form."""
+    seen, words = set(), []
+    for written in exact_words(text or "")[:MAX_QUERY_WORDS]:
+        folded = fold(written)
+        if folded and (folded, written) not in seen:
+            seen.add((folded, written))
+            words.append(Word(folded, written, allowed_typos(folded)))
+    return tuple(words)
+
+
+@lru_cache(maxsize=256)
+def _automaton(word, maxdist):
+    return lev.levenshtein_automaton(word, maxdist).to_dfa()
+
+
+def _distance(a, b):
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def variants(reader, fieldname, word, maxdist):
+    """Index words of this segment's field within `maxdist` edits of `word` (itself excluded),
+    as (distance, word), closest and then most frequent first, at most MAX_VARIANTS."""
+    found = []
+    for term in Automata.find_matches(_automaton(word, maxdist), reader.cursor(fieldname)):
+        if term != word:
+            found.append((_distance(term, word), -doc_frequency(reader, fieldname, term), term))
+    found.sort()
+    return [(distance, term) for distance, _frequency, term in found[:MAX_VARIANTS]]
+
+
+# ---------------------------------------------------------------- per segment
+
+class _Leaf:
+    """One segment's share of a search."""
+
+    def __init__(self, reader, offset, words, today):
+        self.reader, self.offset = reader, offset
+        self.data = segment_data(reader)
+        self.live = self.data.live(reader)
+        self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
+        self.matched_terms = set()
+        self.scores = [self._word_scores(word) for word in words]
+
+    def _word_scores(self, word):
+        """{docnum: score} of one query word: its best way of matching each document. Layers are
+        written from the lowest score up, so the best way a document matches is what stays."""
+        reader, scores = self.reader, {}
+        for typos in range(word.typos, 0, -1):
+            for fieldname in ("description", "meta", "name"):
+                score = WORD + (2 - typos) * NO_TYPO + FIELD_RANK[fieldname] * FIELD
+                for distance, term in variants(reader, fieldname, word.folded, typos):
+                    if distance == typos and score_postings(scores, reader, fieldname, term, score):
+                        self.matched_terms.add(term)
+        for fieldname in ("description", "meta", "name"):
+            score = WORD + 2 * NO_TYPO + FIELD_RANK[fieldname] * FIELD
+            if score_postings(scores, reader, fieldname, word.folded, score):
+                self.matched_terms.add(word.folded)
+        if word.exact != word.folded:
+            score_postings(scores, reader, "name_exact", word.exact, WORD + 2 * NO_TYPO + 2 * FIELD + EXACT)
+        return scores
+
+    @property
+    def has_deletions(self):
+        return len(self.live) != self.data.size
+
+    def matching_all(self):
+        if not self.scores:
+            return self.live
+        keys = sorted((s.keys() for s in self.scores), key=len)
+        found = set(keys[0]).intersection(*keys[1:])
+        if self.has_deletions:
+            found &= self.live
+        return found
+
+    def matching_at_least(self, count):
+        union = set().union(*(scores.keys() for scores in self.scores))
+        docs = list(union)
+        totals = self.summed(docs)
+        found = {d for d, total in zip(docs, totals) if total >= count * WORD}
+        if self.has_deletions:
+            found &= self.live
+        return found
+
+    def summed(self, docs):
+        """The query's score of each of `docs` (a list): the sum of its words' scores (C-speed maps)."""
+        if len(self.scores) == 1:
+            return list(map(self.scores[0].get, docs, repeat(0)))
+        columns = [map(scores.get, docs, repeat(0)) for scores in self.scores]
+        return list(map(_add_all, *columns))
+
+    def filter_set(self, name, value):
+        if name == "stars":
+            return self.stars_sets.get(int(value), EMPTY)
+        return self.data.values(self.reader, name).get(str(value), EMPTY)
+
+    def top(self, candidates, sort, count, starts):
+        """The best `count` candidates of this segment as (key, global docnum); larger key = better,
+        except for price_asc where smaller is better. Keys are single integers, comparable across
+        segments."""
+        data, offset = self.data, self.offset
+        if sort == "price_asc":
+            best = heapq.nsmallest(count, candidates, key=data.price_key.__getitem__)
+            return [(data.price_key[d], offset + d) for d in best]
+        if sort in ("price_desc", "newest", "stars") or not self.scores:
+            key = {"price_desc": data.price_key, "newest": data.newest_key}.get(sort, self.browse_key)
+            best = heapq.nlargest(count, candidates, key=key.__getitem__)
+            return [(key[d], offset + d) for d in best]
+        docs = list(candidates)
+        # (score, starts with the first word, tie key) packed into one integer per document.
+        relevance = map(add, map(lshift, self.summed(docs), repeat(1)), map(starts.__contains__, docs))
+        keys = map(add, map(lshift, relevance, repeat(TIE_BITS)), map(self.tie_key.__getitem__, docs))
+        return [(key, offset + d) for key, d in heapq.nlargest(count, zip(keys, docs))]
+
+
+def _add_all(*numbers):
+    return sum(numbers)
+
+
+# ---------------------------------------------------------------- the search
+
+def _searcher(index):
+    if isinstance(index, (str, os.PathLike)):
+        return search_index.searcher(index)
+    return index  # an open whoosh Searcher
+
+
+def _clean_filters(filters):
+    cleaned = {}
+    for name, value in (filters or {}).items():
+        if name not in FILTERS:
+            raise ValueError(f"unknown filter {name!r}; use one of {FILTERS}")
+        if value not in (None, ""):
+            cleaned[name] = str(value)
+    return cleaned
+
+
+def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, today=None, highlight=True):
+    """Search the index (a directory path, or an open whoosh Searcher) and return a SearchResult.
+
+    `filters` maps any of FILTERS to one value each (stars: 3, 4 or 5, counting only certificates
+    valid on `today`). An empty `q` lists every product matching the filters.
+    Raises ValueError for an unknown filter or sort; index.IndexUnavailable when there is no index.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; use one of {SORTS}")
+    filters = _clean_filters(filters)
+    page, per_page = max(1, int(page)), max(1, int(per_page))
+    today = today or today_default()
+    searcher = _searcher(index)
+    words = parse(q)
+    leaves = [_Leaf(reader, offset, words, today) for reader, offset in searcher.reader().leaf_readers()]
+
+    matched = [leaf.matching_all() for leaf in leaves]
+    filtered = [_apply_filters(leaf, docs, filters) for leaf, docs in zip(leaves, matched)]
+    partial = False
+    if len(words) > 1 and not any(filtered):
+        partial = True
+        matched = [leaf.matching_at_least((len(words) + 1) // 2) for leaf in leaves]
+        filtered = [_apply_filters(leaf, docs, filters) for leaf, docs in zip(leaves, matched)]
+    total = sum(len(docs) for docs in filtered)
+    facets = _facets(leaves, matched, filters)
+
+    start = (page - 1) * per_page
+    wanted = min(start + per_page, MAX_RESULTS)
+    docnums = []
+    if start < wanted:
+        ranked = []
+        for leaf, docs in zip(leaves, filtered):
+            if docs:
+                starts = postings(leaf.reader, "name_first", words[0].folded) if words else EMPTY
+                ranked.extend(leaf.top(docs, sort, wanted, starts))
+        order = heapq.nsmallest if sort == "price_asc" else heapq.nlargest
+        docnums = [docnum for _key, docnum in order(wanted, ranked)][start:wanted]
+
+    terms = frozenset().union(*(leaf.matched_terms for leaf in leaves)) if leaves else frozenset()
+    ids, highlights = [], {}
+    for docnum in docnums:
+        stored = searcher.stored_fields(docnum)
+        product_id = int(stored["id"])
+        ids.append(product_id)
+        if highlight:
+            highlights[product_id] = highlights_for(stored, terms)
+    suggestion = did_you_mean(leaves, words, q) if words and total < SUGGEST_BELOW else None
+    return SearchResult(ids=ids, total=total, page=page, per_page=per_page, facets=facets,
+                        highlights=highlights, suggestion=suggestion, partial=partial, terms=terms)
+
+
+def _apply_filters(leaf, docs, filters, skip=None):
+    for name, value in filters.items():
+        if name != skip and docs:
+            docs = docs & leaf.filter_set(name, value)
+    return docs
+
+
+COMBO_FIELDS = ("category", "province", "stars", "cooperative_type")  # segments._facet_combinations
+
+
+def _facets(leaves, matched, filters):
+    """Counts per value of every facet. Each facet ignores its own filter (so a buyer sees the other
+    categories while one is chosen); facets without an active filter share the counting passes."""
+    counts = {name: Counter() for name in FILTERS}
+    for leaf, docs in zip(leaves, matched):
+        if not docs:
+            continue
+        combo_ids, combos, set_ids, sets = leaf.facet_key
+        passes = {}  # skipped filter → (combination counts, certification-set counts)
+        for name in FILTERS:
+            skip = name if name in filters else None
+            if skip not in passes:
+                base = _apply_filters(leaf, docs, filters, skip=skip)
+                passes[skip] = (Counter(map(combo_ids.__getitem__, base)) if base else {},
+                                Counter(map(set_ids.__getitem__, base)) if base else {})
+            by_combo, by_set = passes[skip]
+            if name == "certification":
+                for number, count in by_set.items():
+                    for value in sets[number]:
+                        counts[name][value] += count
+            else:
+                position = COMBO_FIELDS.index(name)
+                for number, count in by_combo.items():
+                    value = combos[number][position]
+                    if value:
+                        counts[name][str(value)] += count
+    return {name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0]))) for name, found in counts.items()}
+
+
+# ---------------------------------------------------------------- highlights
+
+def highlight_parts(text, terms):
+    """[(text, matched)] pieces of `text`, matched where a word folds to one of `terms`."""
+    parts, position = [], 0
+    for start, end, folded in word_spans(text):
+        if folded in terms:
+            if start > position:
+                parts.append((text[position:start], False))
+            parts.append((text[start:end], True))
+            position = end
+    if position < len(text):
+        parts.append((text[position:], False))
+    return parts
+
+
+def snippet_parts(text, terms, size=SNIPPET_CHARS):
+    """A window of about `size` characters of `text` around its first match, highlighted."""
+    spans = word_spans(text)
+    first = next((start for start, _end, folded in spans if folded in terms), None)
+    if first is None:
+        return []
+    begin = max(0, first - size // 3)
+    if begin:
+        begin = next((s for s, _e, _f in spans if s >= begin), first)
+    end = min(len(text), begin + size)
+    if end < len(text):
+        end = max([e for _s, e, _f in spans if e <= end] or [end])
+    parts = highlight_parts(text[begin:end], terms)
+    if begin:
+        parts.insert(0, ("…", False))
+    if end < len(text):
+        parts.append(("…", False))
+    return parts
+
+
+def highlights_for(stored, terms):
+    name_en = stored.get("name_en") or ""
+    return {
+        "name": highlight_parts(stored.get("name_vi") or "", terms),
+        "name_en": highlight_parts(name_en, terms) if name_en else [],
+        "snippet": snippet_parts(stored.get("description") or "", terms),
+    }
+
+
+# ---------------------------------------------------------------- did you mean
+
+def _vocabulary_frequency(leaves, word):
+    return sum(doc_frequency(leaf.reader, name, word) for leaf in leaves for name in ("name", "meta", "description"))
+
+
+def did_you_mean(leaves, words, q):
+    """A corrected query when some words are not in the index: each unknown word becomes the
+    closest index word (edit distance, then how many products it would find with the others)."""
+    if not leaves:
+        return None
+    replacements = {}
+    for position, word in enumerate(words):
+        if len(word.folded) < 2 or _vocabulary_frequency(leaves, word.folded):
+            continue
+        maxdist = 2 if len(word.folded) >= 5 else 1
+        candidates = {}
+        for leaf in leaves:
+            for name in ("name", "meta"):
+                for distance, term in variants(leaf.reader, name, word.folded, maxdist):
+                    candidates[term] = min(distance, candidates.get(term, distance))
+        if not candidates:
+            continue
+        others = [w for i, w in enumerate(words) if i != position]
+        best = max(candidates, key=lambda term: (-candidates[term], _co_occurrence(leaves, others, term), term))
+        replacements[position] = best
+    if not replacements:
+        return None
+    return " ".join(replacements.get(i, w.exact) for i, w in enumerate(words))
+
+
+def _co_occurrence(leaves, others, term):
+    """How many products the query would find with `term` (without typo tolerance)."""
+    count = 0
+    for leaf in leaves:
+        docs = _anywhere(leaf, term)
+        for word in others:
+            docs = docs & _anywhere(leaf, word.folded)
+        count += len(docs & leaf.live)
+    return count
+
+
+def _anywhere(leaf, term):
+    return set().union(*(postings(leaf.reader, name, term) for name in ("name", "meta", "description")))
+
+
+# ---------------------------------------------------------------- suggestions as you type
+
+MAX_PREFIX_TERMS = 100
+
+
+def suggest(index, q, limit=8, today=None):
+    """Product names completing `q` (its last word as a prefix), best first, at most `limit`.
+
+    Returns [(product id, name)]. Needs 2+ letters in the last word.
+    """
+    words = parse(q)
+    if not words or (len(words) == 1 and len(words[-1].folded) < 2):
+        return []
+    today = today or today_default()
+    searcher = _searcher(index)
+    *complete, last = words
+    ranked = []
+    for reader, offset in searcher.reader().leaf_readers():
+        leaf = _Leaf(reader, offset, complete, today)
+        candidates = leaf.matching_all()
+        completing = set()
+        for count, btext in enumerate(reader.expand_prefix("name", last.folded)):
+            if count >= MAX_PREFIX_TERMS:
+                break
+            completing |= postings(reader, "name", reader.schema["name"].from_bytes(btext))
+        exact = set()
+        if last.exact != last.folded:
+            for count, btext in enumerate(reader.expand_prefix("name_exact", last.exact)):
+                if count >= MAX_PREFIX_TERMS:
+                    break
+                exact |= postings(reader, "name_exact", reader.schema["name_exact"].from_bytes(btext))
+        docs = list(completing.intersection(candidates))
+        if not docs:
+            continue
+        scores = leaf.summed(docs) if complete else repeat(0)
+        ranked.extend(heapq.nlargest(limit * 3, ((score + (d in exact), leaf.tie_key[d], offset + d)
+                                                  for score, d in zip(scores, docs))))
+    names, seen = [], set()
+    for _score, _tie, docnum in sorted(ranked, reverse=True):
+        stored = searcher.stored_fields(docnum)
+        name = stored.get("name_vi") or ""
+        if fold(name) not in seen:
+            seen.add(fold(name))
+            names.append((int(stored["id"]), name))
+        if len(names) >= limit:
+            break
+    return names
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_query(q, max_length=200):
+    """Trim and collapse spaces; cut to max_length characters."""
+    return _SPACES.sub(" ", (q or "").strip())[:max_length]

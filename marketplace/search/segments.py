@@ -1,0 +1,211 @@
+"""Fast reads from whoosh segments: postings as sets of document numbers, per-document numbers,
+facet value sets. query.py evaluates queries with C-speed set and dict operations on these.
+
+A segment's documents never change once written (only its deletions grow), so what is derived
+from a segment is computed once per process and kept in a small cache keyed by segment id: a
+reopened searcher after an edit re-reads only the new, small segment. These caches hold index
+structures (like Lucene's per-segment filter bitsets), never query results: every search still
+reads its terms' postings.
+"""
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from itertools import accumulate, repeat
+from zoneinfo import ZoneInfo
+
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.reading import TermNotFound
+
+from marketplace.search.schema import PACKED
+
+EMPTY = frozenset()
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+MAX_CACHED_SEGMENTS = 64
+PUBLISHED_BITS = 34  # Unix seconds fit until the year 2514
+ID_BITS = 32
+
+_cache = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _chunks(reader, fieldname, text):
+    """The term's document numbers (local to this segment, deleted ones included), a block at a time."""
+    field = reader.schema[fieldname]
+    try:
+        info = reader._terms.term_info(fieldname, field.to_bytes(text))
+    except (KeyError, TermNotFound):
+        return
+    if info.is_inlined():  # short postings live in the term dictionary itself
+        yield info.inlined_postings()[0]
+        return
+    offset, length = info.extent()
+    matcher = W3LeafMatcher(reader._terms._postfile, offset, length, field.format)
+    # whoosh decodes document numbers one by one in a Python generator; a block's numbers are
+    # delta-encoded, so itertools.accumulate() decodes a whole block at C speed instead.
+    while matcher.is_active():
+        matcher._read_data()
+        deltas = matcher._data[0]
+        yield deltas if matcher._byteids else accumulate(deltas)
+        matcher._next_block()
+
+
+def postings(reader, fieldname, text):
+    """The set of document numbers (local to this segment, deleted ones included) having the term."""
+    found = set()
+    for chunk in _chunks(reader, fieldname, text):
+        found.update(chunk)
+    return found
+
+
+def score_postings(scores, reader, fieldname, text, score):
+    """scores[docnum] = score for every document having the term; True if there was any."""
+    any_found = False
+    for chunk in _chunks(reader, fieldname, text):
+        scores.update(zip(chunk, repeat(score)))
+        any_found = True
+    return any_found
+
+
+def doc_frequency(reader, fieldname, text):
+    field = reader.schema[fieldname]
+    try:
+        return reader.doc_frequency(fieldname, field.to_bytes(text))
+    except KeyError:
+        return 0
+
+
+class SegmentData:
+    """What one segment says about its documents, computed once."""
+
+    def __init__(self, reader):
+        self.size = reader.doc_count_all()
+        self.pids, self.price, self.published, self.name_len = _packed_columns(reader, self.size)
+        # Sort keys as single integers, so heapq can take list.__getitem__ (a C call) as the key.
+        self.price_key = [(p << ID_BITS) | i for p, i in zip(self.price, self.pids)]
+        self.newest_key = [(t << ID_BITS) | i for t, i in zip(self.published, self.pids)]
+        self._facets = {}
+        self._stars = {}
+        self._live = (None, None)
+        self._lock = threading.Lock()
+
+    def live(self, reader):
+        """Document numbers not deleted (deletions only grow, so the live count identifies them)."""
+        count = reader.doc_count()
+        known_count, known = self._live
+        if known_count != count:
+            known = frozenset(range(self.size))
+            if count != self.size:
+                known = known - reader.deleted_docs_set
+            self._live = (count, known)
+        return known
+
+    def values(self, reader, fieldname):
+        """{value: set of document numbers} of an ID/KEYWORD field (deleted documents included)."""
+        found = self._facets.get(fieldname)
+        if found is None:
+            found = {}
+            field = reader.schema[fieldname]
+            for btext in reader.lexicon(fieldname):
+                text = field.from_bytes(btext)
+                found[text] = frozenset(postings(reader, fieldname, text))
+            with self._lock:
+                self._facets[fieldname] = found
+        return found
+
+    def stars(self, reader, today):
+        """Per-document data that depends on the day, because certificates past their expiry date
+        stop counting at once (before the daily `flask catalog expire-certificates` run):
+        ({stars: document numbers}, browse key, relevance tie key, facet ids (see below)).
+        """
+        found = self._stars.get(today)
+        if found is None:
+            best = [0] * self.size
+            limit = today.strftime("%Y%m%d")
+            for value, docs in self.values(reader, "ocop").items():
+                stars, _, expires = value.partition("-")
+                if expires >= limit:
+                    stars = int(stars)
+                    for docnum in docs:
+                        if best[docnum] < stars:
+                            best[docnum] = stars
+            by_stars = {}
+            for docnum, stars in enumerate(best):
+                if stars:
+                    by_stars.setdefault(stars, set()).add(docnum)
+            # Browsing (no query words) and "stars" sorting: stars, then recency, then id.
+            browse_key = [(s << (PUBLISHED_BITS + ID_BITS)) | k for s, k in zip(best, self.newest_key)]
+            # Relevance ties: a shorter name is a closer match, then stars, then recency.
+            tie_key = [((64 - min(n, 63)) << 80) | k for n, k in zip(self.name_len, browse_key)]
+            facet_key = self._facet_combinations(reader, best)
+            found = ({s: frozenset(d) for s, d in by_stars.items()}, browse_key, tie_key, facet_key)
+            with self._lock:
+                self._stars = {today: found}  # only today's is ever asked for again
+        return found
+
+    def _facet_combinations(self, reader, stars):
+        """Facet values of each document as two small integers: an id of its (category, province,
+        stars, cooperative type) combination, and an id of its set of certifications. Counting
+        these ints over the matching documents is one C-speed pass each (collections.Counter)."""
+        columns = {}
+        for name in ("category", "province", "cooperative_type"):
+            column = [""] * self.size
+            for value, docs in self.values(reader, name).items():
+                for docnum in docs:
+                    column[docnum] = value
+            columns[name] = column
+        certifications = [()] * self.size
+        for value, docs in sorted(self.values(reader, "certification").items()):
+            for docnum in docs:
+                certifications[docnum] += (value,)
+        combos, combo_ids = _interned(zip(columns["category"], columns["province"], stars, columns["cooperative_type"]))
+        sets, set_ids = _interned(certifications)
+        return combo_ids, combos, set_ids, sets
+
+
+def _interned(values):
+    """(distinct values, the id of each value in that list)."""
+    ids, distinct = {}, []
+    numbers = []
+    for value in values:
+        number = ids.get(value)
+        if number is None:
+            number = ids[value] = len(distinct)
+            distinct.append(value)
+        numbers.append(number)
+    return distinct, numbers
+
+
+def _packed_columns(reader, size):
+    rows = []
+    if reader.has_column("packed"):
+        column = reader.column_reader("packed", translate=False)
+        try:  # one read of the whole column instead of one struct.unpack per document
+            data = column._dbfile.get(column._basepos, column._count * PACKED.size)
+            rows = list(PACKED.iter_unpack(data))
+        except AttributeError:
+            rows = [PACKED.unpack(column[docnum]) for docnum in range(size)]
+    rows.extend([(0, 0, 0, 0)] * (size - len(rows)))  # trailing documents without a value
+    if not rows:
+        return [], [], [], []
+    return tuple(list(column) for column in zip(*rows))
+
+
+def segment_data(reader):
+    """The cached SegmentData of a segment reader."""
+    key = (reader.segment().segment_id(), reader.doc_count_all())
+    with _cache_lock:
+        data = _cache.get(key)
+        if data is not None:
+            _cache.move_to_end(key)
+            return data
+    data = SegmentData(reader)
+    with _cache_lock:
+        _cache[key] = data
+        while len(_cache) > MAX_CACHED_SEGMENTS:
+            _cache.popitem(last=False)
+    return data
+
+
+def today_default():
+    """Today in Vietnam, where certificates expire at the end of the local day."""
+    return datetime.now(VIETNAM).date()
