@@ -518,7 +518,9 @@ def openapi_document(server_url="/api/v1"):
             "version": "1.0.0",
             "description": "B2B marketplace of Vietnamese cooperatives' OCOP products. Authenticate with a "
             "personal token created on your account page: `Authorization: Bearer <token>`. "
-            "Errors are `{\"error\": {\"code\", \"message\"}}`.",
+            "Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`: `code` is stable, and for bad input "
+            "`details.fields` holds a message per field or query parameter. The catalogue reads (products, "
+            "cooperatives) need no token. Responses are not cached (`Cache-Control: no-store`).",
         },
         "servers": [{"url": server_url}],
         "paths": PATHS,
