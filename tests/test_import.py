@@ -375,6 +375,14 @@ def test_size_and_row_limits(app, alliance_user, monkeypatch):
     assert len(importing.read_table(csv_bytes([registry_row(name=str(n)) for n in range(2)])).rows) == 2
 
 
+def test_the_web_takes_fewer_rows_than_the_command_line(client, auth, english, cooperative_owner, monkeypatch):
+    monkeypatch.setattr(importing, "WEB_MAX_ROWS", 1)
+    auth.login(cooperative_owner.email)
+    response = upload(client, csv_bytes([registry_row(), registry_row(name="Chè đen")]))
+    assert response.status_code == 422 and "more than 1 rows" in response.get_data(as_text=True)
+    assert preview_files(client.application) == []
+
+
 def test_an_xlsx_zip_bomb_is_refused_before_parsing(app, alliance_user, monkeypatch):
     monkeypatch.setattr(importing, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(ValidationFailed):

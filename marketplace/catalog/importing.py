@@ -65,6 +65,7 @@ CERTIFICATE_COLUMNS = ("ocop_stars", "ocop_certificate_no", "ocop_expiry")
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # an XLSX is a zip: refuse zip bombs before parsing
 MAX_ROWS = 5000
+WEB_MAX_ROWS = 2000  # a page request checks every row twice (preview, then import): keep it within seconds
 MAX_COLUMNS = 60
 PREVIEW_SECONDS = 3600
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -605,16 +606,18 @@ def run_import(actor, table, publish=False, valid_only=False, dry_run=False):
 
 
 def _apply(actor, table, rows, alliance, vocabulary, publish):
-    report, seen = Report(), {}
+    report, seen, known = Report(), {}, {}
     for line, cells in rows:
         row = RowResult(line=line, cells=cells)
         report.rows.append(row)
         with db.session.no_autoflush:
-            _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen)
+            _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, known)
     return report
 
 
-def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen):
+def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, known):
+    """Try one row; `seen` maps (cooperative, slug) to the line that had it, `known` maps tax codes to the
+    cooperatives earlier rows stored (a registry lists many products per cooperative)."""
     parsed = parse_row(row.cells, vocabulary, alliance)
     if parsed.errors:
         row.errors = parsed.errors + _more_errors(parsed, table.columns)
@@ -624,7 +627,7 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen):
     try:
         if alliance:
             info = parsed.cooperative
-            cooperative = services.cooperative_for_import(
+            cooperative = known.get(info["tax_code"]) or services.cooperative_for_import(
                 actor, info["name"], info["tax_code"], info["type"].value if info["type"] else None,
                 parsed.values.get("province_code"), parsed.values.get("commune_code"))
             new_cooperative = cooperative in db.session.new
@@ -648,6 +651,8 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen):
             db.session.expunge(cooperative)
         row.errors = _error_columns(error, table.columns)
         return
+    if alliance:
+        known[parsed.cooperative["tax_code"]] = cooperative
     row.action = "create" if created else "update"
     report.created += created
     report.updated += not created
@@ -698,6 +703,10 @@ def preview_upload(actor, upload):
     alliance = acting_for_alliance(actor)
     table = read_table(read_upload(upload), upload.filename or "")
     check_columns(table, alliance)
+    if len(table.rows) > WEB_MAX_ROWS:
+        raise file_error(_l("The file has more than %(max)s rows. Split it into several files (the alliance loads "
+                            "larger registries with the command `flask catalog import`).",
+                            max=f"{WEB_MAX_ROWS:,}".replace(",", ".")))
     report = run_import(actor, table, dry_run=True)
     return _save_preview(actor, table), table, report
 
