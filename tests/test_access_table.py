@@ -5,7 +5,8 @@ row fails test_every_endpoint_is_in_the_access_table, so nobody ships a page wit
 Path parameters are filled with ids belonging to a *victim* cooperative that none of the four roles belongs
 to, so every id-taking action is also an IDOR probe; the tests at the end check the victim's rows are unchanged.
 """
-from datetime import timedelta
+import uuid
+from datetime import date, timedelta
 
 import pytest
 from flask import url_for
@@ -20,6 +21,7 @@ from marketplace.accounts.models import (
     OrganisationStatus,
     User,
 )
+from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from tests import factories
@@ -77,6 +79,19 @@ ACCESS = {
     "catalog.import_products": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 200},
     "catalog.confirm_import": {"anonymous": LOGIN, "cooperative": 404, "enterprise": 403, "alliance": 404},
     "catalog.export_products": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 200},
+    # the cooperative's product workspace: the victim's product, photo and certificate answer 404 to everyone
+    "catalog.my_products": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 403},
+    "catalog.new_product": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 403},
+    "catalog.edit_product": signed_in(404),
+    "catalog.publish_product": signed_in(404),
+    "catalog.hide_product": signed_in(404),
+    "catalog.delete_product": signed_in(404),
+    "catalog.add_photos": signed_in(404),
+    "catalog.remove_photo": signed_in(404),
+    "catalog.make_cover": signed_in(404),
+    "catalog.add_certificate": signed_in(404),
+    "catalog.withdraw_certificate": signed_in(404),
+    "catalog.certificate_scan": signed_in(404),  # the alliance may look, but this certificate has no scan
     # the JSON API: bearer tokens only, so a logged-in browser gets 401 like anybody else
     "api.openapi": everyone(200),
     "api.provinces": everyone(200),
@@ -130,8 +145,13 @@ def victim(app):
     # the victim mid-run. For the same reason cooperative_id names a cooperative the alliance rejected.
     product = factories.product(organisation, status="draft")
     rejected = factories.organisation("cooperative", status="rejected")
+    image = ProductImage(product=product, stored_name=uuid.uuid4().hex, width=4, height=3, position=0)
+    certificate = OcopCertificate(product=product, stars=4, certificate_no="VICTIM-1", expires_on=date(2099, 1, 1))
+    db.session.add_all([image, certificate])
+    db.session.commit()
     return {"organisation": organisation, "owner": owner, "member": member, "invitation": invitation,
-            "token": token, "secret": secret, "product": product, "rejected_cooperative": rejected}
+            "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
+            "rejected_cooperative": rejected}
 
 
 @pytest.fixture
@@ -152,6 +172,8 @@ def path_values(victim):
         "fmt": "csv",
         "province_code": 20,
         "product_id": victim["product"].id,
+        "image_id": victim["image"].id,
+        "certificate_id": victim["certificate"].id,
         "cooperative_id": victim["rejected_cooperative"].id,
     }
 
