@@ -22,6 +22,7 @@ from marketplace.accounts.models import (
     User,
 )
 from marketplace.catalog.models import OcopCertificate, ProductImage
+from marketplace.catalog import importing
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from tests import factories
@@ -168,7 +169,9 @@ def path_values(victim):
         "token_id": victim["token"].id,
         "action": "verify",
         "kind": "cooperative",
-        "token": "no-such-token-0123456789abcdefghijklmnop",
+        # An import preview of the victim's owner: confirm_import is an IDOR probe too (reset and
+        # invitation tokens of that shape do not exist).
+        "token": importing.save_preview(victim["owner"], importing.Table(["name"], [(2, {"name": "x"})])),
         "fmt": "csv",
         "province_code": 20,
         "product_id": victim["product"].id,

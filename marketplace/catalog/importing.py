@@ -708,7 +708,7 @@ def preview_upload(actor, upload):
                             "larger registries with the command `flask catalog import`).",
                             max=f"{WEB_MAX_ROWS:,}".replace(",", ".")))
     report = run_import(actor, table, dry_run=True)
-    return _save_preview(actor, table), table, report
+    return save_preview(actor, table), table, report
 
 
 def preview_again(actor, token):
@@ -733,7 +733,7 @@ def _previews():
     return folder
 
 
-def _save_preview(actor, table):
+def save_preview(actor, table):
     _sweep_previews()
     token = secrets.token_urlsafe(32)
     content = json.dumps({"user_id": actor.id, "created": time.time(), "filename": table.filename,
