@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import pytest
 
 from marketplace.accounts.models import Organisation
-from marketplace.catalog import services
+from marketplace.catalog import importing, services
 from marketplace.catalog.models import CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.extensions import db
 from tests import factories
@@ -77,6 +77,9 @@ def test_an_unreadable_file_is_refused(runner, alliance_user, tmp_path):
     assert result.exit_code != 0
     assert "colour" in result.output and result.output.startswith("Error: ")
     assert runner.invoke(args=["catalog", "import", str(tmp_path / "missing.csv")]).exit_code != 0
+    path.write_bytes(b"x" * (importing.MAX_FILE_BYTES + 1))
+    result = runner.invoke(args=["catalog", "import", str(path)])
+    assert result.exit_code != 0 and "5 MB" in result.output
 
 
 def test_acting_as_a_chosen_alliance_user(runner, alliance_user, registry):

@@ -516,6 +516,16 @@ def test_someone_elses_preview_is_not_found(client, auth, app, cooperative_owner
     assert products() == [] and len(preview_files(app)) == 1
 
 
+def test_a_cooperative_cannot_import_into_another_cooperative_through_the_web(client, auth, cooperative_owner):
+    victim = factories.organisation("cooperative", tax_code=OTHER_TAX_CODE)
+    auth.login(cooperative_owner.email)
+    row = registry_row(cooperative_name=victim.legal_name, cooperative_tax_code=OTHER_TAX_CODE, cooperative_type="")
+    html = upload(client, csv_bytes([row])).get_data(as_text=True)
+    assert client.post(f"/workspace/import/{token_of(html)}").status_code == 302
+    assert [p.cooperative_id for p in products()] == [cooperative_owner.organisation_id]
+    assert count(Product, cooperative_id=victim.id) == 0
+
+
 def test_the_alliance_imports_for_cooperatives_through_the_web(client, auth, alliance_user):
     auth.login(alliance_user.email)
     html = upload(client, xlsx_bytes([registry_row()]), filename="so-dang-ky.xlsx").get_data(as_text=True)

@@ -783,9 +783,9 @@ def _sweep_previews():
 def import_file(actor, path, publish=False, skip_invalid=False):
     """The alliance's registry import from a file on disk (`flask catalog import`). Returns a Report;
     raises ValidationFailed for a file that cannot be read as a table."""
-    data = Path(path).read_bytes()
-    if len(data) > MAX_FILE_BYTES:
+    if Path(path).stat().st_size > MAX_FILE_BYTES:
         raise file_error(_l("The file is larger than 5 MB. Split it into several files."))
+    data = Path(path).read_bytes()
     return run_import(actor, read_table(data, Path(path).name), publish=publish, valid_only=skip_invalid)
 
 
