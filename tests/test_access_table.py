@@ -76,6 +76,17 @@ ACCESS = {
     "alliance.organisation": alliance_only(200),
     "alliance.review": alliance_only("→ /alliance/organisations/"),
     "alliance.classify": alliance_only("→ /alliance/organisations/"),
+    "alliance.certificates": alliance_only(200),
+    "alliance.certificate": alliance_only(200),
+    "alliance.review_certificate": alliance_only("→ /alliance/certificates/"),  # verifies the victim's certificate
+    # the public catalogue: the victim's draft and the rejected cooperative answer 404 to everyone
+    "catalog.catalogue": everyone(200),
+    "catalog.product": everyone(404),
+    "catalog.product_qr": everyone(404),
+    "catalog.product_label": everyone(404),
+    "catalog.cooperative": everyone(404),
+    "catalog.photo": everyone(404),  # no file behind the name
+    "catalog.thumbnail": everyone(404),
     # spreadsheet import and export: cooperatives (their own products) and alliance staff (any cooperative)
     "catalog.import_products": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 200},
     "catalog.confirm_import": {"anonymous": LOGIN, "cooperative": 404, "enterprise": 403, "alliance": 404},
@@ -117,6 +128,8 @@ PUBLIC = {
     "main.home", "main.health", "main.set_language", "accounts.login", "accounts.logout",
     "accounts.register_start", "accounts.register", "accounts.forgot_password", "accounts.reset_password",
     "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",
+    "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
+    "catalog.photo", "catalog.thumbnail",
     "api.products", "api.product", "api.cooperative",
 }
 
@@ -174,6 +187,8 @@ def path_values(victim):
         "token": importing.save_preview(victim["owner"], importing.Table(["name"], [(2, {"name": "x"})])),
         "fmt": "csv",
         "province_code": 20,
+        "slug": "not-the-slug",  # the product pages redirect a wrong slug, once the product is public
+        "name": "0123456789abcdef" * 2,  # a well-formed photo name with no file behind it
         "product_id": victim["product"].id,
         "image_id": victim["image"].id,
         "certificate_id": victim["certificate"].id,
