@@ -123,11 +123,13 @@ def _register_blueprints(app):
     from marketplace.api import blueprint as api
     from marketplace.catalog.views import blueprint as catalog
     from marketplace.main.views import blueprint as main
+    from marketplace.search.views import blueprint as search
 
     app.register_blueprint(main)
     app.register_blueprint(accounts)
     app.register_blueprint(alliance)
     app.register_blueprint(catalog)
+    app.register_blueprint(search)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
 

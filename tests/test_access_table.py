@@ -121,6 +121,10 @@ ACCESS = {
     "api.delete_product": everyone(401),
     "api.publish_product": everyone(401),
     "api.hide_product": everyone(401),
+    # search (issue 4): public page, suggestions and API; the victim's draft is never in the index
+    "search.search": everyone(200),
+    "search.suggest": everyone(200),
+    "api.search": everyone(200),
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
@@ -131,6 +135,7 @@ PUBLIC = {
     "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
     "catalog.photo", "catalog.thumbnail",
     "api.products", "api.product", "api.cooperative",
+    "search.search", "search.suggest", "api.search",
 }
 
 

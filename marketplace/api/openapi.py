@@ -510,6 +510,87 @@ SCHEMAS.update(CATALOG_SCHEMAS)
 PATHS.update(CATALOG_PATHS)
 
 
+# ---------------------------------------------------------------- search (issue 4): marketplace/api/search.py
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}
+_HIGHLIGHTED = {"type": "string", "description": "HTML: the text escaped, each matching word in `<mark>`."}
+SEARCH_SCHEMAS = {
+    "SearchResult": {
+        "type": "object",
+        "required": ["id", "name", "url", "cooperative", "price_vnd", "ocop_stars", "highlight"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "url": {"type": "string", "format": "uri", "description": "The public product page."},
+            "cooperative": {"type": "object", "required": ["id", "name"],
+                            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+            "price_vnd": {"type": "integer", "description": "Price from: the lowest unit price of any tier, in VND."},
+            "ocop_stars": {"type": ["integer", "null"], "enum": [3, 4, 5, None],
+                           "description": "Stars of a verified OCOP certificate valid today, else null."},
+            "highlight": {"type": "object", "required": ["name", "snippet"],
+                          "properties": {"name": _HIGHLIGHTED,
+                                         "snippet": {**_HIGHLIGHTED, "description": "A piece of the description "
+                                                     "(or the English name) around the first match; may be empty."}}},
+        },
+    },
+    "SearchPage": {
+        "type": "object",
+        "required": ["results", "total", "page", "per_page", "facets", "suggestion", "partial"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
+            "total": {"type": "integer", "minimum": 0, "description": "Every match; pages reach the first 1,000."},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "facets": {
+                "type": "object",
+                "description": "Matches per value of each facet, most first. Each facet ignores its own filter, "
+                               "so it shows what choosing another value would give.",
+                "required": ["category", "province", "stars", "certification", "cooperative_type"],
+                "properties": {name: _COUNTS for name in
+                               ("category", "province", "stars", "certification", "cooperative_type")},
+            },
+            "suggestion": {"type": ["string", "null"],
+                           "description": "\"Did you mean\": the query with unknown words corrected, when few "
+                                          "products match."},
+            "partial": {"type": "boolean",
+                        "description": "True when no product matches every word: the results match most of them."},
+        },
+    },
+}
+SEARCH_PATHS = {
+    "/search": {
+        "get": {
+            "operationId": "searchProducts",
+            "summary": "Full-text search of the public catalogue: with or without Vietnamese diacritics, forgiving "
+                       "typos, ranked by relevance, with facet counts.",
+            "security": [],
+            "parameters": [
+                {"name": "q", "in": "query", "description": "The words to look for (empty: every product).",
+                 "schema": {"type": "string", "maxLength": 200}},
+                {"name": "category", "in": "query", "schema": {"enum": ENUMS["category"]}},
+                {"name": "province", "in": "query", "description": "Province of origin.",
+                 "schema": {"enum": ENUMS["province"]}},
+                {"name": "stars", "in": "query", "description": "OCOP rating (a verified, unexpired certificate).",
+                 "schema": {"enum": [3, 4, 5]}},
+                {"name": "certification", "in": "query", "schema": {"enum": ENUMS["certification"]}},
+                {"name": "cooperative_type", "in": "query", "schema": {"enum": ENUMS["cooperative_type"]}},
+                {"name": "sort", "in": "query", "description": "Default relevance.",
+                 "schema": {"enum": ["relevance", "price_asc", "price_desc", "stars", "newest"]}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                {**PER_PAGE, "description": "Results per page (default 20, at most 100)."},
+            ],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/SearchPage"},
+                             "One page of results; a page past the end has no results."),
+                **BAD_QUERY,
+            },
+        },
+    },
+}
+SCHEMAS.update(SEARCH_SCHEMAS)
+PATHS.update(SEARCH_PATHS)
+
+
 def openapi_document(server_url="/api/v1"):
     return {
         "openapi": "3.1.0",

@@ -4,7 +4,7 @@ Interface (stable; bench/search_bench.py uses it):
 
     from marketplace.search import build_index, search, suggest
 
-    build_index(index_dir, records, procs=1, limitmb=256, progress=None) -> int
+    build_index(index_dir, records, procs=1, limitmb=1024, progress=None) -> int
         Build (or rebuild in place) the index in `index_dir` from an iterable of records: plain dicts
         with the keys of documents.RECORD_FIELDS, e.g.
         {"id": 1, "name": "Mật ong rừng", "name_en": "Wild honey", "description": "...",

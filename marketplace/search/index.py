@@ -173,18 +173,21 @@ def update(path, ids, fetch, timeout=WRITE_TIMEOUT):
         wait = 0
 
 
-def build_index(path, records, procs=1, limitmb=256, fetch=None, progress=None):
+def build_index(path, records, procs=1, limitmb=1024, fetch=None, progress=None, if_missing=False):
     """(Re)build the index at `path` from an iterable of records; returns the number of documents.
 
     Safe while the site runs: readers keep the previous documents until the new ones are committed
     in one step (whoosh's CLEAR merge), and writers waiting meanwhile find their ids in the journal,
     which is drained afterwards with `fetch` (the database loader). `procs` > 1 indexes in parallel
     processes; `limitmb` is the memory each one may use before spilling to disk. `progress(n)` is
-    called every 500 documents.
+    called every 500 documents. With `if_missing`, does nothing (and returns None) when an index
+    exists once the lock is held: several processes finding no index build it once.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     with write_lock(path):
+        if if_missing and exists(path):
+            return None
         if not exists(path):
             whoosh_index.create_in(str(path), SCHEMA, indexname=INDEX_NAME)
             (path / VERSION_FILE).write_text(f"{SCHEMA_VERSION}\n")

@@ -32,6 +32,7 @@ from marketplace.search.analysis import exact_words, fold, word_spans
 from marketplace.search.segments import (
     EMPTY,
     doc_frequency,
+    leaf_readers,
     postings,
     score_postings,
     segment_data,
@@ -240,7 +241,7 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
     today = today or today_default()
     searcher = _searcher(index)
     words = parse(q)
-    leaves = [_Leaf(reader, offset, words, today) for reader, offset in searcher.reader().leaf_readers()]
+    leaves = [_Leaf(reader, offset, words, today) for reader, offset in leaf_readers(searcher)]
 
     matched = [leaf.matching_all() for leaf in leaves]
     filtered = [_apply_filters(leaf, docs, filters) for leaf, docs in zip(leaves, matched)]
@@ -353,10 +354,10 @@ def snippet_parts(text, terms, size=SNIPPET_CHARS):
 
 
 def highlights_for(stored, terms):
-    name_en = stored.get("name_en") or ""
+    english = highlight_parts(stored.get("name_en") or "", terms)
     return {
         "name": highlight_parts(stored.get("name_vi") or "", terms),
-        "name_en": highlight_parts(name_en, terms) if name_en else [],
+        "name_en": english if any(matched for _text, matched in english) else [],
         "snippet": snippet_parts(stored.get("description") or "", terms),
     }
 
@@ -424,7 +425,7 @@ def suggest(index, q, limit=8, today=None):
     searcher = _searcher(index)
     *complete, last = words
     ranked = []
-    for reader, offset in searcher.reader().leaf_readers():
+    for reader, offset in leaf_readers(searcher):
         leaf = _Leaf(reader, offset, complete, today)
         candidates = leaf.matching_all()
         completing = set()

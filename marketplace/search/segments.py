@@ -190,6 +190,11 @@ def _packed_columns(reader, size):
     return tuple(list(column) for column in zip(*rows))
 
 
+def leaf_readers(searcher):
+    """(segment reader, document number offset) of each non-empty segment."""
+    return [(reader, offset) for reader, offset in searcher.reader().leaf_readers() if reader.doc_count_all()]
+
+
 def segment_data(reader):
     """The cached SegmentData of a segment reader."""
     key = (reader.segment().segment_id(), reader.doc_count_all())

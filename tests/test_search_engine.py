@@ -1,0 +1,327 @@
+"""The search engine on its own (marketplace/search: build_index, search, suggest): plain records, no
+database. Ranking, diacritics, typos, partial matches, facets, filters, sorting, paging, highlights,
+"did you mean" and completions."""
+import itertools
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from marketplace.search import build_index, search, suggest
+from marketplace.search import index as search_index
+
+TODAY = date(2026, 11, 22)
+_ids = itertools.count(1)
+
+
+def record(name, **fields):
+    values = {
+        "id": next(_ids),
+        "name": name,
+        "name_en": "",
+        "description": "",
+        "category": "processed_food",
+        "cooperative_name": "HTX Thử nghiệm",
+        "cooperative_type": "hop_tac_xa",
+        "province_code": 20,
+        "price_vnd": 100000,
+        "certifications": [],
+        "certificates": [],
+        "published_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    }
+    values.update(fields)
+    return values
+
+
+@pytest.fixture
+def make_index(tmp_path):
+    def build(*records):
+        path = tmp_path / "index"
+        build_index(path, records)
+        return path
+
+    yield build
+    search_index.close_searchers()
+
+
+def names(path, q="", **options):
+    options.setdefault("today", TODAY)
+    result = search(path, q, **options)
+    by_id = {r["id"]: r["name"] for r in made}
+    return [by_id[i] for i in result.ids]
+
+
+made = []
+
+
+@pytest.fixture(autouse=True)
+def _forget_records():
+    made.clear()
+
+
+def corpus(make_index, *records):
+    made.extend(records)
+    return make_index(*records)
+
+
+# ---------------------------------------------------------------- diacritics, case, languages
+
+def test_buyers_type_without_diacritics_and_in_any_case(make_index):
+    path = corpus(make_index, record("Nông sản sạch Tràng Định"), record("Đậu phộng rang"), record("Mật ong rừng"))
+    assert names(path, "nong san sach") == ["Nông sản sạch Tràng Định"]
+    assert names(path, "NONG SAN") == ["Nông sản sạch Tràng Định"]
+    assert names(path, "dau") == ["Đậu phộng rang"]
+    assert names(path, "ĐẬU") == ["Đậu phộng rang"]
+    assert names(path, "mật ong") == ["Mật ong rừng"]
+
+
+def test_english_names_are_searched_too(make_index):
+    path = corpus(make_index, record("Mật ong rừng", name_en="Wild forest honey"), record("Hồi khô", name_en="Star anise"))
+    assert names(path, "honey") == ["Mật ong rừng"]
+    assert names(path, "Star Anise") == ["Hồi khô"]
+
+
+def test_exact_diacritics_rank_first(make_index):
+    path = corpus(make_index, record("Đậu xanh"), record("Dầu lạc"), record("Dâu tây"))
+    assert names(path, "dâu")[0] == "Dâu tây"
+    assert set(names(path, "dâu")) == {"Dâu tây", "Đậu xanh", "Dầu lạc"}  # the others still match
+    assert names(path, "đậu")[0] == "Đậu xanh"
+    assert names(path, "dầu")[0] == "Dầu lạc"
+
+
+# ---------------------------------------------------------------- typos
+
+@pytest.mark.parametrize("typed", ["cinamon", "cinnamonn", "cinnanon", "cinnamo", "xinnamon"])
+def test_one_typo_in_a_word_of_five_letters_or_more_still_finds_it(make_index, typed):
+    # missing, extra and wrong letters, also the first one
+    path = corpus(make_index, record("Quế", name_en="Cinnamon bark"), record("Hồi", name_en="Star anise"))
+    assert names(path, typed) == ["Quế"]
+
+
+def test_typo_matches_rank_below_exact_matches(make_index):
+    newer, stars = datetime(2026, 6, 1, tzinfo=timezone.utc), [(5, TODAY + timedelta(days=99))]
+    path = corpus(
+        make_index,
+        record("Quế thanh loại một", name_en="Cinnamon sticks"),
+        # Shorter, newer, five stars: it would win any tie, but "cinnamons" is one letter off.
+        record("Quế vỏ", name_en="Cinnamons", published_at=newer, certificates=stars),
+    )
+    assert names(path, "cinnamon") == ["Quế thanh loại một", "Quế vỏ"]
+    assert names(path, "cinnamons") == ["Quế vỏ", "Quế thanh loại một"]
+
+
+def test_short_words_allow_no_typo_and_long_words_two(make_index):
+    path = corpus(make_index, record("Chè", name_en="Tea"), record("Lạp sườn", name_en="Pork sausage"),
+                  record("Thảo quả", name_en="Black cardamom"), record("Hạt tiêu", name_en="Peppercorns"))
+    assert names(path, "tee") == []  # 3 letters: no typo allowed
+    assert names(path, "sausge") == ["Lạp sườn"]  # 6 letters, one missing
+    assert names(path, "sasuge") == []  # 6 letters, two edits: too many
+    assert names(path, "cardamon") == ["Thảo quả"]  # 8 letters, one wrong
+    assert names(path, "pepercons") == ["Hạt tiêu"]  # 9 letters, two missing
+    assert names(path, "pepercns") == []  # 8 letters typed, three edits
+
+
+def test_a_typo_in_vietnamese_words_of_five_letters(make_index):
+    path = corpus(make_index, record("Gạo nương Séng Cù"), record("Cá trắm giòn"))
+    assert names(path, "gao nuong") == ["Gạo nương Séng Cù"]
+    assert names(path, "nuogn") == []  # a transposition is two edits
+    assert names(path, "gao nuonng") == ["Gạo nương Séng Cù"]  # one extra letter
+    assert search(path, "gao nuonng", today=TODAY).partial is False
+
+
+# ---------------------------------------------------------------- partial matches
+
+def test_a_query_whose_words_do_not_all_match_falls_back_to_the_best_partial_matches(make_index):
+    path = corpus(make_index, record("Mật ong rừng Mẫu Sơn"), record("Mật ong hoa nhãn"), record("Chè xanh"))
+    result = search(path, "mật ong rừng bắc", today=TODAY)
+    assert result.partial is True
+    # Most words matched first; at least half of them (2 of 4) to be shown at all.
+    assert [made_name(i) for i in result.ids] == ["Mật ong rừng Mẫu Sơn", "Mật ong hoa nhãn"]
+    assert [made_name(i) for i in search(path, "mật ong rừng bắc kạn", today=TODAY).ids] == ["Mật ong rừng Mẫu Sơn"]
+    assert search(path, "mật ong rừng", today=TODAY).partial is False
+    assert search(path, "mật ong xyz qwe abc def", today=TODAY).ids == []  # 2 of 6 words: under half
+
+
+def made_name(product_id):
+    return next(r["name"] for r in made if r["id"] == product_id)
+
+
+# ---------------------------------------------------------------- ranking
+
+def test_name_matters_more_than_category_cooperative_and_description(make_index):
+    path = corpus(
+        make_index,
+        record("Bánh quy", description="Làm từ mật ong và bột mì."),
+        record("Gạo nếp", cooperative_name="HTX Mật ong Bắc Sơn"),
+        record("Mật ong rừng"),
+    )
+    assert names(path, "mật ong") == ["Mật ong rừng", "Gạo nếp", "Bánh quy"]
+
+
+def test_stars_and_recency_break_ties_but_never_beat_relevance(make_index):
+    older = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    path = corpus(
+        make_index,
+        record("Hồi khô A", published_at=older),
+        record("Hồi khô B", published_at=older, certificates=[(4, TODAY + timedelta(days=30))]),
+        record("Hồi khô C"),  # newer than A, no stars
+        record("Quế khô D", description="Thơm như hồi.", certificates=[(5, TODAY + timedelta(days=300))]),
+    )
+    assert names(path, "hồi") == ["Hồi khô B", "Hồi khô C", "Hồi khô A", "Quế khô D"]
+
+
+def test_a_name_that_starts_with_the_query_and_a_shorter_name_rank_higher(make_index):
+    path = corpus(make_index, record("Bánh mật ong gừng"), record("Mật ong rừng hoa ban Tây Bắc"),
+                  record("Mật ong rừng"))
+    assert names(path, "mật ong") == ["Mật ong rừng", "Mật ong rừng hoa ban Tây Bắc", "Bánh mật ong gừng"]
+
+
+# ---------------------------------------------------------------- facets and filters
+
+@pytest.fixture
+def shop(make_index):
+    return corpus(
+        make_index,
+        record("Chè xanh Mẫu Sơn", category="beverages", province_code=20, price_vnd=350000,
+               certifications=["vietgap"], certificates=[(4, TODAY + timedelta(days=100))]),
+        record("Chè Shan tuyết", category="beverages", province_code=12, price_vnd=600000,
+               certifications=["organic", "vietgap"], certificates=[(5, TODAY + timedelta(days=100))],
+               cooperative_type="to_hop_tac"),
+        record("Chè đắng", category="medicinal_herbs", province_code=20, price_vnd=90000,
+               certificates=[(3, TODAY - timedelta(days=1))]),  # expired yesterday: no stars today
+        record("Chè dây", category="medicinal_herbs", province_code=12, price_vnd=120000,
+               certificates=[(4, TODAY)], cooperative_type="ho_kinh_doanh"),  # valid to the end of today
+        record("Hồi khô", category="spices_herbs", province_code=20, price_vnd=160000),
+    )
+
+
+def test_facets_count_the_matches_of_the_query(shop):
+    result = search(shop, "che", today=TODAY)
+    assert result.total == 4
+    assert result.facets["category"] == {"beverages": 2, "medicinal_herbs": 2}
+    assert result.facets["province"] == {"12": 2, "20": 2}
+    assert result.facets["stars"] == {"4": 2, "5": 1}  # the expired certificate counts for nothing
+    assert result.facets["certification"] == {"vietgap": 2, "organic": 1}
+    assert result.facets["cooperative_type"] == {"hop_tac_xa": 2, "ho_kinh_doanh": 1, "to_hop_tac": 1}
+
+
+def test_filters_combine_with_the_query_and_each_facet_ignores_its_own_filter(shop):
+    result = search(shop, "che", filters={"category": "beverages", "province": 20}, today=TODAY)
+    assert [made_name(i) for i in result.ids] == ["Chè xanh Mẫu Sơn"]
+    assert result.total == 1
+    # The category facet shows what another category would give in province 20; the province facet
+    # what another province would give among beverages.
+    assert result.facets["category"] == {"beverages": 1, "medicinal_herbs": 1}
+    assert result.facets["province"] == {"12": 1, "20": 1}
+    assert result.facets["stars"] == {"4": 1}
+
+
+def test_stars_filter_counts_only_certificates_valid_today(shop):
+    assert sorted(names(shop, "che", filters={"stars": 4})) == ["Chè dây", "Chè xanh Mẫu Sơn"]
+    assert names(shop, "che", filters={"stars": 3}) == []
+    # Tomorrow Chè dây's certificate has expired too.
+    assert names(shop, "che", filters={"stars": 4}, today=TODAY + timedelta(days=1)) == ["Chè xanh Mẫu Sơn"]
+
+
+def test_certification_and_cooperative_type_filters(shop):
+    assert sorted(names(shop, "", filters={"certification": "vietgap"})) == ["Chè Shan tuyết", "Chè xanh Mẫu Sơn"]
+    assert names(shop, "", filters={"cooperative_type": "ho_kinh_doanh"}) == ["Chè dây"]
+
+
+def test_an_empty_query_lists_everything_and_unknown_filters_or_sorts_are_refused(shop):
+    assert search(shop, "", today=TODAY).total == 5
+    with pytest.raises(ValueError):
+        search(shop, "che", filters={"colour": "green"})
+    with pytest.raises(ValueError):
+        search(shop, "che", sort="name; drop table")
+
+
+# ---------------------------------------------------------------- sorting and paging
+
+def test_sorting_by_price_stars_and_newest(make_index):
+    path = corpus(
+        make_index,
+        record("Gạo A", price_vnd=30000, published_at=datetime(2026, 3, 1, tzinfo=timezone.utc)),
+        record("Gạo B", price_vnd=10000, published_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+               certificates=[(3, TODAY + timedelta(days=9))]),
+        record("Gạo C", price_vnd=20000, published_at=datetime(2026, 2, 1, tzinfo=timezone.utc),
+               certificates=[(5, TODAY + timedelta(days=9))]),
+    )
+    assert names(path, "gao", sort="price_asc") == ["Gạo B", "Gạo C", "Gạo A"]
+    assert names(path, "gao", sort="price_desc") == ["Gạo A", "Gạo C", "Gạo B"]
+    assert names(path, "gao", sort="stars") == ["Gạo C", "Gạo B", "Gạo A"]
+    assert names(path, "gao", sort="newest") == ["Gạo A", "Gạo C", "Gạo B"]
+
+
+def test_pages_follow_each_other_without_gaps_or_repeats(make_index):
+    path = corpus(make_index, *(record(f"Gạo loại {n}", price_vnd=1000 * n) for n in range(1, 26)))
+    seen = []
+    for page in (1, 2, 3):
+        result = search(path, "gao", sort="price_asc", page=page, per_page=10, today=TODAY)
+        assert result.total == 25 and result.pages == 3
+        seen += result.ids
+    assert seen == [r["id"] for r in made]
+    assert search(path, "gao", page=4, per_page=10, today=TODAY).ids == []
+
+
+# ---------------------------------------------------------------- highlights, "did you mean", completions
+
+def test_highlights_mark_the_matching_words_in_the_original_text(make_index):
+    path = corpus(make_index, record("Thạch đen Tràng Định", name_en="Black jelly",
+                                     description="Cây thạch đen phơi khô. " + "Nấu thạch mát. " * 30 + "Đóng bao."))
+    result = search(path, "thach den", today=TODAY)
+    lit = result.highlights[result.ids[0]]
+    assert lit["name"] == [("Thạch", True), (" ", False), ("đen", True), (" Tràng Định", False)]
+    assert lit["snippet"][:4] == [("Cây ", False), ("thạch", True), (" ", False), ("đen", True)]
+    assert lit["snippet"][-1] == ("…", False)  # long descriptions are cut around the first match
+    assert lit["name_en"] == []  # nothing matched there
+    assert search(path, "black", today=TODAY).highlights[result.ids[0]]["name_en"][0] == ("Black", True)
+
+
+def test_did_you_mean_corrects_words_the_index_does_not_know(make_index):
+    path = corpus(make_index, record("Thạch đen Tràng Định"), record("Đèn lồng"), record("Thạch trắng"))
+    result = search(path, "thach dden", today=TODAY)
+    assert result.suggestion == "thach den"
+    assert search(path, "thach den", today=TODAY).suggestion is None
+    assert search(path, "qqqqqqqq", today=TODAY).suggestion is None
+
+
+def test_suggestions_complete_the_last_word(make_index):
+    path = corpus(make_index, record("Mật ong rừng"), record("Mật ong hoa nhãn"), record("Mắm tôm"),
+                  record("Dâu tây"), record("Đậu phụ"))
+    assert sorted(name for _id, name in suggest(path, "mat o", today=TODAY)) == ["Mật ong hoa nhãn", "Mật ong rừng"]
+    assert {name for _id, name in suggest(path, "ma", today=TODAY)} == {"Mật ong rừng", "Mật ong hoa nhãn", "Mắm tôm"}
+    assert suggest(path, "dâ", today=TODAY)[0][1] == "Dâu tây"  # exact diacritics first
+    assert suggest(path, "m", today=TODAY) == []  # one letter is too little
+
+
+# ---------------------------------------------------------------- the index itself
+
+def test_updates_replace_documents_and_deletions_remove_them(make_index):
+    path = corpus(make_index, record("Gạo nếp"), record("Gạo tẻ"))
+    first, second = made
+    changed = {**first, "name": "Gạo nếp cái hoa vàng"}
+    search_index.update(path, {first["id"], second["id"]}, lambda ids: {first["id"]: changed})
+    result = search(path, "gao", today=TODAY)
+    assert result.ids == [first["id"]] and result.total == 1
+    assert result.highlights[first["id"]]["name"][-1] == (" nếp cái hoa vàng", False)
+    assert search_index.pending_ids(path) == set()
+
+
+def test_a_busy_index_leaves_the_change_in_the_journal_for_the_lock_holder(make_index):
+    path = corpus(make_index, record("Gạo nếp"))
+    product = made[0]
+    with search_index.write_lock(path) as locked:
+        assert locked
+        drained = search_index.update(path, {product["id"]}, lambda ids: {}, timeout=0.1)
+        assert drained is False
+        assert search_index.pending_ids(path) == {product["id"]}
+        assert names(path, "gao") == ["Gạo nếp"]
+    # The next writer drains the journal along with its own change.
+    search_index.update(path, set(), lambda ids: {})
+    assert search_index.pending_ids(path) == set()
+    assert names(path, "gao") == []
+
+
+def test_a_missing_index_is_reported(tmp_path):
+    with pytest.raises(search_index.IndexUnavailable):
+        search(tmp_path / "nothing-here", "gao")
