@@ -7,6 +7,9 @@ def apply_service_errors(form, error):
     """Show a service's ValidationFailed next to the matching fields; anything else as a flash."""
     unplaced = []
     for name, message in getattr(error, "errors", {}).items():
+        # A lazy string has __html__, so Jinja would print it unescaped: messages that quote user
+        # input (an upload's file name, an import cell) must reach the template as plain str.
+        message = str(message)
         field = getattr(form, name, None)
         if field is not None and hasattr(field, "errors"):
             field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]

@@ -160,6 +160,15 @@ def test_files_that_are_not_photos_are_refused_with_a_clear_error(app, owner_cli
     assert filename in response.get_data(as_text=True)  # which file of the batch is wrong
 
 
+def test_the_name_of_a_refused_file_is_shown_as_text(app, owner_client, english, product):
+    """The error quotes the file name: it must be escaped (a translated message is not safe markup)."""
+    response = post_photos(owner_client, product.id, (HTML, '<img src=x onerror=alert(1)>.png'))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "<img src=x onerror" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;.png: This file is not a JPEG, PNG or WebP image." in page
+
+
 def test_a_decompression_bomb_is_refused_before_decoding(app, owner_client, english, product):
     data = bomb_png()
     assert len(data) < 200  # tiny on disk, 2.5 gigapixels when decoded
