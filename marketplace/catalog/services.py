@@ -524,7 +524,8 @@ def certificate_for_viewer(actor, certificate_id):
 
 def certificates_to_review(actor, status=CertificateStatus.PENDING.value, page=1, per_page=20):
     require(actor, Permission.CURATE_CATALOG)
-    statement = db.select(OcopCertificate).join(OcopCertificate.product)
+    statement = (db.select(OcopCertificate).join(OcopCertificate.product)
+                 .options(selectinload(OcopCertificate.product).selectinload(Product.cooperative)))
     if status in {s.value for s in CertificateStatus}:
         statement = statement.where(OcopCertificate.status == status)
     statement = statement.order_by(OcopCertificate.created_at, OcopCertificate.id)
