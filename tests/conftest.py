@@ -39,6 +39,8 @@ BASE_CONFIG = {
     "PASSWORD_HASH_PARALLELISM": 1,
     "RATELIMIT_STORAGE_URI": "memory://",
     "SERVER_NAME": None,
+    # Never the repository's search_index/ (sync.py writes after each commit); make_app gives each test its own.
+    "SEARCH_INDEX_DIR": tempfile.mkdtemp(prefix="test-search-index-"),
 }
 
 

@@ -1,9 +1,9 @@
 """Browser fixtures: a real server process on a free port, Debian's Chromium driven by Playwright.
 
 The server runs `flask run` with MARKETPLACE_ENV=development on a fresh SQLite file, after
-`flask db upgrade` and `flask seed-demo`, exactly as `make run` does. Every page opened through
-these fixtures is watched: a CSP violation, a console error or an uncaught JavaScript exception
-fails the test. A failing test leaves a screenshot in test-artifacts/<test name>.png.
+`flask db upgrade`, `flask seed-demo` and `flask search rebuild --if-missing`, exactly as `make run`
+does. Every page opened through these fixtures is watched: a CSP violation, a console error or an
+uncaught JavaScript exception fails the test. A failing test leaves a screenshot in test-artifacts/<test name>.png.
 """
 import os
 import re
@@ -111,7 +111,7 @@ def live_server(tmp_path_factory):
     }
     for name in ("FLASK_DEBUG", "FLASK_RUN_PORT", "FLASK_RUN_HOST"):
         env.pop(name, None)
-    for command in (("db", "upgrade"), ("seed-demo",)):
+    for command in (("db", "upgrade"), ("seed-demo",), ("search", "rebuild", "--if-missing")):
         done = subprocess.run(_flask(*command), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                               timeout=120)
         if done.returncode != 0:
