@@ -483,12 +483,26 @@ def test_the_preview_lists_errors_by_line_and_column(client, auth, english, coop
     assert [p.name for p in products()] == ["Chè xanh Mẫu Sơn"]
 
 
+def test_the_preview_escapes_what_the_file_says(client, auth, cooperative_owner):
+    auth.login(cooperative_owner.email)
+    attack = "<img src=x onerror=alert(1)>"
+    html = upload(client, csv_bytes([registry_row(name=attack), registry_row(name=attack, unit=attack)]),
+                  filename=f"{attack}.csv").get_data(as_text=True)
+    assert attack not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    report = importing.run_import(cooperative_owner, importing.read_table(csv_bytes([registry_row(unit="?")])),
+                                  dry_run=True)
+    assert all(type(message) is str for _line, _column, message in report.errors), "never a lazy (markup) string"
+
+
 def test_a_bad_file_is_shown_on_the_upload_form(client, auth, english, cooperative_owner):
     auth.login(cooperative_owner.email)
     response = upload(client, b"name,category,unit,prize\r\nA,other,kg,1\r\n")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Unknown columns: prize" in html and 'aria-invalid="true"' in html
+    html = upload(client, b"name,category,unit,price_vnd,<b>x</b>\r\nA,other,kg,1,2\r\n").get_data(as_text=True)
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
     assert client.post("/workspace/import", data={}, content_type="multipart/form-data").status_code == 422
 
 

@@ -620,7 +620,7 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
     cooperatives earlier rows stored (a registry lists many products per cooperative)."""
     parsed = parse_row(row.cells, vocabulary, alliance)
     if parsed.errors:
-        row.errors = parsed.errors + _more_errors(parsed, table.columns)
+        row.errors = _plain(parsed.errors + _more_errors(parsed, table.columns))
         return
     cooperative = actor.organisation
     new_cooperative = False
@@ -649,7 +649,7 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
     except DomainError as error:
         if new_cooperative:
             db.session.expunge(cooperative)
-        row.errors = _error_columns(error, table.columns)
+        row.errors = _plain(_error_columns(error, table.columns))
         return
     if alliance:
         known[parsed.cooperative["tax_code"]] = cooperative
@@ -658,6 +658,12 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
     report.updated += not created
     report.published += product.status == ProductStatus.PUBLISHED and not was_published
     report.cooperatives_created += new_cooperative
+
+
+def _plain(errors):
+    """Messages as plain text in the reader's language: a lazy string carries __html__, so Jinja would
+    print it unescaped."""
+    return [(column, str(message)) for column, message in errors]
 
 
 def _existing(cooperative, name):
