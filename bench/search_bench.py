@@ -179,7 +179,7 @@ def benchmark(args, log):
             gc.collect()
             log(f"{engine.name}: building ...")
             seconds = engine.build(products)
-            built[engine.name] = round(seconds, 2)
+            built[engine.name] = round(seconds, 3)
             log(f"{engine.name}: built in {built[engine.name]} s")
 
         for engine in engines:
