@@ -8,7 +8,9 @@ SQLite FTS5: unicode61 remove_diacritics 2, bm25() with the same field weights, 
 GROUP BY over the matched rowids, prefix with "word"*.
 
 Both answer `search(query)` with a Result (top ids, total, facets) and `suggest(query)` with up
-to 10 product names, like the engine, so the timings compare the same work.
+to 8 product names, like the engine, so the timings compare the same work. As on the engine, each
+facet counts under every active filter but its own (a buyer who picked a category still sees the
+others), so a filtered query counts over the text matches, not only the filtered ones.
 """
 import re
 import sqlite3
@@ -40,35 +42,52 @@ class PeerUnavailable(RuntimeError):
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-def _pg_filters(filters):
-    clauses = []
-    if "category" in filters:
-        clauses.append("p.category = %(category)s")
-    if "province" in filters:
-        clauses.append("p.province_code = %(province)s")
-    if "stars" in filters:
-        clauses.append("p.stars = %(stars)s")
-    if "certification" in filters:
-        clauses.append("p.certifications @> ARRAY[%(certification)s]::text[]")
-    return "".join(f" AND {c}" for c in clauses)
+PG_FILTERS = {
+    "category": "category = %(category)s",
+    "province": "province_code = %(province)s",
+    "stars": "stars = %(stars)s",
+    "certification": "certifications @> ARRAY[%(certification)s]::text[]",
+}
 
 
-PG_SEARCH = """
+def _where(clauses):
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _filter_clauses(templates, filters, skip=None):
+    return [templates[name] for name in filters if name != skip]
+
+
+PG_FACETS = {  # facet → (SELECT of the value and its count from m, extra condition)
+    "category": ("category", None),
+    "province": ("province_code", "province_code IS NOT NULL"),
+    "stars": ("stars", "stars IS NOT NULL"),
+    "certification": ("unnest(certifications)", None),
+    "cooperative_type": ("cooperative_type", None),
+}
+
+
+def pg_search_sql(filters):
+    """One statement: the matched set once (materialised), the top 20 and the total under every
+    filter, and each facet under every filter but its own (what the engine's facets show)."""
+    every = _where(_filter_clauses(PG_FILTERS, filters))
+    parts = [
+        f"(SELECT coalesce(json_agg(id), '[]') FROM (SELECT id FROM m{every} ORDER BY rank DESC, id LIMIT {LIMIT}) t)",
+        f"(SELECT count(*) FROM m{every})",
+    ]
+    for name in FACETS:
+        value, condition = PG_FACETS[name]
+        clauses = _filter_clauses(PG_FILTERS, filters, skip=name) + ([condition] if condition else [])
+        parts.append(f"(SELECT json_object_agg(v, n) FROM (SELECT {value} AS v, count(*) AS n FROM m{_where(clauses)}"
+                     " GROUP BY 1) f)")
+    return """
 WITH q AS (SELECT websearch_to_tsquery('simple', f_unaccent(%(text)s)) AS q),
 m AS MATERIALIZED (
     SELECT p.id, p.category, p.province_code, p.stars, p.cooperative_type, p.certifications,
            ts_rank(p.doc, q.q) AS rank
-    FROM products p, q WHERE p.doc @@ q.q{filters})
-SELECT
-  (SELECT coalesce(json_agg(id), '[]') FROM (SELECT id FROM m ORDER BY rank DESC, id LIMIT {limit}) t),
-  (SELECT count(*) FROM m),
-  (SELECT json_object_agg(category, n) FROM (SELECT category, count(*) n FROM m GROUP BY 1) f),
-  (SELECT json_object_agg(province_code, n)
-     FROM (SELECT province_code, count(*) n FROM m WHERE province_code IS NOT NULL GROUP BY 1) f),
-  (SELECT json_object_agg(stars, n) FROM (SELECT stars, count(*) n FROM m WHERE stars IS NOT NULL GROUP BY 1) f),
-  (SELECT json_object_agg(c, n) FROM (SELECT unnest(certifications) c, count(*) n FROM m GROUP BY 1) f),
-  (SELECT json_object_agg(cooperative_type, n) FROM (SELECT cooperative_type, count(*) n FROM m GROUP BY 1) f)
-"""
+    FROM products p, q WHERE p.doc @@ q.q)
+SELECT """ + ",\n       ".join(parts)
+
 
 PG_SUGGEST = """
 WITH q AS (SELECT to_tsquery('simple', f_unaccent(%(expression)s)) AS q),
@@ -158,8 +177,7 @@ class PostgresPeer:
 
     def search(self, query):
         filters = query.filter_dict
-        sql = PG_SEARCH.format(filters=_pg_filters(filters), limit=LIMIT)
-        row = self.connection.execute(sql, {"text": query.text, **filters}).fetchone()
+        row = self.connection.execute(pg_search_sql(filters), {"text": query.text, **filters}).fetchone()
         ids, total = row[0], row[1]
         facets = {name: {str(k): v for k, v in (value or {}).items()} for name, value in zip(FACETS, row[2:])}
         return Result(ids, total, facets)
@@ -187,36 +205,40 @@ def _fts_text(text):
     return (text or "").replace("đ", "d").replace("Đ", "D")
 
 
-def _fts_filters(filters):
-    clauses, params = [], []
-    if "category" in filters:
-        clauses.append("p.category = ?")
-        params.append(filters["category"])
-    if "province" in filters:
-        clauses.append("p.province_code = ?")
-        params.append(filters["province"])
-    if "stars" in filters:
-        clauses.append("p.stars = ?")
-        params.append(filters["stars"])
-    if "certification" in filters:
-        clauses.append("EXISTS (SELECT 1 FROM product_cert c WHERE c.product_id = p.id AND c.code = ?)")
-        params.append(filters["certification"])
-    return "".join(f" AND {c}" for c in clauses), params
-
-
+FTS_FILTERS = {
+    "category": "category = :category",
+    "province": "province_code = :province",
+    "stars": "stars = :stars",
+    "certification": "EXISTS (SELECT 1 FROM product_cert c WHERE c.product_id = m.id AND c.code = :certification)",
+}
 FTS_WEIGHTS = "10.0, 10.0, 4.0, 4.0, 1.0"  # name, name_en, cooperative, province, description
-FTS_SEARCH = """
+FTS_FACETS = {
+    "category": ("category", "m", None),
+    "province": ("province_code", "m", "province_code IS NOT NULL"),
+    "stars": ("stars", "m", "stars IS NOT NULL"),
+    "certification": ("c.code", "m JOIN product_cert c ON c.product_id = m.id", None),
+    "cooperative_type": ("cooperative_type", "m", None),
+}
+
+
+def fts_search_sql(filters):
+    """Like pg_search_sql: one statement, each facet under every filter but its own."""
+    every = _where(_filter_clauses(FTS_FILTERS, filters))
+    parts = [
+        f"SELECT 'hit', id, rank FROM (SELECT id, rank FROM m{every} ORDER BY rank, id LIMIT {LIMIT})",
+        f"SELECT 'total', NULL, count(*) FROM m{every}",
+    ]
+    for name in FACETS:
+        value, source, condition = FTS_FACETS[name]
+        clauses = _filter_clauses(FTS_FILTERS, filters, skip=name) + ([condition] if condition else [])
+        parts.append(f"SELECT '{name}', {value}, count(*) FROM {source}{_where(clauses)} GROUP BY {value}")
+    return f"""
 WITH m AS MATERIALIZED (
-    SELECT p.id, p.category, p.province_code, p.stars, p.cooperative_type, bm25(fts, {weights}) AS rank
-    FROM fts JOIN products p ON p.id = fts.rowid WHERE fts MATCH ?{filters})
-SELECT 'hit', id, rank FROM (SELECT id, rank FROM m ORDER BY rank, id LIMIT {limit})
-UNION ALL SELECT 'total', NULL, count(*) FROM m
-UNION ALL SELECT 'category', category, count(*) FROM m GROUP BY category
-UNION ALL SELECT 'province', province_code, count(*) FROM m WHERE province_code IS NOT NULL GROUP BY province_code
-UNION ALL SELECT 'stars', stars, count(*) FROM m WHERE stars IS NOT NULL GROUP BY stars
-UNION ALL SELECT 'certification', c.code, count(*) FROM m JOIN product_cert c ON c.product_id = m.id GROUP BY c.code
-UNION ALL SELECT 'cooperative_type', cooperative_type, count(*) FROM m GROUP BY cooperative_type
-"""
+    SELECT p.id, p.category, p.province_code, p.stars, p.cooperative_type, bm25(fts, {FTS_WEIGHTS}) AS rank
+    FROM fts JOIN products p ON p.id = fts.rowid WHERE fts MATCH :match)
+""" + "\nUNION ALL ".join(parts)
+
+
 FTS_SUGGEST = """
 WITH s AS MATERIALIZED (
     SELECT p.name, bm25(fts, {weights}) AS rank FROM fts JOIN products p ON p.id = fts.rowid WHERE fts MATCH ?)
@@ -266,11 +288,10 @@ class Fts5Peer:
         tokens = words(_fts_text(query.text))
         if not tokens:
             return Result([], 0, {})
-        clauses, params = _fts_filters(query.filter_dict)
-        sql = FTS_SEARCH.format(weights=FTS_WEIGHTS, filters=clauses, limit=LIMIT)
+        filters = query.filter_dict
         match = " ".join(f'"{t}"' for t in tokens)  # implicit AND, each word quoted (no query syntax)
         hits, total, facets = [], 0, {name: {} for name in FACETS}
-        for kind, key, value in self.connection.execute(sql, [match, *params]):
+        for kind, key, value in self.connection.execute(fts_search_sql(filters), {"match": match, **filters}):
             if kind == "hit":
                 hits.append((value, key))
             elif kind == "total":

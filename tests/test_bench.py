@@ -9,14 +9,16 @@ The PostgreSQL peer runs when TEST_DATABASE_URL or CI is set, with conftest's ru
 server fails in CI and skips elsewhere. The run without it always happens.
 """
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from bench import corpus, queries
+from bench import corpus, peers, queries
 from bench.search_bench import render
 from marketplace.text import fold
 from tests.conftest import IN_CI, POSTGRES_URL, require_postgres
@@ -133,3 +135,52 @@ def test_query_mix_refuses_too_few_queries_and_repeats_nothing():
         queries.build(queries.MIN_QUERIES - 1, 1)
     with pytest.raises(AssertionError):  # a "non-matching" word that the corpus contains
         queries.build(QUERIES, 1, vocabulary | {"freeship"})
+
+
+def reference(products, query):
+    """Total and facets of a query by brute force: every word (folded) in the product's text, the
+    filters applied, each facet under every filter but its own."""
+    fields = ("name", "name_en", "cooperative_name", "province_name", "description")
+    wanted = set(re.findall(r"\w+", fold(query.text)))
+    values = {"category": lambda p: [p["category"]], "province": lambda p: [p["province_code"]],
+              "stars": lambda p: [p["stars"]] if p["stars"] else [], "certification": lambda p: p["certifications"],
+              "cooperative_type": lambda p: [p["cooperative_type"]]}
+    matched = [p for p in products if wanted <= set(re.findall(r"\w+", fold(" ".join(p[f] for f in fields))))]
+
+    def passes(product, skip=None):
+        return all(value in values[name](product) for name, value in query.filters if name != skip)
+
+    facets = {}
+    for name in peers.FACETS:
+        counts = Counter()
+        for product in matched:
+            if passes(product, skip=name):
+                counts.update(str(value) for value in values[name](product))
+        facets[name] = dict(counts)
+    return sum(passes(p) for p in matched), facets
+
+
+@pytest.mark.parametrize("peer_name", ["sqlite_fts5"] + (["postgresql"] if (POSTGRES_URL or IN_CI) else []))
+def test_peers_count_what_a_brute_force_reference_counts(peer_name):
+    """The peers' SQL (filters, facets that ignore their own filter) does the same work as the engine's
+    facets: checked against a plain Python count on every search query of the mix."""
+    if peer_name == "postgresql":
+        require_postgres()
+        peer = peers.PostgresPeer(POSTGRES_URL)
+    else:
+        peer = peers.Fts5Peer()
+    products = corpus.generate(PRODUCTS)
+    measured, _ = queries.build(QUERIES, 20261, corpus.vocabulary(products))
+    searches = [q for q in measured if q.op == "search"]
+    assert any(q.filters for q in searches)
+    try:
+        peer.build(products)
+        mismatches = []
+        for query in searches:
+            result = peer.search(query)
+            if (result.total, result.facets) != reference(products, query):
+                mismatches.append(query.text)
+        assert mismatches == []
+        assert any(peer.search(q).total for q in searches if q.filters)  # some filtered query finds something
+    finally:
+        peer.close()
