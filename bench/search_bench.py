@@ -49,7 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--queries", type=int, default=240,
                         help=f"measured queries, at least {queries.MIN_QUERIES} (default 240)")
     parser.add_argument("--seed", type=int, default=20261, help="seed of the corpus and the query mix")
-    parser.add_argument("--json", action="store_true", help="print one machine-readable JSON document")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one machine-readable JSON document")
+    output.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/benchmarks.md)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL") or DEFAULT_PG_URL,
                         help="PostgreSQL to use for the peer (env BENCH_PG_URL; a private schema is "
                              "created and dropped)")
@@ -296,6 +298,49 @@ def render(report):
     return "\n".join(lines)
 
 
+def render_markdown(report):
+    """The results as Markdown tables, for docs/benchmarks.md."""
+    p, m, q = report["params"], report["machine"], report["queries"]
+    names = list(report["engines"])
+    lines = [
+        f"{p['products']:,} products, {q['count']} distinct measured queries ({q['search']} searches with facets,"
+        f" {q['suggest']} prefix completions), {q['warmup']} warm-up, seed {p['seed']}; load average"
+        f" {m['load_average_start'][0]} at start, {m['load_average_end'][0]} at end; peak RSS of the"
+        f" benchmark process {report['peak_rss_mb']:.0f} MB.",
+        "",
+        "| engine | build s | p50 ms | p95 ms | max ms | mean ms | searches with no result | relevance |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, e in report["engines"].items():
+        lat = e["latency_ms"]
+        lines.append(f"| {name} ({e['version']}) | {e['build_seconds']:.1f} | {_ms(lat['p50'])} | {_ms(lat['p95'])}"
+                     f" | {_ms(lat['max'])} | {_ms(lat['mean'])} | {e['zero_result_searches']} of {q['search']}"
+                     f" | {e['relevance_ok']}/{report['relevance_total']} |")
+    if report["ratios"]:
+        lines += ["", "p95 ratios: " + "; ".join(f"{name.removeprefix('p95_').replace('_over_', ' / ')} ="
+                                                 f" {ratio:.2f}" for name, ratio in report["ratios"].items())]
+    if "targets" in report:
+        t, mine = report["targets"], report["engines"][ENGINE_NAME]
+        lines.append(f"Targets (at {t['products']:,}): p95 ≤ {t['p95_ms']:.0f} ms:"
+                     f" {'met' if t['p95_met'] else '**missed**'} ({_ms(mine['latency_ms']['p95'])} ms);"
+                     f" full rebuild < {t['rebuild_seconds']:.0f} s: {'met' if t['rebuild_met'] else '**missed**'}"
+                     f" ({mine['build_seconds']:.1f} s).")
+    lines += ["", "| kind | n | " + " | ".join(f"{n} p50 / p95" for n in names) + " |",
+              "|---|---:|" + "---:|" * len(names)]
+    for kind in queries.KINDS:
+        cells = []
+        for name in names:
+            s = report["engines"][name]["by_kind"].get(kind)
+            cells.append(f"{_ms(s['p50'])} / {_ms(s['p95'])}" if s else "-")
+        lines.append(f"| {kind} | {q['by_kind'].get(kind, 0)} | " + " | ".join(cells) + " |")
+    lines += ["", "| query | right answer | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for row in report["relevance"]:
+        cells = " | ".join("yes" if row["results"][n]["ok"] else f"no ({row['results'][n]['top'] or 'nothing'})"
+                           for n in names)
+        lines.append(f"| `{row['query']}` | {row['expect']} | {cells} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
 
@@ -309,6 +354,8 @@ def main(argv=None):
         return 2
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
+    elif args.markdown:
+        print(render_markdown(report))
     else:
         print(render(report))
     return 0

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench import corpus, peers, queries
-from bench.search_bench import render
+from bench.search_bench import render, render_markdown
 from marketplace.text import fold
 from tests.conftest import IN_CI, POSTGRES_URL, require_postgres
 
@@ -111,6 +111,10 @@ def test_readable_table(run):
     for name in expected_engines(run):
         assert name in text
     assert "p95" in text and "Relevance" in text and "dâu" in text
+    markdown = render_markdown(run["report"])
+    assert markdown.count("\n| `") == len(queries.LABELS)  # one relevance row per labelled query
+    for name in expected_engines(run):
+        assert f"| {name} (" in markdown
 
 
 def test_corpus_is_deterministic_and_covers_every_base_product():
