@@ -139,6 +139,20 @@ def profile(engine, measured, path, log):
     log(out.getvalue())
 
 
+def revision():
+    """The commit measured, and whether the engine's files differ from it (None outside git)."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "marketplace/search"], cwd=ROOT,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "engine_modified": bool(changed)}
+
+
 def benchmark(args, log):
     report = {
         "benchmark": "search",
@@ -147,6 +161,7 @@ def benchmark(args, log):
                    "warmup": queries.WARMUP},
         "machine": {"cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
                     "python": platform.python_version(), "platform": platform.platform()},
+        "revision": revision(),
     }
     started = time.perf_counter()
     products = corpus.generate(args.products, args.seed)
@@ -306,7 +321,8 @@ def render_markdown(report):
         f"{p['products']:,} products, {q['count']} distinct measured queries ({q['search']} searches with facets,"
         f" {q['suggest']} prefix completions), {q['warmup']} warm-up, seed {p['seed']}; load average"
         f" {m['load_average_start'][0]} at start, {m['load_average_end'][0]} at end; peak RSS of the"
-        f" benchmark process {report['peak_rss_mb']:.0f} MB.",
+        f" benchmark process {report['peak_rss_mb']:.0f} MB; commit {(report['revision'] or {}).get('commit', '?')}"
+        f"{' (engine modified)' if (report['revision'] or {}).get('engine_modified') else ''}.",
         "",
         "| engine | build s | p50 ms | p95 ms | max ms | mean ms | searches with no result | relevance |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
