@@ -169,6 +169,19 @@ def test_stars_and_recency_break_ties_but_never_beat_relevance(make_index):
     assert names(path, "hồi") == ["Hồi khô B", "Hồi khô C", "Hồi khô A", "Quế khô D"]
 
 
+def test_query_words_side_by_side_rank_above_the_same_words_apart(make_index):
+    # Vietnamese words are syllables written apart: "nông sản" (farm produce) is one word of two.
+    path = corpus(
+        make_index,
+        record("Quế vỏ", cooperative_name="HTX Sản xuất dịch vụ nông lâm nghiệp Hoàng Trung"),
+        record("Cây thạch đen khô Tràng Định", cooperative_name="HTX Nông sản sạch Tràng Định"),
+        record("Ong mật nuôi"),
+        record("Mật ong rừng hoa ban"),
+    )
+    assert names(path, "nong san") == ["Cây thạch đen khô Tràng Định", "Quế vỏ"]
+    assert names(path, "mat ong") == ["Mật ong rừng hoa ban", "Ong mật nuôi"]
+
+
 def test_a_name_that_starts_with_the_query_and_a_shorter_name_rank_higher(make_index):
     path = corpus(make_index, record("Bánh mật ong gừng"), record("Mật ong rừng hoa ban Tây Bắc"),
                   record("Mật ong rừng"))

@@ -39,7 +39,8 @@ def check():
     try:
         report = sync.check(current_app)
     except index.IndexUnavailable:
-        raise click.ClickException(f"There is no search index in {path}: run `flask search rebuild`.") from None
+        raise click.ClickException(f"There is no search index (of this version) in {path}: "
+                                   "run `flask search rebuild`.") from None
     if not report:
         click.echo(f"The search index in {path} matches the database.")
         return

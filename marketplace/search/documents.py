@@ -77,13 +77,14 @@ def document(record):
     certifications = sorted(record.get("certifications") or [])
     cooperative_type = record.get("cooperative_type") or ""
     ocop = sorted({f"{int(stars)}-{_expiry(expires):%Y%m%d}" for stars, expires in record.get("certificates") or []})
-    meta = " ".join(filter(None, [
+    meta_parts = [
         CATEGORY_WORDS.get(record["category"], ""),
         cooperative,
         COOPERATIVE_TYPE_WORDS.get(cooperative_type, ""),
         geo.province_name(province) if province else "",
         *(CERTIFICATION_WORDS.get(code, "") for code in certifications),
-    ]))
+    ]
+    meta = " ".join(filter(None, meta_parts))
     name_words = folded_words(name)
     doc = {
         "id": str(record["id"]),
@@ -91,6 +92,7 @@ def document(record):
         "name_exact": f"{name}\n{name_en}",
         "name_first": name_words[0] if name_words else "",
         "meta": meta,
+        "pairs": word_pairs(name, name_en, *meta_parts),
         "description": description,
         "category": record["category"],
         "province": str(province) if province else "",
@@ -105,6 +107,17 @@ def document(record):
     }
     doc["fingerprint"] = fingerprint(doc)
     return doc
+
+
+def word_pairs(*texts):
+    """Adjacent folded words of each text, as "nong_san" terms. Vietnamese words are made of syllables
+    written apart ("nông sản", farm produce), so a query's words side by side in a name mean far more
+    than the same syllables scattered: query.py ranks those first."""
+    pairs = set()
+    for text in texts:
+        words = folded_words(text)
+        pairs.update(f"{first}_{second}" for first, second in zip(words, words[1:]))
+    return " ".join(sorted(pairs))
 
 
 def fingerprint(doc):

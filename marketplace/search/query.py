@@ -44,12 +44,13 @@ FILTERS = ("category", "province", "stars", "certification", "cooperative_type")
 MAX_QUERY_WORDS = 10
 MAX_RESULTS = 1000  # the deepest result paging reaches; `total` still counts every match
 MAX_VARIANTS = 12  # typo variants of one word in one field
-SUGGEST_BELOW = 3  # offer "did you mean" when fewer results than this
+SUGGEST_BELOW = 3  # offer "did you mean" when fewer results than this, or only partial matches
 SNIPPET_CHARS = 160
 
 # A word's score: base-100 digits, most significant first, so that summing over the query's words
-# keeps the lexicographic order (words matched, typos, field, exact diacritics).
-WORD, NO_TYPO, FIELD, EXACT = 1_000_000, 10_000, 100, 1
+# keeps the lexicographic order (words matched, typos, adjacent pairs, field, exact diacritics). Each
+# pair of consecutive query words found side by side in the name or the other words adds PAIR.
+WORD, NO_TYPO, PAIR, FIELD, EXACT = 10**8, 10**6, 10**4, 10**2, 1
 FIELD_RANK = {"name": 2, "meta": 1, "description": 0}
 TIE_BITS = 96  # segments.SegmentData.stars(): tie keys are below 2**96
 
@@ -133,6 +134,11 @@ class _Leaf:
         self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
         self.matched_terms = set()
         self.scores = [self._word_scores(word) for word in words]
+        self.pair_scores = []  # ranking only: never required to match
+        for first, second in zip(words, words[1:]):
+            pair = {}
+            if score_postings(pair, reader, "pairs", f"{first.folded}_{second.folded}", PAIR):
+                self.pair_scores.append(pair)
 
     def _word_scores(self, word):
         """{docnum: score} of one query word: its best way of matching each document. Layers are
@@ -176,10 +182,10 @@ class _Leaf:
 
     def summed(self, docs):
         """The query's score of each of `docs` (a list): the sum of its words' scores (C-speed maps)."""
-        if len(self.scores) == 1:
-            return list(map(self.scores[0].get, docs, repeat(0)))
-        columns = [map(scores.get, docs, repeat(0)) for scores in self.scores]
-        return list(map(_add_all, *columns))
+        every = self.scores + self.pair_scores
+        if len(every) == 1:
+            return list(map(every[0].get, docs, repeat(0)))
+        return list(map(_add_all, *(map(scores.get, docs, repeat(0)) for scores in every)))
 
     def filter_set(self, name, value):
         if name == "stars":
@@ -273,7 +279,7 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
         ids.append(product_id)
         if highlight:
             highlights[product_id] = highlights_for(stored, terms)
-    suggestion = did_you_mean(leaves, words, q) if words and total < SUGGEST_BELOW else None
+    suggestion = did_you_mean(leaves, words, q) if words and (partial or total < SUGGEST_BELOW) else None
     return SearchResult(ids=ids, total=total, page=page, per_page=per_page, facets=facets,
                         highlights=highlights, suggestion=suggestion, partial=partial, terms=terms)
 

@@ -11,7 +11,7 @@ from whoosh.fields import COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 
 from marketplace.search.analysis import EXACT, FOLDING
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Per-document numbers, packed in one fixed-width column so a segment's values load in one read:
 # product id, "price from" in VND, publication time (Unix seconds), number of words in the name.
@@ -39,6 +39,7 @@ def build_schema():
         name_exact=Words(EXACT),
         name_first=ID(),  # the folded first word of the name: "starts with the query" ranks higher
         meta=Words(FOLDING),  # category words, cooperative name and type, province, certifications
+        pairs=KEYWORD(),  # adjacent folded words of the name and meta: "nong_san" (documents.word_pairs)
         description=Words(FOLDING, stored=True),
         # Filters and facets: each value's postings are the set of documents having it.
         category=ID(),
