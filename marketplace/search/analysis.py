@@ -49,9 +49,14 @@ def exact_words(text):
     return WORD.findall(exact(text))
 
 
+def iter_word_spans(text):
+    """(start, end, folded word) for each word of an NFC text, lazily: for highlighting the original text."""
+    for match in WORD.finditer(text):
+        yield match.start(), match.end(), match.group(0).lower().translate(FOLD_TABLE)
+
+
 def word_spans(text):
-    """(start, end, folded word) for each word of an NFC text: for highlighting the original text."""
-    return [(m.start(), m.end(), m.group(0).lower().translate(FOLD_TABLE)) for m in WORD.finditer(text)]
+    return list(iter_word_spans(text))
 
 
 class VietnameseTokenizer(Tokenizer):

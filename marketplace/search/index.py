@@ -46,7 +46,7 @@ class Codec(W3Codec):
     length_stats = False
 
     def __init__(self):
-        super().__init__(blocklimit=256, compression=0)
+        super().__init__(blocklimit=1024, compression=0)
 
 
 class IndexUnavailable(Exception):

@@ -20,18 +20,16 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import repeat
+from functools import lru_cache, partial, reduce
+from itertools import chain, repeat
 from operator import add, lshift
 
 from whoosh.automata import lev
-from whoosh.codec.base import Automata
 
 from marketplace.search import index as search_index
-from marketplace.search.analysis import exact_words, fold, word_spans
+from marketplace.search.analysis import exact_words, fold, iter_word_spans
 from marketplace.search.segments import (
     EMPTY,
-    doc_frequency,
     leaf_readers,
     postings,
     score_postings,
@@ -44,6 +42,7 @@ FILTERS = ("category", "province", "stars", "certification", "cooperative_type")
 MAX_QUERY_WORDS = 10
 MAX_RESULTS = 1000  # the deepest result paging reaches; `total` still counts every match
 MAX_VARIANTS = 12  # typo variants of one word in one field
+TYPO_FIELDS = ("meta", "name")  # lowest score first
 SUGGEST_BELOW = 3  # offer "did you mean" when fewer results than this, or only partial matches
 SNIPPET_CHARS = 160
 
@@ -111,13 +110,15 @@ def _distance(a, b):
     return previous[-1]
 
 
-def variants(reader, fieldname, word, maxdist):
-    """Index words of this segment's field within `maxdist` edits of `word` (itself excluded),
-    as (distance, word), closest and then most frequent first, at most MAX_VARIANTS."""
-    found = []
-    for term in Automata.find_matches(_automaton(word, maxdist), reader.cursor(fieldname)):
-        if term != word:
-            found.append((_distance(term, word), -doc_frequency(reader, fieldname, term), term))
+def variants(vocabulary, word, maxdist):
+    """Words of a segment's field within `maxdist` edits of `word` (itself excluded), as (distance,
+    word), closest and then most frequent first, at most MAX_VARIANTS. One edit: the word's edit
+    neighbourhood looked up in the vocabulary; two: whoosh's Levenshtein automaton over it."""
+    if maxdist == 1:
+        found = [(1, -vocabulary.frequency(term), term) for term in vocabulary.one_edit(word)]
+    else:
+        found = [(_distance(term, word), -vocabulary.frequency(term), term)
+                 for term in vocabulary.within(_automaton(word, maxdist)) if term != word]
     found.sort()
     return [(distance, term) for distance, _frequency, term in found[:MAX_VARIANTS]]
 
@@ -142,21 +143,32 @@ class _Leaf:
 
     def _word_scores(self, word):
         """{docnum: score} of one query word: its best way of matching each document. Layers are
-        written from the lowest score up, so the best way a document matches is what stays."""
+        written from the lowest score up, so the best way a document matches is what stays.
+        Typo variants are looked for in the names and the other words, not in descriptions (long
+        texts whose many near-words would only add noise below the exact matches)."""
         reader, scores = self.reader, {}
         for typos in range(word.typos, 0, -1):
-            for fieldname in ("description", "meta", "name"):
+            for fieldname in TYPO_FIELDS:
+                vocabulary = self.vocabulary(fieldname)
                 score = WORD + (2 - typos) * NO_TYPO + FIELD_RANK[fieldname] * FIELD
-                for distance, term in variants(reader, fieldname, word.folded, typos):
-                    if distance == typos and score_postings(scores, reader, fieldname, term, score):
+                for distance, term in variants(vocabulary, word.folded, typos):
+                    if distance == typos and score_postings(scores, reader, fieldname, term, score,
+                                                            vocabulary.terms[term]):
                         self.matched_terms.add(term)
         for fieldname in ("description", "meta", "name"):
-            score = WORD + 2 * NO_TYPO + FIELD_RANK[fieldname] * FIELD
-            if score_postings(scores, reader, fieldname, word.folded, score):
+            info = self.vocabulary(fieldname).terms.get(word.folded)
+            if info is not None:
+                score_postings(scores, reader, fieldname, word.folded, WORD + 2 * NO_TYPO + FIELD_RANK[fieldname] * FIELD,
+                               info)
                 self.matched_terms.add(word.folded)
         if word.exact != word.folded:
-            score_postings(scores, reader, "name_exact", word.exact, WORD + 2 * NO_TYPO + 2 * FIELD + EXACT)
+            info = self.vocabulary("name_exact").terms.get(word.exact)
+            if info is not None:
+                score_postings(scores, reader, "name_exact", word.exact, WORD + 2 * NO_TYPO + 2 * FIELD + EXACT, info)
         return scores
+
+    def vocabulary(self, fieldname):
+        return self.data.vocabulary(self.reader, fieldname)
 
     @property
     def has_deletions(self):
@@ -166,16 +178,16 @@ class _Leaf:
         if not self.scores:
             return self.live
         keys = sorted((s.keys() for s in self.scores), key=len)
-        found = set(keys[0]).intersection(*keys[1:])
+        found = set(keys[0])
+        for more in keys[1:]:
+            found = more & found  # a dict view & a smaller set walks the set
         if self.has_deletions:
             found &= self.live
         return found
 
     def matching_at_least(self, count):
-        union = set().union(*(scores.keys() for scores in self.scores))
-        docs = list(union)
-        totals = self.summed(docs)
-        found = {d for d, total in zip(docs, totals) if total >= count * WORD}
+        matched = Counter(chain.from_iterable(self.scores))  # how many words each document matched
+        found = {docnum for docnum, words in matched.items() if words >= count}
         if self.has_deletions:
             found &= self.live
         return found
@@ -183,9 +195,8 @@ class _Leaf:
     def summed(self, docs):
         """The query's score of each of `docs` (a list): the sum of its words' scores (C-speed maps)."""
         every = self.scores + self.pair_scores
-        if len(every) == 1:
-            return list(map(every[0].get, docs, repeat(0)))
-        return list(map(_add_all, *(map(scores.get, docs, repeat(0)) for scores in every)))
+        columns = [map(scores.get, docs, repeat(0)) for scores in every]
+        return list(reduce(partial(map, add), columns[1:], columns[0]))
 
     def filter_set(self, name, value):
         if name == "stars":
@@ -209,10 +220,6 @@ class _Leaf:
         relevance = map(add, map(lshift, self.summed(docs), repeat(1)), map(starts.__contains__, docs))
         keys = map(add, map(lshift, relevance, repeat(TIE_BITS)), map(self.tie_key.__getitem__, docs))
         return [(key, offset + d) for key, d in heapq.nlargest(count, zip(keys, docs))]
-
-
-def _add_all(*numbers):
-    return sum(numbers)
 
 
 # ---------------------------------------------------------------- the search
@@ -328,7 +335,7 @@ def _facets(leaves, matched, filters):
 def highlight_parts(text, terms):
     """[(text, matched)] pieces of `text`, matched where a word folds to one of `terms`."""
     parts, position = [], 0
-    for start, end, folded in word_spans(text):
+    for start, end, folded in iter_word_spans(text):
         if folded in terms:
             if start > position:
                 parts.append((text[position:start], False))
@@ -341,16 +348,17 @@ def highlight_parts(text, terms):
 
 def snippet_parts(text, terms, size=SNIPPET_CHARS):
     """A window of about `size` characters of `text` around its first match, highlighted."""
-    spans = word_spans(text)
-    first = next((start for start, _end, folded in spans if folded in terms), None)
+    first = next((start for start, _end, folded in iter_word_spans(text) if folded in terms), None)
     if first is None:
         return []
     begin = max(0, first - size // 3)
-    if begin:
-        begin = next((s for s, _e, _f in spans if s >= begin), first)
+    if begin:  # start at a word
+        space = text.find(" ", begin, first)
+        begin = space + 1 if space != -1 else first
     end = min(len(text), begin + size)
-    if end < len(text):
-        end = max([e for _s, e, _f in spans if e <= end] or [end])
+    if end < len(text):  # end after a word
+        space = text.rfind(" ", first, end)
+        end = space if space != -1 else end
     parts = highlight_parts(text[begin:end], terms)
     if begin:
         parts.insert(0, ("…", False))
@@ -371,7 +379,10 @@ def highlights_for(stored, terms):
 # ---------------------------------------------------------------- did you mean
 
 def _vocabulary_frequency(leaves, word):
-    return sum(doc_frequency(leaf.reader, name, word) for leaf in leaves for name in ("name", "meta", "description"))
+    return sum(leaf.vocabulary(name).frequency(word) for leaf in leaves for name in ("name", "meta", "description"))
+
+
+MAX_CORRECTIONS = 5  # closest, most frequent candidates weighed by what they would find
 
 
 def did_you_mean(leaves, words, q):
@@ -384,34 +395,34 @@ def did_you_mean(leaves, words, q):
         if len(word.folded) < 2 or _vocabulary_frequency(leaves, word.folded):
             continue
         maxdist = 2 if len(word.folded) >= 5 else 1
-        candidates = {}
+        candidates = {}  # word → (distance, -frequency)
         for leaf in leaves:
             for name in ("name", "meta"):
-                for distance, term in variants(leaf.reader, name, word.folded, maxdist):
-                    candidates[term] = min(distance, candidates.get(term, distance))
+                vocabulary = leaf.vocabulary(name)
+                for distance, term in variants(vocabulary, word.folded, maxdist):
+                    distance_before, frequency = candidates.get(term, (distance, 0))
+                    candidates[term] = (min(distance, distance_before), frequency - vocabulary.frequency(term))
         if not candidates:
             continue
-        others = [w for i, w in enumerate(words) if i != position]
-        best = max(candidates, key=lambda term: (-candidates[term], _co_occurrence(leaves, others, term), term))
-        replacements[position] = best
+        closest = sorted(candidates, key=lambda term: (candidates[term], term))[:MAX_CORRECTIONS]
+        others = [i for i in range(len(words)) if i != position]
+        replacements[position] = max(closest, key=lambda term: (-candidates[term][0],
+                                                                _co_occurrence(leaves, others, term), term))
     if not replacements:
         return None
     return " ".join(replacements.get(i, w.exact) for i, w in enumerate(words))
 
 
 def _co_occurrence(leaves, others, term):
-    """How many products the query would find with `term` (without typo tolerance)."""
+    """How many products the query would find with `term` in place of the unknown word."""
     count = 0
     for leaf in leaves:
-        docs = _anywhere(leaf, term)
-        for word in others:
-            docs = docs & _anywhere(leaf, word.folded)
+        docs = set().union(*(postings(leaf.reader, name, term, leaf.vocabulary(name).terms.get(term))
+                             for name in ("name", "meta", "description") if term in leaf.vocabulary(name).terms))
+        for position in others:
+            docs = leaf.scores[position].keys() & docs  # walks the smaller set
         count += len(docs & leaf.live)
     return count
-
-
-def _anywhere(leaf, term):
-    return set().union(*(postings(leaf.reader, name, term) for name in ("name", "meta", "description")))
 
 
 # ---------------------------------------------------------------- suggestions as you type
@@ -434,17 +445,8 @@ def suggest(index, q, limit=8, today=None):
     for reader, offset in leaf_readers(searcher):
         leaf = _Leaf(reader, offset, complete, today)
         candidates = leaf.matching_all()
-        completing = set()
-        for count, btext in enumerate(reader.expand_prefix("name", last.folded)):
-            if count >= MAX_PREFIX_TERMS:
-                break
-            completing |= postings(reader, "name", reader.schema["name"].from_bytes(btext))
-        exact = set()
-        if last.exact != last.folded:
-            for count, btext in enumerate(reader.expand_prefix("name_exact", last.exact)):
-                if count >= MAX_PREFIX_TERMS:
-                    break
-                exact |= postings(reader, "name_exact", reader.schema["name_exact"].from_bytes(btext))
+        completing = _completions(leaf, "name", last.folded)
+        exact = _completions(leaf, "name_exact", last.exact) if last.exact != last.folded else EMPTY
         docs = list(completing.intersection(candidates))
         if not docs:
             continue
@@ -461,6 +463,15 @@ def suggest(index, q, limit=8, today=None):
         if len(names) >= limit:
             break
     return names
+
+
+def _completions(leaf, fieldname, prefix):
+    """Documents having a word of the field that starts with `prefix` (the first MAX_PREFIX_TERMS)."""
+    vocabulary = leaf.vocabulary(fieldname)
+    found = set()
+    for term in vocabulary.prefixed(prefix, MAX_PREFIX_TERMS):
+        found.update(postings(leaf.reader, fieldname, term, vocabulary.terms[term]))
+    return found
 
 
 _SPACES = re.compile(r"\s+")

@@ -8,6 +8,7 @@ structures (like Lucene's per-segment filter bitsets), never query results: ever
 reads its terms' postings.
 """
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from datetime import datetime
 from itertools import accumulate, repeat
@@ -28,13 +29,15 @@ _cache = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _chunks(reader, fieldname, text):
-    """The term's document numbers (local to this segment, deleted ones included), a block at a time."""
+def _chunks(reader, fieldname, text, info=None):
+    """The term's document numbers (local to this segment, deleted ones included), a block at a time.
+    `info` is the term's TermInfo when known (from Vocabulary), saving a look-up on disk."""
     field = reader.schema[fieldname]
-    try:
-        info = reader._terms.term_info(fieldname, field.to_bytes(text))
-    except (KeyError, TermNotFound):
-        return
+    if info is None:
+        try:
+            info = reader._terms.term_info(fieldname, field.to_bytes(text))
+        except (KeyError, TermNotFound):
+            return
     if info.is_inlined():  # short postings live in the term dictionary itself
         yield info.inlined_postings()[0]
         return
@@ -49,21 +52,75 @@ def _chunks(reader, fieldname, text):
         matcher._next_block()
 
 
-def postings(reader, fieldname, text):
+def postings(reader, fieldname, text, info=None):
     """The set of document numbers (local to this segment, deleted ones included) having the term."""
     found = set()
-    for chunk in _chunks(reader, fieldname, text):
+    for chunk in _chunks(reader, fieldname, text, info):
         found.update(chunk)
     return found
 
 
-def score_postings(scores, reader, fieldname, text, score):
+def score_postings(scores, reader, fieldname, text, score, info=None):
     """scores[docnum] = score for every document having the term; True if there was any."""
     any_found = False
-    for chunk in _chunks(reader, fieldname, text):
+    for chunk in _chunks(reader, fieldname, text, info):
         scores.update(zip(chunk, repeat(score)))
         any_found = True
     return any_found
+
+
+class Vocabulary:
+    """The words of one field of one segment, in memory: {word: TermInfo}, sorted, and their letters.
+
+    Typo variants and completions are looked up here instead of walking the on-disk term table
+    (a binary search of the file per step): the vocabulary of product names is small."""
+
+    def __init__(self, reader, fieldname):
+        field = reader.schema[fieldname]
+        self.terms = {field.from_bytes(btext): info for btext, info in reader.iter_field(fieldname)}
+        self.sorted = sorted(self.terms)
+        self.alphabet = "".join(sorted(set().union(*self.terms))) if self.terms else ""
+
+    def frequency(self, word):
+        info = self.terms.get(word)
+        return info.doc_frequency() if info is not None else 0
+
+    def one_edit(self, word):
+        """Words one insertion, deletion or substitution away from `word` (itself excluded)."""
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        letters = self.alphabet
+        candidates = {head + tail[1:] for head, tail in splits if tail}
+        candidates.update(head + c + tail[1:] for head, tail in splits if tail for c in letters)
+        candidates.update(head + c + tail for head, tail in splits for c in letters)
+        candidates.discard(word)
+        return candidates & self.terms.keys()
+
+    def within(self, dfa):
+        """Words the Levenshtein automaton accepts (whoosh's find_matches, on the sorted list)."""
+        terms, found, position = self.sorted, [], 0
+        if not terms:
+            return found
+        match = dfa.next_valid_string(terms[0])
+        while match:
+            position = bisect_left(terms, match, position)
+            if position == len(terms):
+                break
+            term = terms[position]
+            if term == match:
+                found.append(term)
+                term += "\0"
+            match = dfa.next_valid_string(term)
+        return found
+
+    def prefixed(self, prefix, limit):
+        """Up to `limit` words starting with `prefix`, in order."""
+        start = bisect_left(self.sorted, prefix)
+        found = []
+        for term in self.sorted[start:start + limit]:
+            if not term.startswith(prefix):
+                break
+            found.append(term)
+        return found
 
 
 def doc_frequency(reader, fieldname, text):
@@ -84,6 +141,7 @@ class SegmentData:
         self.price_key = [(p << ID_BITS) | i for p, i in zip(self.price, self.pids)]
         self.newest_key = [(t << ID_BITS) | i for t, i in zip(self.published, self.pids)]
         self._facets = {}
+        self._vocabularies = {}
         self._stars = {}
         self._live = (None, None)
         self._lock = threading.Lock()
@@ -98,6 +156,14 @@ class SegmentData:
                 known = known - reader.deleted_docs_set
             self._live = (count, known)
         return known
+
+    def vocabulary(self, reader, fieldname):
+        found = self._vocabularies.get(fieldname)
+        if found is None:
+            found = Vocabulary(reader, fieldname)
+            with self._lock:
+                self._vocabularies[fieldname] = found
+        return found
 
     def values(self, reader, fieldname):
         """{value: set of document numbers} of an ID/KEYWORD field (deleted documents included)."""
