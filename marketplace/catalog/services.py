@@ -428,9 +428,7 @@ def remove_photo(actor, product_id, image_id):
     from marketplace.catalog import images
 
     product = get_own_product(actor, product_id)
-    image = next((i for i in product.images if i.id == image_id), None)
-    if image is None:
-        raise NotFound()
+    image = _photo_of(product, image_id)
     name = image.stored_name
     product.images.remove(image)
     _renumber(product.images)
@@ -442,13 +440,19 @@ def remove_photo(actor, product_id, image_id):
 
 def make_cover(actor, product_id, image_id):
     product = get_own_product(actor, product_id)
-    image = next((i for i in product.images if i.id == image_id), None)
-    if image is None:
-        raise NotFound()
+    image = _photo_of(product, image_id)
     _renumber([image] + [i for i in product.images if i is not image])
     product.updated_at = utcnow()
     db.session.commit()
     return product
+
+
+def _photo_of(product, image_id):
+    """The product's photo with this id; NotFound for a photo of another product."""
+    image = next((i for i in product.images if i.id == image_id), None)
+    if image is None:
+        raise NotFound()
+    return image
 
 
 def _renumber(ordered):
