@@ -92,6 +92,15 @@ def peak_rss_mb():
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
+def current_rss_mb():
+    """Resident memory now (Linux), or None elsewhere."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
 def run_query(engine, query):
     """(nanoseconds, answer) for one call; the answer is a Result or a list of completions."""
     if query.op == "suggest":
@@ -222,6 +231,7 @@ def benchmark(args, log):
                 per_op[engine.name][query.op].append(ns)
                 if query.op == "search" and answer.total == 0:
                     zero[engine.name] += 1
+        rss_after_queries = current_rss_mb()
         report["relevance"] = relevance(engines, by_id)
         if args.profile and engines[0].name == ENGINE_NAME:
             profile(engines[0], measured, args.profile, log)
@@ -261,7 +271,8 @@ def benchmark(args, log):
             "rebuild_met": mine["build_seconds"] < TARGET_REBUILD_S,
         }
     report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    report["peak_rss_mb"] = peak_rss_mb()
+    report["peak_rss_mb"] = peak_rss_mb()  # the engine's full build sets it (its writer's memory budget)
+    report["rss_after_queries_mb"] = rss_after_queries
     return report
 
 
@@ -312,8 +323,8 @@ def render(report):
     for name, e in report["engines"].items():
         for note in e["notes"]:
             lines.append(f"note ({name}): {note}")
-    lines.append(f"corpus generated in {report['corpus']['seconds']} s; peak RSS of this process"
-                 f" {report['peak_rss_mb']} MB")
+    lines.append(f"corpus generated in {report['corpus']['seconds']} s; RSS of this process: peak"
+                 f" {report['peak_rss_mb']} MB, {report['rss_after_queries_mb']} MB after the queries")
     return "\n".join(lines)
 
 
@@ -324,8 +335,8 @@ def render_markdown(report):
     lines = [
         f"{p['products']:,} products, {q['count']} distinct measured queries ({q['search']} searches with facets,"
         f" {q['suggest']} prefix completions), {q['warmup']} warm-up, seed {p['seed']}; load average"
-        f" {m['load_average_start'][0]} at start, {m['load_average_end'][0]} at end; peak RSS of the"
-        f" benchmark process {report['peak_rss_mb']:.0f} MB; commit {(report['revision'] or {}).get('commit', '?')}"
+        f" {m['load_average_start'][0]} at start, {m['load_average_end'][0]} at end; RSS of the benchmark"
+        f" process: peak {report['peak_rss_mb']:.0f} MB, {report['rss_after_queries_mb']} MB after the queries; commit {(report['revision'] or {}).get('commit', '?')}"
         f"{' (engine modified)' if (report['revision'] or {}).get('engine_modified') else ''}.",
         "",
         "| engine | build s | p50 ms | p95 ms | max ms | mean ms | searches with no result | relevance |",

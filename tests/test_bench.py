@@ -71,7 +71,7 @@ def test_report_shape(run):
     assert set(report["ratios"]) == {f"p95_marketplace_over_{peer}" for peer in peers}
     assert all(ratio > 0 for ratio in report["ratios"].values())
     assert report["targets"]["applies"] is False  # the targets are for 50,000 products
-    assert report["peak_rss_mb"] > 0
+    assert report["peak_rss_mb"] > 0 and report["rss_after_queries_mb"] > 0
     assert len(report["machine"]["load_average_start"]) == 3
 
 
