@@ -338,3 +338,51 @@ def test_a_busy_index_leaves_the_change_in_the_journal_for_the_lock_holder(make_
 def test_a_missing_index_is_reported(tmp_path):
     with pytest.raises(search_index.IndexUnavailable):
         search(tmp_path / "nothing-here", "gao")
+
+
+# ---------------------------------------------------------------- the set arithmetic, against a plain model
+
+def test_matches_and_counts_agree_with_a_plain_model_over_several_segments(make_index):
+    """Random products and queries of short words (no typo tolerance below 5 letters): every match,
+    partial fallback and facet count equals a naive computation, also after updates and deletions
+    spread the documents over several segments."""
+    import random
+
+    rng = random.Random(4)
+    # None of them is among the words the index adds itself (category, province, cooperative type).
+    syllables = ["an", "ba", "bo", "gao", "hoa", "ke", "lu", "mat", "na", "ong", "pho", "ru", "ti", "vu", "xe"]
+    categories = ["beverages", "spices_herbs", "aquatic"]
+
+    def text(k):
+        return " ".join(rng.choice(syllables) for _ in range(k))
+
+    products = [record(text(3), description=text(8), cooperative_name="HTX " + text(2),
+                       category=rng.choice(categories)) for _ in range(150)]
+    path = corpus(make_index, *products[:100])
+    # Later products arrive in new segments; some earlier ones change or disappear.
+    changed = {p["id"]: {**p, "name": text(3)} for p in products[:20]}
+    deleted = {p["id"] for p in products[20:30]}
+    current = {**{p["id"]: p for p in products[30:100]}, **changed, **{p["id"]: p for p in products[100:]}}
+    search_index.update(path, [p["id"] for p in products[100:125]], lambda ids: {i: current[i] for i in ids})
+    search_index.update(path, list(changed) + list(deleted) + [p["id"] for p in products[125:]],
+                        lambda ids: {i: current[i] for i in ids if i in current})
+    made[:] = list(current.values())
+
+    def words_of(p):
+        return set(" ".join([p["name"], p["description"], p["cooperative_name"]]).split())
+
+    for _ in range(60):
+        query = text(rng.choice([1, 2, 3, 4])) + rng.choice(["", "", " yy", " yy zz"])  # words no product has
+        words = set(query.split())
+        having = {i: len(words & words_of(p)) for i, p in current.items()}
+        expected = {i for i, n in having.items() if n == len(words)}
+        partial = not expected and len(words) > 1
+        if partial:
+            expected = {i for i, n in having.items() if n >= (len(words) + 1) // 2}
+        result = search(path, query, per_page=1000, today=TODAY)
+        assert set(result.ids) == expected, query
+        assert result.total == len(expected) and result.partial == partial
+        counts = {}
+        for i in expected:
+            counts[current[i]["category"]] = counts.get(current[i]["category"], 0) + 1
+        assert result.facets["category"] == dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), query

@@ -3,17 +3,21 @@
 Ranking follows the rules buyers know from Algolia and Meilisearch, in this order:
 1. more query words matched (only differs when the query falls back to partial matches);
 2. fewer typos;
-3. the field a word matched in: name (Vietnamese or English) > category, cooperative, province,
+3. query words side by side in the product's text ("nông sản" as one word, not two syllables apart);
+4. the field a word matched in: name (Vietnamese or English) > category, cooperative, province,
    certifications > description;
-4. exact diacritics: "dâu" ranks "Dâu tây" above "Đậu" and "Dầu";
-5. the name starts with the first query word; a shorter name (a closer match);
-6. only then OCOP stars, recency and the product id break ties: they never beat relevance.
+5. exact diacritics: "dâu" ranks "Dâu tây" above "Đậu" and "Dầu";
+6. the name starts with the first query word; a shorter name (a closer match);
+7. only then OCOP stars, recency and the product id break ties: they never beat relevance.
 
-Typo tolerance: a word of 5+ letters also matches index words one edit away (a wrong, missing or
-extra letter), 9+ letters two edits, found with whoosh's Levenshtein automaton over each segment's
-own vocabulary. A query whose words do not all match falls back to the products matching most of
-them (at least half). Facet counts are computed for every facet from the set of matching documents,
-each facet ignoring its own filter so buyers see what they can switch to.
+Typo tolerance: a word of 5+ letters also matches words one edit away (a wrong, missing or extra
+letter) in names and the other short fields, 9+ letters two edits (whoosh's Levenshtein automaton),
+looked up in each segment's vocabulary. A query whose words do not all match falls back to the
+products matching most of them (at least half). Facet counts are computed for every facet from the
+set of matching documents, each facet ignoring its own filter so buyers see what they can switch to.
+
+Evaluation works on sets and dicts of document numbers built from the postings at C speed
+(segments.py), per segment; nothing here caches results.
 """
 import heapq
 import os
@@ -30,6 +34,7 @@ from marketplace.search import index as search_index
 from marketplace.search.analysis import exact_words, fold, iter_word_spans
 from marketplace.search.segments import (
     EMPTY,
+    chunks,
     leaf_readers,
     postings,
     score_postings,
@@ -79,6 +84,11 @@ class SearchResult:
         return max(1, -(-reachable // self.per_page))
 
 
+def minimum_words(words):
+    """Partial matches must match at least half of the query's words."""
+    return (len(words) + 1) // 2
+
+
 def allowed_typos(folded):
     return 2 if len(folded) >= 9 else 1 if len(folded) >= 5 else 0
 
@@ -126,7 +136,14 @@ def variants(vocabulary, word, maxdist):
 # ---------------------------------------------------------------- per segment
 
 class _Leaf:
-    """One segment's share of a search."""
+    """One segment's share of a search.
+
+    Each query word's ways of matching (its "layers": field, index word, score) are listed first,
+    from the vocabulary alone. Their postings are then read rarest word first; when every word must
+    match, a later word keeps only the documents the earlier ones matched, which for common words
+    (HTX, sản, xuất...) is a set look-up instead of a dict insertion per posting. A partial-match
+    fallback or a "did you mean" needs more of each word's documents: widen() reads them.
+    """
 
     def __init__(self, reader, offset, words, today):
         self.reader, self.offset = reader, offset
@@ -134,38 +151,70 @@ class _Leaf:
         self.live = self.data.live(reader)
         self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
         self.matched_terms = set()
-        self.scores = [self._word_scores(word) for word in words]
+        self.layers = [self._layers(word) for word in words]
+        self.restricted = len(words) > 1
+        self.scores = self._all_scores()
         self.pair_scores = []  # ranking only: never required to match
         for first, second in zip(words, words[1:]):
             pair = {}
             if score_postings(pair, reader, "pairs", f"{first.folded}_{second.folded}", PAIR):
                 self.pair_scores.append(pair)
 
-    def _word_scores(self, word):
-        """{docnum: score} of one query word: its best way of matching each document. Layers are
-        written from the lowest score up, so the best way a document matches is what stays.
-        Typo variants are looked for in the names and the other words, not in descriptions (long
-        texts whose many near-words would only add noise below the exact matches)."""
-        reader, scores = self.reader, {}
+    def _layers(self, word):
+        """(field, index word, TermInfo, score) of each way `word` can match, lowest score first, so
+        that writing them in order leaves each document's best. Typo variants are looked for in the
+        names and the other short fields, not in descriptions (long texts whose many near-words
+        would only add noise below the exact matches)."""
+        layers = []
         for typos in range(word.typos, 0, -1):
             for fieldname in TYPO_FIELDS:
                 vocabulary = self.vocabulary(fieldname)
                 score = WORD + (2 - typos) * NO_TYPO + FIELD_RANK[fieldname] * FIELD
-                for distance, term in variants(vocabulary, word.folded, typos):
-                    if distance == typos and score_postings(scores, reader, fieldname, term, score,
-                                                            vocabulary.terms[term]):
-                        self.matched_terms.add(term)
+                layers.extend((fieldname, term, vocabulary.terms[term], score)
+                              for distance, term in variants(vocabulary, word.folded, typos) if distance == typos)
         for fieldname in ("description", "meta", "name"):
             info = self.vocabulary(fieldname).terms.get(word.folded)
             if info is not None:
-                score_postings(scores, reader, fieldname, word.folded, WORD + 2 * NO_TYPO + FIELD_RANK[fieldname] * FIELD,
-                               info)
-                self.matched_terms.add(word.folded)
+                layers.append((fieldname, word.folded, info, WORD + 2 * NO_TYPO + FIELD_RANK[fieldname] * FIELD))
         if word.exact != word.folded:
             info = self.vocabulary("name_exact").terms.get(word.exact)
             if info is not None:
-                score_postings(scores, reader, "name_exact", word.exact, WORD + 2 * NO_TYPO + 2 * FIELD + EXACT, info)
+                layers.append(("name_exact", word.exact, info, WORD + 2 * NO_TYPO + 2 * FIELD + EXACT))
+        self.matched_terms.update(term for fieldname, term, _info, _score in layers if fieldname != "name_exact")
+        return layers
+
+    def _all_scores(self, minimum=None):
+        """{docnum: score} per query word, read rarest word first. With minimum=None every word must
+        match, so each word keeps only the documents of the words before it. With minimum=m, a
+        document must match m of the n words, so it has one of the n-m+1 rarest: those are read
+        whole, the others only for the documents found so."""
+        count = len(self.layers)
+        rarest_first = sorted(range(count),
+                              key=lambda i: sum(info.doc_frequency() for _f, _t, info, _s in self.layers[i]))
+        scores, candidates = [None] * count, None
+        whole = count if minimum is None else count - minimum + 1
+        for rank, position in enumerate(rarest_first):
+            scores[position] = self._word_scores(self.layers[position], candidates if rank >= 1 else None)
+            if minimum is None:
+                candidates = set(scores[position])
+            elif rank == whole - 1:
+                candidates = set().union(*(scores[p] for p in rarest_first[:whole]))
         return scores
+
+    def _word_scores(self, layers, only=None):
+        scores = {}
+        if only is not None and not only:
+            return scores
+        for fieldname, term, info, score in layers:
+            for chunk in chunks(self.reader, fieldname, term, info):
+                scores.update(zip(chunk if only is None else only.intersection(chunk), repeat(score)))
+        return scores
+
+    def widen(self, minimum):
+        """Keep every document matching at least `minimum` words (for partial matches and corrections)."""
+        if self.restricted:
+            self.restricted = False
+            self.scores = self._all_scores(minimum)
 
     def vocabulary(self, fieldname):
         return self.data.vocabulary(self.reader, fieldname)
@@ -261,7 +310,9 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
     partial = False
     if len(words) > 1 and not any(filtered):
         partial = True
-        matched = [leaf.matching_at_least((len(words) + 1) // 2) for leaf in leaves]
+        for leaf in leaves:
+            leaf.widen(minimum_words(words))
+        matched = [leaf.matching_at_least(minimum_words(words)) for leaf in leaves]
         filtered = [_apply_filters(leaf, docs, filters) for leaf, docs in zip(leaves, matched)]
     total = sum(len(docs) for docs in filtered)
     facets = _facets(leaves, matched, filters)
@@ -394,34 +445,61 @@ def did_you_mean(leaves, words, q):
     for position, word in enumerate(words):
         if len(word.folded) < 2 or _vocabulary_frequency(leaves, word.folded):
             continue
-        maxdist = 2 if len(word.folded) >= 5 else 1
-        candidates = {}  # word → (distance, -frequency)
-        for leaf in leaves:
-            for name in ("name", "meta"):
-                vocabulary = leaf.vocabulary(name)
-                for distance, term in variants(vocabulary, word.folded, maxdist):
-                    distance_before, frequency = candidates.get(term, (distance, 0))
-                    candidates[term] = (min(distance, distance_before), frequency - vocabulary.frequency(term))
+        candidates = _corrections(leaves, word.folded, 1)
+        if not candidates and len(word.folded) >= 5:
+            candidates = _corrections(leaves, word.folded, 2)
         if not candidates:
             continue
         closest = sorted(candidates, key=lambda term: (candidates[term], term))[:MAX_CORRECTIONS]
         others = [i for i in range(len(words)) if i != position]
-        replacements[position] = max(closest, key=lambda term: (-candidates[term][0],
-                                                                _co_occurrence(leaves, others, term), term))
+        for leaf in leaves:
+            # Exact for the others' documents: one matching all n-1 other words matches at least
+            # minimum_words(words) <= n-1 of them.
+            leaf.widen(minimum_words(words))
+        with_others = [_matching_words(leaf, others) for leaf in leaves]
+        replacements[position] = max(closest, key=lambda term: (
+            -candidates[term][0], _co_occurrence(leaves, with_others, term), term))
     if not replacements:
         return None
     return " ".join(replacements.get(i, w.exact) for i, w in enumerate(words))
 
 
-def _co_occurrence(leaves, others, term):
+def _corrections(leaves, folded, maxdist):
+    """{index word: (edit distance, -products having it)} within `maxdist` edits of `folded`."""
+    candidates = {}
+    for leaf in leaves:
+        for name in ("name", "meta"):
+            vocabulary = leaf.vocabulary(name)
+            for distance, term in variants(vocabulary, folded, maxdist):
+                distance_before, frequency = candidates.get(term, (distance, 0))
+                candidates[term] = (min(distance, distance_before), frequency - vocabulary.frequency(term))
+    return candidates
+
+
+def _matching_words(leaf, positions):
+    """Documents of the leaf matching every query word at these positions (None: no condition)."""
+    if not positions:
+        return None
+    found = set(leaf.scores[positions[0]])
+    for position in positions[1:]:
+        found = leaf.scores[position].keys() & found
+    return found
+
+
+def _co_occurrence(leaves, with_others, term):
     """How many products the query would find with `term` in place of the unknown word."""
     count = 0
-    for leaf in leaves:
-        docs = set().union(*(postings(leaf.reader, name, term, leaf.vocabulary(name).terms.get(term))
-                             for name in ("name", "meta", "description") if term in leaf.vocabulary(name).terms))
-        for position in others:
-            docs = leaf.scores[position].keys() & docs  # walks the smaller set
-        count += len(docs & leaf.live)
+    for leaf, others in zip(leaves, with_others):
+        if others is None:  # a one-word query: the products having the word
+            count += sum(leaf.vocabulary(name).frequency(term) for name in ("name", "meta", "description"))
+            continue
+        hits = set()
+        for name in ("name", "meta", "description"):
+            info = leaf.vocabulary(name).terms.get(term)
+            if info is not None and others:
+                for chunk in chunks(leaf.reader, name, term, info):
+                    hits |= others.intersection(chunk)
+        count += len(hits & leaf.live) if leaf.has_deletions else len(hits)
     return count
 
 

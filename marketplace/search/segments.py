@@ -29,7 +29,7 @@ _cache = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _chunks(reader, fieldname, text, info=None):
+def chunks(reader, fieldname, text, info=None):
     """The term's document numbers (local to this segment, deleted ones included), a block at a time.
     `info` is the term's TermInfo when known (from Vocabulary), saving a look-up on disk."""
     field = reader.schema[fieldname]
@@ -55,7 +55,7 @@ def _chunks(reader, fieldname, text, info=None):
 def postings(reader, fieldname, text, info=None):
     """The set of document numbers (local to this segment, deleted ones included) having the term."""
     found = set()
-    for chunk in _chunks(reader, fieldname, text, info):
+    for chunk in chunks(reader, fieldname, text, info):
         found.update(chunk)
     return found
 
@@ -63,7 +63,7 @@ def postings(reader, fieldname, text, info=None):
 def score_postings(scores, reader, fieldname, text, score, info=None):
     """scores[docnum] = score for every document having the term; True if there was any."""
     any_found = False
-    for chunk in _chunks(reader, fieldname, text, info):
+    for chunk in chunks(reader, fieldname, text, info):
         scores.update(zip(chunk, repeat(score)))
         any_found = True
     return any_found
@@ -121,14 +121,6 @@ class Vocabulary:
                 break
             found.append(term)
         return found
-
-
-def doc_frequency(reader, fieldname, text):
-    field = reader.schema[fieldname]
-    try:
-        return reader.doc_frequency(fieldname, field.to_bytes(text))
-    except KeyError:
-        return 0
 
 
 class SegmentData:
