@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Search benchmark (issue 4): the marketplace's own search against PostgreSQL and SQLite FTS5.
 
-    .venv/bin/python bench/search_bench.py [--products 50000] [--queries 240] [--seed 20261] [--json]
-                                           [--pg-url URL] [--skip-pg] [--skip-fts5] [--keep-index DIR]
+    .venv/bin/python bench/search_bench.py [--products 50000] [--queries 240] [--seed 20261]
+                                           [--json | --markdown] [--pg-url URL] [--skip-pg] [--skip-fts5]
+                                           [--skip-engine] [--keep-index DIR] [--profile FILE]
 
 One run generates N synthetic Vietnamese OCOP products (bench/corpus.py), builds the marketplace's
 index and both peers from them (build times measured), runs warm-up queries, then the measured
@@ -217,8 +218,8 @@ def benchmark(args, log):
         per_op = {e.name: {"search": [], "suggest": []} for e in engines}
         zero = {e.name: 0 for e in engines}
         # The benchmark holds the whole corpus (about a million Python objects) that a web worker
-        # would not: without freezing them, each full collection would walk them all inside some
-        # engine's timed call (tens of milliseconds). Servers do the same (gc.freeze after loading).
+        # would not: unfrozen, a full collection inside some engine's timed call would walk them all.
+        # Servers do the same after loading (gc.freeze).
         gc.collect()
         gc.freeze()
         log(f"measuring {len(measured)} queries on {len(engines)} engines ...")
