@@ -58,23 +58,35 @@ class CatalogQuery:
         return {name: getattr(self, name) for name in FILTERS if getattr(self, name) is not None}
 
 
-def _number(value, low, high):
+def whole_number(value, low, high):
+    """An int from a query-string value when it is plain digits within [low, high], else None."""
     return int(value) if re.fullmatch(r"[0-9]{1,10}", value or "") and low <= int(value) <= high else None
+
+
+def _province(value):
+    code = whole_number(value, 1, 10**6)
+    return code if code and geo.province_name(code) else None
+
+
+# The product filters shared by the catalogue, its API and search: name → check (the value, or None).
+FILTER_CHECKS = {
+    "category": lambda v: v if v in {c.value for c in Category} else None,
+    "province": _province,
+    "stars": lambda v: whole_number(v, 3, 5),
+    "certification": lambda v: v if v in {c.value for c in Certification} else None,
+    "cooperative_type": lambda v: v if v in {c.value for c in CooperativeType} else None,
+}
 
 
 def parse_catalog_args(args, strict=False, allowed_extra=()):
     """Read filters from a query string. Pages drop bad values; the API (strict) raises InvalidParameter."""
     errors, query = {}, CatalogQuery()
     checks = {
-        "category": lambda v: v if v in {c.value for c in Category} else None,
-        "province": lambda v: _number(v, 1, 10**6) if _number(v, 1, 10**6) and geo.province_name(int(v)) else None,
-        "stars": lambda v: _number(v, 3, 5),
-        "certification": lambda v: v if v in {c.value for c in Certification} else None,
-        "cooperative_type": lambda v: v if v in {c.value for c in CooperativeType} else None,
-        "cooperative": lambda v: _number(v, 1, 2**31 - 1),
+        **FILTER_CHECKS,
+        "cooperative": lambda v: whole_number(v, 1, 2**31 - 1),
         "sort": lambda v: v if v in SORTS else None,
-        "page": lambda v: _number(v, 1, MAX_PAGE),
-        "per_page": lambda v: _number(v, 1, MAX_PER_PAGE),
+        "page": lambda v: whole_number(v, 1, MAX_PAGE),
+        "per_page": lambda v: whole_number(v, 1, MAX_PER_PAGE),
     }
     for name in sorted(set(args) - set(checks) - set(allowed_extra)):
         errors[name] = _l("Unknown parameter.")

@@ -13,7 +13,12 @@ from flask_babel import lazy_gettext as _l
 from marketplace import geo
 from marketplace.accounts.models import CooperativeType, label
 from marketplace.catalog.models import Category, Certification
-from marketplace.catalog.queries import InvalidParameter, public_products_by_ids
+from marketplace.catalog.queries import (
+    FILTER_CHECKS,
+    InvalidParameter,
+    public_products_by_ids,
+    whole_number,
+)
 from marketplace.catalog.services import today
 from marketplace.search import index, query, sync
 
@@ -44,19 +49,11 @@ class SearchParams:
         return self.args(**dict.fromkeys(self.filters))
 
 
-def _whole(value, low, high):
-    return int(value) if re.fullmatch(r"[0-9]{1,9}", value or "") and low <= int(value) <= high else None
-
-
 CHECKS = {
-    "category": lambda v: v if v in {c.value for c in Category} else None,
-    "province": lambda v: _whole(v, 1, 10**6) if _whole(v, 1, 10**6) and geo.province_name(int(v)) else None,
-    "stars": lambda v: _whole(v, 3, 5),
-    "certification": lambda v: v if v in {c.value for c in Certification} else None,
-    "cooperative_type": lambda v: v if v in {c.value for c in CooperativeType} else None,
+    **{name: FILTER_CHECKS[name] for name in query.FILTERS},
     "sort": lambda v: v if v in query.SORTS else None,
-    "page": lambda v: _whole(v, 1, MAX_PAGE),
-    "per_page": lambda v: _whole(v, 1, MAX_PER_PAGE),
+    "page": lambda v: whole_number(v, 1, MAX_PAGE),
+    "per_page": lambda v: whole_number(v, 1, MAX_PER_PAGE),
 }
 
 
