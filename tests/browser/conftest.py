@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.helpers import expect_language, log_in, set_language_with_header_button
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -221,3 +223,27 @@ def new_context(browser, live_server, request):
 @pytest.fixture
 def page(new_context):
     return new_context().new_page()
+
+
+@pytest.fixture(scope="session")
+def login_states(browser, live_server, tmp_path_factory):
+    """Storage states of logged-in users per language, made once: (email, lang) → file."""
+    folder = tmp_path_factory.mktemp("storage")
+    states = {}
+
+    def state(email, lang):
+        if (email, lang) not in states:
+            context = browser.new_context(base_url=live_server.url)
+            page = context.new_page()
+            page.goto("/login")
+            # Chosen before logging in: kept for the session, and the account's saved language untouched.
+            set_language_with_header_button(page, lang)
+            log_in(page, email)
+            expect_language(page, lang)
+            path = folder / f"{email}-{lang}.json"
+            context.storage_state(path=str(path))
+            context.close()
+            states[email, lang] = str(path)
+        return states[email, lang]
+
+    return state

@@ -23,7 +23,6 @@ from tests.browser.helpers import (
     assert_accessible,
     axe_report,
     expect_language,
-    log_in,
     set_language_with_header_button,
     submit_registration,
     unique,
@@ -75,30 +74,6 @@ def invitation_path(server_app, live_server):
     match = re.search(r"https?://\S+/invitations/[\w-]+", mailman.outbox[0].body)
     assert match, mailman.outbox[0].body
     return match.group(0).removeprefix(live_server.url)
-
-
-@pytest.fixture(scope="session")
-def login_states(browser, live_server, tmp_path_factory):
-    """Storage states of logged-in users per language, made once: (email, lang) → file."""
-    folder = tmp_path_factory.mktemp("storage")
-    states = {}
-
-    def state(email, lang):
-        if (email, lang) not in states:
-            context = browser.new_context(base_url=live_server.url)
-            page = context.new_page()
-            page.goto("/login")
-            # Chosen before logging in: kept for the session, and the account's saved language untouched.
-            set_language_with_header_button(page, lang)
-            log_in(page, email)
-            expect_language(page, lang)
-            path = folder / f"{email}-{lang}.json"
-            context.storage_state(path=str(path))
-            context.close()
-            states[email, lang] = str(path)
-        return states[email, lang]
-
-    return state
 
 
 @pytest.fixture

@@ -199,33 +199,12 @@ def act(page, action, tmp_path):
         expect(page.locator("main .alert-danger")).to_be_visible()
 
 
-@pytest.fixture(scope="module")
-def signed_in_states(browser, live_server, tmp_path_factory):
-    """Storage states of logged-in users per language, made once: (email, lang) → file."""
-    folder, states = tmp_path_factory.mktemp("workspace-storage"), {}
-
-    def state(email, lang):
-        if (email, lang) not in states:
-            context = browser.new_context(base_url=live_server.url)
-            page = context.new_page()
-            page.goto("/login")
-            set_language_with_header_button(page, lang)
-            log_in(page, email)
-            path = folder / f"{email}-{lang}.json"
-            context.storage_state(path=str(path))
-            context.close()
-            states[email, lang] = str(path)
-        return states[email, lang]
-
-    return state
-
-
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_workspace_pages_are_accessible(new_context, signed_in_states, workspace_products, tmp_path, lang):
+def test_workspace_pages_are_accessible(new_context, login_states, workspace_products, tmp_path, lang):
     pages = {}
     for email, path, action in workspace_pages(workspace_products):
         if email not in pages:
-            pages[email] = new_context(storage_state=signed_in_states(email, lang)).new_page()
+            pages[email] = new_context(storage_state=login_states(email, lang)).new_page()
         page = pages[email]
         response = page.goto(path)
         assert response.status == 200 and "/login" not in page.url, (path, response.status)
@@ -235,12 +214,12 @@ def test_workspace_pages_are_accessible(new_context, signed_in_states, workspace
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_workspace_pages_reflow_on_a_320px_screen(new_context, signed_in_states, workspace_products, tmp_path, lang):
+def test_workspace_pages_reflow_on_a_320px_screen(new_context, login_states, workspace_products, tmp_path, lang):
     """WCAG 1.4.10: nothing scrolls sideways at 320 CSS px; axe again at that width."""
     pages, problems = {}, []
     for email, path, action in workspace_pages(workspace_products):
         if email not in pages:
-            pages[email] = new_context(storage_state=signed_in_states(email, lang), **NARROW).new_page()
+            pages[email] = new_context(storage_state=login_states(email, lang), **NARROW).new_page()
         page = pages[email]
         page.goto(path)
         act(page, action, tmp_path)
