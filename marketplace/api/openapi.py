@@ -207,6 +207,20 @@ def _labelled(values):
             "properties": {"code": {"enum": values}, "label": {"type": "string"}}}
 
 
+def _page_of(item):
+    """A page of results: the items, the total over all pages, the page number and its size."""
+    return {
+        "type": "object",
+        "required": ["results", "total", "page", "per_page"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        },
+    }
+
+
 def _nullable_integer(minimum, maximum):
     return {"type": ["integer", "null"], "minimum": minimum, "maximum": maximum}
 
@@ -310,26 +324,8 @@ CATALOG_SCHEMAS = {
             },
         ],
     },
-    "ProductPage": {
-        "type": "object",
-        "required": ["results", "total", "page", "per_page"],
-        "properties": {
-            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Product"}},
-            "total": {"type": "integer"},
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-        },
-    },
-    "OwnProductPage": {
-        "type": "object",
-        "required": ["results", "total", "page", "per_page"],
-        "properties": {
-            "results": {"type": "array", "items": {"$ref": "#/components/schemas/OwnProduct"}},
-            "total": {"type": "integer"},
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-        },
-    },
+    "ProductPage": _page_of("Product"),
+    "OwnProductPage": _page_of("OwnProduct"),
     "Cooperative": {
         "type": "object",
         "description": "A cooperative verified by the alliance, as its public page shows it.",
