@@ -48,7 +48,8 @@ MAX_QUERY_WORDS = 10
 MAX_RESULTS = 1000  # the deepest result paging reaches; `total` still counts every match
 MAX_VARIANTS = 12  # typo variants of one word in one field
 TYPO_FIELDS = ("meta", "name")  # lowest score first
-SUGGEST_BELOW = 3  # offer "did you mean" when fewer results than this, or only partial matches
+SUGGEST_BELOW = 3  # offer "did you mean" only when a query finds little: fewer results than this
+# (a partial-match fallback included: one that finds many products needs no correction)
 SNIPPET_CHARS = 160
 
 # A word's score: base-100 digits, most significant first, so that summing over the query's words
@@ -337,7 +338,7 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
         ids.append(product_id)
         if highlight:
             highlights[product_id] = highlights_for(stored, terms)
-    suggestion = did_you_mean(leaves, words, q) if words and (partial or total < SUGGEST_BELOW) else None
+    suggestion = did_you_mean(leaves, words, q) if words and total < SUGGEST_BELOW else None
     return SearchResult(ids=ids, total=total, page=page, per_page=per_page, facets=facets,
                         highlights=highlights, suggestion=suggestion, partial=partial, terms=terms)
 
