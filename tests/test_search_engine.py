@@ -386,3 +386,30 @@ def test_matches_and_counts_agree_with_a_plain_model_over_several_segments(make_
         for i in expected:
             counts[current[i]["category"]] = counts.get(current[i]["category"], 0) + 1
         assert result.facets["category"] == dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), query
+
+
+def test_kept_postings_of_frequent_terms_change_no_answer_and_stay_bounded(make_index, monkeypatch):
+    import random
+
+    from marketplace.search import segments
+
+    rng = random.Random(7)
+    syllables = ["mat", "ong", "rung", "thach", "den", "gao", "nep", "che", "tra", "que"]
+    path = corpus(make_index, *(record(" ".join(rng.sample(syllables, 3)),
+                                       description=" ".join(rng.sample(syllables, 4))) for _ in range(60)))
+    queries = ["mat", "ong rung", "thach den gao", "che tra", "que nep mat ong"]
+
+    def answers():
+        return [(r.ids, r.total, r.facets) for r in (search(path, q, per_page=100, today=TODAY) for q in queries)]
+
+    monkeypatch.setattr(segments, "FREQUENT_TERM", 10**9)  # nothing kept: read from disk every time
+    expected = answers()
+    monkeypatch.setattr(segments, "FREQUENT_TERM", 1)
+    monkeypatch.setattr(segments, "MAX_CACHED_POSTINGS", 40)
+    segments._postings.clear()
+    monkeypatch.setattr(segments, "_postings_size", 0)
+    assert answers() == expected  # kept and filled on the way
+    assert answers() == expected  # read from the LRU
+    assert segments._postings and segments._postings_size == sum(len(d) for d in segments._postings.values())
+    assert segments._postings_size <= 40 or len(segments._postings) == 1
+    segments._postings.clear()

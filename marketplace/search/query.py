@@ -35,6 +35,7 @@ from marketplace.search.analysis import exact_words, fold, iter_word_spans
 from marketplace.search.segments import (
     EMPTY,
     chunks,
+    frequent_postings,
     leaf_readers,
     postings,
     score_postings,
@@ -207,6 +208,10 @@ class _Leaf:
         if only is not None and not only:
             return scores
         for fieldname, term, info, score in layers:
+            docs = frequent_postings(self.reader, fieldname, term, info)
+            if docs is not None:  # a frequent term, decoded once (an intersection walks the smaller set)
+                scores.update(zip(docs if only is None else only.intersection(docs), repeat(score)))
+                continue
             for chunk in chunks(self.reader, fieldname, term, info):
                 scores.update(zip(chunk if only is None else only.intersection(chunk), repeat(score)))
         return scores

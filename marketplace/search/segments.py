@@ -6,6 +6,11 @@ from a segment is computed once per process and kept in a small cache keyed by s
 reopened searcher after an edit re-reads only the new, small segment. These caches hold index
 structures (like Lucene's per-segment filter bitsets), never query results: every search still
 reads its terms' postings.
+
+The one exception is a bounded LRU of the decoded postings of frequent terms (frequent_postings):
+words like "sạch", "loại", "htx" or a province are read by most broad or filtered queries, and
+decoding their blocks again each time was a sixth of a search. It holds what is on disk, keyed by
+segment, field and term, never results: every search still intersects and scores them itself.
 """
 import threading
 from bisect import bisect_left
@@ -27,6 +32,12 @@ ID_BITS = 32
 
 _cache = OrderedDict()
 _cache_lock = threading.Lock()
+
+FREQUENT_TERM = 256  # documents of a segment: a term in at least this many has its postings kept
+MAX_CACHED_POSTINGS = 1_000_000  # document numbers in the LRU, all segments (some 50 MB at most)
+_postings = OrderedDict()  # (segment id, size, field, term) → frozenset of document numbers
+_postings_size = 0
+_postings_lock = threading.Lock()
 
 
 def chunks(reader, fieldname, text, info=None):
@@ -57,6 +68,29 @@ def postings(reader, fieldname, text, info=None):
     found = set()
     for chunk in chunks(reader, fieldname, text, info):
         found.update(chunk)
+    return found
+
+
+def frequent_postings(reader, fieldname, text, info):
+    """The term's document numbers as a frozenset, kept in the process's LRU, when the term is in at
+    least FREQUENT_TERM documents of the segment; None for a rarer term (read it with chunks())."""
+    global _postings_size
+    if info.doc_frequency() < FREQUENT_TERM:
+        return None
+    key = (reader.segment().segment_id(), reader.doc_count_all(), fieldname, text)
+    with _postings_lock:
+        found = _postings.get(key)
+        if found is not None:
+            _postings.move_to_end(key)
+            return found
+    found = frozenset(postings(reader, fieldname, text, info))
+    with _postings_lock:
+        if key not in _postings:
+            _postings[key] = found
+            _postings_size += len(found)
+            while _postings_size > MAX_CACHED_POSTINGS and len(_postings) > 1:
+                _key, dropped = _postings.popitem(last=False)
+                _postings_size -= len(dropped)
     return found
 
 
