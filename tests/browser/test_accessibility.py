@@ -259,6 +259,9 @@ FOCUS_RING = """() => {
 
 
 def assert_focus_visible_everywhere(page):
+    # A page reached by submitting a form may still be loading its stylesheets: computed styles read
+    # before app.css arrives show the browser's default 1px ring, not ours.
+    page.wait_for_load_state("load")
     rings = []
     for _ in range(80):  # walk the page with the keyboard, as a person without a mouse would
         page.keyboard.press("Tab")
