@@ -120,6 +120,7 @@ def mail_sent_to(log, address):
 
 def axe_report(page):
     """axe's report of the WCAG 2.1 A/AA violations on the page, or "" when there are none."""
+    page.wait_for_load_state("load")  # after a form post: contrast is judged with our stylesheets, not without
     results = Axe().run(page, options=AXE_OPTIONS)
     # An empty run (axe not injected, wrong tags) must not look like a clean page.
     assert results.response["passes"], f"axe checked nothing on {page.url}"
