@@ -118,6 +118,16 @@ def mail_sent_to(log, address):
     raise AssertionError(f"no mail to {address} in the server log:\n{log[-3000:]}")
 
 
+def sideways_scroll(page):
+    """How many CSS px the page scrolls sideways (WCAG 1.4.10 reflow); 0 or less when it fits."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def assert_fits_the_screen(page):
+    overflow = sideways_scroll(page)
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+
+
 def axe_report(page):
     """axe's report of the WCAG 2.1 A/AA violations on the page, or "" when there are none."""
     page.wait_for_load_state("load")  # after a form post: contrast is judged with our stylesheets, not without

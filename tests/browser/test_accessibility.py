@@ -24,6 +24,7 @@ from tests.browser.helpers import (
     axe_report,
     expect_language,
     set_language_with_header_button,
+    sideways_scroll,
     submit_registration,
     unique,
 )
@@ -213,7 +214,7 @@ def test_every_page_reflows_on_a_320px_screen(new_context, login_states, invitat
         response = page.goto(path)
         assert response.status < 500 and (path == "/login" or "/login" not in page.url), page.url
         expect_language(page, lang)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_scroll(page)
         if overflow > 0:
             problems.append(f"{page.url} scrolls sideways by {overflow}px")
         problems.append(axe_report(page))

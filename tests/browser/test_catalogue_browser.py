@@ -22,10 +22,12 @@ from tests.browser.helpers import (
     COOPERATIVE_OWNER,
     ENTERPRISE_OWNER,
     assert_accessible,
+    assert_fits_the_screen,
     axe_report,
     expect_language,
     log_in,
     set_language_with_header_button,
+    sideways_scroll,
 )
 
 pytestmark = pytest.mark.browser
@@ -64,10 +66,6 @@ def catalogue_data(live_server):
         db.engine.dispose()
     return data
 
-
-def assert_fits_the_screen(page):
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
 # ---------------------------------------------------------------- the buyer's journey on a phone
@@ -195,7 +193,7 @@ def test_catalogue_and_certificate_pages_reflow_at_320px(new_context, catalogue_
         response = page.goto(path)
         assert response.status == 200, path
         expect_language(page, lang)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_scroll(page)
         if overflow > 0:
             problems.append(f"{page.url} scrolls sideways by {overflow}px")
         problems.append(axe_report(page))

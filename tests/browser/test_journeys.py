@@ -12,11 +12,12 @@ from tests.browser.helpers import (
     ALLIANCE,
     NEW_PASSWORD,
     assert_accessible,
+    assert_fits_the_screen,
     expect_language,
     fill_registration,
     log_in,
-    mail_sent_to,
     log_out,
+    mail_sent_to,
     register,
     set_language_with_header_button,
     submit_registration,
@@ -145,10 +146,6 @@ def test_form_errors_are_shown_and_tied_to_their_fields(page):
     expect(page.locator("#legal_name-error")).not_to_be_empty()
     expect(page.locator("#password")).to_have_value("")  # a password is never sent back
 
-
-def assert_fits_the_screen(page):
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
 
 
 def test_phone_journey(new_context):

@@ -11,7 +11,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import assert_accessible, expect_language, set_language_with_header_button
+from tests.browser.helpers import (
+    assert_accessible,
+    assert_fits_the_screen,
+    expect_language,
+    set_language_with_header_button,
+    sideways_scroll,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -19,10 +25,6 @@ LANGUAGES = ["vi", "en"]
 PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 NARROW = {"viewport": {"width": 320, "height": 640}}
 
-
-def assert_fits_the_screen(page):
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
 def query_of(page):
@@ -157,7 +159,7 @@ def test_search_pages_reflow_at_320px(new_context, lang):
     problems = []
     for path in SEARCH_PATHS:
         page.goto(path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_scroll(page)
         if overflow > 0:
             problems.append(f"{path} scrolls sideways by {overflow}px")
     assert problems == []

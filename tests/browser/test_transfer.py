@@ -11,6 +11,7 @@ from tests.browser.helpers import (
     ALLIANCE,
     PENDING_COOPERATIVE,
     assert_accessible,
+    assert_fits_the_screen,
     axe_report,
     log_in,
     set_language_with_header_button,
@@ -34,16 +35,12 @@ def registry_csv(good, bad):
             f"{bad},spices_herbs,bao,\"12,5\",10,\r\n").encode()
 
 
-def assert_reflows(page):
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
-
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_a_cooperative_previews_and_imports_the_valid_rows(new_context, lang):
     page = logged_in_page(new_context, PENDING_COOPERATIVE, lang, viewport={"width": 320, "height": 640})
     page.goto("/workspace/import")
-    assert_reflows(page)
+    assert_fits_the_screen(page)
     assert_accessible(page)
 
     good, bad = unique("Quế thanh"), unique("Quế vụn")
@@ -53,7 +50,7 @@ def test_a_cooperative_previews_and_imports_the_valid_rows(new_context, lang):
     expect(page.locator("main #errors-heading")).to_be_visible()
     expect(page.locator("main .transfer-errors li")).to_have_count(2)  # line 3: unit and price_vnd
     expect(page.locator("main .transfer-rows tbody tr")).to_have_count(2)
-    assert_reflows(page)
+    assert_fits_the_screen(page)
     assert_accessible(page)
 
     page.locator("main form.confirm-import button[type=submit]").click()  # without the tick: refused
@@ -82,7 +79,7 @@ def test_the_alliance_page_and_export(new_context, lang):
     page = logged_in_page(new_context, ALLIANCE, lang, viewport={"width": 320, "height": 640}, accept_downloads=True)
     page.goto("/workspace/import")
     expect(page.locator("main #export-cooperative option")).not_to_have_count(1)
-    assert_reflows(page)
+    assert_fits_the_screen(page)
     report = axe_report(page)
     assert not report, report
     page.locator("main #export-cooperative").select_option(label="HTX sản xuất na sạch Đồng Bành")

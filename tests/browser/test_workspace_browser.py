@@ -24,6 +24,7 @@ from tests.browser.helpers import (
     expect_language,
     log_in,
     set_language_with_header_button,
+    sideways_scroll,
     unique,
 )
 
@@ -223,7 +224,7 @@ def test_workspace_pages_reflow_on_a_320px_screen(new_context, login_states, wor
         page = pages[email]
         page.goto(path)
         act(page, action, tmp_path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_scroll(page)
         if overflow > 0:
             problems.append(f"{page.url} ({action}) scrolls sideways by {overflow}px")
         problems.append(axe_report(page))
