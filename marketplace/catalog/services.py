@@ -15,7 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from marketplace import geo, notifications
 from marketplace.accounts.authz import Permission, require
-from marketplace.accounts.models import Organisation, OrganisationKind
+from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus
+from marketplace.catalog import images
 from marketplace.catalog.models import (
     CapacityPeriod,
     CatalogEvent,
@@ -348,8 +349,6 @@ def hide_product(actor, product_id):
 
 def delete_product(actor, product_id):
     """Delete a product with its tiers, photos and certificates (their files go too)."""
-    from marketplace.catalog import images  # files live in one module
-
     product = get_own_product(actor, product_id)
     stored = [image.stored_name for image in product.images]
     scans = [c.scan_name for c in product.certificates if c.scan_name]
@@ -394,8 +393,6 @@ MAX_PHOTOS = 8
 def add_photos(actor, product_id, uploads):
     """Store uploaded photos (the first ever becomes the cover). Every file is checked before any is
     kept: one bad file rejects the batch with its name, and no file of it is left on disk."""
-    from marketplace.catalog import images
-
     product = get_own_product(actor, product_id)
     uploads = [u for u in uploads if u and getattr(u, "filename", "")]
     if not uploads:
@@ -425,8 +422,6 @@ def add_photos(actor, product_id, uploads):
 
 
 def remove_photo(actor, product_id, image_id):
-    from marketplace.catalog import images
-
     product = get_own_product(actor, product_id)
     image = _photo_of(product, image_id)
     name = image.stored_name
@@ -484,8 +479,6 @@ def clean_certificate(details):
 
 def add_certificate(actor, product_id, details, scan=None):
     """Record an OCOP certificate for the alliance to verify. `scan` is an uploaded file or None."""
-    from marketplace.catalog import images
-
     product = get_own_product(actor, product_id)
     values = clean_certificate(details)
     if values["expires_on"] < today():
@@ -502,8 +495,6 @@ def add_certificate(actor, product_id, details, scan=None):
 
 def withdraw_certificate(actor, certificate_id):
     """The cooperative takes back a certificate the alliance has not reviewed yet."""
-    from marketplace.catalog import images
-
     certificate = db.session.get(OcopCertificate, certificate_id)
     if certificate is None:
         raise NotFound()
@@ -630,8 +621,6 @@ def _notify_certificate(certificate):
 
 def cooperative_for_import(actor, name, tax_code, cooperative_type, province_code=None, commune_code=None):
     """The cooperative with this tax code, or a new verified one (the alliance vouches for its registry)."""
-    from marketplace.accounts.models import OrganisationStatus
-
     require(actor, Permission.CURATE_CATALOG)
     existing = db.session.scalar(db.select(Organisation).where(Organisation.tax_code == tax_code))
     if existing is not None:
