@@ -187,6 +187,15 @@ PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 
 PER_PAGE = {"name": "per_page", "in": "query", "description": "Results per page (at most 100).",
             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
 PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": ID_PARAMETER}
+# The filters the catalogue and search share (catalog.queries.FILTER_CHECKS).
+PRODUCT_FILTERS = [
+    {"name": "category", "in": "query", "schema": {"enum": ENUMS["category"]}},
+    {"name": "province", "in": "query", "description": "Province of origin.", "schema": {"enum": ENUMS["province"]}},
+    {"name": "stars", "in": "query", "description": "OCOP rating (a verified, unexpired certificate).",
+     "schema": {"enum": [3, 4, 5]}},
+    {"name": "certification", "in": "query", "schema": {"enum": ENUMS["certification"]}},
+    {"name": "cooperative_type", "in": "query", "schema": {"enum": ENUMS["cooperative_type"]}},
+]
 BAD_QUERY = {"400": _error("A query parameter is unknown, empty or not one of the documented values (code "
                            "`invalid_parameter`; `error.details.fields` names each bad parameter).")}
 NOT_A_COOPERATIVE = {"403": _error("The token's organisation is not a cooperative (code `wrong_organisation_kind`).")}
@@ -386,13 +395,7 @@ CATALOG_PATHS = {
             "summary": "The public catalogue: published products of verified cooperatives.",
             "security": [],
             "parameters": [
-                {"name": "category", "in": "query", "schema": {"enum": ENUMS["category"]}},
-                {"name": "province", "in": "query", "description": "Province of origin.",
-                 "schema": {"enum": ENUMS["province"]}},
-                {"name": "stars", "in": "query", "description": "OCOP rating (a verified, unexpired certificate).",
-                 "schema": {"enum": [3, 4, 5]}},
-                {"name": "certification", "in": "query", "schema": {"enum": ENUMS["certification"]}},
-                {"name": "cooperative_type", "in": "query", "schema": {"enum": ENUMS["cooperative_type"]}},
+                *PRODUCT_FILTERS,
                 {"name": "cooperative", "in": "query", "description": "Products of one cooperative.",
                  "schema": ID_PARAMETER},
                 {"name": "sort", "in": "query", "description": "Default newest.", "schema": {"enum": ENUMS["sort"]}},
@@ -563,13 +566,7 @@ SEARCH_PATHS = {
             "parameters": [
                 {"name": "q", "in": "query", "description": "The words to look for (empty: every product).",
                  "schema": {"type": "string", "maxLength": 200}},
-                {"name": "category", "in": "query", "schema": {"enum": ENUMS["category"]}},
-                {"name": "province", "in": "query", "description": "Province of origin.",
-                 "schema": {"enum": ENUMS["province"]}},
-                {"name": "stars", "in": "query", "description": "OCOP rating (a verified, unexpired certificate).",
-                 "schema": {"enum": [3, 4, 5]}},
-                {"name": "certification", "in": "query", "schema": {"enum": ENUMS["certification"]}},
-                {"name": "cooperative_type", "in": "query", "schema": {"enum": ENUMS["cooperative_type"]}},
+                *PRODUCT_FILTERS,
                 {"name": "sort", "in": "query", "description": "Default relevance.",
                  "schema": {"enum": ["relevance", "price_asc", "price_desc", "stars", "newest"]}},
                 {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
