@@ -94,6 +94,11 @@ def _edit_page(product, form=None, photos_form=None, status=200):
     ), status
 
 
+def _back_to_edit(product_id, section):
+    """Back to the edit page, scrolled to the section the action was in (photos, certificates)."""
+    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor=f"{section}-section"))
+
+
 # ---------------------------------------------------------------- publication
 
 @blueprint.post(f"/products/{PRODUCT}/publish")
@@ -139,7 +144,7 @@ def add_photos(product_id):
         apply_service_errors(form, error)
         return _edit_page(services.get_own_product(current_user, product_id), photos_form=form, status=422)
     flash(_("The photos are added."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos-section"))
+    return _back_to_edit(product_id, "photos")
 
 
 @blueprint.post(f"/products/{PRODUCT}/photos/<int(max={MAX_ID}):image_id>/delete")
@@ -147,7 +152,7 @@ def add_photos(product_id):
 def remove_photo(product_id, image_id):
     services.remove_photo(current_user, product_id, image_id)
     flash(_("The photo is removed."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos-section"))
+    return _back_to_edit(product_id, "photos")
 
 
 @blueprint.post(f"/products/{PRODUCT}/photos/<int(max={MAX_ID}):image_id>/cover")
@@ -155,7 +160,7 @@ def remove_photo(product_id, image_id):
 def make_cover(product_id, image_id):
     services.make_cover(current_user, product_id, image_id)
     flash(_("The cover photo is changed."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="photos-section"))
+    return _back_to_edit(product_id, "photos")
 
 
 # ---------------------------------------------------------------- OCOP certificates
@@ -174,7 +179,7 @@ def add_certificate(product_id):
         else:
             flash(_("The certificate is recorded. The alliance will check it; the stars show once it is verified."),
                   "success")
-            return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="certificates-section"))
+            return _back_to_edit(product_id, "certificates")
     product = services.get_own_product(current_user, product_id)
     return render_template("catalog/workspace/certificate.html", product=product, form=form), \
         422 if form.errors else 200
@@ -191,7 +196,7 @@ def withdraw_certificate(certificate_id):
         flash(str(error.message), "danger")
     else:
         flash(_("The certificate is withdrawn."), "success")
-    return redirect(url_for("catalog.edit_product", product_id=product_id, _anchor="certificates-section"))
+    return _back_to_edit(product_id, "certificates")
 
 
 @blueprint.get(f"/certificates/<int(max={MAX_ID}):certificate_id>/scan")
