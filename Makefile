@@ -35,7 +35,7 @@ extract-messages: $(VENV)/.installed
 run: install
 	MARKETPLACE_ENV=development $(BIN)/flask db upgrade
 	MARKETPLACE_ENV=development $(BIN)/flask seed-demo
-	MARKETPLACE_ENV=development $(BIN)/flask search rebuild --if-missing
+	MARKETPLACE_ENV=development $(BIN)/flask search sync
 	MARKETPLACE_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: install-test

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from marketplace.accounts import services
 from marketplace.catalog.cli import catalog_cli
 from marketplace.errors import DomainError
+from marketplace.jobs.cli import jobs_cli
 from marketplace.search.cli import search_cli
 
 accounts_cli = AppGroup("accounts", help="Manage accounts.")
@@ -63,3 +64,4 @@ def register_commands(app):
     app.cli.add_command(seed_demo)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(jobs_cli)

@@ -48,6 +48,15 @@ def defaults(instance_path):
         "PASSWORD_RESET_TTL": timedelta(hours=1),
         "INVITATION_TTL": timedelta(days=7),
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Side effects: without REDIS_URL they run in-process after each commit; with it, RQ workers run them.
+        "REDIS_URL": None,
+        "JOBS_QUEUE": "chohtx",
+        "JOBS_MAX_ATTEMPTS": 5,
+        "JOBS_RETRY_INTERVALS": (10, 60, 300, 1800),  # seconds before attempts 2, 3, 4 and 5
+        "SCHEDULE_TIMEZONE": "Asia/Ho_Chi_Minh",
+        # Search change log: how often a host's follower looks for changes, and how long changes are kept.
+        "SEARCH_FOLLOW_INTERVAL": 1.0,
+        "SEARCH_CHANGE_RETENTION_DAYS": 14,
         # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -78,6 +87,8 @@ ENVIRONMENT = {
     "SEARCH_INDEX_DIR": ("SEARCH_INDEX_DIR", str),
     "UPLOAD_DIR": ("UPLOAD_DIR", str),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "JOBS_QUEUE": ("JOBS_QUEUE", str),
     "TRUST_PROXY_HOPS": ("TRUST_PROXY_HOPS", int),
     "MAIL_BACKEND": ("MAIL_BACKEND", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),

@@ -19,6 +19,7 @@ from marketplace.accounts.models import (
 )
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
+from marketplace.unit_of_work import unit_of_work
 
 DEMO_PASSWORD = "demo cho htx lang son"
 ALLIANCE_EMAIL = "lienminh@demo.chohtx.vn"
@@ -69,14 +70,16 @@ def logins():
     return rows
 
 
+@unit_of_work()
 def seed():
+    """Add the demo organisations, users and products that are missing (idempotent)."""
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     _ensure_user(ALLIANCE_EMAIL, "Cán bộ Liên minh HTX (demo)", password_hash, _alliance)
     for serial, row in enumerate(COOPERATIVES, start=1):
         _ensure_user(row[0], row[5], password_hash, lambda row=row, serial=serial: _cooperative(row, serial))
     for serial, row in enumerate(ENTERPRISES, start=101):
         _ensure_user(row[0], row[4], password_hash, lambda row=row, serial=serial: _enterprise(row, serial))
-    db.session.commit()
+    db.session.flush()
     demo_catalog.seed_products()  # products need the organisations above
 
 

@@ -29,6 +29,7 @@ from marketplace.catalog.models import (
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from marketplace.text import slugify
+from marketplace.unit_of_work import unit_of_work
 
 PUBLISHED, DRAFT, HIDDEN = ProductStatus.PUBLISHED, ProductStatus.DRAFT, ProductStatus.HIDDEN
 VIETGAP, ORGANIC, GI = Certification.VIETGAP, Certification.ORGANIC, Certification.GEOGRAPHICAL_INDICATION
@@ -265,18 +266,17 @@ def seed_products():
     today = services.today()
     stored = []
     try:
-        for variant, item in enumerate(PRODUCTS):
-            cooperative = owners[item.owner].organisation
-            if db.session.scalar(db.select(Product.id).filter_by(cooperative_id=cooperative.id,
-                                                                 slug=slugify(item.name))):
-                continue
-            product = _import(alliance, cooperative, item, today)
-            if product.status == PUBLISHED:
-                stored.append(_add_photo(product, variant))
-        db.session.commit()
+        with unit_of_work():
+            for variant, item in enumerate(PRODUCTS):
+                cooperative = owners[item.owner].organisation
+                if db.session.scalar(db.select(Product.id).filter_by(cooperative_id=cooperative.id,
+                                                                     slug=slugify(item.name))):
+                    continue
+                product = _import(alliance, cooperative, item, today)
+                if product.status == PUBLISHED:
+                    stored.append(_add_photo(product, variant))
     except BaseException:
-        db.session.rollback()
-        images.discard_files(stored, [])
+        images.discard_files(stored, [])  # never committed: remove them now
         raise
 
 

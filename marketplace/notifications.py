@@ -1,22 +1,33 @@
-"""Emails to people. Sent after the database commit; a mail failure is logged, never undoes the change.
+"""Emails to people, as outbox messages: written in the unit of work of the change they announce, sent
+after its commit (in-process, or by a job queue worker), retried when the mail server fails.
 
-MAIL_BACKEND picks where mail goes: "smtp" (production), "console" (development: printed to the
-log), "locmem" (tests: collected in flask_mailman's outbox).
+The email is rendered when it is written, in the recipient's language, so what is sent is what the
+change said, even if the data changes before a worker sends it. MAIL_BACKEND picks where mail goes:
+"smtp" (production), "console" (development: printed to the log), "locmem" (tests: collected in
+flask_mailman's outbox).
 """
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
 
+from marketplace.jobs import outbox
+
 
 def send(to, subject, template, locale=None, **context):
-    """Render templates/email/<template>.txt in the recipient's language and send it."""
-    try:
-        with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-            body = render_template(f"email/{template}.txt", **context)
-            message = EmailMessage(subject=str(subject), body=body, to=[to])
-        message.send()
-    except Exception:  # noqa: BLE001 — a mail outage must not turn a done action into an error page
-        current_app.logger.exception("Could not send the %s email", template)
+    """Render templates/email/<template>.txt in the recipient's language and queue it in the outbox.
+
+    Must run inside the unit of work of the change it announces (raises RuntimeError otherwise).
+    """
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        body = render_template(f"email/{template}.txt", **context)
+        subject = str(subject)
+    return outbox.add("email", {"to": to, "subject": subject, "body": body, "template": template})
+
+
+@outbox.register("email")
+def deliver(payload):
+    """Send one rendered email (raises when the mail server fails: the outbox retries)."""
+    EmailMessage(subject=payload["subject"], body=payload["body"], to=[payload["to"]]).send()
 
 
 def link(endpoint, **values):

@@ -42,6 +42,7 @@ def init_web(app):
     _register_blueprints(app)
     _register_commands(app)
     _import_models()
+    _init_side_effects()
 
 
 def _init_file_compression(app):
@@ -144,3 +145,13 @@ def _import_models():
     # Every model module, so Alembic's autogenerate and db.create_all() see all tables.
     import marketplace.accounts.models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
+    import marketplace.jobs.models  # noqa: F401
+    import marketplace.search.models  # noqa: F401
+
+
+def _init_side_effects():
+    # Outbox rows are dispatched after the commit that wrote them; the handlers register on import.
+    from marketplace import notifications  # noqa: F401
+    from marketplace.jobs import outbox
+
+    outbox.install()

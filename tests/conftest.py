@@ -7,10 +7,12 @@ import contextlib
 import os
 import re
 import tempfile
+import urllib.parse
 import uuid
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -93,6 +95,22 @@ def require_postgres():
         pytest.skip(reason)
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis():
+    """A client for TEST_REDIS_URL; fail in CI and skip elsewhere when Redis is unreachable."""
+    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        connection.ping()
+    except redis.exceptions.RedisError as error:
+        connection.close()
+        if IN_CI:
+            pytest.fail(f"CI needs Redis at TEST_REDIS_URL={REDIS_URL}: {error}")
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
+    return connection
+
+
 @contextlib.contextmanager
 def private_postgres_schema(prefix):
     """A fresh schema in the test database, dropped afterwards."""
@@ -114,6 +132,14 @@ def postgres_schema():
     require_postgres()
     with private_postgres_schema("test") as schema:
         yield schema
+
+
+def database_url(database):
+    """The URL of the `database` fixture's backend for another process (the private PostgreSQL schema of
+    this run as a libpq option)."""
+    url = database["SQLALCHEMY_DATABASE_URI"]
+    options = database.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("connect_args", {}).get("options")
+    return url + ("?options=" + urllib.parse.quote(options) if options else "")
 
 
 def postgres_config(schema):

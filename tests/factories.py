@@ -1,4 +1,5 @@
 """Test data builders. They write straight to the database: fast, and independent of the pages."""
+import io
 import itertools
 
 from stdnum.vn import mst
@@ -140,3 +141,22 @@ def product(cooperative, status="published", tiers=(), stars=None, certificate_s
     db.session.add(item)
     db.session.commit()
     return item
+
+
+def jpeg(size=(64, 48), colour=(200, 120, 40), exif=None):
+    """The bytes of a small JPEG photo."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    options = {"exif": exif} if exif is not None else {}
+    Image.new("RGB", size, colour).save(buffer, "JPEG", quality=85, **options)
+    return buffer.getvalue()
+
+
+def png(size=(40, 30)):
+    """The bytes of a small PNG image."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 130, 60)).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -4,20 +4,17 @@ per-IP limit. A locked account does not lock anyone else out.
 """
 import itertools
 import json
-import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
 from marketplace.extensions import limiter
 from tests import factories
-from tests.conftest import BASE_CONFIG, IN_CI
+from tests.conftest import BASE_CONFIG, REDIS_URL, require_redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ACCOUNT_LIMIT = 100  # LOGIN_FAILURES_PER_ACCOUNT = "100 per hour"
 IP_LIMIT = 30  # LOGIN_RATE_LIMIT_PER_IP = "30 per minute"
 ATTACKER_IPS = [f"203.0.113.{n}" for n in range(1, 7)]  # 6 IPs: ≤ 30 attempts each per minute
@@ -96,19 +93,6 @@ def test_per_ip_limit(app, cooperative_owner):
 
 
 # ---------------------------------------------------------------- global counting in Redis
-
-def require_redis():
-    """A client for TEST_REDIS_URL; fail in CI and skip elsewhere when Redis is unreachable."""
-    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        connection.ping()
-    except redis.exceptions.RedisError as error:
-        connection.close()
-        if IN_CI:
-            pytest.fail(f"CI needs Redis at TEST_REDIS_URL={REDIS_URL}: {error}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
-    return connection
-
 
 @pytest.fixture
 def redis_limits(monkeypatch):

@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.search import index as search_index
 from marketplace.search import query, sync
 from tests import factories
-from tests.conftest import BASE_CONFIG
+from tests.conftest import BASE_CONFIG, database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = 4
@@ -118,14 +118,6 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _database_url(database):
-    url = database["SQLALCHEMY_DATABASE_URI"]
-    options = database.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("connect_args", {}).get("options")
-    if options:  # the private PostgreSQL schema of this run, as a libpq option in the URL
-        url += "?options=" + urllib.request.quote(options)
-    return url
-
-
 def _call(base, method, path, token=None, body=None):
     request = urllib.request.Request(base + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None)
@@ -148,7 +140,7 @@ def gunicorn(app, database, tmp_path):
         **os.environ,
         "MARKETPLACE_ENV": "development",
         "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": _database_url(database),
+        "DATABASE_URL": database_url(database),
         "SEARCH_INDEX_DIR": app.config["SEARCH_INDEX_DIR"],
         "UPLOAD_DIR": str(tmp_path / "uploads"),
         "MAIL_BACKEND": "console",

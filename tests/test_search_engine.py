@@ -317,22 +317,6 @@ def test_updates_replace_documents_and_deletions_remove_them(make_index):
     result = search(path, "gao", today=TODAY)
     assert result.ids == [first["id"]] and result.total == 1
     assert result.highlights[first["id"]]["name"][-1] == (" nếp cái hoa vàng", False)
-    assert search_index.pending_ids(path) == set()
-
-
-def test_a_busy_index_leaves_the_change_in_the_journal_for_the_lock_holder(make_index):
-    path = corpus(make_index, record("Gạo nếp"))
-    product = made[0]
-    with search_index.write_lock(path) as locked:
-        assert locked
-        drained = search_index.update(path, {product["id"]}, lambda ids: {}, timeout=0.1)
-        assert drained is False
-        assert search_index.pending_ids(path) == {product["id"]}
-        assert names(path, "gao") == ["Gạo nếp"]
-    # The next writer drains the journal along with its own change.
-    search_index.update(path, set(), lambda ids: {})
-    assert search_index.pending_ids(path) == set()
-    assert names(path, "gao") == []
 
 
 def test_a_missing_index_is_reported(tmp_path):

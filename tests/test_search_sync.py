@@ -2,6 +2,7 @@
 its commit, a rollback changes nothing, an indexing failure never undoes a change, and `flask search
 rebuild` / `check` repair and report. Runs on SQLite and PostgreSQL."""
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.search import index as search_index
 from marketplace.search import query, sync
+from marketplace.search.models import SearchChange
 from tests import factories
 
 
@@ -111,37 +113,47 @@ def test_products_of_unverified_cooperatives_never_enter_the_index(app, pending_
     assert in_step(app)
 
 
-def test_a_rollback_forgets_the_collected_changes(app, cooperative_owner, monkeypatch):
+def change_count():
+    return db.session.scalar(db.select(db.func.count()).select_from(SearchChange))
+
+
+def test_a_rollback_leaves_no_change_in_the_log_and_indexes_nothing(app, cooperative_owner, monkeypatch):
     product = factories.product(cooperative_owner.organisation, name="Hồi khô")
+    before = change_count()
     calls = []
-    monkeypatch.setattr(search_index, "update", lambda path, ids, fetch, **kw: calls.append(set(ids)))
+    monkeypatch.setattr(search_index, "apply", lambda path, ids, fetch: calls.append(set(ids)))
     db.session.get(Product, product.id).name = "Hồi tươi"
     db.session.flush()
     db.session.rollback()
     factories.organisation("enterprise")  # an unrelated commit afterwards
     assert calls == []
+    assert change_count() == before
     assert db.session.get(Product, product.id).name == "Hồi khô"
 
 
-def test_an_indexing_failure_never_undoes_the_change_and_a_rebuild_repairs_it(app, cooperative_owner, monkeypatch,
-                                                                              caplog):
+def test_an_indexing_failure_keeps_the_change_in_the_log_until_it_is_applied(app, cooperative_owner, monkeypatch,
+                                                                            caplog):
+    """The outside test's "dropped updates": indexing raised before the change was kept anywhere, so the
+    commit stood, the API said 200 and the product was never indexed. Now the change is a row of the
+    commit itself, and the next attempt applies it."""
     product = factories.product(cooperative_owner.organisation, name="Quế vỏ khô")
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(search_index, "update", broken)
+    monkeypatch.setattr(search_index, "apply", broken)
     with caplog.at_level(logging.ERROR, logger="marketplace.search"):
         catalog.update_product(cooperative_owner, product.id, details("Quế thanh Văn Yên", category="spices_herbs"))
     db.session.expire_all()
     assert db.session.get(Product, product.id).name == "Quế thanh Văn Yên"  # committed all the same
-    assert "flask search rebuild" in caplog.text and "disk full" in caplog.text
+    assert "stay in the log" in caplog.text and "disk full" in caplog.text
     monkeypatch.undo()
-    assert sync.check(app) == {"stale": [product.id]}
+    assert sync.check(app) == {"stale": [product.id], "behind": [product.id]}
+    assert sync.lag(app) == 1
 
-    result = app.test_cli_runner().invoke(args=["search", "rebuild"])
+    result = app.test_cli_runner().invoke(args=["search", "sync"])
     assert result.exit_code == 0, result.output
-    assert "Indexed 1 public products" in result.output
+    assert "1 change(s) applied" in result.output
     assert found(app, "van yen") == [product.id]
     assert in_step(app)
 
@@ -164,7 +176,7 @@ def test_check_reports_differences_and_rebuild_if_missing_keeps_an_existing_inde
     factories.organisation("enterprise")  # a commit that touches no product builds nothing
 
     kept = factories.product(cooperative_owner.organisation, name="Bí đỏ hồ lô")
-    app.config["SEARCH_SYNC"] = False  # changes the index does not hear about
+    app.config["SEARCH_SYNC"] = False  # this process does not apply its changes: they wait in the log
     missing = factories.product(cooperative_owner.organisation, name="Bí xanh")
     db.session.get(Product, kept.id).status = "hidden"
     db.session.commit()
@@ -172,18 +184,33 @@ def test_check_reports_differences_and_rebuild_if_missing_keeps_an_existing_inde
 
     result = runner.invoke(args=["search", "check"])
     assert result.exit_code == 1
+    assert "is 2 change(s) behind the database" in result.output
     assert f"missing: 1 product(s) public in the database, not in the index: {missing.id}" in result.output
     assert f"extra: 1 product(s) in the index, not public in the database: {kept.id}" in result.output
+    assert f"behind: 2 product(s) changed in the database, not applied to this index yet: {kept.id}, {missing.id}" \
+        in result.output
 
     result = runner.invoke(args=["search", "rebuild", "--if-missing"])
     assert result.exit_code == 0 and "nothing to do" in result.output
     assert runner.invoke(args=["search", "check"]).exit_code == 1
 
+    result = runner.invoke(args=["search", "sync"])
+    assert result.exit_code == 0 and "2 change(s) applied" in result.output
+    result = runner.invoke(args=["search", "check"])
+    assert result.exit_code == 0 and "matches the database (0 changes behind)" in result.output
+    assert found(app, "bi") == [missing.id]
+
+
+def test_rebuild_repairs_an_index_that_lost_documents(app, cooperative_owner):
+    kept = factories.product(cooperative_owner.organisation, name="Bí đỏ hồ lô")
+    with search_index.write_lock(app.config["SEARCH_INDEX_DIR"]):
+        search_index.apply(app.config["SEARCH_INDEX_DIR"], [kept.id], lambda ids: {})  # lost, as by a bad disk
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["search", "check"]).exit_code == 1
     result = runner.invoke(args=["search", "rebuild"])
     assert result.exit_code == 0 and "Indexing products" in result.output
     result = runner.invoke(args=["search", "check"])
     assert result.exit_code == 0 and "matches the database" in result.output
-    assert found(app, "bi") == [missing.id]
 
 
 def test_rebuild_builds_from_nothing_and_counts_only_public_products(app, cooperative_owner,
@@ -215,3 +242,40 @@ def test_duplicates_are_reported_by_check(app, cooperative_owner):
         writer.add_document(**document(record))
         writer.commit()
     assert sync.check(app) == {"duplicates": [product.id]}
+
+
+def test_a_commit_that_finds_the_index_busy_leaves_its_change_to_the_lock_holder(app, cooperative_owner, monkeypatch):
+    """The holder of the write lock looks at the log again after releasing it, so a change committed while
+    it was writing (whose own catch-up gave up at once) is applied without waiting for the follower."""
+    first = factories.product(cooperative_owner.organisation, name="Gạo nếp")
+    second = factories.product(cooperative_owner.organisation, name="Gạo tẻ")
+    writing, resume = threading.Event(), threading.Event()
+    real_apply = search_index.apply
+
+    def slow_apply(path, ids, fetch):
+        if threading.current_thread() is not threading.main_thread():
+            writing.set()
+            assert resume.wait(30)
+        real_apply(path, ids, fetch)
+
+    monkeypatch.setattr(search_index, "apply", slow_apply)
+    app.config["SEARCH_SYNC"] = False
+    catalog.update_product(cooperative_owner, first.id, details("Gạo nếp cái hoa vàng", category="fresh_produce"))
+    app.config["SEARCH_SYNC"] = True
+
+    def holder():
+        with app.app_context():
+            sync.catch_up(app)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert writing.wait(30)  # the holder is inside the lock, applying the first change
+    try:
+        catalog.update_product(cooperative_owner, second.id, details("Gạo tẻ Séng Cù", category="fresh_produce"))
+        # This commit's catch-up found the lock busy and left at once; the holder is still on the first.
+        assert sync.check(app) == {"stale": [first.id, second.id], "behind": [first.id, second.id]}
+    finally:
+        resume.set()
+        thread.join(30)
+    assert in_step(app)
+    assert found(app, "seng cu")[0] == second.id

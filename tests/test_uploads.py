@@ -20,25 +20,13 @@ from marketplace.catalog import services
 from marketplace.catalog.models import OcopCertificate, Product, ProductImage
 from marketplace.extensions import db
 from tests import factories
+from tests.factories import jpeg, png
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STORED_FILE = re.compile(r"^[0-9a-f]{32}(_thumb)?\.webp$")
 
 
 # ---------------------------------------------------------------- sample files
-
-def jpeg(size=(64, 48), colour=(200, 120, 40), exif=None):
-    buffer = io.BytesIO()
-    options = {"exif": exif} if exif is not None else {}
-    Image.new("RGB", size, colour).save(buffer, "JPEG", quality=85, **options)
-    return buffer.getvalue()
-
-
-def png(size=(40, 30)):
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (10, 130, 60)).save(buffer, "PNG")
-    return buffer.getvalue()
-
 
 def gps_jpeg():
     """A JPEG whose EXIF says where it was taken (as phone photos do)."""

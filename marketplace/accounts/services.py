@@ -1,6 +1,6 @@
 """Use cases of accounts: registration, login, members, invitations, password reset, API tokens,
-and the alliance's review of organisations. Each function checks its rules, commits once, then
-sends mail.
+and the alliance's review of organisations. Each use case runs in one unit of work: it checks its
+rules, writes its rows, an event and its emails (outbox rows), and commits once.
 """
 import re
 from dataclasses import dataclass, fields
@@ -30,6 +30,7 @@ from marketplace.accounts.models import (
 from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
+from marketplace.unit_of_work import unit_of_work
 
 PHONE_PATTERN = re.compile(r"^(\+84|0)\d{9,10}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -157,6 +158,7 @@ def _record(organisation, kind, actor=None, note=""):
 
 # ---------------------------------------------------------------- registration and login
 
+@unit_of_work()
 def register(kind, details, owner_email, full_name, password):
     """Create a pending organisation and its owner. Raises ValidationFailed with per-field errors."""
     kind = OrganisationKind(kind)
@@ -175,7 +177,6 @@ def register(kind, details, owner_email, full_name, password):
     user = _new_user(email, full_name, password, organisation, MemberRole.OWNER)
     db.session.add_all([organisation, user])
     _record(organisation, OrganisationEventKind.REGISTERED, user)
-    db.session.commit()
     return user
 
 
@@ -188,11 +189,12 @@ def authenticate(email, password):
     if not passwords.verify_password(user.password_hash, password or ""):
         raise InvalidCredentials(_l("Wrong email or password."))
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-        db.session.commit()
+        with unit_of_work():
+            user.password_hash = passwords.hash_password(password)
     return user
 
 
+@unit_of_work()
 def change_password(user, current_password, new_password, keep_session_secret=None):
     """Change a password after checking the current one; other sessions are logged out; mail is sent."""
     if not passwords.verify_password(user.password_hash, current_password or ""):
@@ -202,10 +204,10 @@ def change_password(user, current_password, new_password, keep_session_secret=No
     user.password_changed_at = utcnow()
     sessions.end_all_for(user, keep_secret=keep_session_secret)
     _spend_reset_links(user)
-    db.session.commit()
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
 
 
+@unit_of_work()
 def request_password_reset(email):
     """Email a single-use reset link if the account exists. Says nothing either way (no enumeration)."""
     user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email), is_active=True))
@@ -220,7 +222,6 @@ def request_password_reset(email):
             expires_at=utcnow() + current_app.config["PASSWORD_RESET_TTL"],
         )
     )
-    db.session.commit()
     link = notifications.link("accounts.reset_password", token=secret)
     notifications.send(user.email, _l("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
 
@@ -244,6 +245,7 @@ def check_reset_token(secret):
     _open_reset(secret)
 
 
+@unit_of_work()
 def reset_password(secret, new_password):
     """Set a new password with a reset token; the token is spent and every session ends."""
     record = _open_reset(secret)
@@ -253,15 +255,14 @@ def reset_password(secret, new_password):
     user.password_changed_at = record.used_at = utcnow()
     sessions.end_all_for(user)
     _spend_reset_links(user)
-    db.session.commit()
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
     return user
 
 
+@unit_of_work()
 def set_locale(user, locale):
     if locale in current_app.config["LANGUAGES"] and user.locale != locale:
         user.locale = locale
-        db.session.commit()
 
 
 # ---------------------------------------------------------------- organisation and members
@@ -274,6 +275,7 @@ def get_organisation(actor, organisation_id):
     return organisation
 
 
+@unit_of_work()
 def update_organisation(actor, details):
     """The owner edits the profile. Changing the tax code or name of a verified organisation sends it back to review."""
     organisation = actor.organisation
@@ -288,10 +290,10 @@ def update_organisation(actor, details):
         organisation.status_changed_at = utcnow()
         event = OrganisationEventKind.RESUBMITTED
     _record(organisation, event, actor)
-    db.session.commit()
     return organisation
 
 
+@unit_of_work()
 def invite_member(actor, email, role=MemberRole.MEMBER):
     """The owner invites someone by email; the link expires after INVITATION_TTL."""
     organisation = actor.organisation
@@ -313,7 +315,6 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
     )
     db.session.add(invitation)
     _record(organisation, OrganisationEventKind.MEMBER_INVITED, actor, email)
-    db.session.commit()
     link = notifications.link("accounts.accept_invitation", token=secret)
     notifications.send(
         email, _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
@@ -330,6 +331,7 @@ def open_invitation(secret):
     return invitation
 
 
+@unit_of_work()
 def accept_invitation(secret, full_name, password):
     """Create the invited user's account; the invitation is spent."""
     invitation = open_invitation(secret)
@@ -340,10 +342,10 @@ def accept_invitation(secret, full_name, password):
     invitation.accepted_at = utcnow()
     db.session.add(user)
     _record(invitation.organisation, OrganisationEventKind.MEMBER_JOINED, user)
-    db.session.commit()
     return user
 
 
+@unit_of_work()
 def revoke_invitation(actor, invitation_id):
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.organisation_id != actor.organisation_id:
@@ -351,7 +353,6 @@ def revoke_invitation(actor, invitation_id):
     require(actor, Permission.MANAGE_ORGANISATION, invitation.organisation)
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = utcnow()
-        db.session.commit()
 
 
 def pending_invitations(actor):
@@ -361,6 +362,7 @@ def pending_invitations(actor):
     return [i for i in db.session.scalars(query) if i.is_open(now)]
 
 
+@unit_of_work()
 def remove_member(actor, user_id):
     """The owner removes a member: the account is deactivated and its sessions and tokens end."""
     member = db.session.get(User, user_id)
@@ -376,7 +378,6 @@ def remove_member(actor, user_id):
     for token in db.session.scalars(db.select(ApiToken).filter_by(user_id=member.id, revoked_at=None)):
         token.revoked_at = utcnow()
     _record(member.organisation, OrganisationEventKind.MEMBER_REMOVED, actor, member.email)
-    db.session.commit()
 
 
 def active_members(actor):
@@ -386,6 +387,7 @@ def active_members(actor):
 
 # ---------------------------------------------------------------- API tokens
 
+@unit_of_work()
 def create_api_token(user, name):
     """Return (ApiToken, secret). The secret is shown once and never stored."""
     name = (name or "").strip()
@@ -396,7 +398,6 @@ def create_api_token(user, name):
     secret = tokens.new_secret(prefix="cht_")
     token = ApiToken(user=user, name=name, token_hash=tokens.digest(secret), prefix=secret[:10])
     db.session.add(token)
-    db.session.commit()
     return token, secret
 
 
@@ -405,17 +406,17 @@ def list_api_tokens(user):
     return list(db.session.scalars(query))
 
 
+@unit_of_work()
 def revoke_api_token(user, token_id):
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound()
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        db.session.commit()
 
 
 def user_for_api_token(secret):
-    """The active user behind a bearer token, or None."""
+    """The active user behind a bearer token, or None. Writes only to note the use, at most once a minute."""
     if not secret or not secret.startswith("cht_"):
         return None
     token = db.session.scalar(db.select(ApiToken).filter_by(token_hash=tokens.digest(secret), revoked_at=None))
@@ -423,8 +424,8 @@ def user_for_api_token(secret):
         return None
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
-        db.session.commit()
+        with unit_of_work():
+            token.last_used_at = now
     return token.user
 
 
@@ -483,6 +484,7 @@ _STATUS_MAIL_SUBJECTS = {
 }
 
 
+@unit_of_work()
 def review_organisation(actor, organisation_id, action, reason=""):
     """Alliance staff verify, reject, suspend or reinstate. Reject and suspend need a reason.
 
@@ -504,11 +506,11 @@ def review_organisation(actor, organisation_id, action, reason=""):
     organisation.status_reason = reason
     organisation.status_changed_at = utcnow()
     _record(organisation, event_kind, actor, reason)
-    db.session.commit()
     _notify_status(organisation)
     return organisation
 
 
+@unit_of_work()
 def classify_cooperative(actor, organisation_id, classification):
     """Alliance staff record the Circular 01/2020 classification of a cooperative."""
     require(actor, Permission.REVIEW_ORGANISATIONS)
@@ -519,7 +521,6 @@ def classify_cooperative(actor, organisation_id, classification):
         raise ValidationFailed(_l("Choose good, average or weak."), field="classification")
     organisation.classification = AllianceClassification(classification)
     _record(organisation, OrganisationEventKind.CLASSIFIED, actor, classification)
-    db.session.commit()
     return organisation
 
 
@@ -536,6 +537,7 @@ def _notify_status(organisation):
 
 # ---------------------------------------------------------------- operators (CLI)
 
+@unit_of_work()
 def create_alliance_user(email, full_name, password, alliance_name="Liên minh Hợp tác xã tỉnh Lạng Sơn"):
     """Create a staff account of the (single) provincial alliance organisation, creating it if needed."""
     # Check first: a refused person must not leave a new alliance organisation pending in the session.
@@ -553,7 +555,6 @@ def create_alliance_user(email, full_name, password, alliance_name="Liên minh H
         db.session.add(alliance)
     user = _new_user(email, full_name, password, alliance, MemberRole.OWNER)
     db.session.add(user)
-    db.session.commit()
     return user
 
 

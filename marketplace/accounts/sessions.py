@@ -7,12 +7,14 @@ from marketplace.accounts import tokens
 from marketplace.accounts.models import AuthSession
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
+from marketplace.unit_of_work import unit_of_work
 
 # Writing last_seen on every request would turn each page view into a write; a minute is precise enough.
 TOUCH_INTERVAL = timedelta(minutes=1)
 REAUTH_WINDOW = timedelta(minutes=5)
 
 
+@unit_of_work()
 def start(user, ip_address="", user_agent=""):
     """Open a session for a user who just proved their password; returns the secret for the cookie."""
     secret = tokens.new_secret()
@@ -25,12 +27,15 @@ def start(user, ip_address="", user_agent=""):
         )
     )
     user.last_login_at = utcnow()
-    db.session.commit()
     return secret
 
 
 def resolve(secret, user_id):
-    """The live AuthSession for this cookie secret and user, or None (unknown, revoked, idle, too old)."""
+    """The live AuthSession for this cookie secret and user, or None (unknown, revoked, idle, too old).
+
+    Runs on every request: it writes (in a unit of work of its own) only when the session expires or
+    is touched, at most once a minute.
+    """
     if not secret or not user_id:
         return None
     record = db.session.scalar(db.select(AuthSession).filter_by(token_hash=tokens.digest(secret)))
@@ -44,15 +49,16 @@ def resolve(secret, user_id):
         or not record.user.is_active
     )
     if expired:
-        record.revoked_at = now
-        db.session.commit()
+        with unit_of_work():
+            record.revoked_at = now
         return None
     if now - record.last_seen_at > TOUCH_INTERVAL:
-        record.last_seen_at = now
-        db.session.commit()
+        with unit_of_work():
+            record.last_seen_at = now
     return record
 
 
+@unit_of_work()
 def end(secret):
     """Revoke the session behind this cookie secret (logout)."""
     if not secret:
@@ -60,7 +66,6 @@ def end(secret):
     record = db.session.scalar(db.select(AuthSession).filter_by(token_hash=tokens.digest(secret)))
     if record is not None and record.revoked_at is None:
         record.revoked_at = utcnow()
-        db.session.commit()
 
 
 def end_all_for(user, keep_secret=None):
@@ -71,9 +76,9 @@ def end_all_for(user, keep_secret=None):
             record.revoked_at = utcnow()
 
 
+@unit_of_work()
 def mark_reauthenticated(record):
     record.reauthenticated_at = utcnow()
-    db.session.commit()
 
 
 def recently_authenticated(record):

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from marketplace.errors import ValidationFailed
+from marketplace.jobs import outbox
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # 40 megapixels: any phone photo; refuses decompression bombs before decoding
@@ -128,10 +129,27 @@ def store_scan(upload, field="scan"):
     return name
 
 
+def discard_after_commit(photo_names, scan_names):
+    """Remove the files of rows deleted in the current unit of work, once it has committed (an outbox
+    message: a rolled-back deletion keeps its files, and a failed removal is retried)."""
+    if photo_names or scan_names:
+        outbox.add("discard_files", {"photos": list(photo_names), "scans": list(scan_names)})
+
+
+@outbox.register("discard_files")
+def _discard_committed(payload):
+    if discard_files(payload["photos"], payload["scans"]):
+        raise OSError("some files could not be removed (see the log); the outbox retries")
+
+
 def discard_files(photo_names, scan_names):
-    """Remove files of deleted rows (after the commit: a failed delete leaves an orphan, never a hole)."""
+    """Remove files now: those of rows that were never committed (use discard_after_commit otherwise).
+
+    Returns the paths that could not be removed (each logged); a file already gone is no failure.
+    """
     paths = [photo_path(n) for n in photo_names] + [photo_path(n, thumbnail=True) for n in photo_names]
     paths += [scan_path(n) for n in scan_names]
+    failed = []
     for path in paths:
         if path is not None:
             try:
@@ -140,3 +158,5 @@ def discard_files(photo_names, scan_names):
                 pass
             except OSError:
                 current_app.logger.exception("Could not remove %s", path)
+                failed.append(path)
+    return failed

@@ -49,6 +49,7 @@ from marketplace.catalog.models import (
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.text import fold, slugify
+from marketplace.unit_of_work import unit_of_work
 
 COOPERATIVE_COLUMNS = ("cooperative_name", "cooperative_tax_code", "cooperative_type")
 COLUMNS = (
@@ -581,7 +582,9 @@ def run_import(actor, table, publish=False, valid_only=False, dry_run=False):
     if not table.rows:
         raise file_error(_l("The file has a header row but no products."))
     vocabulary = Vocabulary()
-    try:
+    # The outermost use case: a dry run or a refused file is rolled back, and the unit of work then
+    # commits nothing; valid rows only are applied again in a fresh transaction of the same unit.
+    with unit_of_work():
         report = _apply(actor, table, table.rows, alliance, vocabulary, publish)
         if dry_run or not report.valid_rows or (report.errors and not valid_only):
             db.session.rollback()
@@ -597,12 +600,8 @@ def run_import(actor, table, publish=False, valid_only=False, dry_run=False):
             by_line = {row.line: row for row in second.rows}
             second.rows = [by_line.get(row.line, row) for row in report.rows]
             report = second
-        db.session.commit()
-        report.written = True
-        return report
-    except BaseException:
-        db.session.rollback()
-        raise
+    report.written = True
+    return report
 
 
 def _apply(actor, table, rows, alliance, vocabulary, publish):

@@ -37,6 +37,7 @@ from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from marketplace.text import slugify
+from marketplace.unit_of_work import unit_of_work
 
 MAX_PRICE_VND = 10**12  # a trillion đồng per unit: anything above is a typing error
 MAX_QUANTITY = 10**9
@@ -292,6 +293,7 @@ def _apply(product, values):
     product.certification_rows = [current.get(code) or ProductCertification(code=code) for code in certifications]
 
 
+@unit_of_work()
 def create_product(actor, details, cooperative=None):
     """Create a draft product of the actor's cooperative. Raises ValidationFailed listing bad fields."""
     cooperative = cooperative or actor.organisation
@@ -303,10 +305,10 @@ def create_product(actor, details, cooperative=None):
     db.session.add(product)
     db.session.flush()
     _record(product, CatalogEventKind.CREATED, actor)
-    db.session.commit()
     return product
 
 
+@unit_of_work()
 def update_product(actor, product_id, details):
     product = get_own_product(actor, product_id)
     values = clean_product(details)
@@ -314,7 +316,6 @@ def update_product(actor, product_id, details):
         product.slug = _unique_slug(product.cooperative_id, values["name"], product.id)
     _apply(product, values)
     _record(product, CatalogEventKind.UPDATED, actor)
-    db.session.commit()
     return product
 
 
@@ -325,6 +326,7 @@ def _check_publishable(product):
                           missing=", ".join(str(m) for m in missing)), code="not_publishable")
 
 
+@unit_of_work()
 def publish_product(actor, product_id):
     """Put a product in the public catalogue. Only a verified cooperative publishes a complete product."""
     product = get_own_product(actor, product_id)
@@ -334,19 +336,19 @@ def publish_product(actor, product_id):
         product.status = ProductStatus.PUBLISHED
         product.published_at = product.published_at or utcnow()
         _record(product, CatalogEventKind.PUBLISHED, actor)
-        db.session.commit()
     return product
 
 
+@unit_of_work()
 def hide_product(actor, product_id):
     product = get_own_product(actor, product_id)
     if product.status == ProductStatus.PUBLISHED:
         product.status = ProductStatus.HIDDEN
         _record(product, CatalogEventKind.HIDDEN, actor)
-        db.session.commit()
     return product
 
 
+@unit_of_work()
 def delete_product(actor, product_id):
     """Delete a product with its tiers, photos and certificates (their files go too)."""
     product = get_own_product(actor, product_id)
@@ -354,8 +356,7 @@ def delete_product(actor, product_id):
     scans = [c.scan_name for c in product.certificates if c.scan_name]
     db.session.execute(db.update(CatalogEvent).where(CatalogEvent.product_id == product.id).values(product_id=None))
     db.session.delete(product)
-    db.session.commit()
-    images.discard_files(stored, scans)
+    images.discard_after_commit(stored, scans)
 
 
 def get_own_product(actor, product_id):
@@ -393,34 +394,40 @@ MAX_PHOTOS = 8
 def add_photos(actor, product_id, uploads):
     """Store uploaded photos (the first ever becomes the cover). Every file is checked before any is
     kept: one bad file rejects the batch with its name, and no file of it is left on disk."""
-    product = get_own_product(actor, product_id)
-    uploads = [u for u in uploads if u and getattr(u, "filename", "")]
-    if not uploads:
-        raise ValidationFailed.for_fields({"photos": _l("Choose at least one photo.")})
-    if len(product.images) + len(uploads) > MAX_PHOTOS:
-        raise ValidationFailed.for_fields({"photos": _l("A product has at most %(max)s photos.", max=MAX_PHOTOS)})
     stored = []
     try:
-        for upload in uploads:
-            try:
-                stored.append(images.store_photo(upload, field="photos"))
-            except ValidationFailed as error:
-                raise ValidationFailed.for_fields({"photos": _l("%(file)s: %(problem)s", file=upload.filename[:80],
-                                                                problem=error.errors["photos"])}) from None
-        position = max((i.position for i in product.images), default=-1) + 1
-        for offset, (name, width, height) in enumerate(stored):
-            product.images.append(ProductImage(stored_name=name, width=width, height=height,
-                                               position=position + offset, alt_text=product.name[:200]))
-        _record(product, CatalogEventKind.UPDATED, actor, note="photos")
-        product.updated_at = utcnow()
-        db.session.commit()
+        with unit_of_work():
+            product = get_own_product(actor, product_id)
+            uploads = [u for u in uploads if u and getattr(u, "filename", "")]
+            if not uploads:
+                raise ValidationFailed.for_fields({"photos": _l("Choose at least one photo.")})
+            if len(product.images) + len(uploads) > MAX_PHOTOS:
+                raise ValidationFailed.for_fields({"photos": _l("A product has at most %(max)s photos.",
+                                                                max=MAX_PHOTOS)})
+            for upload in uploads:
+                stored.append(_store_photo(upload))
+            position = max((i.position for i in product.images), default=-1) + 1
+            for offset, (name, width, height) in enumerate(stored):
+                product.images.append(ProductImage(stored_name=name, width=width, height=height,
+                                                   position=position + offset, alt_text=product.name[:200]))
+            _record(product, CatalogEventKind.UPDATED, actor, note="photos")
+            product.updated_at = utcnow()
     except BaseException:
-        db.session.rollback()
-        images.discard_files([name for name, _w, _h in stored], [])
+        images.discard_files([name for name, _w, _h in stored], [])  # never committed: remove them now
         raise
     return product
 
 
+def _store_photo(upload):
+    """Check, re-encode and store one photo; raises ValidationFailed naming the file."""
+    try:
+        return images.store_photo(upload, field="photos")
+    except ValidationFailed as error:
+        raise ValidationFailed.for_fields({"photos": _l("%(file)s: %(problem)s", file=upload.filename[:80],
+                                                        problem=error.errors["photos"])}) from None
+
+
+@unit_of_work()
 def remove_photo(actor, product_id, image_id):
     product = get_own_product(actor, product_id)
     image = _photo_of(product, image_id)
@@ -428,17 +435,16 @@ def remove_photo(actor, product_id, image_id):
     product.images.remove(image)
     _renumber(product.images)
     product.updated_at = utcnow()
-    db.session.commit()
-    images.discard_files([name], [])
+    images.discard_after_commit([name], [])
     return product
 
 
+@unit_of_work()
 def make_cover(actor, product_id, image_id):
     product = get_own_product(actor, product_id)
     image = _photo_of(product, image_id)
     _renumber([image] + [i for i in product.images if i is not image])
     product.updated_at = utcnow()
-    db.session.commit()
     return product
 
 
@@ -477,6 +483,7 @@ def clean_certificate(details):
             "decision_date": decision, "expires_on": expiry}
 
 
+@unit_of_work()
 def add_certificate(actor, product_id, details, scan=None):
     """Record an OCOP certificate for the alliance to verify. `scan` is an uploaded file or None."""
     product = get_own_product(actor, product_id)
@@ -489,10 +496,10 @@ def add_certificate(actor, product_id, details, scan=None):
     db.session.flush()
     _record(product, CatalogEventKind.CERTIFICATE_ADDED, actor, certificate=certificate,
             note=f"{values['stars']}★ {values['certificate_no']}")
-    db.session.commit()
     return certificate
 
 
+@unit_of_work()
 def withdraw_certificate(actor, certificate_id):
     """The cooperative takes back a certificate the alliance has not reviewed yet."""
     certificate = db.session.get(OcopCertificate, certificate_id)
@@ -503,8 +510,7 @@ def withdraw_certificate(actor, certificate_id):
         raise Conflict(_l("Only certificates waiting for the alliance can be withdrawn."), code="not_pending")
     scan = certificate.scan_name
     db.session.delete(certificate)
-    db.session.commit()
-    images.discard_files([], [scan] if scan else [])
+    images.discard_after_commit([], [scan] if scan else [])
 
 
 def certificate_for_viewer(actor, certificate_id):
@@ -541,6 +547,7 @@ def get_certificate(actor, certificate_id):
     return certificate
 
 
+@unit_of_work()
 def verify_certificate(actor, certificate_id):
     certificate = get_certificate(actor, certificate_id)
     if not certificate.can_be_verified(today()):
@@ -548,11 +555,11 @@ def verify_certificate(actor, certificate_id):
                        code="not_verifiable")
     _set_certificate_status(certificate, CertificateStatus.VERIFIED, actor, "")
     _record(certificate.product, CatalogEventKind.CERTIFICATE_VERIFIED, actor, certificate=certificate)
-    db.session.commit()
     _notify_certificate(certificate)
     return certificate
 
 
+@unit_of_work()
 def revoke_certificate(actor, certificate_id, reason):
     """Withdraw a certificate (pending or verified) with a reason the cooperative will read."""
     certificate = get_certificate(actor, certificate_id)
@@ -565,7 +572,6 @@ def revoke_certificate(actor, certificate_id, reason):
         raise Conflict(_l("This certificate is already revoked or expired."), code="not_revocable")
     _set_certificate_status(certificate, CertificateStatus.REVOKED, actor, reason)
     _record(certificate.product, CatalogEventKind.CERTIFICATE_REVOKED, actor, certificate=certificate, note=reason)
-    db.session.commit()
     _notify_certificate(certificate)
     return certificate
 
@@ -579,6 +585,7 @@ def _set_certificate_status(certificate, status, actor, reason):
     certificate.product.updated_at = utcnow()
 
 
+@unit_of_work()
 def expire_certificates(on=None):
     """Mark certificates past their expiry date as expired and tell the cooperatives whose badge goes.
 
@@ -594,7 +601,6 @@ def expire_certificates(on=None):
         certificate.status = CertificateStatus.EXPIRED
         certificate.product.updated_at = utcnow()
         _record(certificate.product, CatalogEventKind.CERTIFICATE_EXPIRED, certificate=certificate)
-    db.session.commit()
     for certificate in had_badge:
         _notify_certificate(certificate)
     return due
@@ -619,6 +625,7 @@ def _notify_certificate(certificate):
 
 # ---------------------------------------------------------------- the alliance's import path
 
+@unit_of_work()
 def cooperative_for_import(actor, name, tax_code, cooperative_type, province_code=None, commune_code=None):
     """The cooperative with this tax code, or a new verified one (the alliance vouches for its registry)."""
     require(actor, Permission.CURATE_CATALOG)
@@ -637,10 +644,11 @@ def cooperative_for_import(actor, name, tax_code, cooperative_type, province_cod
     return cooperative
 
 
+@unit_of_work()
 def import_product(actor, cooperative, details, certificate=None, publish=False):
     """Create or update one imported product, matched by its name within the cooperative.
 
-    Does not commit: an import writes all its rows in one transaction. The alliance imports for any
+    Joins the import's unit of work: an import writes all its rows in one transaction. The alliance imports for any
     cooperative (its OCOP certificates are verified: the registry is the alliance's own); a
     cooperative imports only its own products, and its certificates wait for the alliance.
     Returns (product, created). Raises ValidationFailed (fields of ProductDetails/CertificateDetails).

@@ -1,24 +1,22 @@
 """The only module that opens whoosh writers and searchers.
 
-Several processes (gunicorn workers, the CLI) share one index directory:
+Several processes (gunicorn workers, the follower, the CLI) share one index directory per host:
 
 - Writing: one writer at a time, under whoosh's own file lock (fcntl, released if a process dies).
-  A process that must update documents first appends the product ids to a small journal
-  (`pending/` in the index directory), then takes the lock, drains the whole journal, loads those
-  products' *current* rows (through the `fetch` callback, after taking the lock, so the last writer
-  always indexes the last committed data), updates the documents and commits. If the lock is busy
-  for longer than `timeout` (e.g. during a full rebuild) it returns at once: whoever holds the lock
-  drains the journal again after releasing it, so no change is lost and no request waits long.
+  What to write comes from the database's search change log (sync.py); the index remembers the
+  position of the last change it applied in a small file beside it (`position`), written after the
+  documents are committed, so a crash in between only makes the next writer apply those changes again
+  (an update is idempotent: it replaces the document by the product's current row).
 - Reading: one searcher per thread and index, reopened only when a writer has committed since
   (`up_to_date()`; whoosh-reloaded's `Searcher.refresh()` can return documents twice after a merge,
-  so it is never called).
+  so it is never called). Opening tolerates a writer deleting an old table of contents meanwhile.
 """
+import json
 import logging
 import os
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,8 +32,8 @@ log = logging.getLogger("marketplace.search")
 
 INDEX_NAME = "MAIN"
 VERSION_FILE = "schema_version"
-PENDING_DIR = "pending"
-WRITE_TIMEOUT = 2.0  # seconds a web request waits for the lock before leaving its ids in the journal
+POSITION_FILE = "position"
+OPEN_RETRIES = 10  # a writer may delete the table of contents we are about to read: read the newer one
 
 
 class Codec(W3Codec):
@@ -54,21 +52,36 @@ class IndexUnavailable(Exception):
 
 
 def exists(path):
-    """True when `path` holds an index of the current schema."""
+    """True when `path` holds an index of the current schema (never raises while another process writes)."""
     path = Path(path)
-    if not whoosh_index.exists_in(str(path), indexname=INDEX_NAME):
+    try:
+        if int((path / VERSION_FILE).read_text().strip()) != SCHEMA_VERSION:
+            return False
+    except (OSError, ValueError):
         return False
     try:
-        return int((path / VERSION_FILE).read_text().strip()) == SCHEMA_VERSION
-    except (OSError, ValueError):
+        return _open(path).latest_generation() > -1
+    except whoosh_index.EmptyIndexError:
         return False
 
 
 def _open(path):
-    return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
+    """Open the index, retrying when a writer deletes the table of contents being read.
+
+    whoosh lists the newest `_MAIN_<generation>.toc` and then opens it; a writer committing in between
+    removes it (FileNotFoundError). The next listing finds the newer one. Raises EmptyIndexError when
+    there is no index.
+    """
+    for attempt in range(OPEN_RETRIES):
+        try:
+            return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
+        except FileNotFoundError:
+            if attempt == OPEN_RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
-# ---------------------------------------------------------------- locking and the journal
+# ---------------------------------------------------------------- locking and the position
 
 @contextmanager
 def write_lock(path, timeout=None):
@@ -94,43 +107,30 @@ def write_lock(path, timeout=None):
         lock.release()
 
 
-def _journal_dir(path):
-    return Path(path) / PENDING_DIR
+def position(path):
+    """The (txid, id) of the last change applied to the index at `path`, and when it was last known
+    up to date (UTC seconds); ((0, 0), 0.0) for an index that has recorded none."""
+    try:
+        data = json.loads((Path(path) / POSITION_FILE).read_text())
+        return (int(data["txid"]), int(data["id"])), float(data.get("checked_at", 0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return (0, 0), 0.0
 
 
-def journal(path, ids):
-    """Record product ids whose documents must be brought up to date (atomically: write, then rename)."""
-    folder = _journal_dir(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+def save_position(path, change_position, checked_at=None):
+    """Record the last change applied (under the write lock; atomically: write, then rename)."""
+    folder = Path(path)
+    data = {"txid": change_position[0], "id": change_position[1], "checked_at": checked_at or time.time()}
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".position", suffix=".tmp")
     with os.fdopen(fd, "w") as out:
-        out.write("\n".join(str(int(i)) for i in sorted(ids)))
-    os.replace(temporary, folder / f"{time.time_ns()}-{uuid.uuid4().hex}.ids")
-
-
-def _read_journal(path):
-    folder = _journal_dir(path)
-    files, ids = [], set()
-    if not folder.is_dir():
-        return files, ids
-    for entry in sorted(folder.glob("*.ids")):
-        try:
-            ids.update(int(line) for line in entry.read_text().split())
-        except FileNotFoundError:
-            continue  # drained by another writer meanwhile
-        files.append(entry)
-    return files, ids
-
-
-def pending_ids(path):
-    """Ids waiting in the journal (for `flask search check`)."""
-    return _read_journal(path)[1]
+        json.dump(data, out)
+    os.replace(temporary, folder / POSITION_FILE)
 
 
 # ---------------------------------------------------------------- writing
 
-def _apply(path, ids, fetch):
-    """Under the lock: replace the documents of `ids` by their current records (delete the others)."""
+def apply(path, ids, fetch):
+    """Under the write lock (the caller holds it): replace the documents of `ids` by their current records (delete the others)."""
     records = fetch(ids)  # {id: record} for the ids that are public now
     writer = SegmentWriter(_open(path), _lk=False, codec=Codec())
     try:
@@ -146,47 +146,29 @@ def _apply(path, ids, fetch):
         raise
 
 
-def update(path, ids, fetch, timeout=WRITE_TIMEOUT):
-    """Bring the documents of product `ids` up to date; `fetch(ids)` returns {id: record} of public ones.
-
-    Returns True when this call drained the journal itself, False when it left the work to the
-    current lock holder. Raises IndexUnavailable when there is no index (nothing is journaled then:
-    the rebuild that creates the index reads everything).
-    """
+def update(path, ids, fetch):
+    """Replace the documents of product `ids` by `fetch(ids)` ({id: record} of the public ones; the
+    others are deleted), waiting for the write lock. Raises IndexUnavailable when there is no index."""
     if not exists(path):
         raise IndexUnavailable(str(path))
-    if ids:
-        journal(path, ids)
-    drained, wait = False, timeout
-    while True:
-        with write_lock(path, timeout=wait) as locked:
-            if not locked:
-                return drained
-            files, pending = _read_journal(path)
-            if not files:
-                return drained
-            _apply(path, pending, fetch)
-            for entry in files:
-                entry.unlink(missing_ok=True)
-            drained = True
-        # Released: a process that journaled while we held the lock may have given up waiting.
-        wait = 0
+    with write_lock(path):
+        apply(path, ids, fetch)
 
 
-def build_index(path, records, procs=1, limitmb=1024, fetch=None, progress=None, if_missing=False):
+def build_index(path, records, procs=1, limitmb=1024, progress=None, needed=None, change_position=(0, 0)):
     """(Re)build the index at `path` from an iterable of records; returns the number of documents.
 
     Safe while the site runs: readers keep the previous documents until the new ones are committed
-    in one step (whoosh's CLEAR merge), and writers waiting meanwhile find their ids in the journal,
-    which is drained afterwards with `fetch` (the database loader). `procs` > 1 indexes in parallel
+    in one step (whoosh's CLEAR merge). `change_position` is the change log's position read before
+    the records were: changes after it are applied next. `procs` > 1 indexes in parallel
     processes; `limitmb` is the memory each one may use before spilling to disk. `progress(n)` is
-    called every 500 documents. With `if_missing`, does nothing (and returns None) when an index
-    exists once the lock is held: several processes finding no index build it once.
+    called every 500 documents. `needed`, when given, is asked once the lock is held: when it answers
+    False (another process built the index meanwhile) nothing is done and None is returned.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     with write_lock(path):
-        if if_missing and exists(path):
+        if needed is not None and not needed():
             return None
         if not exists(path):
             whoosh_index.create_in(str(path), SCHEMA, indexname=INDEX_NAME)
@@ -208,10 +190,9 @@ def build_index(path, records, procs=1, limitmb=1024, fetch=None, progress=None,
         except BaseException:
             writer.cancel()
             raise
+        save_position(path, change_position)
         if progress and count % 500:
             progress(count % 500)
-    if fetch is not None:
-        update(path, (), fetch, timeout=None)
     return count
 
 

@@ -132,7 +132,7 @@ def _with_index(run):
     try:
         return run(_index_path())
     except index.IndexUnavailable:
-        sync.ensure_index(current_app._get_current_object())  # self-healing: `make run` builds it first
+        sync.catch_up(current_app._get_current_object())  # self-healing: builds a missing index once
         return run(_index_path())
 
 

@@ -1,16 +1,25 @@
-"""Keep the index in step with the database, right after each commit.
+"""Keep every host's index in step with the database, through the search change log.
 
-SQLAlchemy session events collect what a flush changes: products, their price tiers, photos,
-certifications and OCOP certificates, and cooperatives whose status, name or type changed (all
-their products appear, disappear or change with them). After the commit, the documents of those
-products are rebuilt from the committed rows (index.update reads them under the index lock, so
-the last writer indexes the last data). A rollback forgets them.
+1. Recording, in the transaction of the change: SQLAlchemy session events collect what a flush
+   changes (products, their price tiers, photos, certifications and OCOP certificates, and
+   cooperatives whose status, name or type changed) and insert `SearchChange` rows through the same
+   connection. A change and its change row commit together or not at all.
+2. Applying, on each host: `catch_up` reads the changes after the position its index recorded,
+   rebuilds those products' documents from the committed rows, and records the new position. It runs
+   right after a local commit (without waiting for the lock: the holder re-checks after releasing
+   it), in the host's follower (`flask search follow`, about every second, for the changes of other
+   hosts), and at start (`flask search sync`). A failure leaves the position where it was, so the
+   changes stay in the log and are applied by the next attempt.
 
-The database is the source of truth: an indexing failure is logged and never raised, so it can
-neither undo nor fail the change; `flask search check` finds the difference and `flask search
-rebuild` repairs it. When the directory holds no index yet, the first change builds it whole.
+The database is the source of truth: an indexing failure is logged and never raised to the use case.
+An index folder that is missing (or of an older schema) is rebuilt from the database; so is one
+whose last check is older than the log's retention (its changes may have been pruned).
 """
 import logging
+import signal
+import threading
+import time
+from datetime import timedelta
 from itertools import chain
 
 import sqlalchemy as sa
@@ -18,26 +27,42 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 
 from marketplace.search import index
-from marketplace.search.documents import load_records, public_ids, product_ids_of_cooperatives
+from marketplace.search.documents import load_records, product_ids_of_cooperatives, public_ids
+from marketplace.search.models import SearchChange
+from marketplace.sqltypes import utcnow
 
 log = logging.getLogger("marketplace.search")
 
-PENDING = "search_pending"
+WRITTEN = "search_changes_written"
 ORGANISATION_FIELDS = ("status", "legal_name", "cooperative_type")
+CHUNK = 2000  # changes applied per index commit
+RECHECK_SECONDS = 3600  # an idle index notes it is up to date at most this often
+NO_HORIZON = 2**63 - 1
 
 
 def install():
     """Listen to every SQLAlchemy session (idempotent)."""
     for name, listener in (("after_flush", _after_flush), ("after_commit", _after_commit),
-                           ("after_rollback", _after_rollback)):
+                           ("after_rollback", _after_rollback), ("after_soft_rollback", _after_soft_rollback)):
         if not event.contains(sa.orm.Session, name, listener):
             event.listen(sa.orm.Session, name, listener)
 
 
-# ---------------------------------------------------------------- collecting changes
+# ---------------------------------------------------------------- recording changes
 
 def _after_flush(session, _flush_context):
     # In after_flush the new objects have their ids, and attribute histories still show the changes.
+    products, cooperatives = _touched(session)
+    recorded = session.info.setdefault(WRITTEN, {"products": set(), "cooperatives": set()})
+    products -= recorded["products"]  # one row per product and transaction, however many flushes
+    cooperatives -= recorded["cooperatives"]
+    if products or cooperatives:
+        _record(session.connection(), products, cooperatives)
+        recorded["products"] |= products
+        recorded["cooperatives"] |= cooperatives
+
+
+def _touched(session):
     from marketplace.accounts.models import Organisation
     from marketplace.catalog.models import OcopCertificate, PriceTier, Product, ProductCertification, ProductImage
 
@@ -52,10 +77,7 @@ def _after_flush(session, _flush_context):
             if any(state.attrs[name].history.has_changes() for name in ORGANISATION_FIELDS):
                 cooperatives.add(obj.id)
     products.discard(None)
-    if products or cooperatives:
-        pending = session.info.setdefault(PENDING, {"products": set(), "cooperatives": set()})
-        pending["products"] |= products
-        pending["cooperatives"] |= cooperatives
+    return products, cooperatives
 
 
 def _values(obj, name):
@@ -64,26 +86,44 @@ def _values(obj, name):
     return {*history.added, *history.unchanged, *history.deleted} or {getattr(obj, name)}
 
 
+def _txid(connection):
+    """The writing transaction's id on PostgreSQL (see SearchChange); 0 elsewhere."""
+    if connection.dialect.name == "postgresql":
+        return sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
+    return 0
+
+
+def _record(connection, products, cooperatives):
+    rows = [{"product_id": i, "cooperative_id": None} for i in sorted(products)]
+    rows += [{"product_id": None, "cooperative_id": i} for i in sorted(cooperatives)]
+    connection.execute(sa.insert(SearchChange).values(txid=_txid(connection), created_at=utcnow()), rows)
+
+
 def _after_rollback(session):
-    session.info.pop(PENDING, None)
+    session.info.pop(WRITTEN, None)
+
+
+def _after_soft_rollback(session, previous_transaction):
+    # A savepoint rolled back may have taken change rows with it: record the products again if they change.
+    if previous_transaction.nested and WRITTEN in session.info:
+        session.info[WRITTEN] = {"products": set(), "cooperatives": set()}
 
 
 def _after_commit(session):
-    pending = session.info.pop(PENDING, None)
-    if not pending or not has_app_context():
+    recorded = session.info.pop(WRITTEN, None)
+    if not recorded or not (recorded["products"] or recorded["cooperatives"]) or not has_app_context():
         return
     app = current_app._get_current_object()
     if not app.config.get("SEARCH_SYNC", True):
         return
     try:
-        refresh(app, pending["products"], pending["cooperatives"])
+        catch_up(app, timeout=0)
     except Exception:  # noqa: BLE001 — never fail or undo a committed change because of the index
-        log.exception("search index: updating products %s (cooperatives %s) failed; "
-                      "`flask search rebuild` repairs it", sorted(pending["products"]),
-                      sorted(pending["cooperatives"]))
+        log.exception("search index: could not apply the change log now; the changes stay in the log "
+                      "and the next commit, the follower or `flask search sync` applies them")
 
 
-# ---------------------------------------------------------------- applying them
+# ---------------------------------------------------------------- reading the log
 
 def _session():
     from marketplace.extensions import db
@@ -93,37 +133,149 @@ def _session():
     return sa.orm.Session(db.engine)
 
 
+def _horizon(session):
+    """Changes of transactions below this id are all committed or gone (PostgreSQL); no limit elsewhere."""
+    if session.get_bind().dialect.name != "postgresql":
+        return NO_HORIZON
+    return session.scalar(sa.select(sa.cast(sa.cast(
+        sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger)))
+
+
+def _readable_after(session, position):
+    return (SearchChange.txid < _horizon(session),
+            sa.tuple_(SearchChange.txid, SearchChange.id) > sa.tuple_(*position))
+
+
+def changes_after(session, position, limit=CHUNK):
+    """The next committed changes after `position`, in order: rows (txid, id, product_id, cooperative_id)."""
+    statement = (sa.select(SearchChange.txid, SearchChange.id, SearchChange.product_id, SearchChange.cooperative_id)
+                 .where(*_readable_after(session, position))
+                 .order_by(SearchChange.txid, SearchChange.id).limit(limit))
+    return session.execute(statement).all()
+
+
+def head(session):
+    """The position of the last committed change (what a rebuild that reads the products now includes)."""
+    last = session.execute(sa.select(SearchChange.txid, SearchChange.id)
+                           .where(SearchChange.txid < _horizon(session))
+                           .order_by(SearchChange.txid.desc(), SearchChange.id.desc()).limit(1)).first()
+    return (last.txid, last.id) if last else (0, 0)
+
+
+def lag(app):
+    """How many committed changes this host's index has not applied yet."""
+    position, _checked = index.position(app.config["SEARCH_INDEX_DIR"])
+    with _session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(SearchChange)
+                              .where(*_readable_after(session, position)))
+
+
+def _products_of(session, changes):
+    ids = {change.product_id for change in changes if change.product_id is not None}
+    return ids | product_ids_of_cooperatives(session, {c.cooperative_id for c in changes if c.cooperative_id})
+
+
+# ---------------------------------------------------------------- applying it
+
 def fetch(ids):
     """{id: record} of the public products among `ids`, as committed now."""
     with _session() as session:
         return {record["id"]: record for record in load_records(session, ids)}
 
 
-def refresh(app, product_ids=(), cooperative_ids=()):
-    """Update the documents of these products and of every product of these cooperatives."""
-    ids = set(product_ids)
-    if cooperative_ids:
+def _apply_pending(path):
+    """Under the write lock: apply every committed change after the index's position; returns how many."""
+    position, checked_at = index.position(path)
+    applied = 0
+    while True:
         with _session() as session:
-            ids |= product_ids_of_cooperatives(session, cooperative_ids)
+            changes = changes_after(session, position)
+            ids = _products_of(session, changes)
+        if not changes:
+            break
+        index.apply(path, ids, fetch)
+        position = (changes[-1].txid, changes[-1].id)
+        index.save_position(path, position)
+        applied += len(changes)
+    if not applied and time.time() - checked_at > RECHECK_SECONDS:
+        index.save_position(path, position)  # up to date now: a later check knows nothing was pruned unseen
+    return applied
+
+
+def _outdated(app):
+    """The index was last known up to date before the oldest changes kept: some may have been pruned."""
+    _position, checked_at = index.position(app.config["SEARCH_INDEX_DIR"])
+    retention = timedelta(days=app.config["SEARCH_CHANGE_RETENTION_DAYS"]).total_seconds()
+    return time.time() - checked_at > retention - RECHECK_SECONDS
+
+
+def catch_up(app, timeout=None):
+    """Bring this host's index up to date with the change log; returns the number of changes applied.
+
+    Builds the index first when it is missing or outdated. `timeout` is how long to wait for the
+    write lock (None: as long as it takes); when another process holds it, that process applies
+    the changes, because it looks at the log again after releasing the lock. Raises what indexing
+    raises (the changes stay in the log).
+    """
     path = app.config["SEARCH_INDEX_DIR"]
-    try:
-        index.update(path, ids, fetch)
-    except index.IndexUnavailable:
-        ensure_index(app)
+    if not index.exists(path) or _outdated(app):
+        rebuild(app, if_needed=True)
+    applied = 0
+    while True:
+        with index.write_lock(path, timeout=timeout) as locked:
+            if not locked:
+                return applied
+            applied += _apply_pending(path)
+        # Released: a commit that found the lock busy meanwhile left its change to us.
+        if not lag(app):
+            return applied
+        timeout = 0
 
 
-def ensure_index(app):
-    """Build the index from the database if the directory holds none (once, whoever gets there first)."""
-    if not index.exists(app.config["SEARCH_INDEX_DIR"]):
-        log.info("search index: none in %s; building it from the database", app.config["SEARCH_INDEX_DIR"])
-        rebuild(app, if_missing=True)
+def follow(app, stop, interval=None):
+    """Apply the change log to this host's index until `stop` (a threading.Event) is set."""
+    interval = interval or app.config["SEARCH_FOLLOW_INTERVAL"]
+    log.info("search index: following the change log into %s", app.config["SEARCH_INDEX_DIR"])
+    while not stop.is_set():
+        try:
+            applied = catch_up(app, timeout=interval)
+            if applied:
+                log.info("search index: applied %s change(s)", applied)
+        except Exception:  # noqa: BLE001 — the changes stay in the log: try again at the next tick
+            log.exception("search index: applying the change log failed; retrying")
+        stop.wait(interval)
 
 
-def rebuild(app, progress=None, procs=1, limitmb=1024, if_missing=False):
-    """Rebuild the whole index from the database; returns the number of products indexed."""
+def follow_until_terminated(app):
+    """`flask search follow`: follow until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    follow(app, stop)
+
+
+def rebuild(app, progress=None, procs=1, limitmb=1024, if_needed=False):
+    """Rebuild the whole index from the database; returns the number of products indexed (None when
+    `if_needed` and another process built it meanwhile). Changes after the rebuild's start are applied
+    by the next catch_up."""
+    path = app.config["SEARCH_INDEX_DIR"]
+    needed = (lambda: not index.exists(path) or _outdated(app)) if if_needed else None
+    if if_needed:
+        log.info("search index: building %s from the database", path)
     with _session() as session:
-        return index.build_index(app.config["SEARCH_INDEX_DIR"], load_records(session), procs=procs,
-                                 limitmb=limitmb, fetch=fetch, progress=progress, if_missing=if_missing)
+        position = head(session)  # read before the products: what they include is applied again, harmlessly
+        return index.build_index(path, load_records(session), procs=procs, limitmb=limitmb, progress=progress,
+                                 needed=needed, change_position=position)
+
+
+def prune_changes():
+    """Forget changes older than SEARCH_CHANGE_RETENTION_DAYS; returns how many. An index that has been
+    away longer rebuilds itself (see _outdated)."""
+    cutoff = utcnow() - timedelta(days=current_app.config["SEARCH_CHANGE_RETENTION_DAYS"])
+    with _session() as session:
+        deleted = session.execute(sa.delete(SearchChange).where(SearchChange.created_at < cutoff)).rowcount
+        session.commit()
+    return deleted
 
 
 def count_public():
@@ -134,7 +286,7 @@ def count_public():
 def check(app):
     """Compare the index with the database. Returns {problem: sorted product ids} (empty when in step):
     missing (public, not indexed), extra (indexed, not public), stale (indexed data differs),
-    duplicates (indexed twice), pending (changes waiting in the journal)."""
+    duplicates (indexed twice), behind (changed in the log after the index's position)."""
     from marketplace.search.documents import document
 
     path = app.config["SEARCH_INDEX_DIR"]
@@ -148,11 +300,12 @@ def check(app):
         indexed[product_id] = stored.get("fingerprint")
     with _session() as session:
         expected = {record["id"]: document(record)["fingerprint"] for record in load_records(session)}
+        behind = _products_of(session, changes_after(session, index.position(path)[0], limit=None))
     report = {
         "missing": sorted(expected.keys() - indexed.keys()),
         "extra": sorted(indexed.keys() - expected.keys()),
         "stale": sorted(i for i in expected.keys() & indexed.keys() if expected[i] != indexed[i]),
         "duplicates": sorted(duplicates),
-        "pending": sorted(index.pending_ids(path)),
+        "behind": sorted(behind),
     }
     return {problem: ids for problem, ids in report.items() if ids}
