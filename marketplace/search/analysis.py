@@ -1,39 +1,31 @@
 """Vietnamese text analysis: how product text and queries become index terms.
 
 Two forms of every word:
-- folded: NFC, lower case, diacritics removed with whoosh's accent_map ("Đậu" → "dau"), so buyers
-  who type without diacritics on a phone find everything;
+- folded: marketplace.text.fold, the one folding table of the marketplace (NFC, lower case, diacritics
+  removed as whoosh's accent_map removes them: "Đậu" → "dau"), so buyers who type without diacritics on
+  a phone find everything, and a slug, an import and the index agree on every character;
 - exact: NFC and lower case only ("Đậu" → "đậu"), so "dâu" can rank "Dâu tây" above "Đậu" and "Dầu".
 
 NFC comes first: text typed on some keyboards arrives decomposed ("o" + U+0302 + U+0301), and a
-combining mark is not a word character, so "Nông" would otherwise split into pieces.
+combining mark is not a word character, so "Nông" would otherwise split into pieces. A combining
+diacritic that NFC cannot attach to a letter stays inside its word (WORD) and folding removes it.
 """
 import re
-import unicodedata
 
 from whoosh.analysis import Token, Tokenizer
-from whoosh.support.charset import accent_map
 
-WORD = re.compile(r"\w+")
+from marketplace.text import FOLD_TABLE, WORD_CHARACTERS, fold, nfc
 
-# accent_map folds every Vietnamese vowel with every tone, and đ/Đ → d. Ð (U+00D0, the Icelandic
-# eth) is often typed for Đ: fold it the same way.
-FOLD_TABLE = dict(accent_map)
-FOLD_TABLE.update({ord("ð"): "d", ord("Ð"): "d"})
-
-
-def nfc(text):
-    return unicodedata.normalize("NFC", text or "")
+# A word of unfolded text: a diacritic left over after NFC ("m" + U+0303) belongs to its word, which
+# folding keeps whole ("m̃a" → "ma"). Folded text has no diacritics left, so plain \w+ splits it the same
+# way, faster: the folded fields are most of what a rebuild analyses.
+WORD = re.compile(f"[{WORD_CHARACTERS}]+")
+FOLDED_WORD = re.compile(r"\w+")
 
 
 def exact(text):
     """Lower case with diacritics kept: "Dâu Tây" → "dâu tây"."""
     return nfc(text).lower()
-
-
-def fold(text):
-    """Lower case without diacritics: "Nông sản sạch" → "nong san sach"."""
-    return nfc(text).lower().translate(FOLD_TABLE)
 
 
 def words(text):
@@ -42,7 +34,7 @@ def words(text):
 
 
 def folded_words(text):
-    return WORD.findall(fold(text))
+    return FOLDED_WORD.findall(fold(text))
 
 
 def exact_words(text):
@@ -75,9 +67,9 @@ class VietnameseTokenizer(Tokenizer):
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        text = fold(value) if self.folding else exact(value)
+        text, word = (fold(value), FOLDED_WORD) if self.folding else (exact(value), WORD)
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        matches = WORD.finditer(text) if tokenize else [None]
+        matches = word.finditer(text) if tokenize else [None]
         for position, match in enumerate(matches):
             token.text = match.group(0) if match else text
             token.boost = 1.0

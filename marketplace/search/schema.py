@@ -1,8 +1,9 @@
 """The index's fields. Few fields are searched (name, name_exact, meta, description); the others
 serve filters, facets and sorting, and are read per segment once, not per query.
 
-Changing this schema changes what is on disk: bump SCHEMA_VERSION so `flask search check` reports
-the old index and `flask search rebuild` replaces it.
+Changing this schema, or how text becomes terms (analysis.py, marketplace/text.py's folding table),
+changes what is on disk: bump SCHEMA_VERSION so `flask search check` reports the old index and
+`flask search rebuild` replaces it.
 """
 import struct
 
@@ -11,7 +12,7 @@ from whoosh.fields import COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 
 from marketplace.search.analysis import EXACT, FOLDING
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: one folding table (leftover combining diacritics folded away, ə → e, ᵽ → p)
 
 # Per-document numbers, packed in one fixed-width column so a segment's values load in one read:
 # product id, "price from" in VND, publication time (Unix seconds), number of words in the name.
