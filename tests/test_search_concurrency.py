@@ -24,6 +24,8 @@ from marketplace.search import query, sync
 from tests import factories
 from tests.conftest import BASE_CONFIG, database_url
 
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = 4
 ROUNDS = 12
@@ -67,6 +69,23 @@ with app.app_context():
 """
 
 
+SEARCHER = """
+import json, sys, time
+from pathlib import Path
+from marketplace.search import index, query
+path, stop_file = json.loads(sys.argv[1])
+searches, errors, deadline = 0, [], time.monotonic() + 300
+while not Path(stop_file).exists() and time.monotonic() < deadline:
+    index.close_searchers()  # a fresh searcher each time, as a new worker opens one
+    try:
+        query.search(path, "che xanh", per_page=5)
+        searches += 1
+    except Exception as error:
+        errors.append(repr(error))
+print(json.dumps({"searches": searches, "errors": errors}), flush=True)
+"""
+
+
 @pytest.fixture
 def catalogue(app, cooperative_owner):
     ids = [factories.product(cooperative_owner.organisation, name=f"Chè xanh số {n}").id for n in range(8)]
@@ -92,8 +111,15 @@ def _searchable_names(app):
     return {p.id: p.id in query.search(path, p.name, per_page=100).ids for p in public}
 
 
-def test_processes_editing_at_once_leave_the_index_in_step(app, database, cooperative_owner, catalogue):
+def test_processes_editing_at_once_while_others_search_leave_the_index_in_step(app, database, cooperative_owner,
+                                                                               catalogue, tmp_path):
     config = _worker_config(database, app)
+    stop_file = tmp_path / "stop-searching"
+    searchers = [
+        subprocess.Popen([sys.executable, "-c", SEARCHER, json.dumps([app.config["SEARCH_INDEX_DIR"], str(stop_file)])],
+                         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     workers = [
         subprocess.Popen([sys.executable, "-c", WORKER,
                           json.dumps([config, number, ROUNDS, cooperative_owner.email, catalogue])],
@@ -101,12 +127,18 @@ def test_processes_editing_at_once_leave_the_index_in_step(app, database, cooper
         for number in range(PROCESSES)
     ]
     outputs = [worker.communicate(timeout=300) for worker in workers]
+    stop_file.touch()
+    searched = [searcher.communicate(timeout=300) for searcher in searchers]
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err
         assert len(out.splitlines()) == ROUNDS
         assert _problems_in(err) == [], err
+    for searcher, (out, err) in zip(searchers, searched):
+        assert searcher.returncode == 0, err
+        report = json.loads(out)
+        assert report["errors"] == [] and report["searches"] > 0, report
     search_index.close_searchers()
-    assert sync.check(app) == {}  # no missing, extra, stale or duplicate document, nothing left in the journal
+    assert sync.check(app) == {}  # no missing, extra, stale or duplicate document, no change left unapplied
     assert all(_searchable_names(app).values())
 
 
