@@ -58,7 +58,7 @@ def organisations():
     )
 
 
-@blueprint.get("/organisations/<int:organisation_id>")
+@blueprint.get("/organisations/<id:organisation_id>")
 def organisation(organisation_id):
     return _detail_page(organisation_id)
 
@@ -75,7 +75,7 @@ def _detail_page(organisation_id, review_form=None, status=200):
     ), status
 
 
-@blueprint.post("/organisations/<int:organisation_id>/<any(verify, reject, suspend, reinstate):action>")
+@blueprint.post("/organisations/<id:organisation_id>/<any(verify, reject, suspend, reinstate):action>")
 def review(organisation_id, action):
     form = ReviewForm()
     if form.validate_on_submit():
@@ -89,7 +89,7 @@ def review(organisation_id, action):
     return _detail_page(organisation_id, review_form=form, status=422)
 
 
-@blueprint.post("/organisations/<int:organisation_id>/classification")
+@blueprint.post("/organisations/<id:organisation_id>/classification")
 def classify(organisation_id):
     form = ClassificationForm()
     if form.validate_on_submit():

@@ -18,13 +18,9 @@ from marketplace.api import blueprint, token_required
 from marketplace.catalog import queries, services
 from marketplace.catalog.models import ProductStatus
 from marketplace.catalog.public import canonical_slug
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, ValidationFailed
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist, and must not reach the database
-# No max= on the converter here: GET, PUT and DELETE share this path on three endpoints, and Werkzeug answers
-# 405 (not 404) when one rule's converter refuses the value and another rule matches with other methods.
-# The handlers check the range instead (_product_id).
-PRODUCT = "/products/<int:product_id>"
+PRODUCT = "/products/<id:product_id>"  # GET, PUT and DELETE: an impossible id matches none of them (404)
 OWN_PRODUCTS_PER_PAGE = 20
 OWN_PRODUCT_STATUSES = tuple(s.value for s in ProductStatus)
 
@@ -42,12 +38,6 @@ class UnknownFields(ValidationFailed):
 
     status = 400
     code = "unknown_fields"
-
-
-def _product_id(product_id):
-    if product_id > MAX_ID:
-        raise NotFound()
-    return product_id
 
 
 # ---------------------------------------------------------------- query parameters
@@ -321,10 +311,10 @@ def products():
 @blueprint.get(PRODUCT)
 def product(product_id):
     _checked_args(_only("lang"))
-    return _one(queries.public_product(_product_id(product_id)), product_json)
+    return _one(queries.public_product(product_id), product_json)
 
 
-@blueprint.get(f"/cooperatives/<int(max={MAX_ID}):cooperative_id>")
+@blueprint.get("/cooperatives/<id:cooperative_id>")
 def cooperative(cooperative_id):
     _checked_args(_only())  # nothing to translate: codes only
     return jsonify(cooperative_json(queries.public_cooperative(cooperative_id)))
@@ -352,23 +342,23 @@ def create_product():
 @token_required
 def update_product(product_id):
     """Replace the product's details as a whole: fields left out take their defaults."""
-    return _one(services.update_product(g.api_user, _product_id(product_id), _product_details()), own_product_json)
+    return _one(services.update_product(g.api_user, product_id, _product_details()), own_product_json)
 
 
 @blueprint.post(f"{PRODUCT}/publish")
 @token_required
 def publish_product(product_id):
-    return _one(services.publish_product(g.api_user, _product_id(product_id)), own_product_json)
+    return _one(services.publish_product(g.api_user, product_id), own_product_json)
 
 
 @blueprint.post(f"{PRODUCT}/hide")
 @token_required
 def hide_product(product_id):
-    return _one(services.hide_product(g.api_user, _product_id(product_id)), own_product_json)
+    return _one(services.hide_product(g.api_user, product_id), own_product_json)
 
 
 @blueprint.delete(PRODUCT)
 @token_required
 def delete_product(product_id):
-    services.delete_product(g.api_user, _product_id(product_id))
+    services.delete_product(g.api_user, product_id)
     return "", 204

@@ -11,7 +11,6 @@ from marketplace.api import blueprint, token_required
 from marketplace.api.openapi import openapi_document
 from marketplace.errors import NotFound, ValidationFailed
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist, and must not reach the database
 MAX_PAGE = 100000
 MAX_QUERY_LENGTH = 200
 ORGANISATION_STATUSES = tuple(s.value for s in OrganisationStatus)
@@ -95,7 +94,7 @@ def organisations():
     })
 
 
-@blueprint.get(f"/organisations/<int(max={MAX_ID}):organisation_id>")
+@blueprint.get("/organisations/<id:organisation_id>")
 @token_required
 def organisation(organisation_id):
     return jsonify(organisation_json(accounts.get_organisation(g.api_user, organisation_id)))
@@ -106,7 +105,7 @@ def provinces():
     return jsonify([{"code": code, "name": name} for code, name in geo.provinces()])
 
 
-@blueprint.get(f"/geo/provinces/<int(max={MAX_ID}):province_code>/communes")
+@blueprint.get("/geo/provinces/<id:province_code>/communes")
 def communes(province_code):
     items = geo.communes(province_code)
     if not items:

@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 description of /api/v1. tests/test_api.py keeps it true: every API route must be
 described here, and schemathesis checks that responses match it."""
+from marketplace.routing import MAX_ID
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -13,6 +14,7 @@ def _error(description):
 
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": MAX_ID}  # what the <id:...> converter admits
 
 SCHEMAS = {
     "Error": {
@@ -117,8 +119,7 @@ PATHS = {
             "operationId": "getOrganisation",
             "summary": "One organisation: your own, or any for alliance staff.",
             "security": SECURED,
-            "parameters": [{"name": "organisation_id", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647}}],
+            "parameters": [{"name": "organisation_id", "in": "path", "required": True, "schema": ID_PARAMETER}],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/Organisation"}, "The organisation."),
                 **UNAUTHENTICATED,
@@ -139,8 +140,7 @@ PATHS = {
             "operationId": "listCommunes",
             "summary": "Communes, wards and special zones of a province.",
             "security": [],
-            "parameters": [{"name": "province_code", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}}],
+            "parameters": [{"name": "province_code", "in": "path", "required": True, "schema": ID_PARAMETER}],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/PlaceList"}, "The province's communes."),
                 "404": _error("Unknown province code."),
@@ -179,8 +179,6 @@ def _catalog_enums():
 
 
 ENUMS = _catalog_enums()
-MAX_ID = 2147483647
-ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 LANG = {"name": "lang", "in": "query", "description": "Language of the labels (default vi).",
         "schema": {"enum": ["vi", "en"]}}
 PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}

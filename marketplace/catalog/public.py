@@ -22,8 +22,7 @@ from marketplace.catalog.views import blueprint
 RESERVED_SLUGS = {"edit", "delete", "label", "photos", "publish", "hide", "certificates"}
 PHOTO_MAX_AGE = 31536000  # photo names are random and never reused: cache for a year
 QR_MAX_AGE = 86400  # the QR changes only when the product is renamed (its slug changes)
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist and must not reach the database
-PRODUCT = f"<int(max={MAX_ID}):product_id>"
+PRODUCT = "<id:product_id>"
 QR_OPTIONS = {"kind": "svg", "scale": 4, "border": 4, "xmldecl": False, "title": None}
 
 
@@ -113,7 +112,7 @@ def product_label(product_id):
     return render_template("catalog/public/label.html", product=product, short_link=short_link)
 
 
-@blueprint.get(f"/cooperatives/<int(max={MAX_ID}):cooperative_id>")
+@blueprint.get("/cooperatives/<id:cooperative_id>")
 def cooperative(cooperative_id):
     cooperative = queries.public_cooperative(cooperative_id)
     query = queries.CatalogQuery(cooperative=cooperative.id, page=queries.parse_catalog_args(request.args).page)

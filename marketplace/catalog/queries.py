@@ -25,6 +25,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.services import today
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.routing import MAX_ID
 
 SORTS = ("newest", "price_asc", "price_desc", "stars", "name")
 DEFAULT_PER_PAGE = 24
@@ -83,7 +84,7 @@ def parse_catalog_args(args, strict=False, allowed_extra=()):
     errors, query = {}, CatalogQuery()
     checks = {
         **FILTER_CHECKS,
-        "cooperative": lambda v: whole_number(v, 1, 2**31 - 1),
+        "cooperative": lambda v: whole_number(v, 1, MAX_ID),
         "sort": lambda v: v if v in SORTS else None,
         "page": lambda v: whole_number(v, 1, MAX_PAGE),
         "per_page": lambda v: whole_number(v, 1, MAX_PER_PAGE),
