@@ -12,6 +12,7 @@ from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import AllianceClassification, OrganisationKind, OrganisationStatus, label
 from marketplace.errors import ValidationFailed
 from marketplace.forms import select_choices
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 blueprint = Blueprint("alliance", __name__, url_prefix="/alliance")
 
@@ -44,7 +45,7 @@ def organisations():
     status = request.args.get("status", OrganisationStatus.PENDING.value)
     kind = request.args.get("kind", "")
     query = request.args.get("q", "")
-    page = request.args.get("page", 1, type=int)
+    page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
     pagination = services.list_organisations(current_user, status=status or None, kind=kind or None, query=query, page=page)
     return render_template(
         "alliance/organisations.html",

@@ -6,8 +6,6 @@ A cooperative's own products, with a bearer token: GET /me/products, POST /produ
 service or query (which decide who may see or change what), and shapes the JSON; openapi.py documents
 each shape and tests/test_api_schema.py checks the two agree.
 """
-import re
-
 from flask import current_app, g, jsonify, request, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -18,7 +16,8 @@ from marketplace.api import blueprint, token_required
 from marketplace.catalog import queries, services
 from marketplace.catalog.models import ProductStatus
 from marketplace.catalog.public import canonical_slug
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError, InvalidParameter, ValidationFailed
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 PRODUCT = "/products/<id:product_id>"  # GET, PUT and DELETE: an impossible id matches none of them (404)
 OWN_PRODUCTS_PER_PAGE = 20
@@ -61,12 +60,12 @@ def _checked_args(parse):
         errors["lang"] = _l("Use one of: %(values)s.", values=", ".join(current_app.config["LANGUAGES"]))
     try:
         parsed = parse(request.args)
-    except queries.InvalidParameter as error:
+    except InvalidParameter as error:
         for name, message in errors.items():
             error.errors.setdefault(name, message)
         raise
     if errors:
-        raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+        raise InvalidParameter.for_parameters(errors)
     return parsed
 
 
@@ -76,7 +75,7 @@ def _only(*allowed):
     def parse(args):
         errors = {name: _l("Unknown parameter.") for name in sorted(set(args) - set(allowed))}
         if errors:
-            raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+            raise InvalidParameter.for_parameters(errors)
 
     return parse
 
@@ -89,16 +88,10 @@ def _own_products_args(args):
         errors["status"] = _l("Use one of: %(values)s.", values=", ".join(OWN_PRODUCT_STATUSES))
     elif args.get("status"):
         values["status"] = args["status"]
-    for name, maximum in (("page", queries.MAX_PAGE), ("per_page", queries.MAX_PER_PAGE)):
-        raw = args.get(name)
-        if raw in (None, ""):
-            continue
-        if re.fullmatch(r"[0-9]{1,9}", raw) and 1 <= int(raw) <= maximum:
-            values[name] = int(raw)
-        else:
-            errors[name] = _l("Give a whole number from 1 to %(max)s.", max=maximum)
+    for name, maximum in (("page", MAX_PAGE), ("per_page", queries.MAX_PER_PAGE)):
+        values[name] = whole_number_arg(args, name, maximum, values[name], strict=True, errors=errors)
     if errors:
-        raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+        raise InvalidParameter.for_parameters(errors)
     return values
 
 

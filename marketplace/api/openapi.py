@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 description of /api/v1. tests/test_api.py keeps it true: every API route must be
 described here, and schemathesis checks that responses match it."""
+from marketplace.querystring import MAX_PAGE
 from marketplace.routing import MAX_ID
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -103,7 +104,7 @@ PATHS = {
                 {"name": "status", "in": "query", "schema": {"enum": ["pending", "verified", "rejected", "suspended"]}},
                 {"name": "kind", "in": "query", "schema": {"enum": ["cooperative", "enterprise"]}},
                 {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
             ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/OrganisationPage"}, "One page of organisations."),
@@ -181,7 +182,7 @@ def _catalog_enums():
 ENUMS = _catalog_enums()
 LANG = {"name": "lang", "in": "query", "description": "Language of the labels (default vi).",
         "schema": {"enum": ["vi", "en"]}}
-PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}
+PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}
 PER_PAGE = {"name": "per_page", "in": "query", "description": "Results per page (at most 100).",
             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
 PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": ID_PARAMETER}

@@ -16,6 +16,7 @@ from marketplace.catalog import images, queries
 from marketplace.catalog.models import Category, Certification
 from marketplace.catalog.services import today
 from marketplace.catalog.views import blueprint
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 # A slug equal to a fixed path segment (/products/<id>/edit, /delete, /label) would reach that page
 # instead of the product: such products keep the short URL as their canonical one.
@@ -115,7 +116,8 @@ def product_label(product_id):
 @blueprint.get("/cooperatives/<id:cooperative_id>")
 def cooperative(cooperative_id):
     cooperative = queries.public_cooperative(cooperative_id)
-    query = queries.CatalogQuery(cooperative=cooperative.id, page=queries.parse_catalog_args(request.args).page)
+    query = queries.CatalogQuery(cooperative=cooperative.id,
+                                 page=whole_number_arg(request.args, "page", MAX_PAGE, default=1))
     return render_template("catalog/public/cooperative.html", cooperative=cooperative,
                            pagination=queries.public_products(query))
 

@@ -15,9 +15,9 @@ from marketplace.catalog.models import ProductStatus
 from marketplace.catalog.views import blueprint
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.forms import apply_service_errors
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 PRODUCT = "<id:product_id>"
-MAX_PAGE = 100_000  # a larger page number would overflow the database's OFFSET arithmetic
 STATUS_TABS = [("", None), *((status.value, status) for status in ProductStatus)]
 
 
@@ -38,7 +38,7 @@ def _refreshing_communes(form):
 def my_products():
     status = request.args.get("status", "")
     status = status if status in dict(STATUS_TABS) else ""
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
     pagination = services.own_products(current_user, status=status or None, page=page)
     return render_template("catalog/workspace/products.html", pagination=pagination, status=status,
                            tabs=STATUS_TABS, today=services.today())
