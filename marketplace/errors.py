@@ -33,6 +33,19 @@ class ValidationFailed(DomainError):
         return cls(_l("Please correct the marked fields."), errors=errors)
 
 
+class InvalidParameter(ValidationFailed):
+    """A query parameter is unknown, malformed or out of range; `errors` names each one (the API's 400
+    `invalid_parameter`, whose allowed values the OpenAPI document states). Read whole numbers with
+    `marketplace.querystring.whole_number_arg`."""
+
+    status = 400
+    code = "invalid_parameter"
+
+    @classmethod
+    def for_parameters(cls, errors):
+        return cls(_l("Some query parameters are not valid."), errors=errors)
+
+
 class NotFound(DomainError):
     """Also raised for objects that exist but are not the caller's: no enumeration across tenants."""
 

@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import errors, i18n
+from marketplace import errors, i18n, routing
 from marketplace.extensions import babel, bootstrap, compress, csrf, db, limiter, login_manager, mail, migrate, talisman
 
 # Only our own files and Stripe.js (issue: payments) may run scripts; no inline script or style.
@@ -39,6 +39,7 @@ def init_web(app):
     i18n.init_app(app, babel)
     _init_templates(app)
     errors.register_error_handlers(app)
+    routing.init_app(app)  # before the blueprints: their rules use <id:...>
     _register_blueprints(app)
     _register_commands(app)
     _import_models()

@@ -7,7 +7,7 @@ import pytest
 from freezegun import freeze_time
 
 from marketplace.catalog import queries, services
-from marketplace.catalog.models import CatalogEvent, CertificateStatus, Product, ProductStatus
+from marketplace.catalog.models import CatalogEvent, CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.catalog.services import CertificateDetails, ProductDetails
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
@@ -269,3 +269,32 @@ def test_public_list_sorts_by_price_from(app, cooperative_owner):
     factories.product(cooperative, status="draft", base_price_vnd=1)
     found = queries.public_products(queries.CatalogQuery(sort="price_asc")).items
     assert found == [cheap_tier, plain]
+
+
+# ---------------------------------------------------------------- questions the pages ask a certificate
+
+def test_overdue_certificates_are_the_ones_the_daily_command_expires(app, cooperative_owner):
+    """OcopCertificate.is_overdue (the alliance's "Expired" flag) agrees with services.expire_certificates."""
+    today = date.today()
+    for status in CertificateStatus:
+        for days in (-1, 0, 1):
+            factories.product(cooperative_owner.organisation, stars=4, certificate_status=status.value,
+                              expires_on=today + timedelta(days=days))
+    certificates = db.session.scalars(db.select(OcopCertificate)).all()
+    overdue = {c.id for c in certificates if c.is_overdue(today)}
+    assert len(overdue) == 2  # pending and verified, expired yesterday
+    assert not any(c.is_valid_on(today) or c.can_be_verified(today) for c in certificates if c.id in overdue)
+    assert {c.id for c in services.expire_certificates(on=today)} == overdue
+
+
+@pytest.mark.parametrize("status", list(CertificateStatus))
+def test_a_certificate_can_be_withdrawn_exactly_when_the_service_allows_it(tiered, cooperative_owner, status):
+    added = services.add_certificate(cooperative_owner, tiered.id, certificate())
+    added.status = status
+    db.session.commit()
+    if added.can_be_withdrawn():
+        services.withdraw_certificate(cooperative_owner, added.id)
+        assert db.session.get(OcopCertificate, added.id) is None
+    else:
+        with pytest.raises(Conflict):
+            services.withdraw_certificate(cooperative_owner, added.id)

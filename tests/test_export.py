@@ -150,7 +150,10 @@ def test_the_alliance_exports_everything_or_one_cooperative(client, auth, allian
     one = csv_rows(client.get(f"/workspace/export.csv?cooperative={catalogue['other'].id}"))
     assert [r["name"] for r in one] == ["Cá trắm giòn"]
     assert client.get("/workspace/export.csv?cooperative=999999").status_code == 404
-    assert client.get(f"/workspace/export.csv?cooperative={2**40}").status_code == 404
+    # Not an id at all: refused (400), rather than read as "no cooperative", which exported everything.
+    for value in (2**40, "abc", "-1", "1.5"):
+        assert client.get(f"/workspace/export.csv?cooperative={value}").status_code == 400, value
+    assert len(csv_rows(client.get("/workspace/export.csv?cooperative="))) == 3  # the form's "All cooperatives"
     assert client.get(f"/workspace/export.csv?cooperative={alliance_user.organisation_id}").status_code == 404
     page = client.get("/workspace/import").get_data(as_text=True)
     assert "HTX Láng giềng" in page, "the alliance picks a cooperative to export"

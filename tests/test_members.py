@@ -108,3 +108,27 @@ def test_emailed_links_ignore_a_forged_host_header(client, make_app, cooperative
     assert len(outbox) == 1
     assert "evil.example" not in outbox[0].body
     assert "http://127.0.0.1:5000/reset-password/" in outbox[0].body
+
+
+def test_the_remove_button_shows_exactly_where_the_service_would_remove(app, cooperative_owner, enterprise_owner):
+    """User.can_be_removed_by (the members page's question) agrees with services.remove_member."""
+    organisation = cooperative_owner.organisation
+    co_owner = factories.user(organisation, role="owner", email="co-owner@htx.example")
+    member = factories.user(organisation, role="member", email="member@htx.example")
+    colleague = factories.user(organisation, role="member", email="colleague@htx.example")
+    people = [cooperative_owner, co_owner, member, colleague, enterprise_owner]
+    allowed = {(actor.email, target.email) for actor in people for target in people
+               if target.can_be_removed_by(actor)}
+    assert allowed == {(owner.email, someone.email) for owner in (cooperative_owner, co_owner)
+                       for someone in (member, colleague)}
+    for actor in people:
+        for target in people:
+            if (actor.email, target.email) not in allowed:
+                with pytest.raises((Conflict, Forbidden, NotFound)):
+                    services.remove_member(actor, target.id)
+    client = app.test_client()
+    client.post("/login", data={"email": co_owner.email, "password": factories.PASSWORD})
+    page = client.get("/organisation/members").get_data(as_text=True)
+    assert re.findall(r'action="/organisation/members/(\d+)/remove"', page) == [str(member.id), str(colleague.id)]
+    services.remove_member(co_owner, member.id)
+    assert not member.is_active and not member.can_be_removed_by(co_owner)  # already removed

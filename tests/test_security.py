@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from freezegun import freeze_time
-from werkzeug.routing import AnyConverter, IntegerConverter, UUIDConverter
+from werkzeug.routing import AnyConverter, UUIDConverter
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -20,6 +20,7 @@ from marketplace import config as settings
 from marketplace.accounts import services, tokens
 from marketplace.accounts.models import Invitation, MemberRole, Organisation, PasswordReset, User
 from marketplace.extensions import db
+from marketplace.routing import IdConverter
 from marketplace.sqltypes import utcnow
 from tests import factories
 from tests.conftest import csrf_token_from, login_with_form as login
@@ -217,7 +218,7 @@ def _fill(rule, ids):
             values[name] = ids["*"][name]
         elif isinstance(converter, AnyConverter):
             values[name] = converter.items[0] if hasattr(converter, "items") else re.findall(r"\w+", converter.regex)[0]
-        elif isinstance(converter, IntegerConverter):
+        elif isinstance(converter, IdConverter):
             values[name] = 1
         elif isinstance(converter, UUIDConverter):
             values[name] = uuid.uuid4()

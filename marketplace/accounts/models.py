@@ -192,6 +192,12 @@ class User(db.Model):
     def is_owner(self):
         return self.role == MemberRole.OWNER
 
+    def can_be_removed_by(self, actor):
+        """Whether `actor` may remove this user from the organisation: an owner removes the other
+        members, never an owner (themself included). services.remove_member enforces the same rule."""
+        return (actor.is_owner and actor.organisation_id == self.organisation_id and actor.id != self.id
+                and not self.is_owner and self.is_active)
+
 
 class AuthSession(db.Model):
     """A login on one browser. The cookie holds a random id; only its hash is stored here.

@@ -198,7 +198,7 @@ def create_token():
     return _account_page(token_form=form, status=422)
 
 
-@blueprint.post("/account/tokens/<int:token_id>/revoke")
+@blueprint.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id):
     if ConfirmForm().validate_on_submit():
@@ -265,7 +265,7 @@ def invite():
     return _members_page(invite_form=form, status=422)
 
 
-@blueprint.post("/organisation/members/<int:user_id>/remove")
+@blueprint.post("/organisation/members/<id:user_id>/remove")
 @login_required
 def remove_member(user_id):
     if ConfirmForm().validate_on_submit():
@@ -274,7 +274,7 @@ def remove_member(user_id):
     return redirect(url_for("accounts.members"))
 
 
-@blueprint.post("/organisation/invitations/<int:invitation_id>/revoke")
+@blueprint.post("/organisation/invitations/<id:invitation_id>/revoke")
 @login_required
 def revoke_invitation(invitation_id):
     if ConfirmForm().validate_on_submit():

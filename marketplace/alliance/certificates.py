@@ -16,10 +16,9 @@ from marketplace.catalog import services
 from marketplace.catalog.models import CertificateStatus
 from marketplace.catalog.services import today
 from marketplace.errors import Conflict, ValidationFailed
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist and must not reach the database
-CERTIFICATE = f"<int(max={MAX_ID}):certificate_id>"
-MAX_PAGE = 100000
+CERTIFICATE = "<id:certificate_id>"
 
 ACTION_MESSAGES = {
     "verify": _l("The certificate is verified: the product shows its OCOP badge until the expiry date. "
@@ -56,7 +55,7 @@ def certificate_queue_context():
 @blueprint.get("/certificates")
 def certificates():
     status = request.args.get("status", CertificateStatus.PENDING.value)
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
     pagination = services.certificates_to_review(current_user, status=status, page=page)
     return render_template("alliance/certificates.html", pagination=pagination, statuses=list(CertificateStatus),
                            status=status if status in {s.value for s in CertificateStatus} else "", today=today())

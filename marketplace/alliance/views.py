@@ -12,6 +12,7 @@ from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import AllianceClassification, OrganisationKind, OrganisationStatus, label
 from marketplace.errors import ValidationFailed
 from marketplace.forms import select_choices
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 blueprint = Blueprint("alliance", __name__, url_prefix="/alliance")
 
@@ -44,7 +45,7 @@ def organisations():
     status = request.args.get("status", OrganisationStatus.PENDING.value)
     kind = request.args.get("kind", "")
     query = request.args.get("q", "")
-    page = request.args.get("page", 1, type=int)
+    page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
     pagination = services.list_organisations(current_user, status=status or None, kind=kind or None, query=query, page=page)
     return render_template(
         "alliance/organisations.html",
@@ -58,7 +59,7 @@ def organisations():
     )
 
 
-@blueprint.get("/organisations/<int:organisation_id>")
+@blueprint.get("/organisations/<id:organisation_id>")
 def organisation(organisation_id):
     return _detail_page(organisation_id)
 
@@ -75,7 +76,7 @@ def _detail_page(organisation_id, review_form=None, status=200):
     ), status
 
 
-@blueprint.post("/organisations/<int:organisation_id>/<any(verify, reject, suspend, reinstate):action>")
+@blueprint.post("/organisations/<id:organisation_id>/<any(verify, reject, suspend, reinstate):action>")
 def review(organisation_id, action):
     form = ReviewForm()
     if form.validate_on_submit():
@@ -89,7 +90,7 @@ def review(organisation_id, action):
     return _detail_page(organisation_id, review_form=form, status=422)
 
 
-@blueprint.post("/organisations/<int:organisation_id>/classification")
+@blueprint.post("/organisations/<id:organisation_id>/classification")
 def classify(organisation_id):
     form = ClassificationForm()
     if form.validate_on_submit():

@@ -6,8 +6,6 @@ A cooperative's own products, with a bearer token: GET /me/products, POST /produ
 service or query (which decide who may see or change what), and shapes the JSON; openapi.py documents
 each shape and tests/test_api_schema.py checks the two agree.
 """
-import re
-
 from flask import current_app, g, jsonify, request, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -18,13 +16,10 @@ from marketplace.api import blueprint, token_required
 from marketplace.catalog import queries, services
 from marketplace.catalog.models import ProductStatus
 from marketplace.catalog.public import canonical_slug
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, InvalidParameter, ValidationFailed
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist, and must not reach the database
-# No max= on the converter here: GET, PUT and DELETE share this path on three endpoints, and Werkzeug answers
-# 405 (not 404) when one rule's converter refuses the value and another rule matches with other methods.
-# The handlers check the range instead (_product_id).
-PRODUCT = "/products/<int:product_id>"
+PRODUCT = "/products/<id:product_id>"  # GET, PUT and DELETE: an impossible id matches none of them (404)
 OWN_PRODUCTS_PER_PAGE = 20
 OWN_PRODUCT_STATUSES = tuple(s.value for s in ProductStatus)
 
@@ -42,12 +37,6 @@ class UnknownFields(ValidationFailed):
 
     status = 400
     code = "unknown_fields"
-
-
-def _product_id(product_id):
-    if product_id > MAX_ID:
-        raise NotFound()
-    return product_id
 
 
 # ---------------------------------------------------------------- query parameters
@@ -71,12 +60,12 @@ def _checked_args(parse):
         errors["lang"] = _l("Use one of: %(values)s.", values=", ".join(current_app.config["LANGUAGES"]))
     try:
         parsed = parse(request.args)
-    except queries.InvalidParameter as error:
+    except InvalidParameter as error:
         for name, message in errors.items():
             error.errors.setdefault(name, message)
         raise
     if errors:
-        raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+        raise InvalidParameter.for_parameters(errors)
     return parsed
 
 
@@ -86,7 +75,7 @@ def _only(*allowed):
     def parse(args):
         errors = {name: _l("Unknown parameter.") for name in sorted(set(args) - set(allowed))}
         if errors:
-            raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+            raise InvalidParameter.for_parameters(errors)
 
     return parse
 
@@ -99,16 +88,10 @@ def _own_products_args(args):
         errors["status"] = _l("Use one of: %(values)s.", values=", ".join(OWN_PRODUCT_STATUSES))
     elif args.get("status"):
         values["status"] = args["status"]
-    for name, maximum in (("page", queries.MAX_PAGE), ("per_page", queries.MAX_PER_PAGE)):
-        raw = args.get(name)
-        if raw in (None, ""):
-            continue
-        if re.fullmatch(r"[0-9]{1,9}", raw) and 1 <= int(raw) <= maximum:
-            values[name] = int(raw)
-        else:
-            errors[name] = _l("Give a whole number from 1 to %(max)s.", max=maximum)
+    for name, maximum in (("page", MAX_PAGE), ("per_page", queries.MAX_PER_PAGE)):
+        values[name] = whole_number_arg(args, name, maximum, values[name], strict=True, errors=errors)
     if errors:
-        raise queries.InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+        raise InvalidParameter.for_parameters(errors)
     return values
 
 
@@ -321,10 +304,10 @@ def products():
 @blueprint.get(PRODUCT)
 def product(product_id):
     _checked_args(_only("lang"))
-    return _one(queries.public_product(_product_id(product_id)), product_json)
+    return _one(queries.public_product(product_id), product_json)
 
 
-@blueprint.get(f"/cooperatives/<int(max={MAX_ID}):cooperative_id>")
+@blueprint.get("/cooperatives/<id:cooperative_id>")
 def cooperative(cooperative_id):
     _checked_args(_only())  # nothing to translate: codes only
     return jsonify(cooperative_json(queries.public_cooperative(cooperative_id)))
@@ -352,23 +335,23 @@ def create_product():
 @token_required
 def update_product(product_id):
     """Replace the product's details as a whole: fields left out take their defaults."""
-    return _one(services.update_product(g.api_user, _product_id(product_id), _product_details()), own_product_json)
+    return _one(services.update_product(g.api_user, product_id, _product_details()), own_product_json)
 
 
 @blueprint.post(f"{PRODUCT}/publish")
 @token_required
 def publish_product(product_id):
-    return _one(services.publish_product(g.api_user, _product_id(product_id)), own_product_json)
+    return _one(services.publish_product(g.api_user, product_id), own_product_json)
 
 
 @blueprint.post(f"{PRODUCT}/hide")
 @token_required
 def hide_product(product_id):
-    return _one(services.hide_product(g.api_user, _product_id(product_id)), own_product_json)
+    return _one(services.hide_product(g.api_user, product_id), own_product_json)
 
 
 @blueprint.delete(PRODUCT)
 @token_required
 def delete_product(product_id):
-    services.delete_product(g.api_user, _product_id(product_id))
+    services.delete_product(g.api_user, product_id)
     return "", 204

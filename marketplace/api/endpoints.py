@@ -1,6 +1,4 @@
 """API v1 endpoints of the foundation: who am I, my organisation, the alliance's queue, geography."""
-import re
-
 from flask import g, jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
 
@@ -9,20 +7,12 @@ from marketplace.accounts import services as accounts
 from marketplace.accounts.models import OrganisationStatus
 from marketplace.api import blueprint, token_required
 from marketplace.api.openapi import openapi_document
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import InvalidParameter, NotFound
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist, and must not reach the database
-MAX_PAGE = 100000
 MAX_QUERY_LENGTH = 200
 ORGANISATION_STATUSES = tuple(s.value for s in OrganisationStatus)
 REVIEWED_KINDS = tuple(k.value for k in accounts.SELF_REGISTERING_KINDS)
-
-
-class InvalidParameter(ValidationFailed):
-    """A query parameter is malformed or out of range (the OpenAPI document states the allowed values)."""
-
-    status = 400
-    code = "invalid_parameter"
 
 
 def _query_parameters():
@@ -31,9 +21,7 @@ def _query_parameters():
     # A misspelt filter (?staus=pending) must not silently return every organisation.
     for name in sorted(set(args) - {"page", "status", "kind", "q"}):
         errors[name] = _l("Unknown parameter: use page, status, kind or q.")
-    page = args.get("page", "1")
-    if not re.fullmatch(r"[0-9]{1,6}", page) or not 1 <= int(page) <= MAX_PAGE:
-        errors["page"] = _l("Give a page number between 1 and %(max)s.", max=MAX_PAGE)
+    page = whole_number_arg(args, "page", MAX_PAGE, 1, strict=True, errors=errors)
     for name, allowed in (("status", ORGANISATION_STATUSES), ("kind", REVIEWED_KINDS)):
         if name in args and args[name] not in allowed:
             errors[name] = _l("Use one of: %(values)s.", values=", ".join(allowed))
@@ -41,8 +29,8 @@ def _query_parameters():
     if len(query) > MAX_QUERY_LENGTH:
         errors["q"] = _l("Use at most %(max)s characters.", max=MAX_QUERY_LENGTH)
     if errors:
-        raise InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
-    return {"status": args.get("status"), "kind": args.get("kind"), "query": query, "page": int(page)}
+        raise InvalidParameter.for_parameters(errors)
+    return {"status": args.get("status"), "kind": args.get("kind"), "query": query, "page": page}
 
 
 def organisation_json(organisation):
@@ -95,7 +83,7 @@ def organisations():
     })
 
 
-@blueprint.get(f"/organisations/<int(max={MAX_ID}):organisation_id>")
+@blueprint.get("/organisations/<id:organisation_id>")
 @token_required
 def organisation(organisation_id):
     return jsonify(organisation_json(accounts.get_organisation(g.api_user, organisation_id)))
@@ -106,7 +94,7 @@ def provinces():
     return jsonify([{"code": code, "name": name} for code, name in geo.provinces()])
 
 
-@blueprint.get(f"/geo/provinces/<int(max={MAX_ID}):province_code>/communes")
+@blueprint.get("/geo/provinces/<id:province_code>/communes")
 def communes(province_code):
     items = geo.communes(province_code)
     if not items:

@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 description of /api/v1. tests/test_api.py keeps it true: every API route must be
 described here, and schemathesis checks that responses match it."""
+from marketplace.querystring import MAX_PAGE
+from marketplace.routing import MAX_ID
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -13,6 +15,7 @@ def _error(description):
 
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": MAX_ID}  # what the <id:...> converter admits
 
 SCHEMAS = {
     "Error": {
@@ -101,7 +104,7 @@ PATHS = {
                 {"name": "status", "in": "query", "schema": {"enum": ["pending", "verified", "rejected", "suspended"]}},
                 {"name": "kind", "in": "query", "schema": {"enum": ["cooperative", "enterprise"]}},
                 {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
             ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/OrganisationPage"}, "One page of organisations."),
@@ -117,8 +120,7 @@ PATHS = {
             "operationId": "getOrganisation",
             "summary": "One organisation: your own, or any for alliance staff.",
             "security": SECURED,
-            "parameters": [{"name": "organisation_id", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647}}],
+            "parameters": [{"name": "organisation_id", "in": "path", "required": True, "schema": ID_PARAMETER}],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/Organisation"}, "The organisation."),
                 **UNAUTHENTICATED,
@@ -139,8 +141,7 @@ PATHS = {
             "operationId": "listCommunes",
             "summary": "Communes, wards and special zones of a province.",
             "security": [],
-            "parameters": [{"name": "province_code", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}}],
+            "parameters": [{"name": "province_code", "in": "path", "required": True, "schema": ID_PARAMETER}],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/PlaceList"}, "The province's communes."),
                 "404": _error("Unknown province code."),
@@ -179,11 +180,9 @@ def _catalog_enums():
 
 
 ENUMS = _catalog_enums()
-MAX_ID = 2147483647
-ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 LANG = {"name": "lang", "in": "query", "description": "Language of the labels (default vi).",
         "schema": {"enum": ["vi", "en"]}}
-PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}
+PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}
 PER_PAGE = {"name": "per_page", "in": "query", "description": "Results per page (at most 100).",
             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
 PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": ID_PARAMETER}

@@ -48,6 +48,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.routing import MAX_ID
 from marketplace.text import fold, slugify
 from marketplace.unit_of_work import unit_of_work
 
@@ -803,7 +804,7 @@ def products_to_export(actor, cooperative_id=None):
         selectinload(Product.certification_rows), selectinload(Product.cooperative))
     if acting_for_alliance(actor):
         if cooperative_id is not None:
-            if not 1 <= cooperative_id < 2**31:  # beyond PostgreSQL's integer: cannot exist
+            if not 1 <= cooperative_id <= MAX_ID:  # beyond PostgreSQL's integer: cannot exist
                 raise NotFound()
             cooperative = db.session.get(Organisation, cooperative_id)
             if cooperative is None or cooperative.kind != OrganisationKind.COOPERATIVE:

@@ -187,9 +187,15 @@ class Product(db.Model):
 
     # ------------------------------------------------------------ questions about state
     @property
+    def is_published(self):
+        """The cooperative has published it (not a draft, not hidden); buyers see it only while the
+        cooperative is verified too (is_public)."""
+        return self.status == ProductStatus.PUBLISHED
+
+    @property
     def is_public(self):
         """Shown in the catalogue: published, by a cooperative the alliance has verified."""
-        return self.status == ProductStatus.PUBLISHED and self.cooperative.status == OrganisationStatus.VERIFIED
+        return self.is_published and self.cooperative.status == OrganisationStatus.VERIFIED
 
     @property
     def display_name(self):
@@ -348,6 +354,15 @@ class OcopCertificate(db.Model):
 
     def can_be_revoked(self):
         return self.status in (CertificateStatus.PENDING, CertificateStatus.VERIFIED)
+
+    def can_be_withdrawn(self):
+        """The cooperative may take it back while the alliance has not reviewed it."""
+        return self.status == CertificateStatus.PENDING
+
+    def is_overdue(self, today):
+        """Past its expiry date but still pending or verified: `flask catalog expire-certificates` has not
+        marked it expired yet. It can no longer be verified and shows no badge (is_valid_on is False)."""
+        return self.status in (CertificateStatus.PENDING, CertificateStatus.VERIFIED) and self.expires_on < today
 
 
 class CatalogEvent(db.Model):

@@ -16,14 +16,14 @@ from marketplace.catalog import images, queries
 from marketplace.catalog.models import Category, Certification
 from marketplace.catalog.services import today
 from marketplace.catalog.views import blueprint
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 # A slug equal to a fixed path segment (/products/<id>/edit, /delete, /label) would reach that page
 # instead of the product: such products keep the short URL as their canonical one.
 RESERVED_SLUGS = {"edit", "delete", "label", "photos", "publish", "hide", "certificates"}
 PHOTO_MAX_AGE = 31536000  # photo names are random and never reused: cache for a year
 QR_MAX_AGE = 86400  # the QR changes only when the product is renamed (its slug changes)
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist and must not reach the database
-PRODUCT = f"<int(max={MAX_ID}):product_id>"
+PRODUCT = "<id:product_id>"
 QR_OPTIONS = {"kind": "svg", "scale": 4, "border": 4, "xmldecl": False, "title": None}
 
 
@@ -113,10 +113,11 @@ def product_label(product_id):
     return render_template("catalog/public/label.html", product=product, short_link=short_link)
 
 
-@blueprint.get(f"/cooperatives/<int(max={MAX_ID}):cooperative_id>")
+@blueprint.get("/cooperatives/<id:cooperative_id>")
 def cooperative(cooperative_id):
     cooperative = queries.public_cooperative(cooperative_id)
-    query = queries.CatalogQuery(cooperative=cooperative.id, page=queries.parse_catalog_args(request.args).page)
+    query = queries.CatalogQuery(cooperative=cooperative.id,
+                                 page=whole_number_arg(request.args, "page", MAX_PAGE, default=1))
     return render_template("catalog/public/cooperative.html", cooperative=cooperative,
                            pagination=queries.public_products(query))
 

@@ -4,7 +4,6 @@ Public means: the product is published and its cooperative is verified by the al
 counts only while its certificate is verified and unexpired (checked against today, so a page
 never shows an expired badge even before the daily expiry command has run).
 """
-import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -23,21 +22,15 @@ from marketplace.catalog.models import (
     ProductStatus,
 )
 from marketplace.catalog.services import today
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import InvalidParameter, NotFound
 from marketplace.extensions import db
+from marketplace.querystring import MAX_PAGE, whole_number, whole_number_arg
+from marketplace.routing import MAX_ID
 
 SORTS = ("newest", "price_asc", "price_desc", "stars", "name")
 DEFAULT_PER_PAGE = 24
 MAX_PER_PAGE = 100
-MAX_PAGE = 100000
 FILTERS = ("category", "province", "stars", "certification", "cooperative_type", "cooperative")
-
-
-class InvalidParameter(ValidationFailed):
-    """A query parameter is malformed or out of range."""
-
-    status = 400
-    code = "invalid_parameter"
 
 
 @dataclass
@@ -58,11 +51,6 @@ class CatalogQuery:
         return {name: getattr(self, name) for name in FILTERS if getattr(self, name) is not None}
 
 
-def whole_number(value, low, high):
-    """An int from a query-string value when it is plain digits within [low, high], else None."""
-    return int(value) if re.fullmatch(r"[0-9]{1,10}", value or "") and low <= int(value) <= high else None
-
-
 def _province(value):
     code = whole_number(value, 1, 10**6)
     return code if code and geo.province_name(code) else None
@@ -81,15 +69,12 @@ FILTER_CHECKS = {
 def parse_catalog_args(args, strict=False, allowed_extra=()):
     """Read filters from a query string. Pages drop bad values; the API (strict) raises InvalidParameter."""
     errors, query = {}, CatalogQuery()
-    checks = {
-        **FILTER_CHECKS,
-        "cooperative": lambda v: whole_number(v, 1, 2**31 - 1),
-        "sort": lambda v: v if v in SORTS else None,
-        "page": lambda v: whole_number(v, 1, MAX_PAGE),
-        "per_page": lambda v: whole_number(v, 1, MAX_PER_PAGE),
-    }
-    for name in sorted(set(args) - set(checks) - set(allowed_extra)):
+    checks = {**FILTER_CHECKS, "sort": lambda v: v if v in SORTS else None}
+    numbers = {"cooperative": (MAX_ID, None), "page": (MAX_PAGE, 1), "per_page": (MAX_PER_PAGE, DEFAULT_PER_PAGE)}
+    for name in sorted(set(args) - set(checks) - set(numbers) - set(allowed_extra)):
         errors[name] = _l("Unknown parameter.")
+    for name, (maximum, default) in numbers.items():
+        setattr(query, name, whole_number_arg(args, name, maximum, default, strict=strict, errors=errors))
     for name, check in checks.items():
         raw = args.get(name)
         if raw in (None, ""):
@@ -100,7 +85,7 @@ def parse_catalog_args(args, strict=False, allowed_extra=()):
         else:
             setattr(query, name, value)
     if strict and errors:
-        raise InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+        raise InvalidParameter.for_parameters(errors)
     return query
 
 

@@ -17,6 +17,8 @@ from marketplace.catalog import importing
 from marketplace.catalog.views import blueprint
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.forms import apply_service_errors
+from marketplace.querystring import whole_number_arg
+from marketplace.routing import MAX_ID
 
 MAX_ROWS_SHOWN = 300
 MAX_ERRORS_SHOWN = 500
@@ -109,8 +111,11 @@ def confirm_import(token):
 @blueprint.get("/workspace/export.<any(csv, xlsx):fmt>")
 @login_required
 def export_products(fmt):
+    # The form's "All cooperatives" sends an empty value; any other value must be an id (else 400).
+    cooperative_id = (whole_number_arg(request.args, "cooperative", MAX_ID, strict=True)
+                      if request.args.get("cooperative") else None)
     data, filename, mimetype = importing.export_file(
-        current_user, fmt, cooperative_id=request.args.get("cooperative", type=int),
+        current_user, fmt, cooperative_id=cooperative_id,
         template=request.args.get("template") == "1")
     response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename)
     response.headers["Cache-Control"] = "private, no-store"

@@ -15,10 +15,9 @@ from marketplace.catalog.models import ProductStatus
 from marketplace.catalog.views import blueprint
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.forms import apply_service_errors
+from marketplace.querystring import MAX_PAGE, whole_number_arg
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids cannot exist and must not reach the database
-PRODUCT = f"<int(max={MAX_ID}):product_id>"
-MAX_PAGE = 100_000  # a larger page number would overflow the database's OFFSET arithmetic
+PRODUCT = "<id:product_id>"
 STATUS_TABS = [("", None), *((status.value, status) for status in ProductStatus)]
 
 
@@ -39,7 +38,7 @@ def _refreshing_communes(form):
 def my_products():
     status = request.args.get("status", "")
     status = status if status in dict(STATUS_TABS) else ""
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
     pagination = services.own_products(current_user, status=status or None, page=page)
     return render_template("catalog/workspace/products.html", pagination=pagination, status=status,
                            tabs=STATUS_TABS, today=services.today())
@@ -147,7 +146,7 @@ def add_photos(product_id):
     return _back_to_edit(product_id, "photos")
 
 
-@blueprint.post(f"/products/{PRODUCT}/photos/<int(max={MAX_ID}):image_id>/delete")
+@blueprint.post(f"/products/{PRODUCT}/photos/<id:image_id>/delete")
 @login_required
 def remove_photo(product_id, image_id):
     services.remove_photo(current_user, product_id, image_id)
@@ -155,7 +154,7 @@ def remove_photo(product_id, image_id):
     return _back_to_edit(product_id, "photos")
 
 
-@blueprint.post(f"/products/{PRODUCT}/photos/<int(max={MAX_ID}):image_id>/cover")
+@blueprint.post(f"/products/{PRODUCT}/photos/<id:image_id>/cover")
 @login_required
 def make_cover(product_id, image_id):
     services.make_cover(current_user, product_id, image_id)
@@ -185,7 +184,7 @@ def add_certificate(product_id):
         422 if form.errors else 200
 
 
-@blueprint.post(f"/certificates/<int(max={MAX_ID}):certificate_id>/withdraw")
+@blueprint.post("/certificates/<id:certificate_id>/withdraw")
 @login_required
 def withdraw_certificate(certificate_id):
     # Read first for the way back to the product page (404 for anybody else's certificate).
@@ -199,7 +198,7 @@ def withdraw_certificate(certificate_id):
     return _back_to_edit(product_id, "certificates")
 
 
-@blueprint.get(f"/certificates/<int(max={MAX_ID}):certificate_id>/scan")
+@blueprint.get("/certificates/<id:certificate_id>/scan")
 @login_required
 def certificate_scan(certificate_id):
     """The scan, for its cooperative and the alliance only: a PDF as a download, an image as WebP."""

@@ -13,13 +13,10 @@ from flask_babel import lazy_gettext as _l
 from marketplace import geo
 from marketplace.accounts.models import CooperativeType, label
 from marketplace.catalog.models import Category, Certification
-from marketplace.catalog.queries import (
-    FILTER_CHECKS,
-    InvalidParameter,
-    public_products_by_ids,
-    whole_number,
-)
+from marketplace.catalog.queries import FILTER_CHECKS, public_products_by_ids
 from marketplace.catalog.services import today
+from marketplace.errors import InvalidParameter
+from marketplace.querystring import whole_number_arg
 from marketplace.search import index, query, sync
 
 MAX_QUERY_LENGTH = 200
@@ -52,8 +49,6 @@ class SearchParams:
 CHECKS = {
     **{name: FILTER_CHECKS[name] for name in query.FILTERS},
     "sort": lambda v: v if v in query.SORTS else None,
-    "page": lambda v: whole_number(v, 1, MAX_PAGE),
-    "per_page": lambda v: whole_number(v, 1, MAX_PER_PAGE),
 }
 
 
@@ -68,6 +63,8 @@ def parse_args(args, strict=False, per_page=None):
     if len(q) > MAX_QUERY_LENGTH:
         errors["q"] = _l("Use at most %(max)s characters.", max=MAX_QUERY_LENGTH)
     params.q = query.normalise_query(q, MAX_QUERY_LENGTH)
+    params.page = whole_number_arg(args, "page", MAX_PAGE, 1, strict=strict, errors=errors)
+    params.per_page = whole_number_arg(args, "per_page", MAX_PER_PAGE, DEFAULT_PER_PAGE, strict=strict, errors=errors)
     for name, check in CHECKS.items():
         raw = args.get(name)
         if raw is None or (raw == "" and not strict):
@@ -80,7 +77,7 @@ def parse_args(args, strict=False, per_page=None):
         else:
             setattr(params, name, value)
     if strict and errors:
-        raise InvalidParameter(_l("Some query parameters are not valid."), errors=errors)
+        raise InvalidParameter.for_parameters(errors)
     if per_page:
         params.per_page = per_page
     return params
