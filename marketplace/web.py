@@ -121,6 +121,7 @@ def _init_templates(app):
 
 def _register_blueprints(app):
     from marketplace.accounts.views import blueprint as accounts
+    from marketplace.agreements.views import blueprint as agreements
     from marketplace.alliance.views import blueprint as alliance
     from marketplace.api import blueprint as api
     from marketplace.catalog.views import blueprint as catalog
@@ -132,6 +133,7 @@ def _register_blueprints(app):
     app.register_blueprint(alliance)
     app.register_blueprint(catalog)
     app.register_blueprint(search)
+    app.register_blueprint(agreements)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
 
@@ -145,6 +147,7 @@ def _register_commands(app):
 def _import_models():
     # Every model module, so Alembic's autogenerate and db.create_all() see all tables.
     import marketplace.accounts.models  # noqa: F401
+    import marketplace.agreements.models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401
     import marketplace.search.models  # noqa: F401

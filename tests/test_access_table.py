@@ -21,6 +21,7 @@ from marketplace.accounts.models import (
     OrganisationStatus,
     User,
 )
+from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState
 from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.catalog import importing
 from marketplace.extensions import db
@@ -125,6 +126,9 @@ ACCESS = {
     "search.search": everyone(200),
     "search.suggest": everyone(200),
     "api.search": everyone(200),
+    # memoranda of understanding (issue 9): parties and the alliance only; the QR code's page is public
+    "agreements.detail": signed_in(404, alliance=200),  # the victim's MoU: only the alliance sees others' MoUs
+    "agreements.verify_reference": everyone(404),  # an unknown reference
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
@@ -135,7 +139,7 @@ PUBLIC = {
     "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
     "catalog.photo", "catalog.thumbnail",
     "api.products", "api.product", "api.cooperative",
-    "search.search", "search.suggest", "api.search",
+    "search.search", "search.suggest", "api.search", "agreements.verify_reference",
 }
 
 
@@ -167,8 +171,13 @@ def victim(app):
     image = ProductImage(product=product, stored_name=uuid.uuid4().hex, width=4, height=3, position=0)
     certificate = OcopCertificate(product=product, stars=4, certificate_no="VICTIM-1", expires_on=date(2099, 1, 1))
     db.session.add_all([image, certificate])
+    buyer = factories.organisation("enterprise", status="verified")
+    agreement = Agreement(reference="MOU-VICTIM-1", buyer=buyer, seller=organisation, initiator=organisation,
+                          state=AgreementState.SENT, turn=buyer, start_date=date(2026, 1, 1), end_date=date(2099, 1, 1))
+    agreement.revisions = [AgreementRevision(number=1, author=organisation, terms={}, content_sha256="0" * 64)]
+    db.session.add(agreement)
     db.session.commit()
-    return {"organisation": organisation, "owner": owner, "member": member, "invitation": invitation,
+    return {"organisation": organisation, "agreement": agreement, "owner": owner, "member": member, "invitation": invitation,
             "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
             "rejected_cooperative": rejected}
 
@@ -197,6 +206,8 @@ def path_values(victim):
         "product_id": victim["product"].id,
         "image_id": victim["image"].id,
         "certificate_id": victim["certificate"].id,
+        "agreement_id": victim["agreement"].id,
+        "reference": "MOU-2026-999999",
         "cooperative_id": victim["rejected_cooperative"].id,
     }
 

@@ -146,6 +146,11 @@ class Organisation(db.Model):
         return geo.commune_name(self.commune_code) if self.commune_code else ""
 
     @property
+    def address(self):
+        """Street, commune and province on one line (for documents such as MoUs)."""
+        return ", ".join(part for part in (self.street_address, self.commune_name, self.province_name) if part)
+
+    @property
     def display_tax_code(self):
         if self.tax_code and len(self.tax_code) == 13:
             return f"{self.tax_code[:10]}-{self.tax_code[10:]}"
@@ -178,6 +183,8 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Members sign agreements in the organisation's name only when an owner gave them this right.
+    can_sign: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     organisation: Mapped[Organisation] = relationship(back_populates="members")
 
@@ -191,6 +198,11 @@ class User(db.Model):
     @property
     def is_owner(self):
         return self.role == MemberRole.OWNER
+
+    @property
+    def may_sign(self):
+        """Signs agreements in the organisation's name: its owner, or a member given the signing right."""
+        return self.is_active and (self.is_owner or self.can_sign)
 
     def can_be_removed_by(self, actor):
         """Whether `actor` may remove this user from the organisation: an owner removes the other

@@ -1,0 +1,554 @@
+"""Use cases of memoranda of understanding. Every state change is one function here, in one unit of
+work, recording an AgreementEvent (the evidence log) and emailing the other parties (outbox).
+
+Who may do what:
+- the parties (buyer, seller, witness) and alliance staff see an agreement; anyone else gets NotFound;
+- a verified cooperative or enterprise drafts, answers and signs (Permission.SIGN_AGREEMENTS);
+- only the party whose turn it is answers (accept, decline, propose changes);
+- only an owner, or a member given the signing right, signs, after entering their password again.
+Forbidden transitions raise InvalidTransition (a Conflict with code `invalid_transition`).
+"""
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from marketplace import notifications
+from marketplace.accounts import passwords
+from marketplace.accounts.authz import Permission, is_alliance_staff, require
+from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus, label
+from marketplace.agreements.models import (
+    FINAL_STATES,
+    OPEN_STATES,
+    Agreement,
+    AgreementEvent,
+    AgreementEventKind,
+    AgreementKind,
+    AgreementLine,
+    AgreementRevision,
+    AgreementState,
+    ConferenceEvent,
+    PartyRole,
+    Signature,
+)
+from marketplace.agreements.terms import clean_terms
+from marketplace.catalog.services import today
+from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.sqltypes import utcnow
+from marketplace.unit_of_work import unit_of_work
+
+MAX_REASON = 2000
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+@dataclass
+class Audit:
+    """Where an action came from, for the evidence log."""
+
+    ip_address: str = ""
+    user_agent: str = ""
+
+
+# ---------------------------------------------------------------- reading
+
+def get_agreement(actor, agreement_id):
+    """An agreement the actor may see: a party's member or alliance staff. Raises NotFound otherwise."""
+    agreement = db.session.get(Agreement, agreement_id)
+    if agreement is None or not _may_see(actor, agreement):
+        raise NotFound()
+    return agreement
+
+
+def _may_see(actor, agreement):
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return False
+    if is_alliance_staff(actor):
+        return True
+    if agreement.state == AgreementState.DRAFT:
+        return actor.organisation_id == agreement.initiator_id
+    return agreement.is_party(actor.organisation_id)
+
+
+def list_agreements(actor, state=None, event_id=None, organisation_id=None, page=1, per_page=20):
+    """The agreements the actor sees, newest first (a Flask-SQLAlchemy pagination)."""
+    statement = sa.select(Agreement)
+    if not is_alliance_staff(actor):
+        own = actor.organisation_id
+        statement = statement.where(
+            sa.or_(Agreement.buyer_id == own, Agreement.seller_id == own, Agreement.witness_id == own),
+            sa.or_(Agreement.state != AgreementState.DRAFT, Agreement.initiator_id == own))
+    if state:
+        statement = statement.where(Agreement.state == AgreementState(state))
+    if event_id:
+        statement = statement.where(Agreement.event_id == event_id)
+    if organisation_id:
+        statement = statement.where(sa.or_(Agreement.buyer_id == organisation_id, Agreement.seller_id == organisation_id,
+                                           Agreement.witness_id == organisation_id))
+    statement = statement.order_by(Agreement.created_at.desc(), Agreement.id.desc())
+    return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+def public_record(reference):
+    """What anyone may learn from a reference printed on a PDF: the agreement once its terms are agreed
+    (reference, parties, state, hashes), or None."""
+    agreement = db.session.scalar(sa.select(Agreement).filter_by(reference=reference))
+    if agreement is None or agreement.original_sha256 is None:
+        return None
+    return agreement
+
+
+def events_of(actor, agreement):
+    get_agreement(actor, agreement.id)
+    return db.session.scalars(sa.select(AgreementEvent).filter_by(agreement_id=agreement.id)
+                              .order_by(AgreementEvent.id)).all()
+
+
+# ---------------------------------------------------------------- helpers
+
+def _record(agreement, kind, actor=None, audit=None, note="", organisation=None):
+    audit = audit or Audit()
+    db.session.add(AgreementEvent(
+        agreement_id=agreement.id, kind=kind, user=actor,
+        organisation=organisation or (actor.organisation if actor is not None else None),
+        revision_number=agreement.latest_revision.number if agreement.revisions else None,
+        document_sha256=agreement.document_sha256 or "", note=note,
+        ip_address=(audit.ip_address or "")[:45], user_agent=(audit.user_agent or "")[:255]))
+
+
+def _set_state(agreement, state, reason=None):
+    agreement.state = state
+    agreement.state_changed_at = utcnow()
+    if reason is not None:
+        agreement.state_reason = reason
+
+
+def _reason(reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed.for_fields({"reason": _l("Give a reason: the other party will read it.")})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed.for_fields({"reason": _l("Use at most %(max)s characters.", max=MAX_REASON)})
+    return reason
+
+
+def _as_party(actor, agreement_id, permission=Permission.SIGN_AGREEMENTS):
+    """The agreement, for a member of a verified trading party. Raises NotFound / Forbidden."""
+    agreement = get_agreement(actor, agreement_id)
+    if not agreement.is_party(actor.organisation_id):
+        raise NotFound()
+    require(actor, permission)
+    return agreement
+
+
+def _parties_are_valid(buyer, seller):
+    for organisation, kind in ((buyer, OrganisationKind.ENTERPRISE), (seller, OrganisationKind.COOPERATIVE)):
+        if organisation.kind != kind or organisation.status != OrganisationStatus.VERIFIED:
+            raise ValidationFailed.for_fields({"counterparty_id": _l(
+                "MoUs are made between a verified cooperative and a verified enterprise.")})
+
+
+def _alliance():
+    return db.session.scalar(sa.select(Organisation).filter_by(kind=OrganisationKind.ALLIANCE))
+
+
+def _new_revision(agreement, actor, clean, note):
+    number = (agreement.latest_revision.number + 1) if agreement.revisions else 1
+    revision = AgreementRevision(number=number, author=actor.organisation, author_user=actor,
+                                 terms=clean.terms, note=(note or "").strip()[:MAX_REASON],
+                                 content_sha256=clean.sha256())
+    revision.lines = [AgreementLine(**line) for line in clean.lines]
+    agreement.revisions.append(revision)
+    agreement.start_date = _iso(clean.terms["start_date"])
+    agreement.end_date = _iso(clean.terms["end_date"])
+    return revision
+
+
+def _iso(value):
+    return datetime.strptime(value, "%Y-%m-%d").date()
+
+
+def _reference(agreement):
+    year = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).year
+    if agreement.kind == AgreementKind.ADDENDUM:
+        return f"{agreement.parent.reference}-PL{len(agreement.parent.addenda)}"
+    return f"MOU-{year}-{agreement.id:06d}"
+
+
+# ---------------------------------------------------------------- drafting and negotiating
+
+@unit_of_work()
+def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note="", audit=None):
+    """Start an MoU with a verified organisation of the other kind, from the actor's verified one.
+
+    Raises ValidationFailed (bad terms, unknown or unsuitable counterparty), Forbidden (the actor's
+    organisation may not trade).
+    """
+    require(actor, Permission.SIGN_AGREEMENTS)
+    own = actor.organisation
+    counterparty = db.session.get(Organisation, counterparty_id) if counterparty_id else None
+    if counterparty is None:
+        raise ValidationFailed.for_fields({"counterparty_id": _l("Choose the other party.")})
+    buyer, seller = (own, counterparty) if own.kind == OrganisationKind.ENTERPRISE else (counterparty, own)
+    _parties_are_valid(buyer, seller)
+    event = db.session.get(ConferenceEvent, event_id) if event_id else None
+    if event_id and event is None:
+        raise ValidationFailed.for_fields({"event_id": _l("Choose one of the alliance's events.")})
+    clean = clean_terms(details, seller, today())
+    agreement = Agreement(buyer=buyer, seller=seller, initiator=own, created_by_id=actor.id, event=event,
+                          witness=_alliance() if witness else None, reference=f"NEW-{uuid.uuid4().hex}",
+                          start_date=_iso(clean.terms["start_date"]), end_date=_iso(clean.terms["end_date"]))
+    db.session.add(agreement)
+    _new_revision(agreement, actor, clean, note)
+    db.session.flush()
+    agreement.reference = _reference(agreement)
+    _record(agreement, AgreementEventKind.CREATED, actor, audit)
+    return agreement
+
+
+@unit_of_work()
+def revise(actor, agreement_id, details, note="", audit=None):
+    """Change the terms: the initiator edits its draft (the draft's revision is replaced), or the party
+    whose turn it is proposes changes (a new revision; the turn passes to the other party).
+
+    Raises InvalidTransition when the actor may not change the terms now, ValidationFailed for bad terms.
+    """
+    agreement = _as_party(actor, agreement_id)
+    clean = clean_terms(details, agreement.seller, today())
+    if agreement.state == AgreementState.DRAFT:
+        if actor.organisation_id != agreement.initiator_id:
+            raise NotFound()
+        agreement.revisions.clear()
+        db.session.flush()
+        _new_revision(agreement, actor, clean, note)
+        _record(agreement, AgreementEventKind.REVISED, actor, audit)
+        return agreement
+    if not agreement.can_answer(actor.organisation_id):
+        raise InvalidTransition(_l("It is not your turn to change the terms of this MoU."))
+    if clean.sha256() == agreement.latest_revision.content_sha256:
+        raise ValidationFailed(_l("These terms are the same as the current ones: accept them, or change something."))
+    _new_revision(agreement, actor, clean, note)
+    _set_state(agreement, AgreementState.NEGOTIATING)
+    agreement.turn = agreement.counterparty_of(actor.organisation_id)
+    _record(agreement, AgreementEventKind.REVISED, actor, audit, note=(note or "").strip()[:MAX_REASON])
+    _notify(agreement, _l("Changes proposed to the MoU %(reference)s", reference=agreement.reference),
+            _l("%(party)s proposes changes. It is your turn to accept them, decline, or propose others.",
+               party=actor.organisation.legal_name), [agreement.turn])
+    return agreement
+
+
+@unit_of_work()
+def send(actor, agreement_id, audit=None):
+    """The initiator sends its draft to the other party, whose turn it is then."""
+    agreement = _as_party(actor, agreement_id)
+    if agreement.state != AgreementState.DRAFT or actor.organisation_id != agreement.initiator_id:
+        raise InvalidTransition(_l("Only a draft can be sent, by the party that wrote it."))
+    _set_state(agreement, AgreementState.SENT)
+    agreement.turn = agreement.counterparty_of(actor.organisation_id)
+    _record(agreement, AgreementEventKind.SENT, actor, audit)
+    _notify(agreement, _l("A proposed MoU from %(party)s", party=actor.organisation.legal_name),
+            _l("%(party)s proposes an MoU. Accept it, decline it, or propose changes.",
+               party=actor.organisation.legal_name), [agreement.turn])
+    return agreement
+
+
+@unit_of_work()
+def accept(actor, agreement_id, revision_number=None, audit=None):
+    """The party whose turn it is accepts the latest terms: they are rendered to PDF for signing.
+
+    `revision_number`, when given, must be the latest (accepting terms that were changed meanwhile is
+    refused). Raises InvalidTransition.
+    """
+    agreement = _as_party(actor, agreement_id)
+    if not agreement.can_answer(actor.organisation_id):
+        raise InvalidTransition(_l("It is not your turn to answer this MoU."))
+    _check_latest(agreement, revision_number)
+    agreement.agreed_revision_number = agreement.latest_revision.number
+    agreement.turn = None
+    _set_state(agreement, AgreementState.AWAITING_SIGNATURES)
+    _store_rendered_pdf(agreement)
+    _record(agreement, AgreementEventKind.ACCEPTED, actor, audit)
+    _notify(agreement, _l("The MoU %(reference)s is ready to sign", reference=agreement.reference),
+            _l("The terms are agreed. Each party now signs the PDF."), [o for _r, o in agreement.parties()])
+    return agreement
+
+
+def _check_latest(agreement, revision_number):
+    if revision_number is not None and revision_number != agreement.latest_revision.number:
+        raise InvalidTransition(_l("These terms were changed meanwhile: read the latest revision first."),
+                                code="superseded_revision")
+
+
+@unit_of_work()
+def decline(actor, agreement_id, reason, audit=None):
+    """The party whose turn it is declines, with a reason."""
+    agreement = _as_party(actor, agreement_id)
+    if not agreement.can_answer(actor.organisation_id):
+        raise InvalidTransition(_l("It is not your turn to answer this MoU."))
+    reason = _reason(reason)
+    agreement.turn = None
+    _set_state(agreement, AgreementState.DECLINED, reason)
+    _record(agreement, AgreementEventKind.DECLINED, actor, audit, note=reason)
+    _notify(agreement, _l("The MoU %(reference)s was declined", reference=agreement.reference),
+            _l("%(party)s declined the MoU. Reason: %(reason)s", party=actor.organisation.legal_name, reason=reason),
+            [agreement.counterparty_of(actor.organisation_id)])
+    return agreement
+
+
+@unit_of_work()
+def withdraw(actor, agreement_id, reason, audit=None):
+    """A trading party withdraws the MoU before every signature is made (the initiator its draft)."""
+    agreement = _as_party(actor, agreement_id)
+    if not agreement.can_withdraw(actor.organisation_id):
+        raise InvalidTransition(_l("This MoU can no longer be withdrawn."))
+    reason = _reason(reason)
+    was_draft = agreement.state == AgreementState.DRAFT
+    agreement.turn = None
+    _set_state(agreement, AgreementState.WITHDRAWN, reason)
+    _record(agreement, AgreementEventKind.WITHDRAWN, actor, audit, note=reason)
+    if not was_draft:
+        _notify(agreement, _l("The MoU %(reference)s was withdrawn", reference=agreement.reference),
+                _l("%(party)s withdrew the MoU. Reason: %(reason)s", party=actor.organisation.legal_name,
+                   reason=reason), [o for _r, o in agreement.parties() if o.id != actor.organisation_id])
+    return agreement
+
+
+@unit_of_work()
+def add_witness(actor, agreement_id, audit=None):
+    """Add the alliance as witness (a third signer), while the terms are still being agreed."""
+    agreement = _as_party(actor, agreement_id)
+    if agreement.state not in OPEN_STATES:
+        raise InvalidTransition(_l("A witness can only be added before the terms are agreed."))
+    if agreement.witness_id is None:
+        agreement.witness = _alliance()
+        _record(agreement, AgreementEventKind.WITNESS_ADDED, actor, audit)
+    return agreement
+
+
+# ---------------------------------------------------------------- the PDF and signatures
+
+def _documents():
+    folder = Path(current_app.config["UPLOAD_DIR"]) / "agreements"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def document_path(agreement):
+    """The path of the agreement's current PDF, or None before the terms are agreed."""
+    return _documents() / agreement.document_name if agreement.document_name else None
+
+
+def _store(agreement, data):
+    """Write a version of the PDF (named by its hash: versions are never overwritten) and point to it."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = _documents() / f"{digest}.pdf"
+    if not path.exists():
+        temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        temporary.write_bytes(data)
+        temporary.chmod(0o640)
+        temporary.replace(path)
+    agreement.document_name = path.name
+    agreement.document_sha256 = digest
+    return digest
+
+
+def verify_url(agreement):
+    return notifications.link("agreements.verify_reference", reference=agreement.reference)
+
+
+def _store_rendered_pdf(agreement):
+    from marketplace.agreements import pdf  # fpdf2 is imported only when a PDF is made
+
+    data = pdf.render_agreement(content_of(agreement, agreement.agreed_revision), verify_url=verify_url(agreement))
+    agreement.original_sha256 = _store(agreement, data)
+
+
+def content_of(agreement, revision):
+    """The frozen content of a revision as pdf.render_agreement reads it."""
+    def party(organisation):
+        if organisation is None:
+            return None
+        return {"legal_name": organisation.legal_name, "tax_code": organisation.tax_code or "",
+                "address": organisation.address,
+                "representative": organisation.representative or "", "phone": organisation.phone or "",
+                "email": organisation.email or ""}
+
+    terms = revision.terms
+    event = agreement.event
+    return {
+        "reference": agreement.reference, "kind": agreement.kind.value,
+        "parent_reference": agreement.parent.reference if agreement.parent else None,
+        "event": {"name": event.name, "date": event.held_on.isoformat(), "place": event.place} if event else None,
+        "buyer": party(agreement.buyer), "seller": party(agreement.seller), "witness": party(agreement.witness),
+        "lines": [{"product_id": line.product_id, "name": line.name, "unit_label": str(_unit_label(line.unit)),
+                   "quantity": line.quantity, "period": line.period.value, "price_basis": line.price_basis.value,
+                   "unit_price_vnd": line.unit_price_vnd, "reference_price_vnd": line.reference_price_vnd,
+                   "adjustment_percent": line.adjustment_percent} for line in revision.lines],
+        "start_date": terms["start_date"], "end_date": terms["end_date"],
+        "delivery": {"place": terms["delivery_place"], "frequency": terms["delivery_frequency"],
+                     "lead_time_days": terms["lead_time_days"]},
+        "quality": {"standards": terms["quality_standards"], "sampling": terms["sampling"],
+                    "certifications": [str(label(_certification(c))) for c in terms["quality_certifications"]]},
+        "payment_terms": terms["payment_terms"],
+        "responsibilities": {"buyer": terms["buyer_responsibilities"], "seller": terms["seller_responsibilities"]},
+        "clauses": terms["clauses"], "revision_number": revision.number, "content_sha256": revision.content_sha256,
+    }
+
+
+def _unit_label(code):
+    from marketplace.catalog.models import Unit
+
+    return label(Unit(code))
+
+
+def _certification(code):
+    from marketplace.catalog.models import Certification
+
+    return Certification(code)
+
+
+@unit_of_work()
+def sign(actor, agreement_id, password, revision_number=None, audit=None):
+    """Sign the agreed PDF in the name of the actor's organisation.
+
+    Raises ValidationFailed (wrong password), Forbidden (no signing right), InvalidTransition (not
+    awaiting this party's signature, already signed, or `revision_number` is not the agreed one) and
+    Conflict (`signed_meanwhile`: another signature was added at the same moment; sign again).
+    """
+    agreement = get_agreement(actor, agreement_id)
+    if not agreement.is_party(actor.organisation_id):
+        raise NotFound()
+    if agreement.role_of(actor.organisation_id) != PartyRole.WITNESS:
+        require(actor, Permission.SIGN_AGREEMENTS)
+    if not actor.may_sign:
+        raise Forbidden(_l("Only the owner, or a member the owner allowed to sign, signs for the organisation."),
+                        code="no_signing_right")
+    if not passwords.verify_password(actor.password_hash, password or ""):
+        raise ValidationFailed.for_fields({"password": _l("The password is wrong.")})
+    if agreement.has_signed(actor.organisation_id):
+        raise InvalidTransition(_l("Your organisation has already signed this MoU."), code="already_signed")
+    if not agreement.can_sign(actor.organisation_id):
+        raise InvalidTransition(_l("This MoU is not waiting for signatures."))
+    if revision_number is not None and revision_number != agreement.agreed_revision_number:
+        raise InvalidTransition(_l("This revision was replaced: only the agreed revision is signed."),
+                                code="superseded_revision")
+    _add_signature(agreement, actor, audit or Audit())
+    signed_by_all = not agreement.waiting_signers()
+    _set_state(agreement, AgreementState.SIGNED if signed_by_all else AgreementState.PARTIALLY_SIGNED)
+    if signed_by_all:
+        agreement.signed_at = utcnow()
+    _record(agreement, AgreementEventKind.SIGNED, actor, audit)
+    if signed_by_all:
+        _notify(agreement, _l("The MoU %(reference)s is signed by every party", reference=agreement.reference),
+                _l("Every party has signed. Download the signed PDF from the MoU's page."),
+                [o for _r, o in agreement.parties()])
+    else:
+        _notify(agreement, _l("%(party)s signed the MoU %(reference)s", party=actor.organisation.legal_name,
+                              reference=agreement.reference),
+                _l("Your signature is awaited."), agreement.waiting_signers())
+    return agreement
+
+
+def _add_signature(agreement, actor, audit):
+    from marketplace.agreements import signing  # pyHanko is imported only when something is signed
+
+    before = agreement.document_sha256
+    data = document_path(agreement).read_bytes()
+    if hashlib.sha256(data).hexdigest() != before:
+        raise Conflict(_l("The stored PDF does not match its record: signing is stopped."), code="document_mismatch")
+    credentials = signing.credentials_for(actor.organisation)
+    role = agreement.role_of(actor.organisation_id)
+    signed = signing.sign(data, credentials, certify=not agreement.signatures, field_name=f"{role.value}-{actor.organisation_id}",
+                          signer_name=actor.full_name, reason=f"{label(role)} — {agreement.reference}")
+    after = _store(agreement, signed)
+    # Two parties signing at once both started from `before`: the second must start again from the first's file.
+    changed = db.session.execute(sa.update(Agreement).where(Agreement.id == agreement.id,
+                                                            Agreement.document_sha256 == before)
+                                 .values(document_sha256=after, document_name=agreement.document_name)).rowcount
+    if changed != 1:
+        raise Conflict(_l("Another party signed at the same moment. Please sign again."), code="signed_meanwhile")
+    agreement.signatures.append(Signature(
+        revision_number=agreement.agreed_revision_number, organisation=actor.organisation, role=role, user=actor,
+        certificate_serial=credentials.serial, sha256_before=before, sha256_after=after,
+        ip_address=(audit.ip_address or "")[:45], user_agent=(audit.user_agent or "")[:255]))
+
+
+# ---------------------------------------------------------------- after signing
+
+@unit_of_work()
+def request_void(actor, agreement_id, reason, audit=None):
+    """A trading party asks to end a signed MoU; the other party confirms with confirm_void."""
+    agreement = _as_party(actor, agreement_id)
+    if agreement.state != AgreementState.SIGNED or agreement.role_of(actor.organisation_id) == PartyRole.WITNESS:
+        raise InvalidTransition(_l("Only a signed MoU can be voided, by its buyer and seller together."))
+    reason = _reason(reason)
+    agreement.void_requested_by_id = actor.organisation_id
+    agreement.state_reason = reason
+    _record(agreement, AgreementEventKind.VOID_REQUESTED, actor, audit, note=reason)
+    _notify(agreement, _l("%(party)s asks to void the MoU %(reference)s", party=actor.organisation.legal_name,
+                          reference=agreement.reference),
+            _l("Reason: %(reason)s. Confirm on the MoU's page if you agree.", reason=reason),
+            [agreement.counterparty_of(actor.organisation_id)])
+    return agreement
+
+
+@unit_of_work()
+def confirm_void(actor, agreement_id, audit=None):
+    """The other trading party agrees to void the signed MoU."""
+    agreement = _as_party(actor, agreement_id)
+    requested_by = agreement.void_requested_by_id
+    if (agreement.state != AgreementState.SIGNED or requested_by is None or requested_by == actor.organisation_id
+            or agreement.role_of(actor.organisation_id) == PartyRole.WITNESS):
+        raise InvalidTransition(_l("Voiding needs a request from the other party first."))
+    _set_state(agreement, AgreementState.VOIDED)
+    _record(agreement, AgreementEventKind.VOIDED, actor, audit, note=agreement.state_reason)
+    _notify(agreement, _l("The MoU %(reference)s is voided", reference=agreement.reference),
+            _l("Both parties agreed to void the MoU. Reason: %(reason)s", reason=agreement.state_reason),
+            [o for _r, o in agreement.parties()])
+    return agreement
+
+
+@unit_of_work()
+def complete(actor, agreement_id, audit=None):
+    """A trading party or alliance staff record a signed MoU as carried out."""
+    agreement = get_agreement(actor, agreement_id)
+    if not is_alliance_staff(actor):
+        agreement = _as_party(actor, agreement_id)
+    if agreement.state != AgreementState.SIGNED:
+        raise InvalidTransition(_l("Only a signed MoU can be recorded as carried out."))
+    _set_state(agreement, AgreementState.COMPLETED)
+    _record(agreement, AgreementEventKind.COMPLETED, actor, audit)
+    return agreement
+
+
+@unit_of_work()
+def expire_lapsed(on=None):
+    """Mark agreements whose end date has passed as expired (daily; idempotent). Returns them."""
+    on = on or today()
+    lapsed = db.session.scalars(sa.select(Agreement).where(
+        Agreement.end_date < on, Agreement.state.not_in(FINAL_STATES)).order_by(Agreement.id)).all()
+    for agreement in lapsed:
+        agreement.turn = None
+        _set_state(agreement, AgreementState.EXPIRED)
+        _record(agreement, AgreementEventKind.EXPIRED)
+    return lapsed
+
+
+def _notify(agreement, subject, message, organisations):
+    """Email the owners and signers of these organisations about this step (outbox)."""
+    link = notifications.link("agreements.detail", agreement_id=agreement.id)
+    for organisation in organisations:
+        for member in organisation.members:
+            if member.may_sign:
+                notifications.send(member.email, subject, "agreement_step", member.locale, user=member,
+                                   agreement=agreement, message=message, link=link)
+
