@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from marketplace.accounts import services
+from marketplace.agreements.cli import agreements_cli
 from marketplace.catalog.cli import catalog_cli
 from marketplace.errors import DomainError
 from marketplace.jobs.cli import jobs_cli
@@ -65,3 +66,4 @@ def register_commands(app):
     app.cli.add_command(catalog_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(agreements_cli)

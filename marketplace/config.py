@@ -54,6 +54,7 @@ def defaults(instance_path):
         "JOBS_MAX_ATTEMPTS": 5,
         "JOBS_RETRY_INTERVALS": (10, 60, 300, 1800),  # seconds before attempts 2, 3, 4 and 5
         "SCHEDULE_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "AGREEMENT_REMINDER_DAYS": 3,  # `flask agreements remind` reminds a party an MoU has waited for this long
         # Search change log: how often a host's follower looks for changes, and how long changes are kept.
         "SEARCH_FOLLOW_INTERVAL": 1.0,
         "SEARCH_CHANGE_RETENTION_DAYS": 14,

@@ -172,3 +172,22 @@ def test_lapsed_agreements_expire_once(app, buyer, seller, products):
     assert agreement.state == AgreementState.EXPIRED and agreement.turn_id is None
     assert services.expire_lapsed(on=agreement.end_date + timedelta(days=2)) == []
     assert kinds(agreement)[-1] == AgreementEventKind.EXPIRED
+
+
+def test_the_daily_reminder_is_sent_once_per_step_to_whoever_is_awaited(app, outbox, buyer, seller, products):
+    from freezegun import freeze_time
+
+    agreement = services.send(buyer, services.draft(buyer, seller.organisation_id, proposal(products)).id)
+    outbox.clear()
+    assert services.remind() == ([], [])  # not waiting long enough yet
+    later = agreement.state_changed_at + timedelta(days=app.config["AGREEMENT_REMINDER_DAYS"], minutes=1)
+    with freeze_time(later):
+        assert services.remind() == ([], [agreement])
+        assert [m.to for m in outbox] == [[seller.email]]  # the cooperative's turn, not the buyer's
+        assert services.remind() == ([], [])  # once per step
+    services.revise(seller, agreement.id, proposal(products, sampling="Mỗi lô một mẫu"))
+    with freeze_time(later + timedelta(days=app.config["AGREEMENT_REMINDER_DAYS"] + 1)):
+        assert services.remind() == ([], [agreement])  # a new step: the buyer's turn
+        assert outbox[-1].to == [buyer.email]
+    result = app.test_cli_runner().invoke(args=["agreements", "list"])
+    assert result.output.startswith(f"{agreement.reference}\tnegotiating\t")

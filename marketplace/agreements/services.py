@@ -11,7 +11,7 @@ Forbidden transitions raise InvalidTransition (a Conflict with code `invalid_tra
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from marketplace.accounts.models import Organisation, OrganisationKind, Organisa
 from marketplace.agreements.models import (
     FINAL_STATES,
     OPEN_STATES,
+    SIGNING_STATES,
     Agreement,
     AgreementEvent,
     AgreementEventKind,
@@ -541,6 +542,42 @@ def expire_lapsed(on=None):
         _set_state(agreement, AgreementState.EXPIRED)
         _record(agreement, AgreementEventKind.EXPIRED)
     return lapsed
+
+
+def _step(agreement):
+    """A key of the step an agreement waits at: a reminder is sent once per step."""
+    return f"{agreement.state.value}:{len(agreement.revisions)}:{len(agreement.signatures)}"
+
+
+def _awaited(agreement):
+    """The organisations whose action the agreement waits for."""
+    if agreement.state in (AgreementState.SENT, AgreementState.NEGOTIATING):
+        return [agreement.turn] if agreement.turn else []
+    return agreement.waiting_signers()
+
+
+@unit_of_work()
+def remind(on=None):
+    """Daily: expire lapsed agreements, then remind the parties an agreement has waited for since
+    AGREEMENT_REMINDER_DAYS (once per agreement and step). Returns (expired, reminded)."""
+    expired = expire_lapsed(on)
+    cutoff = utcnow() - timedelta(days=current_app.config["AGREEMENT_REMINDER_DAYS"])
+    waiting = db.session.scalars(sa.select(Agreement).where(
+        Agreement.state.in_([AgreementState.SENT, AgreementState.NEGOTIATING, *SIGNING_STATES]),
+        Agreement.state_changed_at <= cutoff).order_by(Agreement.id)).all()
+    reminded = []
+    for agreement in waiting:
+        step = _step(agreement)
+        already = db.session.scalar(sa.select(AgreementEvent.id).filter_by(
+            agreement_id=agreement.id, kind=AgreementEventKind.REMINDED, note=step))
+        if already is not None:
+            continue
+        _notify(agreement, _l("Reminder: the MoU %(reference)s is waiting for you", reference=agreement.reference),
+                _l("This MoU has been waiting for your answer or signature since %(day)s.",
+                   day=agreement.state_changed_at.date().strftime("%d/%m/%Y")), _awaited(agreement))
+        _record(agreement, AgreementEventKind.REMINDED, note=step)
+        reminded.append(agreement)
+    return expired, reminded
 
 
 def _notify(agreement, subject, message, organisations):

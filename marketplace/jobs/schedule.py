@@ -20,6 +20,8 @@ SCHEDULE = (
                  "dispatch outbox messages left pending (a crash, a queue outage) or due for a retry"),
     ScheduledJob("catalog expire-certificates", "5 0 * * *", "marketplace.catalog.services:expire_certificates",
                  "mark OCOP certificates past their expiry date as expired and tell the cooperatives"),
+    ScheduledJob("agreements remind", "15 8 * * *", "marketplace.agreements.services:remind",
+                 "expire MoUs past their end date and remind parties an MoU waits for (once per step)"),
     ScheduledJob("search prune-changes", "30 3 * * *", "marketplace.search.sync:prune_changes",
                  "forget search changes older than SEARCH_CHANGE_RETENTION_DAYS"),
 )
