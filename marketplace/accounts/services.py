@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from stdnum.vn import mst
 
 from marketplace import geo, notifications
-from marketplace.accounts import passwords, sessions, tokens
+from marketplace.accounts import events, passwords, sessions, tokens
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import (
     AllianceClassification,
@@ -20,7 +20,6 @@ from marketplace.accounts.models import (
     MemberRole,
     Organisation,
     OrganisationEvent,
-    OrganisationEventKind,
     OrganisationKind,
     OrganisationStatus,
     PasswordReset,
@@ -152,10 +151,6 @@ def _new_user(email, full_name, password, organisation, role):
                 organisation=organisation, role=role)
 
 
-def _record(organisation, kind, actor=None, note=""):
-    db.session.add(OrganisationEvent(organisation=organisation, kind=kind, actor=actor, note=note))
-
-
 # ---------------------------------------------------------------- registration and login
 
 @unit_of_work()
@@ -176,7 +171,7 @@ def register(kind, details, owner_email, full_name, password):
     organisation = Organisation(kind=kind, status=OrganisationStatus.PENDING, **vars(details))
     user = _new_user(email, full_name, password, organisation, MemberRole.OWNER)
     db.session.add_all([organisation, user])
-    _record(organisation, OrganisationEventKind.REGISTERED, user)
+    events.organisation_registered(organisation, user)
     return user
 
 
@@ -204,6 +199,7 @@ def change_password(user, current_password, new_password, keep_session_secret=No
     user.password_changed_at = utcnow()
     sessions.end_all_for(user, keep_secret=keep_session_secret)
     _spend_reset_links(user)
+    events.password_changed(user)
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
 
 
@@ -222,6 +218,7 @@ def request_password_reset(email):
             expires_at=utcnow() + current_app.config["PASSWORD_RESET_TTL"],
         )
     )
+    events.password_reset_requested(user)
     link = notifications.link("accounts.reset_password", token=secret)
     notifications.send(user.email, _l("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
 
@@ -255,6 +252,7 @@ def reset_password(secret, new_password):
     user.password_changed_at = record.used_at = utcnow()
     sessions.end_all_for(user)
     _spend_reset_links(user)
+    events.password_reset(user)
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
     return user
 
@@ -284,12 +282,12 @@ def update_organisation(actor, details):
     identity_changed = (details.tax_code, details.legal_name) != (organisation.tax_code, organisation.legal_name)
     for name, value in vars(details).items():
         setattr(organisation, name, value)
-    event = OrganisationEventKind.UPDATED
     if identity_changed and organisation.status == OrganisationStatus.VERIFIED and not organisation.is_alliance:
         organisation.status = OrganisationStatus.PENDING
         organisation.status_changed_at = utcnow()
-        event = OrganisationEventKind.RESUBMITTED
-    _record(organisation, event, actor)
+        events.organisation_resubmitted(organisation, actor)
+    else:
+        events.organisation_updated(organisation, actor)
     return organisation
 
 
@@ -314,7 +312,7 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
         expires_at=utcnow() + current_app.config["INVITATION_TTL"],
     )
     db.session.add(invitation)
-    _record(organisation, OrganisationEventKind.MEMBER_INVITED, actor, email)
+    events.member_invited(invitation, actor)
     link = notifications.link("accounts.accept_invitation", token=secret)
     notifications.send(
         email, _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
@@ -341,7 +339,7 @@ def accept_invitation(secret, full_name, password):
     user = _new_user(email, full_name, password, invitation.organisation, invitation.role)
     invitation.accepted_at = utcnow()
     db.session.add(user)
-    _record(invitation.organisation, OrganisationEventKind.MEMBER_JOINED, user)
+    events.member_joined(user)
     return user
 
 
@@ -353,6 +351,7 @@ def revoke_invitation(actor, invitation_id):
     require(actor, Permission.MANAGE_ORGANISATION, invitation.organisation)
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = utcnow()
+        events.invitation_revoked(invitation, actor)
 
 
 def pending_invitations(actor):
@@ -377,7 +376,7 @@ def remove_member(actor, user_id):
     sessions.end_all_for(member)
     for token in db.session.scalars(db.select(ApiToken).filter_by(user_id=member.id, revoked_at=None)):
         token.revoked_at = utcnow()
-    _record(member.organisation, OrganisationEventKind.MEMBER_REMOVED, actor, member.email)
+    events.member_removed(member, actor)
 
 
 def active_members(actor):
@@ -398,6 +397,7 @@ def create_api_token(user, name):
     secret = tokens.new_secret(prefix="cht_")
     token = ApiToken(user=user, name=name, token_hash=tokens.digest(secret), prefix=secret[:10])
     db.session.add(token)
+    events.api_token_created(token, user)
     return token, secret
 
 
@@ -413,6 +413,7 @@ def revoke_api_token(user, token_id):
         raise NotFound()
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        events.api_token_revoked(token, user)
 
 
 def user_for_api_token(secret):
@@ -471,10 +472,10 @@ def organisation_events(actor, organisation):
 
 
 _TRANSITIONS = {
-    "verify": (Organisation.can_be_verified, OrganisationStatus.VERIFIED, OrganisationEventKind.VERIFIED, False),
-    "reject": (Organisation.can_be_rejected, OrganisationStatus.REJECTED, OrganisationEventKind.REJECTED, True),
-    "suspend": (Organisation.can_be_suspended, OrganisationStatus.SUSPENDED, OrganisationEventKind.SUSPENDED, True),
-    "reinstate": (Organisation.can_be_reinstated, OrganisationStatus.VERIFIED, OrganisationEventKind.REINSTATED, False),
+    "verify": (Organisation.can_be_verified, OrganisationStatus.VERIFIED, events.organisation_verified, False),
+    "reject": (Organisation.can_be_rejected, OrganisationStatus.REJECTED, events.organisation_rejected, True),
+    "suspend": (Organisation.can_be_suspended, OrganisationStatus.SUSPENDED, events.organisation_suspended, True),
+    "reinstate": (Organisation.can_be_reinstated, OrganisationStatus.VERIFIED, events.organisation_reinstated, False),
 }
 
 _STATUS_MAIL_SUBJECTS = {
@@ -496,7 +497,7 @@ def review_organisation(actor, organisation_id, action, reason=""):
     organisation = db.session.get(Organisation, organisation_id)
     if organisation is None or organisation.is_alliance:
         raise NotFound()
-    allowed, new_status, event_kind, needs_reason = _TRANSITIONS[action]
+    allowed, new_status, record_event, needs_reason = _TRANSITIONS[action]
     if not allowed(organisation):
         raise Conflict(_l("This action is not possible for an organisation in its current status."), code="invalid_transition")
     reason = (reason or "").strip()
@@ -505,7 +506,7 @@ def review_organisation(actor, organisation_id, action, reason=""):
     organisation.status = new_status
     organisation.status_reason = reason
     organisation.status_changed_at = utcnow()
-    _record(organisation, event_kind, actor, reason)
+    record_event(organisation, actor, reason)
     _notify_status(organisation)
     return organisation
 
@@ -520,7 +521,7 @@ def classify_cooperative(actor, organisation_id, classification):
     if classification not in {c.value for c in AllianceClassification}:
         raise ValidationFailed(_l("Choose good, average or weak."), field="classification")
     organisation.classification = AllianceClassification(classification)
-    _record(organisation, OrganisationEventKind.CLASSIFIED, actor, classification)
+    events.cooperative_classified(organisation, actor)
     return organisation
 
 
@@ -555,6 +556,7 @@ def create_alliance_user(email, full_name, password, alliance_name="Liên minh H
         db.session.add(alliance)
     user = _new_user(email, full_name, password, alliance, MemberRole.OWNER)
     db.session.add(user)
+    events.staff_account_created(user)
     return user
 
 

@@ -42,7 +42,8 @@ def my_products():
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     pagination = services.own_products(current_user, status=status or None, page=page)
     return render_template("catalog/workspace/products.html", pagination=pagination, status=status,
-                           tabs=STATUS_TABS, today=services.today())
+                           tabs=STATUS_TABS, today=services.today(),
+                           deleted=[] if status else services.deleted_products(current_user))
 
 
 # ---------------------------------------------------------------- create and edit
