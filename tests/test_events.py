@@ -14,11 +14,11 @@ import importlib
 import inspect
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -195,12 +195,6 @@ def product_with_photos(w, count=2):
     return product
 
 
-def certificate_of(w, status="pending", expires_on=None):
-    product = factories.product(w.cooperative, status="published", stars=4, certificate_status=status,
-                                expires_on=expires_on)
-    return product.certificates[0]
-
-
 def invitation(w, secret="secret-of-the-invitation"):
     row = Invitation(organisation=w.cooperative, email="new@htx.example", role=MemberRole.MEMBER,
                      token_hash=tokens.digest(secret), invited_by=w.owner, expires_at=utcnow() + timedelta(days=7))
@@ -250,6 +244,53 @@ def _review(action, status, reason=""):
     return arrange
 
 
+def _accept_invitation(w):
+    invitation(w)
+    return lambda: accounts.accept_invitation("secret-of-the-invitation", "Vi Văn Thắng", factories.PASSWORD)
+
+
+def _reset_password(w):
+    secret = reset_link(w.member)
+    return lambda: accounts.reset_password(secret, NEW_PASSWORD)
+
+
+def _revoke_invitation(w):
+    row = invitation(w)
+    return lambda: accounts.revoke_invitation(w.owner, row.id)
+
+
+def _revoke_api_token(w):
+    token, _secret = accounts.create_api_token(w.member, "ERP sync")
+    return lambda: accounts.revoke_api_token(w.member, token.id)
+
+
+def _on_product(action, status="published", photos=0):
+    """The call `action(w, product)` on a new product of the cooperative."""
+    def arrange(w):
+        product = factories.product(w.cooperative, status=status)
+        if photos:
+            catalog.add_photos(w.owner, product.id, [photo(f"p{i}.jpg") for i in range(photos)])
+        return lambda: action(w, product)
+    return arrange
+
+
+def _on_certificate(action, status="pending", expires_on=None):
+    """The call `action(w, certificate)` on a new product's OCOP certificate."""
+    def arrange(w):
+        product = factories.product(w.cooperative, stars=4, certificate_status=status, expires_on=expires_on)
+        certificate = product.certificates[0]
+        return lambda: action(w, certificate)
+    return arrange
+
+
+def _expire_certificates(due):
+    def arrange(w):
+        expiry = catalog.today() - timedelta(days=1) if due else None
+        factories.product(w.cooperative, stars=4, certificate_status="verified", expires_on=expiry)
+        return catalog.expire_certificates
+    return arrange
+
+
 CASES = [
     # ------------------------------------------------------------ accounts
     Case("accounts.services.register", OrganisationEventKind.REGISTERED, lambda w: lambda: accounts.register(
@@ -258,8 +299,7 @@ CASES = [
          lambda w: lambda: accounts.change_password(w.member, factories.PASSWORD, NEW_PASSWORD)),
     Case("accounts.services.request_password_reset", OrganisationEventKind.PASSWORD_RESET_REQUESTED,
          lambda w: lambda: accounts.request_password_reset(w.member.email)),
-    Case("accounts.services.reset_password", OrganisationEventKind.PASSWORD_RESET,
-         lambda w: (lambda secret: lambda: accounts.reset_password(secret, NEW_PASSWORD))(reset_link(w.member))),
+    Case("accounts.services.reset_password", OrganisationEventKind.PASSWORD_RESET, _reset_password),
     Case("accounts.services.update_organisation", OrganisationEventKind.UPDATED,
          lambda w: lambda: accounts.update_organisation(
              w.owner, organisation_details(w.cooperative, representative="Lương Thị Hoa")), "profile"),
@@ -268,18 +308,13 @@ CASES = [
              w.owner, organisation_details(w.cooperative, legal_name="HTX Mới Đổi Tên")), "legal name"),
     Case("accounts.services.invite_member", OrganisationEventKind.MEMBER_INVITED,
          lambda w: lambda: accounts.invite_member(w.owner, "new@htx.example")),
-    Case("accounts.services.accept_invitation", OrganisationEventKind.MEMBER_JOINED,
-         lambda w: (invitation(w), lambda: accounts.accept_invitation(
-             "secret-of-the-invitation", "Vi Văn Thắng", factories.PASSWORD))[1]),
-    Case("accounts.services.revoke_invitation", OrganisationEventKind.INVITATION_REVOKED,
-         lambda w: (lambda row: lambda: accounts.revoke_invitation(w.owner, row.id))(invitation(w))),
+    Case("accounts.services.accept_invitation", OrganisationEventKind.MEMBER_JOINED, _accept_invitation),
+    Case("accounts.services.revoke_invitation", OrganisationEventKind.INVITATION_REVOKED, _revoke_invitation),
     Case("accounts.services.remove_member", OrganisationEventKind.MEMBER_REMOVED,
          lambda w: lambda: accounts.remove_member(w.owner, w.member.id)),
     Case("accounts.services.create_api_token", OrganisationEventKind.API_TOKEN_CREATED,
          lambda w: lambda: accounts.create_api_token(w.member, "ERP sync")),
-    Case("accounts.services.revoke_api_token", OrganisationEventKind.API_TOKEN_REVOKED,
-         lambda w: (lambda token: lambda: accounts.revoke_api_token(w.member, token.id))(
-             accounts.create_api_token(w.member, "ERP sync")[0])),
+    Case("accounts.services.revoke_api_token", OrganisationEventKind.API_TOKEN_REVOKED, _revoke_api_token),
     Case("accounts.services.review_organisation", OrganisationEventKind.VERIFIED, _review("verify", "pending"),
          "verify"),
     Case("accounts.services.review_organisation", OrganisationEventKind.REJECTED,
@@ -296,37 +331,30 @@ CASES = [
     # ------------------------------------------------------------ catalogue
     Case("catalog.services.create_product", CatalogEventKind.CREATED,
          lambda w: lambda: catalog.create_product(w.member, product_details())),
-    Case("catalog.services.update_product", CatalogEventKind.UPDATED,
-         lambda w: (lambda p: lambda: catalog.update_product(w.member, p.id, product_details(base_price_vnd=58000)))(
-             factories.product(w.cooperative, status="draft"))),
+    Case("catalog.services.update_product", CatalogEventKind.UPDATED, _on_product(
+        lambda w, p: catalog.update_product(w.member, p.id, product_details(base_price_vnd=58000)), "draft")),
     Case("catalog.services.publish_product", CatalogEventKind.PUBLISHED,
-         lambda w: (lambda p: lambda: catalog.publish_product(w.member, p.id))(
-             factories.product(w.cooperative, status="draft"))),
+         _on_product(lambda w, p: catalog.publish_product(w.member, p.id), "draft")),
     Case("catalog.services.hide_product", CatalogEventKind.HIDDEN,
-         lambda w: (lambda p: lambda: catalog.hide_product(w.member, p.id))(factories.product(w.cooperative))),
+         _on_product(lambda w, p: catalog.hide_product(w.member, p.id))),
     Case("catalog.services.delete_product", CatalogEventKind.DELETED,
-         lambda w: (lambda p: lambda: catalog.delete_product(w.member, p.id))(product_with_photos(w))),
-    Case("catalog.services.add_photos", CatalogEventKind.PHOTOS_ADDED,
-         lambda w: (lambda p: lambda: catalog.add_photos(w.member, p.id, [photo("a.jpg"), photo("b.jpg")]))(
-             factories.product(w.cooperative, status="draft"))),
+         _on_product(lambda w, p: catalog.delete_product(w.member, p.id), photos=2)),
+    Case("catalog.services.add_photos", CatalogEventKind.PHOTOS_ADDED, _on_product(
+        lambda w, p: catalog.add_photos(w.member, p.id, [photo("a.jpg"), photo("b.jpg")]), "draft")),
     Case("catalog.services.remove_photo", CatalogEventKind.PHOTO_REMOVED,
-         lambda w: (lambda p: lambda: catalog.remove_photo(w.member, p.id, p.images[0].id))(product_with_photos(w))),
+         _on_product(lambda w, p: catalog.remove_photo(w.member, p.id, p.images[0].id), photos=2)),
     Case("catalog.services.make_cover", CatalogEventKind.COVER_PHOTO_CHANGED,
-         lambda w: (lambda p: lambda: catalog.make_cover(w.member, p.id, p.images[1].id))(product_with_photos(w))),
-    Case("catalog.services.add_certificate", CatalogEventKind.CERTIFICATE_ADDED,
-         lambda w: (lambda p: lambda: catalog.add_certificate(
-             w.member, p.id, certificate_details(), scan=FileStorage(io.BytesIO(PDF), filename="giay.pdf")))(
-             factories.product(w.cooperative))),
+         _on_product(lambda w, p: catalog.make_cover(w.member, p.id, p.images[1].id), photos=2)),
+    Case("catalog.services.add_certificate", CatalogEventKind.CERTIFICATE_ADDED, _on_product(
+        lambda w, p: catalog.add_certificate(w.member, p.id, certificate_details(),
+                                             scan=FileStorage(io.BytesIO(PDF), filename="giay.pdf")))),
     Case("catalog.services.withdraw_certificate", CatalogEventKind.CERTIFICATE_WITHDRAWN,
-         lambda w: (lambda c: lambda: catalog.withdraw_certificate(w.member, c.id))(certificate_of(w))),
+         _on_certificate(lambda w, c: catalog.withdraw_certificate(w.member, c.id))),
     Case("catalog.services.verify_certificate", CatalogEventKind.CERTIFICATE_VERIFIED,
-         lambda w: (lambda c: lambda: catalog.verify_certificate(w.alliance, c.id))(certificate_of(w))),
+         _on_certificate(lambda w, c: catalog.verify_certificate(w.alliance, c.id))),
     Case("catalog.services.revoke_certificate", CatalogEventKind.CERTIFICATE_REVOKED,
-         lambda w: (lambda c: lambda: catalog.revoke_certificate(w.alliance, c.id, "Số quyết định sai."))(
-             certificate_of(w, "verified"))),
-    Case("catalog.services.expire_certificates", CatalogEventKind.CERTIFICATE_EXPIRED,
-         lambda w: (certificate_of(w, "verified", expires_on=catalog.today() - timedelta(days=1)),
-                    catalog.expire_certificates)[1]),
+         _on_certificate(lambda w, c: catalog.revoke_certificate(w.alliance, c.id, "Số quyết định sai."), "verified")),
+    Case("catalog.services.expire_certificates", CatalogEventKind.CERTIFICATE_EXPIRED, _expire_certificates(due=True)),
     Case("catalog.services.cooperative_for_import", OrganisationEventKind.IMPORTED,
          lambda w: lambda: catalog.cooperative_for_import(w.alliance, "HTX Hồi Văn Quan", factories.valid_tax_code(),
                                                           "hop_tac_xa", 20, 6040)),
@@ -347,23 +375,29 @@ def test_a_state_change_writes_exactly_one_event_of_its_kind(world, case):
 
 # ---------------------------------------------------------------- no change, no event
 
+def _revoke_revoked_token(w):
+    token, _secret = accounts.create_api_token(w.member, "old")
+    accounts.revoke_api_token(w.member, token.id)
+    return lambda: accounts.revoke_api_token(w.member, token.id)
+
+
+def _revoke_revoked_invitation(w):
+    row = invitation(w)
+    accounts.revoke_invitation(w.owner, row.id)
+    return lambda: accounts.revoke_invitation(w.owner, row.id)
+
+
 NO_CHANGE = {
-    "hide a draft": lambda w: (lambda p: lambda: catalog.hide_product(w.member, p.id))(
-        factories.product(w.cooperative, status="draft")),
-    "publish a published product": lambda w: (lambda p: lambda: catalog.publish_product(w.member, p.id))(
-        factories.product(w.cooperative)),
-    "make the cover the cover": lambda w: (lambda p: lambda: catalog.make_cover(w.member, p.id, p.images[0].id))(
-        product_with_photos(w)),
-    "revoke a revoked token": lambda w: (lambda t: (accounts.revoke_api_token(w.member, t.id),
-                                                    lambda: accounts.revoke_api_token(w.member, t.id))[1])(
-        accounts.create_api_token(w.member, "old")[0]),
-    "revoke a revoked invitation": lambda w: (lambda i: (accounts.revoke_invitation(w.owner, i.id),
-                                                         lambda: accounts.revoke_invitation(w.owner, i.id))[1])(
-        invitation(w)),
+    "hide a draft": _on_product(lambda w, p: catalog.hide_product(w.member, p.id), "draft"),
+    "publish a published product": _on_product(lambda w, p: catalog.publish_product(w.member, p.id)),
+    "make the cover the cover": _on_product(lambda w, p: catalog.make_cover(w.member, p.id, p.images[0].id),
+                                            photos=2),
+    "revoke a revoked token": _revoke_revoked_token,
+    "revoke a revoked invitation": _revoke_revoked_invitation,
     "reset for an unknown email": lambda w: lambda: accounts.request_password_reset("nobody@example.vn"),
     "import for a known cooperative": lambda w: lambda: catalog.cooperative_for_import(
         w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
-    "expire when nothing is due": lambda w: (certificate_of(w, "verified"), catalog.expire_certificates)[1],
+    "expire when nothing is due": _expire_certificates(due=False),
 }
 
 
