@@ -29,8 +29,8 @@ translations: $(VENV)/.installed
 
 # Re-extract UI strings after changing templates or code, then translate the new entries in the .po files.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy -o marketplace/translations/messages.pot .
-	$(BIN)/pybabel -q update -N -i marketplace/translations/messages.pot -d marketplace/translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy -w 108 -o marketplace/translations/messages.pot .
+	$(BIN)/pybabel -q update -N -w 108 --ignore-obsolete -i marketplace/translations/messages.pot -d marketplace/translations
 
 run: install
 	MARKETPLACE_ENV=development $(BIN)/flask db upgrade

@@ -171,9 +171,13 @@ def test_one_cooperative_cannot_touch_anothers_product(tiered, cooperative_owner
 
 
 def test_deleting_a_product_keeps_its_history(tiered, cooperative_owner):
+    name = tiered.name
     services.delete_product(cooperative_owner, tiered.id)
     assert db.session.get(Product, tiered.id) is None
-    assert db.session.scalar(db.select(db.func.count(CatalogEvent.id))) == 1
+    history = db.session.scalars(db.select(CatalogEvent).order_by(CatalogEvent.id)).all()
+    assert [(e.kind.value, e.product_id, e.cooperative_id) for e in history] == [
+        ("created", None, cooperative_owner.organisation_id), ("deleted", None, cooperative_owner.organisation_id)]
+    assert history[-1].note == name and history[-1].actor == cooperative_owner
 
 
 # ---------------------------------------------------------------- OCOP certificates

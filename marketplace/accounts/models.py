@@ -290,21 +290,32 @@ class PasswordReset(db.Model):
 
 
 class OrganisationEventKind(enum.StrEnum):
-    REGISTERED = "registered"
-    UPDATED = "updated"
+    """What happened to an organisation or one of its people (accounts/events.py writes each)."""
+
+    REGISTERED = "registered"  # the organisation registered itself (note: nothing)
+    IMPORTED = "registered_by_import"  # the alliance's registry import created the cooperative, verified
+    UPDATED = "updated"  # the owner saved the profile
     RESUBMITTED = "resubmitted"  # legal name or tax code changed: back to the alliance for verification
-    VERIFIED = "verified"
-    REJECTED = "rejected"
-    SUSPENDED = "suspended"
-    REINSTATED = "reinstated"
-    CLASSIFIED = "classified"
-    MEMBER_INVITED = "member_invited"
-    MEMBER_JOINED = "member_joined"
-    MEMBER_REMOVED = "member_removed"
+    VERIFIED = "verified"  # by the alliance (note: its optional remark)
+    REJECTED = "rejected"  # by the alliance (note: the reason)
+    SUSPENDED = "suspended"  # by the alliance (note: the reason)
+    REINSTATED = "reinstated"  # by the alliance (note: its optional remark)
+    CLASSIFIED = "classified"  # the alliance's Circular 01/2020 rating (note: good, average or weak)
+    MEMBER_INVITED = "member_invited"  # note: the invited email
+    INVITATION_REVOKED = "invitation_revoked"  # the owner cancelled an open invitation (note: its email)
+    MEMBER_JOINED = "member_joined"  # an invitation was accepted (actor: the new member)
+    MEMBER_REMOVED = "member_removed"  # account deactivated, sessions and tokens ended (note: its email)
+    STAFF_ACCOUNT_CREATED = "staff_account_created"  # `flask accounts create-alliance-user` (no actor)
+    PASSWORD_CHANGED = "password_changed"  # the user, knowing the current password (note: their email)
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # a reset link was emailed (no actor: anyone can ask)
+    PASSWORD_RESET = "password_reset"  # the user set a new password through a reset link
+    API_TOKEN_CREATED = "api_token_created"  # note: the token's name, never its secret
+    API_TOKEN_REVOKED = "api_token_revoked"  # note: the token's name
 
 
 LABELS.update({
     OrganisationEventKind.REGISTERED: _l("Registered"),
+    OrganisationEventKind.IMPORTED: _l("Registered by the alliance's import"),
     OrganisationEventKind.UPDATED: _l("Profile updated"),
     OrganisationEventKind.RESUBMITTED: _l("Legal name or tax code changed: to verify again"),
     OrganisationEventKind.VERIFIED: _l("Verified"),
@@ -313,8 +324,15 @@ LABELS.update({
     OrganisationEventKind.REINSTATED: _l("Reinstated"),
     OrganisationEventKind.CLASSIFIED: _l("Classified"),
     OrganisationEventKind.MEMBER_INVITED: _l("Member invited"),
+    OrganisationEventKind.INVITATION_REVOKED: _l("Invitation cancelled"),
     OrganisationEventKind.MEMBER_JOINED: _l("Member joined"),
     OrganisationEventKind.MEMBER_REMOVED: _l("Member removed"),
+    OrganisationEventKind.STAFF_ACCOUNT_CREATED: _l("Staff account created by an operator"),
+    OrganisationEventKind.PASSWORD_CHANGED: _l("Password changed"),
+    OrganisationEventKind.PASSWORD_RESET_REQUESTED: _l("Password reset link sent"),
+    OrganisationEventKind.PASSWORD_RESET: _l("Password reset through an emailed link"),
+    OrganisationEventKind.API_TOKEN_CREATED: _l("API token created"),
+    OrganisationEventKind.API_TOKEN_REVOKED: _l("API token revoked"),
 })
 
 

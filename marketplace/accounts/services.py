@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from stdnum.vn import mst
 
 from marketplace import geo, notifications
-from marketplace.accounts import passwords, sessions, tokens
+from marketplace.accounts import events, passwords, sessions, tokens
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import (
     AllianceClassification,
@@ -20,14 +20,13 @@ from marketplace.accounts.models import (
     MemberRole,
     Organisation,
     OrganisationEvent,
-    OrganisationEventKind,
     OrganisationKind,
     OrganisationStatus,
     PasswordReset,
     Sector,
     User,
 )
-from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
+from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
@@ -35,6 +34,14 @@ from marketplace.unit_of_work import unit_of_work
 PHONE_PATTERN = re.compile(r"^(\+84|0)\d{9,10}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SELF_REGISTERING_KINDS = (OrganisationKind.COOPERATIVE, OrganisationKind.ENTERPRISE)
+# The forms' limits are the columns' sizes; the services check them, so no path stores a cut value.
+LEGAL_NAME_MAX = Organisation.__table__.c.legal_name.type.length  # 200
+STREET_ADDRESS_MAX = Organisation.__table__.c.street_address.type.length  # 200
+REPRESENTATIVE_MAX = Organisation.__table__.c.representative.type.length  # 120
+FULL_NAME_MAX = User.__table__.c.full_name.type.length  # 120
+EMAIL_MAX = User.__table__.c.email.type.length  # 254, as RFC 5321 allows
+TOKEN_NAME_MAX = ApiToken.__table__.c.name.type.length  # 80
+REASON_MAX = 2000  # a review reason: what the organisation reads, as for a revoked certificate
 
 
 class InvalidCredentials(DomainError):
@@ -71,6 +78,19 @@ def normalise_email(email):
     return (email or "").strip().lower()
 
 
+def _too_long(max_length):
+    return _l("Use at most %(max)s characters.", max=max_length)
+
+
+def _email_problem(email):
+    """Why a normalised email cannot be used (a message), or None."""
+    if not EMAIL_PATTERN.match(email):
+        return _l("Enter a valid email address.")
+    if len(email) > EMAIL_MAX:
+        return _too_long(EMAIL_MAX)
+    return None
+
+
 TAX_CODE_HINT = _l("A tax code has 10 digits, or 13 written as 10-3 (e.g. 0101234567-001).")
 
 
@@ -86,8 +106,8 @@ def _clean_details(kind, details, organisation_id=None):
     details.legal_name = (details.legal_name or "").strip()
     if not details.legal_name:
         errors["legal_name"] = _l("Enter the legal name.")
-    elif len(details.legal_name) > 200:
-        errors["legal_name"] = _l("Use at most 200 characters.")
+    elif len(details.legal_name) > LEGAL_NAME_MAX:
+        errors["legal_name"] = _too_long(LEGAL_NAME_MAX)
     tax_code = clean_tax_code(details.tax_code)
     if tax_code is None:
         errors["tax_code"] = TAX_CODE_HINT
@@ -102,12 +122,16 @@ def _clean_details(kind, details, organisation_id=None):
     if not PHONE_PATTERN.match(details.phone):
         errors["phone"] = _l("Enter a Vietnamese phone number, e.g. 0205 3812 345 or +84 912 345 678.")
     details.email = normalise_email(details.email)
-    if not EMAIL_PATTERN.match(details.email):
-        errors["email"] = _l("Enter a valid email address.")
+    if problem := _email_problem(details.email):
+        errors["email"] = problem
     details.representative = (details.representative or "").strip()
     if not details.representative:
         errors["representative"] = _l("Enter the name of the legal representative.")
-    details.street_address = (details.street_address or "").strip()[:200]
+    elif len(details.representative) > REPRESENTATIVE_MAX:
+        errors["representative"] = _too_long(REPRESENTATIVE_MAX)
+    details.street_address = (details.street_address or "").strip()
+    if len(details.street_address) > STREET_ADDRESS_MAX:
+        errors["street_address"] = _too_long(STREET_ADDRESS_MAX)
     if details.sector not in {s.value for s in Sector}:
         errors["sector"] = _l("Choose a sector.")
     if kind == OrganisationKind.COOPERATIVE:
@@ -122,23 +146,39 @@ def _clean_details(kind, details, organisation_id=None):
 def _clean_cooperative_fields(details, errors):
     if details.cooperative_type not in {t.value for t in CooperativeType}:
         errors["cooperative_type"] = _l("Choose the type of cooperative.")
-    if details.member_count is not None and not 1 <= int(details.member_count) <= 100000:
+    details.member_count = _whole(details.member_count)
+    if details.member_count is not None and not 1 <= details.member_count <= 100000:
         errors["member_count"] = _l("Enter a number of members between 1 and 100000.")
     this_year = utcnow().year
-    if details.founded_year is not None and not 1945 <= int(details.founded_year) <= this_year:
+    details.founded_year = _whole(details.founded_year)
+    if details.founded_year is not None and not 1945 <= details.founded_year <= this_year:
         errors["founded_year"] = _l("Enter a year between 1945 and %(year)s.", year=this_year)
+
+
+def _whole(value):
+    """An int from a form or mapping value; 0 (out of every range) for text that is not a whole number."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _clean_person(email, full_name, password, personal_words=()):
     errors = {}
     email = normalise_email(email)
-    if not EMAIL_PATTERN.match(email):
-        errors["owner_email"] = _l("Enter a valid email address.")
+    if problem := _email_problem(email):
+        errors["owner_email"] = problem
     elif db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
         errors["owner_email"] = _l("An account with this email already exists. Log in or reset your password.")
     full_name = (full_name or "").strip()
     if not full_name:
         errors["full_name"] = _l("Enter your full name.")
+    elif len(full_name) > FULL_NAME_MAX:
+        errors["full_name"] = _too_long(FULL_NAME_MAX)
     try:
         passwords.check_policy(password, [email, full_name, *personal_words])
     except ValidationFailed as error:
@@ -150,10 +190,6 @@ def _new_user(email, full_name, password, organisation, role):
     """A user already validated by _clean_person."""
     return User(email=email, full_name=full_name, password_hash=passwords.hash_password(password),
                 organisation=organisation, role=role)
-
-
-def _record(organisation, kind, actor=None, note=""):
-    db.session.add(OrganisationEvent(organisation=organisation, kind=kind, actor=actor, note=note))
 
 
 # ---------------------------------------------------------------- registration and login
@@ -176,7 +212,7 @@ def register(kind, details, owner_email, full_name, password):
     organisation = Organisation(kind=kind, status=OrganisationStatus.PENDING, **vars(details))
     user = _new_user(email, full_name, password, organisation, MemberRole.OWNER)
     db.session.add_all([organisation, user])
-    _record(organisation, OrganisationEventKind.REGISTERED, user)
+    events.organisation_registered(organisation, user)
     return user
 
 
@@ -184,9 +220,9 @@ def authenticate(email, password):
     """Return the user for these credentials or raise InvalidCredentials (same answer for every failure)."""
     user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
     if user is None or not user.is_active:
-        passwords.burn_time(password or "")
+        passwords.burn_time(passwords.normalise(password or "")[:passwords.MAX_LENGTH])
         raise InvalidCredentials(_l("Wrong email or password."))
-    if not passwords.verify_password(user.password_hash, password or ""):
+    if not _password_matches(user, password):
         raise InvalidCredentials(_l("Wrong email or password."))
     if passwords.needs_rehash(user.password_hash):
         with unit_of_work():
@@ -194,16 +230,26 @@ def authenticate(email, password):
     return user
 
 
+def _password_matches(user, password):
+    """No password longer than the policy allows was ever set: such input is not even hashed."""
+    password = passwords.normalise(password or "")
+    if len(password) > passwords.MAX_LENGTH:
+        passwords.burn_time(password[:passwords.MAX_LENGTH])
+        return False
+    return passwords.verify_password(user.password_hash, password)
+
+
 @unit_of_work()
 def change_password(user, current_password, new_password, keep_session_secret=None):
     """Change a password after checking the current one; other sessions are logged out; mail is sent."""
-    if not passwords.verify_password(user.password_hash, current_password or ""):
+    if not _password_matches(user, current_password):
         raise ValidationFailed(_l("The current password is wrong."), field="current_password")
     passwords.check_policy(new_password, [user.email, user.full_name])
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     sessions.end_all_for(user, keep_secret=keep_session_secret)
     _spend_reset_links(user)
+    events.password_changed(user)
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
 
 
@@ -222,6 +268,7 @@ def request_password_reset(email):
             expires_at=utcnow() + current_app.config["PASSWORD_RESET_TTL"],
         )
     )
+    events.password_reset_requested(user)
     link = notifications.link("accounts.reset_password", token=secret)
     notifications.send(user.email, _l("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
 
@@ -255,6 +302,7 @@ def reset_password(secret, new_password):
     user.password_changed_at = record.used_at = utcnow()
     sessions.end_all_for(user)
     _spend_reset_links(user)
+    events.password_reset(user)
     notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
     return user
 
@@ -277,19 +325,26 @@ def get_organisation(actor, organisation_id):
 
 @unit_of_work()
 def update_organisation(actor, details):
-    """The owner edits the profile. Changing the tax code or name of a verified organisation sends it back to review."""
+    """The owner edits the profile. Changing the tax code or name of a verified organisation sends it back to review.
+
+    Raises Forbidden (code alliance_profile_read_only) for the alliance: its staff review profiles, and
+    the alliance's own record is kept by the platform's operators.
+    """
     organisation = actor.organisation
     require(actor, Permission.MANAGE_ORGANISATION, organisation)
+    if organisation.is_alliance:
+        raise Forbidden(_l("The cooperative alliance's profile cannot be edited here."),
+                        code="alliance_profile_read_only")
     _clean_details(organisation.kind, details, organisation_id=organisation.id)
     identity_changed = (details.tax_code, details.legal_name) != (organisation.tax_code, organisation.legal_name)
     for name, value in vars(details).items():
         setattr(organisation, name, value)
-    event = OrganisationEventKind.UPDATED
-    if identity_changed and organisation.status == OrganisationStatus.VERIFIED and not organisation.is_alliance:
+    if identity_changed and organisation.status == OrganisationStatus.VERIFIED:
         organisation.status = OrganisationStatus.PENDING
         organisation.status_changed_at = utcnow()
-        event = OrganisationEventKind.RESUBMITTED
-    _record(organisation, event, actor)
+        events.organisation_resubmitted(organisation, actor)
+    else:
+        events.organisation_updated(organisation, actor)
     return organisation
 
 
@@ -299,8 +354,10 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
     organisation = actor.organisation
     require(actor, Permission.MANAGE_ORGANISATION, organisation)
     email = normalise_email(email)
-    if not EMAIL_PATTERN.match(email):
-        raise ValidationFailed(_l("Enter a valid email address."), field="email")
+    if problem := _email_problem(email):
+        raise ValidationFailed(problem, field="email")
+    if role not in {r.value for r in MemberRole}:
+        raise ValidationFailed(_l("Choose owner or member."), field="role")
     if db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
         raise Conflict(_l("This person already has an account on Chợ HTX."), code="email_taken")
     role = MemberRole(role)
@@ -314,7 +371,7 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
         expires_at=utcnow() + current_app.config["INVITATION_TTL"],
     )
     db.session.add(invitation)
-    _record(organisation, OrganisationEventKind.MEMBER_INVITED, actor, email)
+    events.member_invited(invitation, actor)
     link = notifications.link("accounts.accept_invitation", token=secret)
     notifications.send(
         email, _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
@@ -341,7 +398,7 @@ def accept_invitation(secret, full_name, password):
     user = _new_user(email, full_name, password, invitation.organisation, invitation.role)
     invitation.accepted_at = utcnow()
     db.session.add(user)
-    _record(invitation.organisation, OrganisationEventKind.MEMBER_JOINED, user)
+    events.member_joined(user)
     return user
 
 
@@ -353,6 +410,7 @@ def revoke_invitation(actor, invitation_id):
     require(actor, Permission.MANAGE_ORGANISATION, invitation.organisation)
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = utcnow()
+        events.invitation_revoked(invitation, actor)
 
 
 def pending_invitations(actor):
@@ -377,7 +435,7 @@ def remove_member(actor, user_id):
     sessions.end_all_for(member)
     for token in db.session.scalars(db.select(ApiToken).filter_by(user_id=member.id, revoked_at=None)):
         token.revoked_at = utcnow()
-    _record(member.organisation, OrganisationEventKind.MEMBER_REMOVED, actor, member.email)
+    events.member_removed(member, actor)
 
 
 def active_members(actor):
@@ -391,13 +449,14 @@ def active_members(actor):
 def create_api_token(user, name):
     """Return (ApiToken, secret). The secret is shown once and never stored."""
     name = (name or "").strip()
-    if not name or len(name) > 80:
+    if not name or len(name) > TOKEN_NAME_MAX:
         raise ValidationFailed(_l("Give the token a name of at most 80 characters."), field="name")
     if not user.is_active:
         raise NotFound()
     secret = tokens.new_secret(prefix="cht_")
     token = ApiToken(user=user, name=name, token_hash=tokens.digest(secret), prefix=secret[:10])
     db.session.add(token)
+    events.api_token_created(token, user)
     return token, secret
 
 
@@ -413,6 +472,7 @@ def revoke_api_token(user, token_id):
         raise NotFound()
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        events.api_token_revoked(token, user)
 
 
 def user_for_api_token(secret):
@@ -471,10 +531,10 @@ def organisation_events(actor, organisation):
 
 
 _TRANSITIONS = {
-    "verify": (Organisation.can_be_verified, OrganisationStatus.VERIFIED, OrganisationEventKind.VERIFIED, False),
-    "reject": (Organisation.can_be_rejected, OrganisationStatus.REJECTED, OrganisationEventKind.REJECTED, True),
-    "suspend": (Organisation.can_be_suspended, OrganisationStatus.SUSPENDED, OrganisationEventKind.SUSPENDED, True),
-    "reinstate": (Organisation.can_be_reinstated, OrganisationStatus.VERIFIED, OrganisationEventKind.REINSTATED, False),
+    "verify": (Organisation.can_be_verified, OrganisationStatus.VERIFIED, events.organisation_verified, False),
+    "reject": (Organisation.can_be_rejected, OrganisationStatus.REJECTED, events.organisation_rejected, True),
+    "suspend": (Organisation.can_be_suspended, OrganisationStatus.SUSPENDED, events.organisation_suspended, True),
+    "reinstate": (Organisation.can_be_reinstated, OrganisationStatus.VERIFIED, events.organisation_reinstated, False),
 }
 
 _STATUS_MAIL_SUBJECTS = {
@@ -496,16 +556,18 @@ def review_organisation(actor, organisation_id, action, reason=""):
     organisation = db.session.get(Organisation, organisation_id)
     if organisation is None or organisation.is_alliance:
         raise NotFound()
-    allowed, new_status, event_kind, needs_reason = _TRANSITIONS[action]
+    allowed, new_status, record_event, needs_reason = _TRANSITIONS[action]
     if not allowed(organisation):
         raise Conflict(_l("This action is not possible for an organisation in its current status."), code="invalid_transition")
     reason = (reason or "").strip()
     if needs_reason and not reason:
         raise ValidationFailed(_l("Give a reason: the organisation will read it."), field="reason")
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed(_too_long(REASON_MAX), field="reason")
     organisation.status = new_status
     organisation.status_reason = reason
     organisation.status_changed_at = utcnow()
-    _record(organisation, event_kind, actor, reason)
+    record_event(organisation, actor, reason)
     _notify_status(organisation)
     return organisation
 
@@ -520,7 +582,7 @@ def classify_cooperative(actor, organisation_id, classification):
     if classification not in {c.value for c in AllianceClassification}:
         raise ValidationFailed(_l("Choose good, average or weak."), field="classification")
     organisation.classification = AllianceClassification(classification)
-    _record(organisation, OrganisationEventKind.CLASSIFIED, actor, classification)
+    events.cooperative_classified(organisation, actor)
     return organisation
 
 
@@ -555,6 +617,7 @@ def create_alliance_user(email, full_name, password, alliance_name="Liên minh H
         db.session.add(alliance)
     user = _new_user(email, full_name, password, alliance, MemberRole.OWNER)
     db.session.add(user)
+    events.staff_account_created(user)
     return user
 
 

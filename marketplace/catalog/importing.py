@@ -33,7 +33,7 @@ from sqlalchemy.orm import selectinload
 
 from marketplace import geo
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
-from marketplace.accounts.models import LABELS, CooperativeType, Organisation, OrganisationKind
+from marketplace.accounts.models import LABELS, CooperativeType, Organisation, OrganisationEvent, OrganisationKind
 from marketplace.accounts.services import TAX_CODE_HINT, clean_tax_code
 from marketplace.catalog import services
 from marketplace.catalog.models import (
@@ -648,7 +648,7 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
         product, created = services.import_product(actor, cooperative, details, parsed.certificate, publish=publish)
     except DomainError as error:
         if new_cooperative:
-            db.session.expunge(cooperative)
+            _forget_new_cooperative(cooperative)
         row.errors = _plain(_error_columns(error, table.columns))
         return
     if alliance:
@@ -658,6 +658,14 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
     report.updated += not created
     report.published += product.status == ProductStatus.PUBLISHED and not was_published
     report.cooperatives_created += new_cooperative
+
+
+def _forget_new_cooperative(cooperative):
+    """A cooperative created for a refused row is not written, nor is the event that recorded its creation."""
+    for pending in list(db.session.new):
+        if isinstance(pending, OrganisationEvent) and pending.organisation is cooperative:
+            db.session.expunge(pending)
+    db.session.expunge(cooperative)
 
 
 def _plain(errors):

@@ -78,15 +78,22 @@ class CertificateStatus(enum.StrEnum):
 
 
 class CatalogEventKind(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
+    """What happened to a product or an OCOP certificate (catalog/events.py writes each)."""
+
+    CREATED = "created"  # a draft, in the workspace or through the API
+    UPDATED = "updated"  # the wholesale terms or the description were saved
     PUBLISHED = "published"
     HIDDEN = "hidden"
-    IMPORTED = "imported"
-    CERTIFICATE_ADDED = "certificate_added"
-    CERTIFICATE_VERIFIED = "certificate_verified"
-    CERTIFICATE_REVOKED = "certificate_revoked"
-    CERTIFICATE_EXPIRED = "certificate_expired"
+    IMPORTED = "imported"  # created or updated by a spreadsheet import
+    DELETED = "deleted"  # with its photos and certificates (note: the product's name; product_id is NULL)
+    PHOTOS_ADDED = "photos_added"  # note: the uploads' file names
+    PHOTO_REMOVED = "photo_removed"
+    COVER_PHOTO_CHANGED = "cover_photo_changed"  # another photo became the first
+    CERTIFICATE_ADDED = "certificate_added"  # note: stars and number; waits for the alliance
+    CERTIFICATE_WITHDRAWN = "certificate_withdrawn"  # the cooperative took back a pending one (note: stars, number)
+    CERTIFICATE_VERIFIED = "certificate_verified"  # by the alliance
+    CERTIFICATE_REVOKED = "certificate_revoked"  # by the alliance (note: the reason)
+    CERTIFICATE_EXPIRED = "certificate_expired"  # past its expiry date (no actor)
 
 
 LABELS.update({
@@ -133,7 +140,12 @@ LABELS.update({
     CatalogEventKind.PUBLISHED: _l("Published"),
     CatalogEventKind.HIDDEN: _l("Hidden"),
     CatalogEventKind.IMPORTED: _l("Imported"),
+    CatalogEventKind.DELETED: _l("Product deleted"),
+    CatalogEventKind.PHOTOS_ADDED: _l("Photos added"),
+    CatalogEventKind.PHOTO_REMOVED: _l("Photo removed"),
+    CatalogEventKind.COVER_PHOTO_CHANGED: _l("Cover photo changed"),
     CatalogEventKind.CERTIFICATE_ADDED: _l("OCOP certificate added"),
+    CatalogEventKind.CERTIFICATE_WITHDRAWN: _l("OCOP certificate withdrawn"),
     CatalogEventKind.CERTIFICATE_VERIFIED: _l("OCOP certificate verified"),
     CatalogEventKind.CERTIFICATE_REVOKED: _l("OCOP certificate revoked"),
     CatalogEventKind.CERTIFICATE_EXPIRED: _l("OCOP certificate expired"),

@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from marketplace import geo, notifications
+from marketplace.accounts import events as organisation_events
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus
-from marketplace.catalog import images
+from marketplace.catalog import events, images
 from marketplace.catalog.models import (
     CapacityPeriod,
     CatalogEvent,
@@ -262,13 +263,6 @@ def _clean_tiers(rows, base_price, moq, errors):
 
 # ---------------------------------------------------------------- products (the cooperative's workspace)
 
-def _record(product, kind, actor=None, note="", certificate=None, cooperative=None):
-    db.session.add(CatalogEvent(
-        product_id=product.id if product else None, cooperative_id=(cooperative or product.cooperative).id,
-        certificate_id=certificate.id if certificate else None, actor=actor, kind=kind, note=note,
-    ))
-
-
 def _unique_slug(cooperative_id, name, product_id=None):
     base = slugify(name)
     slug, counter = base, 2
@@ -303,8 +297,7 @@ def create_product(actor, details, cooperative=None):
                       slug=_unique_slug(cooperative.id, values["name"]))
     _apply(product, values)
     db.session.add(product)
-    db.session.flush()
-    _record(product, CatalogEventKind.CREATED, actor)
+    events.product_created(product, actor)
     return product
 
 
@@ -315,7 +308,7 @@ def update_product(actor, product_id, details):
     if values["name"] != product.name:
         product.slug = _unique_slug(product.cooperative_id, values["name"], product.id)
     _apply(product, values)
-    _record(product, CatalogEventKind.UPDATED, actor)
+    events.product_updated(product, actor)
     return product
 
 
@@ -335,7 +328,7 @@ def publish_product(actor, product_id):
     if product.status != ProductStatus.PUBLISHED:
         product.status = ProductStatus.PUBLISHED
         product.published_at = product.published_at or utcnow()
-        _record(product, CatalogEventKind.PUBLISHED, actor)
+        events.product_published(product, actor)
     return product
 
 
@@ -344,17 +337,24 @@ def hide_product(actor, product_id):
     product = get_own_product(actor, product_id)
     if product.status == ProductStatus.PUBLISHED:
         product.status = ProductStatus.HIDDEN
-        _record(product, CatalogEventKind.HIDDEN, actor)
+        events.product_hidden(product, actor)
     return product
 
 
 @unit_of_work()
 def delete_product(actor, product_id):
-    """Delete a product with its tiers, photos and certificates (their files go too)."""
+    """Delete a product with its tiers, photos and certificates (their files go too).
+
+    Its history stays with the cooperative: the events lose their link to the deleted rows (what ON
+    DELETE SET NULL does on PostgreSQL; SQLite does not enforce foreign keys here), and a last event
+    names the product (see `deleted_products`).
+    """
     product = get_own_product(actor, product_id)
     stored = [image.stored_name for image in product.images]
     scans = [c.scan_name for c in product.certificates if c.scan_name]
-    db.session.execute(db.update(CatalogEvent).where(CatalogEvent.product_id == product.id).values(product_id=None))
+    db.session.execute(db.update(CatalogEvent).where(CatalogEvent.product_id == product.id)
+                       .values(product_id=None, certificate_id=None))
+    events.product_deleted(product, actor)
     db.session.delete(product)
     images.discard_after_commit(stored, scans)
 
@@ -386,6 +386,15 @@ def product_events(actor, product):
                               .order_by(CatalogEvent.id.desc()).limit(50)).all()
 
 
+def deleted_products(actor, limit=20):
+    """The latest deletions of the actor's cooperative's products (events whose note is the product's
+    name), for the product list: the one place a deleted product is still mentioned."""
+    require(actor, Permission.MANAGE_PRODUCTS)
+    return db.session.scalars(db.select(CatalogEvent).where(
+        CatalogEvent.cooperative_id == actor.organisation_id, CatalogEvent.kind == CatalogEventKind.DELETED,
+    ).order_by(CatalogEvent.id.desc()).limit(limit)).all()
+
+
 # ---------------------------------------------------------------- photos
 
 MAX_PHOTOS = 8
@@ -410,7 +419,7 @@ def add_photos(actor, product_id, uploads):
             for offset, (name, width, height) in enumerate(stored):
                 product.images.append(ProductImage(stored_name=name, width=width, height=height,
                                                    position=position + offset, alt_text=product.name[:200]))
-            _record(product, CatalogEventKind.UPDATED, actor, note="photos")
+            events.photos_added(product, actor, [upload.filename for upload in uploads])
             product.updated_at = utcnow()
     except BaseException:
         images.discard_files([name for name, _w, _h in stored], [])  # never committed: remove them now
@@ -435,6 +444,7 @@ def remove_photo(actor, product_id, image_id):
     product.images.remove(image)
     _renumber(product.images)
     product.updated_at = utcnow()
+    events.photo_removed(product, actor)
     images.discard_after_commit([name], [])
     return product
 
@@ -443,8 +453,10 @@ def remove_photo(actor, product_id, image_id):
 def make_cover(actor, product_id, image_id):
     product = get_own_product(actor, product_id)
     image = _photo_of(product, image_id)
-    _renumber([image] + [i for i in product.images if i is not image])
-    product.updated_at = utcnow()
+    if image is not product.cover:
+        _renumber([image] + [i for i in product.images if i is not image])
+        product.updated_at = utcnow()
+        events.cover_photo_changed(product, actor)
     return product
 
 
@@ -493,9 +505,7 @@ def add_certificate(actor, product_id, details, scan=None):
     scan_name = images.store_scan(scan) if scan else None  # validates; raises ValidationFailed
     certificate = OcopCertificate(product=product, scan_name=scan_name, status=CertificateStatus.PENDING, **values)
     db.session.add(certificate)
-    db.session.flush()
-    _record(product, CatalogEventKind.CERTIFICATE_ADDED, actor, certificate=certificate,
-            note=f"{values['stars']}★ {values['certificate_no']}")
+    events.certificate_added(certificate, actor)
     return certificate
 
 
@@ -509,6 +519,9 @@ def withdraw_certificate(actor, certificate_id):
     if certificate.status != CertificateStatus.PENDING:
         raise Conflict(_l("Only certificates waiting for the alliance can be withdrawn."), code="not_pending")
     scan = certificate.scan_name
+    db.session.execute(db.update(CatalogEvent).where(CatalogEvent.certificate_id == certificate.id)
+                       .values(certificate_id=None))  # ON DELETE SET NULL, on SQLite too
+    events.certificate_withdrawn(certificate, actor)
     db.session.delete(certificate)
     images.discard_after_commit([], [scan] if scan else [])
 
@@ -554,7 +567,7 @@ def verify_certificate(actor, certificate_id):
         raise Conflict(_l("Only unexpired certificates waiting for verification can be verified."),
                        code="not_verifiable")
     _set_certificate_status(certificate, CertificateStatus.VERIFIED, actor, "")
-    _record(certificate.product, CatalogEventKind.CERTIFICATE_VERIFIED, actor, certificate=certificate)
+    events.certificate_verified(certificate, actor)
     _notify_certificate(certificate)
     return certificate
 
@@ -571,7 +584,7 @@ def revoke_certificate(actor, certificate_id, reason):
     if not certificate.can_be_revoked():
         raise Conflict(_l("This certificate is already revoked or expired."), code="not_revocable")
     _set_certificate_status(certificate, CertificateStatus.REVOKED, actor, reason)
-    _record(certificate.product, CatalogEventKind.CERTIFICATE_REVOKED, actor, certificate=certificate, note=reason)
+    events.certificate_revoked(certificate, actor)
     _notify_certificate(certificate)
     return certificate
 
@@ -600,7 +613,7 @@ def expire_certificates(on=None):
     for certificate in due:
         certificate.status = CertificateStatus.EXPIRED
         certificate.product.updated_at = utcnow()
-        _record(certificate.product, CatalogEventKind.CERTIFICATE_EXPIRED, certificate=certificate)
+        events.certificate_expired(certificate)
     for certificate in had_badge:
         _notify_certificate(certificate)
     return due
@@ -641,6 +654,7 @@ def cooperative_for_import(actor, name, tax_code, cooperative_type, province_cod
         status=OrganisationStatus.VERIFIED, status_changed_at=utcnow(),
     )
     db.session.add(cooperative)
+    organisation_events.cooperative_imported(cooperative, actor)
     return cooperative
 
 
@@ -673,7 +687,7 @@ def import_product(actor, cooperative, details, certificate=None, publish=False)
         product.status = ProductStatus.PUBLISHED
         product.published_at = product.published_at or utcnow()
     db.session.flush()
-    _record(product, CatalogEventKind.IMPORTED, actor)
+    events.product_imported(product, actor)
     return product, created
 
 

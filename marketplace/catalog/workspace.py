@@ -41,7 +41,8 @@ def my_products():
     page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
     pagination = services.own_products(current_user, status=status or None, page=page)
     return render_template("catalog/workspace/products.html", pagination=pagination, status=status,
-                           tabs=STATUS_TABS, today=services.today())
+                           tabs=STATUS_TABS, today=services.today(),
+                           deleted=[] if status else services.deleted_products(current_user))
 
 
 # ---------------------------------------------------------------- create and edit

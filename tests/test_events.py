@@ -1,0 +1,607 @@
+"""Every state change writes exactly one named event (docs/architecture.md, "How a request flows").
+
+The guard finds every public function of the service modules that opens a unit of work (decorated
+with `@unit_of_work()` or holding a `with unit_of_work():` block) by reading their source, and
+requires each to be either exercised below (CASES: the call, and the one event kind it must write)
+or exempt with a reason (EXEMPT). A new service function is therefore a failing test until someone
+decides which event it writes. Each case records every INSERT, UPDATE and DELETE the call sends to
+the database: the call must change some domain table (else the case proves nothing) and add exactly
+one OrganisationEvent or CatalogEvent, of the expected kind.
+"""
+import ast
+import contextlib
+import importlib
+import inspect
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+
+from marketplace.accounts import services as accounts
+from marketplace.accounts import sessions, tokens
+from marketplace.accounts.models import (
+    Invitation,
+    MemberRole,
+    Organisation,
+    OrganisationEvent,
+    OrganisationEventKind,
+    PasswordReset,
+)
+from marketplace.agreements import services as agreements
+from marketplace.agreements import terms as agreement_terms
+from marketplace.agreements.models import AgreementEvent, AgreementEventKind
+from marketplace.catalog import importing
+from marketplace.catalog import services as catalog
+from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCertificate, Product
+from marketplace.extensions import db
+from marketplace.sqltypes import utcnow
+from tests import factories
+from tests.test_uploads import PDF, jpeg
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"
+# Written with a change but not the change itself: emails to send, the search index's change log.
+BOOKKEEPING = {"outbox_message", "search_change"}
+EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event"}
+
+# Functions that write without an audit event, and why. Everything else writes one (CASES).
+EXEMPT = {
+    "accounts.services.authenticate": "rehashing the same password with new parameters changes no credential",
+    "accounts.services.user_for_api_token": "a usage stamp (last_used_at), written at most once a minute",
+    "accounts.services.set_locale": "a personal display preference kept on the user row, not an action to audit",
+    "accounts.sessions.start": "a login: the AuthSession row is its record (who, when, IP address, browser)",
+    "accounts.sessions.end": "a logout: revoked_at on the AuthSession row records it",
+    "accounts.sessions.resolve": "idle expiry and last-seen stamps on the AuthSession row",
+    "accounts.sessions.mark_reauthenticated": "a stamp on the AuthSession row (re-entered password)",
+}
+
+
+# ---------------------------------------------------------------- finding the units of work
+
+def service_modules():
+    """Every area's services.py, plus the modules that hold use cases under another name."""
+    paths = sorted((ROOT / "marketplace").glob("*/services.py"))
+    paths += [ROOT / "marketplace" / "accounts" / "sessions.py", ROOT / "marketplace" / "catalog" / "importing.py"]
+    return [".".join(path.relative_to(ROOT / "marketplace").with_suffix("").parts) for path in paths]
+
+
+def _is_unit_of_work(node):
+    call = node.func if isinstance(node, ast.Call) else None
+    return (isinstance(call, ast.Name) and call.id == "unit_of_work") or (
+        isinstance(call, ast.Attribute) and call.attr == "unit_of_work")
+
+
+def opens_unit_of_work(function):
+    if any(_is_unit_of_work(decorator) for decorator in function.decorator_list):
+        return True
+    return any(isinstance(node, ast.With) and any(_is_unit_of_work(item.context_expr) for item in node.items)
+               for node in ast.walk(function))
+
+
+def units_of_work():
+    """{"area.module.function"} of every public top-level function that opens a unit of work."""
+    found = set()
+    for name in service_modules():
+        module = importlib.import_module(f"marketplace.{name}")
+        tree = ast.parse(inspect.getsource(module))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and opens_unit_of_work(node):
+                found.add(f"{name}.{node.name}")
+    return found
+
+
+def test_the_finder_sees_decorated_functions_and_with_blocks():
+    found = units_of_work()
+    assert {"catalog.services.delete_product", "catalog.services.add_photos", "accounts.sessions.resolve",
+            "catalog.importing.run_import", "accounts.services.change_password"} <= found
+    assert "catalog.services.get_own_product" not in found
+
+
+def test_every_unit_of_work_writes_an_event_or_is_exempt_with_a_reason():
+    covered = {case.function for case in CASES}
+    assert not covered & set(EXEMPT)
+    missing = units_of_work() - covered - set(EXEMPT)
+    assert not missing, f"say which event these write (CASES) or why none (EXEMPT): {sorted(missing)}"
+    assert not (covered | set(EXEMPT)) - units_of_work(), "a case names a function that is no unit of work"
+
+
+# ---------------------------------------------------------------- recording writes and events
+
+WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def written_tables():
+    """The set of tables the block inserts into, updates or deletes from (any session, any statement)."""
+    tables = set()
+
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
+        match = WRITE.match(statement)
+        if match:
+            tables.add(match.group(1))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield tables
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent)
+
+
+def last_event_ids():
+    return [db.session.scalar(sa.select(sa.func.max(model.id))) or 0 for model in EVENT_MODELS]
+
+
+def events_after(ids):
+    db.session.expire_all()
+    return [event for model, last in zip(EVENT_MODELS, ids, strict=True)
+            for event in db.session.scalars(sa.select(model).where(model.id > last).order_by(model.id))]
+
+
+def run_measured(call):
+    """(tables written, events added) by `call()`."""
+    before = last_event_ids()
+    with written_tables() as tables:
+        call()
+    return tables, events_after(before)
+
+
+# ---------------------------------------------------------------- the world the cases act in
+
+@pytest.fixture
+def world(app):
+    alliance = factories.alliance_user()
+    cooperative = factories.organisation("cooperative", status="verified")
+    owner = factories.user(cooperative, email="owner@htx.example")
+    member = factories.user(cooperative, email="member@htx.example", role="member")
+    return SimpleNamespace(alliance=alliance, cooperative=cooperative, owner=owner, member=member)
+
+
+def product_details(**overrides):
+    values = {"name": "Na dai Chi Lăng", "category": "fresh_produce", "unit": "kg", "base_price_vnd": 60000,
+              "min_order_qty": 100, "order_increment": 10}
+    values.update(overrides)
+    return catalog.ProductDetails.from_mapping(values)
+
+
+def organisation_details(organisation, **overrides):
+    values = {name: getattr(organisation, name) for name in (
+        "legal_name", "tax_code", "province_code", "commune_code", "street_address", "phone", "email",
+        "representative", "sector", "cooperative_type", "member_count", "founded_year")}
+    values.update(overrides)
+    return accounts.OrganisationDetails.from_mapping(values)
+
+
+def certificate_details(**overrides):
+    values = {"stars": 4, "certificate_no": "LS-OCOP-2025-07", "decision_date": catalog.today() - timedelta(days=10)}
+    values.update(overrides)
+    return catalog.CertificateDetails.from_mapping(values)
+
+
+def photo(name="vuon-na.jpg"):
+    return FileStorage(io.BytesIO(jpeg()), filename=name)
+
+
+def product_with_photos(w, count=2):
+    product = factories.product(w.cooperative, status="draft")
+    catalog.add_photos(w.owner, product.id, [photo(f"p{i}.jpg") for i in range(count)])
+    return product
+
+
+def invitation(w, secret="secret-of-the-invitation"):
+    row = Invitation(organisation=w.cooperative, email="new@htx.example", role=MemberRole.MEMBER,
+                     token_hash=tokens.digest(secret), invited_by=w.owner, expires_at=utcnow() + timedelta(days=7))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def reset_link(user, secret="secret-of-the-reset-link"):
+    db.session.add(PasswordReset(user=user, token_hash=tokens.digest(secret), expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    return secret
+
+
+def registration_details():
+    return accounts.OrganisationDetails.from_mapping({
+        "legal_name": "HTX Chè Mẫu Sơn", "tax_code": factories.valid_tax_code(), "province_code": 20,
+        "commune_code": 6040, "phone": "0205 381 2345", "email": "lienhe@che-mauson.example",
+        "representative": "Hoàng Văn Minh", "sector": "agriculture", "cooperative_type": "hop_tac_xa",
+    })
+
+
+def one_row_file():
+    data = ("name,category,unit,price_vnd,min_order_qty\r\nMiến dong Bình Gia,processed_food,kg,90000,20\r\n"
+            .encode())
+    return importing.read_table(data, "san-pham.csv")
+
+
+@dataclass
+class Case:
+    """`arrange(world)` prepares the data (not measured) and returns the call to measure."""
+
+    function: str
+    kind: str
+    arrange: Callable
+    label: str = ""
+    changes_state: bool = True  # False: the event (with its email) is all there is, e.g. a reminder
+
+    @property
+    def id(self):
+        return f"{self.function.rsplit('.', 1)[1]}{'[' + self.label + ']' if self.label else ''}"
+
+
+def _review(action, status, reason=""):
+    def arrange(w):
+        target = factories.organisation("cooperative", status=status)
+        return lambda: accounts.review_organisation(w.alliance, target.id, action, reason)
+    return arrange
+
+
+def _accept_invitation(w):
+    invitation(w)
+    return lambda: accounts.accept_invitation("secret-of-the-invitation", "Vi Văn Thắng", factories.PASSWORD)
+
+
+def _reset_password(w):
+    secret = reset_link(w.member)
+    return lambda: accounts.reset_password(secret, NEW_PASSWORD)
+
+
+def _revoke_invitation(w):
+    row = invitation(w)
+    return lambda: accounts.revoke_invitation(w.owner, row.id)
+
+
+def _revoke_api_token(w):
+    token, _secret = accounts.create_api_token(w.member, "ERP sync")
+    return lambda: accounts.revoke_api_token(w.member, token.id)
+
+
+def _on_product(action, status="published", photos=0):
+    """The call `action(w, product)` on a new product of the cooperative."""
+    def arrange(w):
+        product = factories.product(w.cooperative, status=status)
+        if photos:
+            catalog.add_photos(w.owner, product.id, [photo(f"p{i}.jpg") for i in range(photos)])
+        return lambda: action(w, product)
+    return arrange
+
+
+def _on_certificate(action, status="pending", expires_on=None):
+    """The call `action(w, certificate)` on a new product's OCOP certificate."""
+    def arrange(w):
+        product = factories.product(w.cooperative, stars=4, certificate_status=status, expires_on=expires_on)
+        certificate = product.certificates[0]
+        return lambda: action(w, certificate)
+    return arrange
+
+
+def _expire_certificates(due):
+    def arrange(w):
+        expiry = catalog.today() - timedelta(days=1) if due else None
+        factories.product(w.cooperative, stars=4, certificate_status="verified", expires_on=expiry)
+        return catalog.expire_certificates
+    return arrange
+
+
+def _agreement(w, steps=()):
+    """An MoU between the world's cooperative and a new verified enterprise, sent, then taken through
+    `steps` (names of the calls below)."""
+    buyer = factories.user(factories.organisation("enterprise", status="verified"), email="mua@dn.example")
+    product = factories.product(w.cooperative, name="Na dai Chi Lăng")
+    details = agreement_terms.TermsDetails.from_mapping({
+        "lines": [{"product_id": product.id, "quantity": 100, "period": "month", "price_basis": "tier"}],
+        "start_date": catalog.today().isoformat(), "end_date": (catalog.today() + timedelta(days=90)).isoformat(),
+        "delivery_place": "Kho Hà Nội"})
+    agreement = agreements.send(buyer, agreements.draft(buyer, w.cooperative.id, details).id)
+    calls = {
+        "accept": lambda: agreements.accept(w.owner, agreement.id),
+        "sign": lambda: agreements.sign(w.owner, agreement.id, factories.PASSWORD),
+        "buyer signs": lambda: agreements.sign(buyer, agreement.id, factories.PASSWORD),
+        "request void": lambda: agreements.request_void(buyer, agreement.id, "Hai bên thống nhất dừng."),
+    }
+    for step in steps:
+        calls[step]()
+    return SimpleNamespace(agreement=agreement, buyer=buyer, details=details, product=product)
+
+
+def _on_agreement(call, steps=()):
+    def arrange(w):
+        a = _agreement(w, steps)
+        return lambda: call(w, a)
+    return arrange
+
+
+def _agreement_details(w, product=None, place="Kho Hà Nội"):
+    product = product or factories.product(w.cooperative, name="Mật ong rừng")
+    return agreement_terms.TermsDetails.from_mapping({
+        "lines": [{"product_id": product.id, "quantity": 10, "period": "total", "price_basis": "tier"}],
+        "start_date": catalog.today().isoformat(), "end_date": (catalog.today() + timedelta(days=90)).isoformat(),
+        "delivery_place": place})
+
+
+def _draft(w):
+    buyer, details = _agreement(w).buyer, _agreement_details(w)
+    return lambda: agreements.draft(buyer, w.cooperative.id, details)
+
+
+def _send_draft(w):
+    buyer = _agreement(w).buyer
+    draft = agreements.draft(buyer, w.cooperative.id, _agreement_details(w))
+    return lambda: agreements.send(buyer, draft.id)
+
+
+def _remind(w):
+    a = _agreement(w)
+    later = a.agreement.state_changed_at + timedelta(days=30)
+    return lambda: _frozen(later, agreements.remind)
+
+
+def _frozen(moment, call):
+    from freezegun import freeze_time
+
+    with freeze_time(moment):
+        return call()
+
+
+CASES = [
+    # ------------------------------------------------------------ agreements
+    Case("agreements.services.draft", AgreementEventKind.CREATED, lambda w: _draft(w)),
+    Case("agreements.services.revise", AgreementEventKind.REVISED, _on_agreement(
+        lambda w, a: agreements.revise(w.owner, a.agreement.id, _agreement_details(w, a.product, "Kho Hải Phòng")))),
+    Case("agreements.services.send", AgreementEventKind.SENT, lambda w: _send_draft(w)),
+    Case("agreements.services.accept", AgreementEventKind.ACCEPTED,
+         _on_agreement(lambda w, a: agreements.accept(w.owner, a.agreement.id))),
+    Case("agreements.services.decline", AgreementEventKind.DECLINED,
+         _on_agreement(lambda w, a: agreements.decline(w.owner, a.agreement.id, "Chưa đủ sản lượng."))),
+    Case("agreements.services.withdraw", AgreementEventKind.WITHDRAWN,
+         _on_agreement(lambda w, a: agreements.withdraw(a.buyer, a.agreement.id, "Đổi kế hoạch."))),
+    Case("agreements.services.add_witness", AgreementEventKind.WITNESS_ADDED,
+         _on_agreement(lambda w, a: agreements.add_witness(w.owner, a.agreement.id))),
+    Case("agreements.services.sign", AgreementEventKind.SIGNED,
+         _on_agreement(lambda w, a: agreements.sign(w.owner, a.agreement.id, factories.PASSWORD), ["accept"])),
+    Case("agreements.services.request_void", AgreementEventKind.VOID_REQUESTED, _on_agreement(
+        lambda w, a: agreements.request_void(w.owner, a.agreement.id, "Mất mùa."), ["accept", "sign", "buyer signs"])),
+    Case("agreements.services.confirm_void", AgreementEventKind.VOIDED, _on_agreement(
+        lambda w, a: agreements.confirm_void(w.owner, a.agreement.id),
+        ["accept", "sign", "buyer signs", "request void"])),
+    Case("agreements.services.complete", AgreementEventKind.COMPLETED, _on_agreement(
+        lambda w, a: agreements.complete(w.alliance, a.agreement.id), ["accept", "sign", "buyer signs"])),
+    Case("agreements.services.expire_lapsed", AgreementEventKind.EXPIRED, _on_agreement(
+        lambda w, a: agreements.expire_lapsed(on=a.agreement.end_date + timedelta(days=1)))),
+    Case("agreements.services.remind", AgreementEventKind.REMINDED, _remind, changes_state=False),
+    # ------------------------------------------------------------ accounts
+    Case("accounts.services.register", OrganisationEventKind.REGISTERED, lambda w: lambda: accounts.register(
+        "cooperative", registration_details(), "minh@che-mauson.example", "Hoàng Văn Minh", factories.PASSWORD)),
+    Case("accounts.services.change_password", OrganisationEventKind.PASSWORD_CHANGED,
+         lambda w: lambda: accounts.change_password(w.member, factories.PASSWORD, NEW_PASSWORD)),
+    Case("accounts.services.request_password_reset", OrganisationEventKind.PASSWORD_RESET_REQUESTED,
+         lambda w: lambda: accounts.request_password_reset(w.member.email)),
+    Case("accounts.services.reset_password", OrganisationEventKind.PASSWORD_RESET, _reset_password),
+    Case("accounts.services.update_organisation", OrganisationEventKind.UPDATED,
+         lambda w: lambda: accounts.update_organisation(
+             w.owner, organisation_details(w.cooperative, representative="Lương Thị Hoa")), "profile"),
+    Case("accounts.services.update_organisation", OrganisationEventKind.RESUBMITTED,
+         lambda w: lambda: accounts.update_organisation(
+             w.owner, organisation_details(w.cooperative, legal_name="HTX Mới Đổi Tên")), "legal name"),
+    Case("accounts.services.invite_member", OrganisationEventKind.MEMBER_INVITED,
+         lambda w: lambda: accounts.invite_member(w.owner, "new@htx.example")),
+    Case("accounts.services.accept_invitation", OrganisationEventKind.MEMBER_JOINED, _accept_invitation),
+    Case("accounts.services.revoke_invitation", OrganisationEventKind.INVITATION_REVOKED, _revoke_invitation),
+    Case("accounts.services.remove_member", OrganisationEventKind.MEMBER_REMOVED,
+         lambda w: lambda: accounts.remove_member(w.owner, w.member.id)),
+    Case("accounts.services.create_api_token", OrganisationEventKind.API_TOKEN_CREATED,
+         lambda w: lambda: accounts.create_api_token(w.member, "ERP sync")),
+    Case("accounts.services.revoke_api_token", OrganisationEventKind.API_TOKEN_REVOKED, _revoke_api_token),
+    Case("accounts.services.review_organisation", OrganisationEventKind.VERIFIED, _review("verify", "pending"),
+         "verify"),
+    Case("accounts.services.review_organisation", OrganisationEventKind.REJECTED,
+         _review("reject", "pending", "Mã số thuế không khớp."), "reject"),
+    Case("accounts.services.review_organisation", OrganisationEventKind.SUSPENDED,
+         _review("suspend", "verified", "Giấy phép hết hạn."), "suspend"),
+    Case("accounts.services.review_organisation", OrganisationEventKind.REINSTATED,
+         _review("reinstate", "suspended"), "reinstate"),
+    Case("accounts.services.classify_cooperative", OrganisationEventKind.CLASSIFIED,
+         lambda w: lambda: accounts.classify_cooperative(w.alliance, w.cooperative.id, "good")),
+    Case("accounts.services.create_alliance_user", OrganisationEventKind.STAFF_ACCOUNT_CREATED,
+         lambda w: lambda: accounts.create_alliance_user("canbo2@lienminh.example", "Nông Thị Lan",
+                                                         factories.PASSWORD)),
+    # ------------------------------------------------------------ catalogue
+    Case("catalog.services.create_product", CatalogEventKind.CREATED,
+         lambda w: lambda: catalog.create_product(w.member, product_details())),
+    Case("catalog.services.update_product", CatalogEventKind.UPDATED, _on_product(
+        lambda w, p: catalog.update_product(w.member, p.id, product_details(base_price_vnd=58000)), "draft")),
+    Case("catalog.services.publish_product", CatalogEventKind.PUBLISHED,
+         _on_product(lambda w, p: catalog.publish_product(w.member, p.id), "draft")),
+    Case("catalog.services.hide_product", CatalogEventKind.HIDDEN,
+         _on_product(lambda w, p: catalog.hide_product(w.member, p.id))),
+    Case("catalog.services.delete_product", CatalogEventKind.DELETED,
+         _on_product(lambda w, p: catalog.delete_product(w.member, p.id), photos=2)),
+    Case("catalog.services.add_photos", CatalogEventKind.PHOTOS_ADDED, _on_product(
+        lambda w, p: catalog.add_photos(w.member, p.id, [photo("a.jpg"), photo("b.jpg")]), "draft")),
+    Case("catalog.services.remove_photo", CatalogEventKind.PHOTO_REMOVED,
+         _on_product(lambda w, p: catalog.remove_photo(w.member, p.id, p.images[0].id), photos=2)),
+    Case("catalog.services.make_cover", CatalogEventKind.COVER_PHOTO_CHANGED,
+         _on_product(lambda w, p: catalog.make_cover(w.member, p.id, p.images[1].id), photos=2)),
+    Case("catalog.services.add_certificate", CatalogEventKind.CERTIFICATE_ADDED, _on_product(
+        lambda w, p: catalog.add_certificate(w.member, p.id, certificate_details(),
+                                             scan=FileStorage(io.BytesIO(PDF), filename="giay.pdf")))),
+    Case("catalog.services.withdraw_certificate", CatalogEventKind.CERTIFICATE_WITHDRAWN,
+         _on_certificate(lambda w, c: catalog.withdraw_certificate(w.member, c.id))),
+    Case("catalog.services.verify_certificate", CatalogEventKind.CERTIFICATE_VERIFIED,
+         _on_certificate(lambda w, c: catalog.verify_certificate(w.alliance, c.id))),
+    Case("catalog.services.revoke_certificate", CatalogEventKind.CERTIFICATE_REVOKED,
+         _on_certificate(lambda w, c: catalog.revoke_certificate(w.alliance, c.id, "Số quyết định sai."), "verified")),
+    Case("catalog.services.expire_certificates", CatalogEventKind.CERTIFICATE_EXPIRED, _expire_certificates(due=True)),
+    Case("catalog.services.cooperative_for_import", OrganisationEventKind.IMPORTED,
+         lambda w: lambda: catalog.cooperative_for_import(w.alliance, "HTX Hồi Văn Quan", factories.valid_tax_code(),
+                                                          "hop_tac_xa", 20, 6040)),
+    Case("catalog.services.import_product", CatalogEventKind.IMPORTED,
+         lambda w: lambda: catalog.import_product(w.alliance, w.cooperative, product_details())),
+    Case("catalog.importing.run_import", CatalogEventKind.IMPORTED,
+         lambda w: lambda: importing.run_import(w.member, one_row_file())),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_a_state_change_writes_exactly_one_event_of_its_kind(world, case):
+    call = case.arrange(world)
+    tables, events = run_measured(call)
+    if case.changes_state:
+        assert tables - BOOKKEEPING - EVENT_TABLES, f"{case.id} changed nothing: the case does not exercise it"
+    assert [event.kind for event in events] == [case.kind]
+
+
+# ---------------------------------------------------------------- no change, no event
+
+def _revoke_revoked_token(w):
+    token, _secret = accounts.create_api_token(w.member, "old")
+    accounts.revoke_api_token(w.member, token.id)
+    return lambda: accounts.revoke_api_token(w.member, token.id)
+
+
+def _revoke_revoked_invitation(w):
+    row = invitation(w)
+    accounts.revoke_invitation(w.owner, row.id)
+    return lambda: accounts.revoke_invitation(w.owner, row.id)
+
+
+NO_CHANGE = {
+    "hide a draft": _on_product(lambda w, p: catalog.hide_product(w.member, p.id), "draft"),
+    "publish a published product": _on_product(lambda w, p: catalog.publish_product(w.member, p.id)),
+    "make the cover the cover": _on_product(lambda w, p: catalog.make_cover(w.member, p.id, p.images[0].id),
+                                            photos=2),
+    "revoke a revoked token": _revoke_revoked_token,
+    "revoke a revoked invitation": _revoke_revoked_invitation,
+    "reset for an unknown email": lambda w: lambda: accounts.request_password_reset("nobody@example.vn"),
+    "import for a known cooperative": lambda w: lambda: catalog.cooperative_for_import(
+        w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
+    "expire when nothing is due": _expire_certificates(due=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NO_CHANGE))
+def test_a_call_that_changes_nothing_writes_no_event(world, name):
+    tables, events = run_measured(NO_CHANGE[name](world))
+    assert tables - BOOKKEEPING == set()
+    assert events == []
+
+
+def test_login_and_logout_write_session_records_only(world):
+    """Sessions are their own record: an organisation's history is not flooded with every login."""
+    tables, events = run_measured(lambda: sessions.end(sessions.start(world.member, "203.0.113.9", "Firefox")))
+    assert tables == {"auth_session", "user_account"} and events == []
+
+
+# ---------------------------------------------------------------- what the new events say
+
+def test_a_persons_events_belong_to_their_organisation_with_the_person_as_actor(world):
+    token, _secret = accounts.create_api_token(world.member, "ERP sync")
+    accounts.revoke_api_token(world.member, token.id)
+    accounts.change_password(world.member, factories.PASSWORD, NEW_PASSWORD)
+    events = db.session.scalars(sa.select(OrganisationEvent).order_by(OrganisationEvent.id)).all()
+    assert [(e.kind, e.organisation_id, e.actor_id, e.note) for e in events] == [
+        (OrganisationEventKind.API_TOKEN_CREATED, world.cooperative.id, world.member.id, "ERP sync"),
+        (OrganisationEventKind.API_TOKEN_REVOKED, world.cooperative.id, world.member.id, "ERP sync"),
+        (OrganisationEventKind.PASSWORD_CHANGED, world.cooperative.id, world.member.id, "member@htx.example"),
+    ]
+
+
+def test_a_reset_link_request_has_no_actor_and_never_the_secret(world, outbox):
+    accounts.request_password_reset(world.member.email)
+    event = db.session.scalar(sa.select(OrganisationEvent))
+    secret = re.search(r"/reset-password/(\S+)", outbox[0].body).group(1)
+    assert (event.kind, event.actor, event.note) == (OrganisationEventKind.PASSWORD_RESET_REQUESTED, None,
+                                                     world.member.email)
+    assert secret not in event.note
+
+
+def test_the_alliance_sees_a_persons_events_on_the_organisation_page(world, client, auth):
+    accounts.create_api_token(world.member, "Kết nối kế toán")
+    auth.login(world.alliance.email)
+    client.post("/language", data={"lang": "en"})
+    page = client.get(f"/alliance/organisations/{world.cooperative.id}").get_data(as_text=True)
+    assert "API token created" in page and "Kết nối kế toán" in page and world.member.full_name in page
+
+
+def test_a_withdrawn_certificate_leaves_a_named_event_and_no_dangling_link(world):
+    product = factories.product(world.cooperative, status="draft")
+    certificate = catalog.add_certificate(world.owner, product.id, certificate_details())
+    catalog.withdraw_certificate(world.owner, certificate.id)
+    events = db.session.scalars(sa.select(CatalogEvent).order_by(CatalogEvent.id)).all()
+    assert [(e.kind, e.product_id, e.certificate_id, e.note) for e in events] == [
+        (CatalogEventKind.CERTIFICATE_ADDED, product.id, None, "4★ LS-OCOP-2025-07"),
+        (CatalogEventKind.CERTIFICATE_WITHDRAWN, product.id, None, "4★ LS-OCOP-2025-07"),
+    ]
+    assert db.session.scalar(sa.select(sa.func.count(OcopCertificate.id))) == 0
+
+
+def test_photo_events_name_the_uploads_and_show_in_the_product_history(world, client, auth):
+    product = factories.product(world.cooperative, status="draft")
+    catalog.add_photos(world.owner, product.id, [photo("vuon-na.jpg"), photo("hop-qua.jpg")])
+    catalog.make_cover(world.owner, product.id, product.images[1].id)
+    catalog.remove_photo(world.owner, product.id, product.images[1].id)
+    auth.login(world.owner.email)
+    client.post("/language", data={"lang": "en"})
+    page = client.get(f"/products/{product.id}/edit").get_data(as_text=True)
+    history = page[page.index('id="history-heading"'):]
+    assert history.index("Photo removed") < history.index("Cover photo changed") < history.index("Photos added")
+    assert "vuon-na.jpg, hop-qua.jpg" in history
+
+
+def test_a_deleted_product_stays_in_the_cooperatives_list_of_deleted_products(world, client, auth):
+    """The product list is where a cooperative looks for a product; its edit page (and history) are gone."""
+    product = product_with_photos(world)
+    name, product_id = product.name, product.id
+    catalog.publish_product(world.owner, product_id)
+    catalog.delete_product(world.member, product_id)
+    assert db.session.get(Product, product_id) is None
+    events = db.session.scalars(sa.select(CatalogEvent).order_by(CatalogEvent.id)).all()
+    assert [e.kind for e in events] == [CatalogEventKind.PHOTOS_ADDED, CatalogEventKind.PUBLISHED,
+                                        CatalogEventKind.DELETED]
+    assert {e.product_id for e in events} == {None} and {e.cooperative_id for e in events} == {world.cooperative.id}
+    assert (events[-1].note, events[-1].actor) == (name, world.member)
+
+    auth.login(world.owner.email)
+    client.post("/language", data={"lang": "en"})
+    page = client.get("/workspace/products").get_data(as_text=True)
+    deleted = page[page.index('id="deleted-heading"'):]
+    assert "Deleted products" in page and name in deleted and world.member.full_name in deleted
+    assert 'id="deleted-heading"' not in client.get("/workspace/products?status=draft").get_data(as_text=True)
+    other = factories.user(factories.organisation("cooperative"), email="other@htx.example")
+    assert catalog.deleted_products(other) == []
+
+
+def test_a_refused_import_row_leaves_neither_its_new_cooperative_nor_its_event(world):
+    """Row 1 names a new cooperative without its type (refused after the cooperative was created); row 2 is good."""
+    columns = ("cooperative_name,cooperative_tax_code,cooperative_type,name,category,unit,price_vnd,"
+               "min_order_qty\r\n")
+    rows = (f"HTX Mới,{factories.valid_tax_code()},,Hồi khô,spices_herbs,kg,120000,10\r\n"
+            f"{world.cooperative.legal_name},{world.cooperative.tax_code},hop_tac_xa,Quế,spices_herbs,kg,80000,10\r\n")
+    report = importing.run_import(world.alliance, importing.read_table((columns + rows).encode(), "registry.csv"),
+                                  valid_only=True)
+    assert report.written and [row.line for row in report.invalid_rows] == [2]
+    assert db.session.scalar(sa.select(sa.func.count(Organisation.id)).where(Organisation.legal_name == "HTX Mới")) == 0
+    assert db.session.scalars(sa.select(OrganisationEvent.kind)).all() == []
+    assert db.session.scalars(sa.select(CatalogEvent.kind)).all() == [CatalogEventKind.IMPORTED]
+
+
+def test_every_event_kind_has_a_label_and_fits_its_column():
+    from marketplace.accounts.models import LABELS
+
+    for enum_class, model in ((OrganisationEventKind, OrganisationEvent), (CatalogEventKind, CatalogEvent)):
+        length = model.__table__.c.kind.type.length
+        for kind in enum_class:
+            assert len(kind.value) <= length, kind
+            assert kind in LABELS, kind
+
