@@ -44,6 +44,8 @@ BASE_CONFIG = {
     "SERVER_NAME": None,
     # Never the repository's search_index/ (sync.py writes after each commit); make_app gives each test its own.
     "SEARCH_INDEX_DIR": tempfile.mkdtemp(prefix="test-search-index-"),
+    # Signing keys are encrypted with it; make_app gives each test its own SIGNING_DIR (and so its own CA).
+    "SIGNING_KEY_PASSPHRASE": "test-signing-passphrase-0123456789-abcdefghijklmnop",
 }
 
 
@@ -215,6 +217,7 @@ def make_app(database, tmp_path):
             **settings,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             "SEARCH_INDEX_DIR": str(tmp_path / "search_index"),
+            "SIGNING_DIR": str(tmp_path / "signing"),
             **overrides,
         }
         app = create_app(config)
