@@ -503,7 +503,8 @@ def _articles(doc, content):
     doc.details([
         ("Địa điểm / Place", _plain(delivery["place"])),
         ("Tần suất / Frequency", _plain(delivery["frequency"])),
-        ("Thời gian chuẩn bị / Lead time", f"{group(lead)} ngày kể từ khi nhận đơn / {group(lead)} days after an order"),
+        ("Thời gian chuẩn bị / Lead time",
+         f"{group(lead)} ngày kể từ khi nhận đơn / {group(lead)} days after an order"),
     ])
 
     quality = content["quality"]
