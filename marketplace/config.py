@@ -6,6 +6,7 @@ a generated SECRET_KEY kept in instance/).
 """
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +31,11 @@ def defaults(instance_path):
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SEARCH_INDEX_DIR": str(PROJECT_ROOT / "search_index"),
         "UPLOAD_DIR": str(Path(instance_path) / "uploads"),
+        # Agreements: the platform CA, organisations' signing keys (encrypted with the passphrase) and the CRL.
+        "SIGNING_DIR": str(Path(instance_path) / "signing"),
+        "SIGNING_KEY_PASSPHRASE": None,  # required in production; generated into instance/ for local runs
+        "VERIFY_MAX_BYTES": 20 * 1024 * 1024,  # the largest PDF the public verification accepts
+        "VERIFY_CPU_SECONDS": 3,  # CPU time one verification may take (in a child process) before it is refused
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         # Sessions: server-side records (accounts.sessions) make logout and expiry real.
         "SESSION_COOKIE_NAME": "session" if development else "__Host-session",
@@ -87,6 +93,10 @@ ENVIRONMENT = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SEARCH_INDEX_DIR": ("SEARCH_INDEX_DIR", str),
     "UPLOAD_DIR": ("UPLOAD_DIR", str),
+    "SIGNING_DIR": ("SIGNING_DIR", str),
+    "SIGNING_KEY_PASSPHRASE": ("SIGNING_KEY_PASSPHRASE", str),
+    "VERIFY_MAX_BYTES": ("VERIFY_MAX_BYTES", int),
+    "VERIFY_CPU_SECONDS": ("VERIFY_CPU_SECONDS", int),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "REDIS_URL": ("REDIS_URL", str),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
@@ -142,3 +152,40 @@ def ensure_secret_key(app):
         key_file.write_text(secrets.token_urlsafe(48))
         key_file.chmod(0o600)
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def signing_passphrase(app):
+    """The passphrase that encrypts the platform CA's and organisations' signing keys.
+
+    SIGNING_KEY_PASSPHRASE when set. Local runs and tests without it get one generated into
+    instance/signing_passphrase (mode 0600), created once even by two processes at a time. Production
+    refuses (RuntimeError) without it or with one shorter than 32 bytes, so nothing is ever signed with a
+    key a restart could not decrypt, or whose file a weak passphrase leaves open to guessing.
+    Asked lazily (only when signing), so a site that never signs needs no passphrase.
+    """
+    passphrase = app.config.get("SIGNING_KEY_PASSPHRASE")
+    local = app.config["MARKETPLACE_ENV"] == "development" or app.testing
+    if passphrase:
+        # The key files use PBKDF2 with 2048 rounds (cryptography's PKCS#8 default): the strength is the passphrase's.
+        if len(passphrase.encode()) < MIN_SECRET_KEY_BYTES and not local:
+            raise RuntimeError(f"SIGNING_KEY_PASSPHRASE must be at least {MIN_SECRET_KEY_BYTES} bytes long.")
+        return passphrase
+    if not local:
+        raise RuntimeError(
+            "SIGNING_KEY_PASSPHRASE is not set: agreements cannot be signed. Set it to a long random value "
+            "and keep it safe (without it the signing keys in SIGNING_DIR cannot be read)."
+        )
+    path = Path(app.instance_path) / "signing_passphrase"
+    if not path.exists():
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=app.instance_path, prefix=".signing_passphrase.")
+        try:
+            with os.fdopen(fd, "w") as handle:  # mkstemp creates the file with mode 0600
+                handle.write(secrets.token_urlsafe(48))
+            try:
+                os.link(temporary, path)  # atomic, and fails if another process got there first
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()

@@ -148,6 +148,7 @@ def _import_models():
     # Every model module, so Alembic's autogenerate and db.create_all() see all tables.
     import marketplace.accounts.models  # noqa: F401
     import marketplace.agreements.models  # noqa: F401
+    import marketplace.agreements.signing_models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401
     import marketplace.search.models  # noqa: F401

@@ -6,6 +6,7 @@ In CI (CI=true) PostgreSQL is required: a missing server fails the run, it never
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 import urllib.parse
 import uuid
@@ -43,6 +44,8 @@ BASE_CONFIG = {
     "SERVER_NAME": None,
     # Never the repository's search_index/ (sync.py writes after each commit); make_app gives each test its own.
     "SEARCH_INDEX_DIR": tempfile.mkdtemp(prefix="test-search-index-"),
+    # Signing keys are encrypted with it; make_app gives each test its own SIGNING_DIR (and so its own CA).
+    "SIGNING_KEY_PASSPHRASE": "test-signing-passphrase-0123456789-abcdefghijklmnop",
 }
 
 
@@ -93,6 +96,21 @@ def require_postgres():
         if IN_CI:
             pytest.fail(f"CI needs PostgreSQL: {reason}")
         pytest.skip(reason)
+
+
+def require_tool(command, package):
+    """The path of a command-line tool; fail in CI and skip elsewhere when it is not installed.
+
+    .ci/run installs the Debian packages (poppler-utils for pdftotext and pdfsig, libnss3-tools for
+    certutil and crlutil), so CI never skips the tests that need them.
+    """
+    path = shutil.which(command)
+    if path is None:
+        reason = f"{command} is not installed (Debian package {package})"
+        if IN_CI:
+            pytest.fail(f"CI needs {command}: {reason}")
+        pytest.skip(reason)
+    return path
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -199,6 +217,7 @@ def make_app(database, tmp_path):
             **settings,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             "SEARCH_INDEX_DIR": str(tmp_path / "search_index"),
+            "SIGNING_DIR": str(tmp_path / "signing"),
             **overrides,
         }
         app = create_app(config)

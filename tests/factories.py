@@ -160,3 +160,56 @@ def png(size=(40, 30)):
     buffer = io.BytesIO()
     Image.new("RGB", size, (10, 130, 60)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def party(legal_name, tax_code, **fields):
+    """One party of an agreement's content snapshot (marketplace.agreements.pdf.Party)."""
+    values = {"legal_name": legal_name, "tax_code": tax_code, "address": "Thôn Bản Chu, xã Tràng Định, tỉnh Lạng Sơn",
+              "representative": "Hoàng Văn Minh", "phone": "0205 381 2345", "email": "lienhe@htx.example"}
+    values.update(fields)
+    return values
+
+
+def agreement_line(number=1, **fields):
+    """One product line of an agreement's content snapshot (marketplace.agreements.pdf.Line)."""
+    values = {"product_id": 100 + number, "name": f"Mật ong rừng Bắc Sơn loại {number}", "unit_label": "kg",
+              "quantity": 1200, "period": "month", "price_basis": "fixed", "unit_price_vnd": 1500000,
+              "reference_price_vnd": None, "adjustment_percent": None}
+    values.update(fields)
+    return values
+
+
+def agreement_content(lines=None, **fields):
+    """A complete content snapshot (marketplace.agreements.pdf.AgreementContent) of a memorandum between
+    a cooperative, an enterprise and the alliance as witness; `lines` defaults to one line per price basis."""
+    if lines is None:
+        lines = [
+            agreement_line(1),
+            agreement_line(2, name="Thạch đen Tràng Định", unit_label="tấn", quantity=3, period="season",
+                           price_basis="tier", unit_price_vnd=42000000),
+            agreement_line(3, name="Hồi khô loại 1", unit_label="hộp", quantity=250, period="week",
+                           price_basis="reference", unit_price_vnd=None, reference_price_vnd=250000,
+                           adjustment_percent=5),
+        ]
+    values = {
+        "reference": "MOU-2026-000123", "kind": "mou", "parent_reference": None,
+        "event": {"name": "Hội nghị kết nối cung cầu nông sản Lạng Sơn 2026", "date": "2026-12-05",
+                  "place": "Nhà văn hóa tỉnh, TP Lạng Sơn"},
+        "buyer": party("Công ty Cổ phần Thực phẩm Sạch Hà Nội", "0101234567", representative="Nguyễn Thị Lan"),
+        "seller": party("Hợp tác xã Nông sản sạch Tràng Định", "4900123456"),
+        "witness": party("Liên minh Hợp tác xã tỉnh Lạng Sơn", "4900000001", representative="Trần Văn Đức"),
+        "lines": lines,
+        "start_date": "2026-12-15", "end_date": "2027-12-14",
+        "delivery": {"place": "Kho bên mua tại phường Long Biên, Hà Nội", "frequency": "Hai lần mỗi tuần",
+                     "lead_time_days": 3},
+        "quality": {"standards": "TCVN 12605:2019; không dư lượng kháng sinh",
+                    "certifications": ["OCOP 4 sao", "VietGAP"],
+                    "sampling": "Bên mua lấy mẫu ngẫu nhiên mỗi lô; phòng thí nghiệm độc lập kiểm nghiệm."},
+        "payment_terms": "Chuyển khoản trong vòng 15 ngày kể từ ngày nhận hàng và hóa đơn hợp lệ.",
+        "responsibilities": {"buyer": "Đặt hàng trước 3 ngày; thanh toán đúng hạn.",
+                             "seller": "Giao đủ số lượng, đúng chất lượng; báo sớm khi mất mùa."},
+        "clauses": ["Thỏa thuận ghi nhớ này là cơ sở để các bên ký hợp đồng mua bán cụ thể."],
+        "revision_number": 2, "content_sha256": "5d" * 32,
+    }
+    values.update(fields)
+    return values

@@ -1,7 +1,10 @@
 """Production refuses to start with settings that would make it unsafe."""
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
-from marketplace import create_app
+from marketplace import config, create_app
 
 
 def test_production_needs_a_strong_secret_key(monkeypatch, tmp_path):
@@ -39,3 +42,42 @@ def test_hosting_panel_postgres_urls_use_psycopg3(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/cho")
     app = create_app({"SECRET_KEY": "x" * 40})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example:5432/cho"
+
+
+def signing_app(tmp_path, environment, passphrase=None, testing=False):
+    """Just what config.signing_passphrase reads of an app."""
+    return SimpleNamespace(config={"MARKETPLACE_ENV": environment, "SIGNING_KEY_PASSPHRASE": passphrase},
+                           testing=testing, instance_path=str(tmp_path / "instance"))
+
+
+def test_production_refuses_to_sign_without_a_strong_signing_passphrase(tmp_path):
+    with pytest.raises(RuntimeError, match="SIGNING_KEY_PASSPHRASE is not set"):
+        config.signing_passphrase(signing_app(tmp_path, "production"))
+    with pytest.raises(RuntimeError, match="at least 32 bytes"):
+        config.signing_passphrase(signing_app(tmp_path, "production", "short"))
+    assert config.signing_passphrase(signing_app(tmp_path, "production", "p" * 40)) == "p" * 40
+    assert not (tmp_path / "instance").exists()  # nothing generated in production
+
+
+def test_local_runs_generate_one_signing_passphrase_and_keep_it(tmp_path):
+    app = signing_app(tmp_path, "development")
+    first = config.signing_passphrase(app)
+    assert len(first) >= 32
+    assert config.signing_passphrase(app) == first
+    assert config.signing_passphrase(signing_app(tmp_path, "production", testing=True)) == first
+    path = tmp_path / "instance" / "signing_passphrase"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["signing_passphrase"]  # no temporary file left
+
+
+def test_signing_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+    monkeypatch.setenv("SIGNING_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("SIGNING_KEY_PASSPHRASE", "q" * 40)
+    monkeypatch.setenv("VERIFY_MAX_BYTES", "1000")
+    app = create_app({"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3"})
+    assert (app.config["SIGNING_DIR"], app.config["SIGNING_KEY_PASSPHRASE"], app.config["VERIFY_MAX_BYTES"]) == (
+        str(tmp_path / "keys"), "q" * 40, 1000)
+    monkeypatch.delenv("SIGNING_DIR")
+    default = create_app({"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3"})
+    assert default.config["SIGNING_DIR"] == str(Path(default.instance_path) / "signing")
