@@ -499,12 +499,13 @@ def _articles(doc, content):
 
     delivery = content["delivery"]
     doc.heading("Điều 3. Giao hàng", "Article 3. Delivery")
-    lead = int(delivery["lead_time_days"])
+    lead = delivery["lead_time_days"]  # None: not agreed
     doc.details([
         ("Địa điểm / Place", _plain(delivery["place"])),
-        ("Tần suất / Frequency", _plain(delivery["frequency"])),
+        ("Tần suất / Frequency", _plain(delivery["frequency"]) or "—"),
         ("Thời gian chuẩn bị / Lead time",
-         f"{group(lead)} ngày kể từ khi nhận đơn / {group(lead)} days after an order"),
+         f"{group(int(lead))} ngày kể từ khi nhận đơn / {group(int(lead))} days after an order"
+         if lead is not None else "—"),
     ])
 
     quality = content["quality"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
@@ -348,8 +349,11 @@ def document_path(agreement):
     return _documents() / agreement.document_name if agreement.document_name else None
 
 
-def _store(agreement, data):
-    """Write a version of the PDF (named by its hash: versions are never overwritten) and point to it."""
+def _write_version(data):
+    """Write a version of the PDF, named by its hash (versions are never overwritten); returns (name, hash).
+
+    Written before the commit: a rolled-back use case leaves at most an unreferenced file, never a row
+    pointing at nothing."""
     digest = hashlib.sha256(data).hexdigest()
     path = _documents() / f"{digest}.pdf"
     if not path.exists():
@@ -357,9 +361,13 @@ def _store(agreement, data):
         temporary.write_bytes(data)
         temporary.chmod(0o640)
         temporary.replace(path)
-    agreement.document_name = path.name
-    agreement.document_sha256 = digest
-    return digest
+    return path.name, digest
+
+
+def _store(agreement, data):
+    """Write a version of the PDF and make it the agreement's current one; returns its hash."""
+    agreement.document_name, agreement.document_sha256 = _write_version(data)
+    return agreement.document_sha256
 
 
 def verify_url(agreement):
@@ -470,15 +478,18 @@ def _add_signature(agreement, actor, audit):
     role = agreement.role_of(actor.organisation_id)
     signed = signing.sign(data, credentials, certify=not agreement.signatures, field_name=f"{role.value}-{actor.organisation_id}",
                           signer_name=actor.full_name, reason=f"{label(role)} — {agreement.reference}")
-    after = _store(agreement, signed)
+    name, after = _write_version(signed)
     # Two parties signing at once both started from `before`: the second must start again from the first's file.
     changed = db.session.execute(sa.update(Agreement).where(Agreement.id == agreement.id,
                                                             Agreement.document_sha256 == before)
-                                 .values(document_sha256=after, document_name=agreement.document_name)).rowcount
+                                 .values(document_sha256=after, document_name=name)).rowcount
     if changed != 1:
         raise Conflict(_l("Another party signed at the same moment. Please sign again."), code="signed_meanwhile")
+    set_committed_value(agreement, "document_sha256", after)
+    set_committed_value(agreement, "document_name", name)
     agreement.signatures.append(Signature(
-        revision_number=agreement.agreed_revision_number, organisation=actor.organisation, role=role, user=actor,
+        revision_number=agreement.agreed_revision_number, organisation_id=actor.organisation_id, role=role,
+        user_id=actor.id,
         certificate_serial=credentials.serial, sha256_before=before, sha256_after=after,
         ip_address=(audit.ip_address or "")[:45], user_agent=(audit.user_agent or "")[:255]))
 
