@@ -27,7 +27,8 @@ def defaults(instance_path):
     return {
         "MARKETPLACE_ENV": "development" if development else "production",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'marketplace.sqlite3'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: SQL errors in the logs never show the values (a password hash, a token digest).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SEARCH_INDEX_DIR": str(PROJECT_ROOT / "search_index"),
         "UPLOAD_DIR": str(Path(instance_path) / "uploads"),
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
@@ -48,6 +49,11 @@ def defaults(instance_path):
         "PASSWORD_RESET_TTL": timedelta(hours=1),
         "INVITATION_TTL": timedelta(days=7),
         "RATELIMIT_STORAGE_URI": "memory://",
+        "REDIS_URL": None,  # when set, /healthz checks Redis too
+        # Logs: one line per record on stderr, with the request id (marketplace/logging_setup.py).
+        "LOG_FORMAT": "text" if development else "json",
+        "LOG_LEVEL": "INFO",
+        "SQL_QUERY_COUNT_HEADER": False,  # X-SQL-Queries on every response: for the load benchmark only
         # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -78,6 +84,9 @@ ENVIRONMENT = {
     "SEARCH_INDEX_DIR": ("SEARCH_INDEX_DIR", str),
     "UPLOAD_DIR": ("UPLOAD_DIR", str),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "LOG_FORMAT": ("LOG_FORMAT", str),
+    "LOG_LEVEL": ("LOG_LEVEL", str),
     "TRUST_PROXY_HOPS": ("TRUST_PROXY_HOPS", int),
     "MAIL_BACKEND": ("MAIL_BACKEND", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),
