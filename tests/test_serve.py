@@ -159,6 +159,7 @@ def stand_in(tmp_path, name):
     return f"python {tmp_path / 'stand_in.py'} {tmp_path / (name + '.state')}"
 
 
+@pytest.mark.slow
 def test_serve_migrates_then_runs_gunicorn_with_the_workers_asked_for(tmp_path, hosts):
     # The real release step is `flask db upgrade && flask search sync`; `search sync` comes with the follower.
     procfile = (f"release: flask db upgrade && flask search rebuild --if-missing\n"
@@ -188,6 +189,7 @@ def test_serve_migrates_then_runs_gunicorn_with_the_workers_asked_for(tmp_path, 
         _get(host.url + "/healthz")
 
 
+@pytest.mark.slow
 def test_the_worker_starts_when_redis_is_configured(tmp_path, hosts):
     procfile = f"follower: {stand_in(tmp_path, 'follower')}\nworker: {stand_in(tmp_path, 'worker')}\n"
     host = hosts(tmp_path, procfile, REDIS_URL="redis://127.0.0.1:6379/0")
@@ -199,6 +201,7 @@ def test_the_worker_starts_when_redis_is_configured(tmp_path, hosts):
     assert host.state("worker") == "stopped by SIGTERM" == host.state("follower")
 
 
+@pytest.mark.slow
 def test_when_one_process_dies_the_others_are_stopped_and_its_status_is_returned(tmp_path, hosts):
     procfile = (f"follower: {stand_in(tmp_path, 'follower')}\n"
                 "web: python -c 'import time, sys; time.sleep(1); sys.exit(3)'\n")
@@ -208,6 +211,7 @@ def test_when_one_process_dies_the_others_are_stopped_and_its_status_is_returned
     assert "web exited with status 3" in host.log()
 
 
+@pytest.mark.slow
 def test_nothing_starts_when_the_release_step_fails(tmp_path, hosts):
     host = hosts(tmp_path, f"release: exit 4\nfollower: {stand_in(tmp_path, 'follower')}\n")
     assert host.wait() == 4
