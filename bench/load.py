@@ -465,6 +465,18 @@ class Server:
         text = self.log_path.read_text(errors="replace")
         return text.count("Booting worker")
 
+    def worker_rss_mb(self):
+        """Resident memory of each worker now (Linux /proc), or [] elsewhere."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            sizes = []
+            for pid in children:
+                status = Path(f"/proc/{pid}/status").read_text()
+                sizes.append(round(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024, 1))
+            return sorted(sizes)
+        except (OSError, AttributeError):
+            return []
+
     def log_tail(self, lines=40):
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -692,6 +704,7 @@ def benchmark(args, log):
         if server.process.poll() is not None:
             raise RuntimeError("gunicorn died during the run:\n" + server.log_tail())
         report["server"]["worker_boots"] = server.workers()  # more than the workers: some were restarted
+        report["server"]["worker_rss_mb"] = server.worker_rss_mb()
     finally:
         if server is not None:
             server.stop()
@@ -764,6 +777,10 @@ def profile_pages(store, args, plan, log):
         single.dump_stats(f"{args.profile}.{page}")
 
 
+def _rss(sizes):
+    return f" ({min(sizes):.0f} to {max(sizes):.0f} MB resident each after the run)" if sizes else ""
+
+
 def _ms(value):
     return "-" if value is None else f"{value:.1f}"
 
@@ -773,7 +790,8 @@ def render(report):
     lines = [
         f"Load benchmark: {p['products']:,} products ({p['database']}), {p['users']} users without think time,"
         f" {p['seconds']:g} s per phase, gunicorn with {report['server']['workers']} workers",
-        f"Machine: {m['cpus']} CPUs, load average {m['load_average_start']} at start, {m['load_average_end']} at end",
+        f"Machine: {m['cpus']} CPUs, load average {m['load_average_start']} at start, {m['load_average_end']} at end;"
+        f" worker RSS after the run {report['server'].get('worker_rss_mb')} MB",
         f"Ceiling (/_bench/ping): {r['ceiling_throughput']:.0f} requests/s (measured {r['ceiling_measurements']});"
         f" mix: {r['mix_throughput']:.0f} requests/s",
         "",
@@ -805,7 +823,8 @@ def render_markdown(report):
     rev = report["revision"] or {}
     lines = [
         f"{p['products']:,} products on {p['database']}, {p['users']} users without think time, {p['seconds']:g} s per"
-        f" phase after {p['warmup']:g} s of warm-up, gunicorn with {report['server']['workers']} sync workers, the users"
+        f" phase after {p['warmup']:g} s of warm-up, gunicorn with {report['server']['workers']} sync workers"
+        f"{_rss(report['server'].get('worker_rss_mb'))}, the users"
         f" in {p['client_processes']} client processes on the same machine; load average {m['load_average_start'][0]}"
         f" at start, {m['load_average_end'][0]} at end; commit {rev.get('commit', '?')}"
         f"{' (application modified)' if rev.get('app_modified') else ''}.",

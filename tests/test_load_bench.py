@@ -55,6 +55,7 @@ def test_every_phase_and_page_is_measured_without_errors(report):
     assert report["build"]["rows"]["product"] == PRODUCTS
     assert report["build"]["rows"]["user_account"] == load.TARGETS["users"]
     assert report["server"]["workers"] == 2 and report["server"]["worker_boots"] >= 2
+    assert len(report["server"]["worker_rss_mb"]) == 2 and all(mb > 20 for mb in report["server"]["worker_rss_mb"])
     assert len(report["machine"]["load_average_start"]) == 3
 
 
