@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+WORKERS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test translations extract-messages db-upgrade demo clean
+.PHONY: run serve test install install-test translations extract-messages db-upgrade demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,13 @@ run: install
 	MARKETPLACE_ENV=development $(BIN)/flask seed-demo
 	MARKETPLACE_ENV=development $(BIN)/flask search sync
 	MARKETPLACE_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# A real deployment on this host: the production profile (set SECRET_KEY, DATABASE_URL, PUBLIC_BASE_URL...,
+# see docs/deploy.md), `flask db upgrade` and `flask search sync`, then gunicorn with WORKERS workers
+# (default 2 x CPUs + 1) on HOST:PORT, the search index follower, and an RQ worker when REDIS_URL is set
+# (Procfile, run by marketplace/serve.py). Ctrl-C or SIGTERM stops them all gracefully.
+serve: install
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/python -m marketplace.serve
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

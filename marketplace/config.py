@@ -28,7 +28,8 @@ def defaults(instance_path):
     return {
         "MARKETPLACE_ENV": "development" if development else "production",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'marketplace.sqlite3'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: SQL errors in the logs never show the values (a password hash, a token digest).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SEARCH_INDEX_DIR": str(PROJECT_ROOT / "search_index"),
         "UPLOAD_DIR": str(Path(instance_path) / "uploads"),
         # Agreements: the platform CA, organisations' signing keys (encrypted with the passphrase) and the CRL.
@@ -64,6 +65,10 @@ def defaults(instance_path):
         # Search change log: how often a host's follower looks for changes, and how long changes are kept.
         "SEARCH_FOLLOW_INTERVAL": 1.0,
         "SEARCH_CHANGE_RETENTION_DAYS": 14,
+        # Logs: one line per record on stderr, with the request id (marketplace/logging_setup.py).
+        "LOG_FORMAT": "text" if development else "json",
+        "LOG_LEVEL": "INFO",
+        "SQL_QUERY_COUNT_HEADER": False,  # X-SQL-Queries on every response: for the load benchmark only
         # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -100,6 +105,8 @@ ENVIRONMENT = {
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "REDIS_URL": ("REDIS_URL", str),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
+    "LOG_FORMAT": ("LOG_FORMAT", str),
+    "LOG_LEVEL": ("LOG_LEVEL", str),
     "TRUST_PROXY_HOPS": ("TRUST_PROXY_HOPS", int),
     "MAIL_BACKEND": ("MAIL_BACKEND", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),

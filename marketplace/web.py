@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import errors, i18n, routing
+from marketplace import errors, i18n, logging_setup, routing
 from marketplace.extensions import babel, bootstrap, compress, csrf, db, limiter, login_manager, mail, migrate, talisman
 
 # Only our own files and Stripe.js (issue: payments) may run scripts; no inline script or style.
@@ -22,6 +22,7 @@ CONTENT_SECURITY_POLICY = {
 
 
 def init_web(app):
+    logging_setup.init_app(app)  # request ids and access lines; before ProxyFix, which then wraps it
     if app.config["TRUST_PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUST_PROXY_HOPS"], x_proto=1)
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)

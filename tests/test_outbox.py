@@ -249,6 +249,16 @@ def test_a_scheduled_job_runs_through_the_task_the_queue_calls(app, cooperative_
         tasks.call_scheduled("no such job")
 
 
+def test_cron_without_redis_starts_one_systemd_unit_per_job_by_key(app):
+    runner = app.test_cli_runner()
+    crontab = runner.invoke(args=["jobs", "schedule", "--systemd"]).output.splitlines()
+    assert crontab[0] == "CRON_TZ=Asia/Ho_Chi_Minh" and len(crontab) == len(schedule.SCHEDULE) + 1
+    assert "5 0 * * * root systemctl start chohtx-job@catalog:expire-certificates.service" in "\n".join(crontab)
+    result = runner.invoke(args=["jobs", "run", "catalog:expire-certificates"])
+    assert result.exit_code == 0 and "Ran catalog expire-certificates." in result.output
+    assert runner.invoke(args=["jobs", "run", "nothing:here"]).exit_code != 0
+
+
 # ---------------------------------------------------------------- RQ on Redis
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from marketplace.jobs import outbox, queue, schedule
+from marketplace.jobs import outbox, queue, schedule, tasks
 
 jobs_cli = AppGroup("jobs", help="Side effects (outbox), the job queue and scheduled work.")
 
@@ -64,6 +64,20 @@ def cron():
 @jobs_cli.command("schedule")
 @click.option("--flask", "flask_command", default="cd /srv/chohtx && .venv/bin/flask --app wsgi",
               show_default=True, help="How cron runs a flask command on this host.")
-def print_schedule(flask_command):
-    """Print the scheduled work as a crontab (for hosts that use cron instead of `flask jobs cron`)."""
-    click.echo(schedule.crontab(flask_command))
+@click.option("--systemd", is_flag=True,
+              help="Start deploy/systemd/chohtx-job@.service instead (/etc/cron.d format, with the user).")
+def print_schedule(flask_command, systemd):
+    """Print the scheduled work as a crontab (for deployments that use cron instead of `flask jobs cron`)."""
+    click.echo(schedule.crontab(flask_command, systemd_unit="chohtx-job@.service" if systemd else None))
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def run(name):
+    """Run one scheduled job now, by its name or key (e.g. catalog:expire-certificates)."""
+    try:
+        job = schedule.find(name)
+    except KeyError:
+        raise click.UsageError(f"No scheduled job {name!r}; see `flask jobs schedule`.") from None
+    tasks.call_scheduled(job.name)
+    click.echo(f"Ran {job.name}.")

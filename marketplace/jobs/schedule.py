@@ -14,6 +14,11 @@ class ScheduledJob:
     function: str  # "module:function" run inside an app context, without arguments
     description: str
 
+    @property
+    def key(self):
+        """The name without spaces ("catalog:expire-certificates"): for `flask jobs run` and systemd units."""
+        return self.name.replace(" ", ":")
+
 
 SCHEDULE = (
     ScheduledJob("jobs sweep", "* * * * *", "marketplace.jobs.outbox:sweep",
@@ -28,15 +33,19 @@ SCHEDULE = (
 
 
 def find(name):
-    """The scheduled job called `name`; raises KeyError."""
+    """The scheduled job called `name` (or its key); raises KeyError."""
     for job in SCHEDULE:
-        if job.name == name:
+        if name in (job.name, job.key):
             return job
     raise KeyError(name)
 
 
-def crontab(flask_command):
-    """The system crontab equivalent of SCHEDULE, for hosts without Redis."""
+def crontab(flask_command=None, systemd_unit=None):
+    """The system crontab equivalent of SCHEDULE, for deployments without Redis: each line runs the job's
+    flask command after `flask_command`, or starts the systemd template `systemd_unit` with its key."""
     lines = ["CRON_TZ=Asia/Ho_Chi_Minh"]
-    lines += [f"{job.cron} {flask_command} {job.name}  # {job.description}" for job in SCHEDULE]
+    for job in SCHEDULE:
+        run = f"systemctl start {systemd_unit.replace('@', '@' + job.key)}" if systemd_unit else \
+            f"{flask_command} {job.name}"
+        lines.append(f"{job.cron} {'root ' if systemd_unit else ''}{run}  # {job.description}")
     return "\n".join(lines)

@@ -2,8 +2,10 @@
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask_login import current_user
 
+from marketplace import health as health_checks
 from marketplace.accounts import services as accounts
 from marketplace.catalog import queries
+from marketplace.extensions import talisman
 from marketplace.safety import safe_next_url
 
 blueprint = Blueprint("main", __name__)
@@ -29,5 +31,11 @@ def set_language():
 
 
 @blueprint.get("/healthz")
+@talisman(force_https=False)  # probes call the server directly, over plain HTTP on a private address
 def health():
-    return {"status": "ok"}
+    """200 {"status": "ok", "checks": {...}} when the database, the search index and Redis (when
+    configured) answer; 503 with "unavailable" next to each component that does not. Never a secret."""
+    checks = health_checks.run(current_app)
+    healthy = all(result == health_checks.OK for result in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return body, 200 if healthy else 503, {"Cache-Control": "no-store"}

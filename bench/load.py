@@ -1,0 +1,876 @@
+#!/usr/bin/env python
+"""Load benchmark (issue 8): the site under gunicorn, as `make serve` runs it, against N products.
+
+    .venv/bin/python bench/load.py [--products 50000] [--users 20] [--seconds 10] [--workers 5]
+                                   [--pg-url URL | --sqlite] [--schema NAME --keep] [--json | --markdown]
+                                   [--client-processes 2] [--warmup 5] [--profile FILE]
+
+One run:
+1. builds the database: a schema of its own in PostgreSQL (or a SQLite file with --sqlite), migrated
+   with `flask db upgrade`, filled with bench/corpus.py's products (bulk inserts: cooperatives,
+   products, price tiers, certifications, OCOP certificates) and a buyer account per virtual user,
+   then indexed with `flask search rebuild`; with --keep the schema and index are kept and reused;
+2. starts gunicorn with gunicorn.conf.py and WORKERS workers on 127.0.0.1 (bench/load_app.py: the
+   real application plus an X-SQL-Queries header, a raised login limit and the trivial ceiling route);
+3. drives it with U virtual users (threads in a few client processes, no think time: each sends its
+   next request as soon as the last one is answered), for S seconds per phase: the ceiling
+   (`/_bench/ping`), /healthz, then each page alone (catalogue, search, product page, login), then
+   the realistic mix, then the ceiling again;
+4. reports per page: throughput, p50/p95/max latency, SQL statements (from X-SQL-Queries), errors,
+   and each page's throughput as a fraction of the ceiling's (the mean of its two measurements),
+   against the targets: p95 < 100 ms at 20 users, at most 10 SQL statements, no error, each page
+   at least 30 % of the ceiling.
+
+Requests look like a browser behind nginx: X-Forwarded-Proto https and X-Forwarded-For (one address
+per user; the server runs with TRUST_PROXY_HOPS=1), Accept-Encoding gzip, the production profile.
+Everything stays on 127.0.0.1; every loop ends at its phase's deadline. See docs/benchmarks.md.
+"""
+import argparse
+import gzip
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import zlib
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import corpus  # noqa: E402
+from bench import queries as query_mix  # noqa: E402
+from bench.search_bench import percentile  # noqa: E402
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PASSWORD = "mật khẩu thử tải của doanh nghiệp"
+PUBLISHED_FROM = datetime(2025, 7, 1, tzinfo=timezone.utc)
+TARGETS = {"users": 20, "p95_ms": 100.0, "sql_queries": 10, "errors": 0, "ceiling_fraction": 0.30}
+PAGES = ("catalogue", "search", "product", "login_form", "login")
+# Phases: (name, what each user does in a loop). "login" is two requests: the form, then the post.
+PAGE_PHASES = ("catalogue", "search", "product", "login")
+# A login costs a worker about 0.3 s of Argon2id (both cores): 5 % of the actions, 2 requests each.
+MIX = (("catalogue", 0.3), ("search", 0.3), ("product", 0.35), ("login", 0.05))
+CEILING = "ceiling"
+HEALTH = "healthz"
+EXPECTED_STATUS = {"login": 302}
+MARKER_TABLE = "bench_load_info"
+REQUEST_TIMEOUT = 30.0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=50000, help="corpus size (default 50000)")
+    parser.add_argument("--seed", type=int, default=20261, help="seed of the corpus and of the request mix")
+    parser.add_argument("--users", type=int, default=20, help="concurrent virtual users (default 20)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured mixed traffic first (default 5 s)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default as make serve: WORKERS or 2 x CPUs + 1)")
+    parser.add_argument("--client-processes", type=int, default=2,
+                        help="processes the virtual users are spread over (threads inside; default 2)")
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL") or DEFAULT_PG_URL,
+                          help="PostgreSQL server database to work in (env BENCH_PG_URL); a schema of its own "
+                               "is created there")
+    database.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
+    parser.add_argument("--schema", help="PostgreSQL schema name (default bench_load_<random>, dropped afterwards)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the schema (or SQLite file) and the index in --state-dir, and reuse them next "
+                             "time when they hold the same corpus")
+    parser.add_argument("--state-dir", help="where the index, uploads and SQLite file live (default: temporary; "
+                                            "with --keep: /tmp/chohtx-bench-load-<schema or sqlite>)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON document")
+    output.add_argument("--markdown", action="store_true", help="print Markdown tables (docs/benchmarks.md)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="afterwards, render each page 30 times in this process under cProfile (not timed), "
+                             "save the stats to FILE and print the top functions per page to stderr")
+    args = parser.parse_args(argv)
+    for name in ("products", "users", "client_processes"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.seconds <= 0 or args.warmup < 0:
+        parser.error("--seconds must be positive and --warmup not negative")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.schema and (args.sqlite or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.schema)):
+        parser.error("--schema must be a plain lower-case PostgreSQL name (and needs PostgreSQL)")
+    return args
+
+
+# ---------------------------------------------------------------- the database and the index
+
+class Store:
+    """Where the benchmark's data lives: a PostgreSQL schema or a SQLite file, the index, the uploads."""
+
+    def __init__(self, args):
+        self.sqlite = args.sqlite
+        self.keep = args.keep
+        if self.sqlite:
+            self.schema = None
+            default_state = "/tmp/chohtx-bench-load-sqlite"
+        else:
+            self.schema = args.schema or f"bench_load_{secrets.token_hex(4)}"
+            default_state = f"/tmp/chohtx-bench-load-{self.schema}"
+        if args.state_dir:
+            self.state = Path(args.state_dir)
+        elif self.keep:
+            self.state = Path(default_state)
+        else:
+            self.state = Path(tempfile.mkdtemp(prefix="bench-load-"))
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.index_dir = self.state / "search_index"
+        self.upload_dir = self.state / "uploads"
+        if self.sqlite:
+            self.url = f"sqlite:///{self.state / 'bench.sqlite3'}"
+            self.admin_url = None
+        else:
+            self.admin_url = _libpq_url(args.pg_url)
+            options = urllib.parse.quote(f"-csearch_path={self.schema}")
+            self.url = f"{self.admin_url}{'&' if '?' in self.admin_url else '?'}options={options}"
+
+    def admin(self):
+        import psycopg
+
+        return psycopg.connect(self.admin_url, autocommit=True)
+
+    def create(self):
+        if self.sqlite:
+            Path(self.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        else:
+            with self.admin() as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+                connection.execute(f'CREATE SCHEMA "{self.schema}"')
+        shutil.rmtree(self.index_dir, ignore_errors=True)
+
+    def drop(self):
+        if not self.sqlite:
+            with self.admin() as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def _libpq_url(url):
+    """psycopg/libpq take postgresql://; SQLAlchemy's postgresql+psycopg:// is accepted too."""
+    return re.sub(r"^postgres(ql)?(\+[a-z0-9]+)?://", "postgresql://", url)
+
+
+def server_environment(store, extra=None):
+    """The environment of every process of the benchmarked host (flask commands, gunicorn)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("FLASK_", "GUNICORN_"))}
+    env.update({
+        "MARKETPLACE_ENV": "production",
+        "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
+        "PUBLIC_BASE_URL": "https://cho-htx.example",
+        "DATABASE_URL": store.url,
+        "SEARCH_INDEX_DIR": str(store.index_dir),
+        "UPLOAD_DIR": str(store.upload_dir),
+        "TRUST_PROXY_HOPS": "1",
+        "MAIL_BACKEND": "console",
+        "FLASK_APP": "wsgi",
+        "PYTHONUNBUFFERED": "1",
+    })
+    for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "LOG_FORMAT", "LOG_LEVEL"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def flask(env, *arguments, log):
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "flask", *arguments], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"`flask {' '.join(arguments)}` failed:\n{done.stdout}\n{done.stderr}")
+    seconds = time.perf_counter() - started
+    log(f"flask {' '.join(arguments)}: {seconds:.1f} s")
+    return seconds
+
+
+def corpus_key(args):
+    return f"products={args.products} seed={args.seed} users={max(args.users, TARGETS['users'])}"
+
+
+def reusable(store, args, app):
+    """True when the kept store already holds this corpus and its index."""
+    from marketplace.extensions import db
+    from marketplace.search import index
+
+    if not index.exists(store.index_dir):
+        return False
+    import sqlalchemy as sa
+
+    with app.app_context():
+        try:
+            key = db.session.execute(sa.text(f"SELECT corpus FROM {MARKER_TABLE}")).scalar()
+        except sa.exc.DatabaseError:
+            return False
+        finally:
+            db.session.remove()
+    return key == corpus_key(args)
+
+
+def loader_app(store):
+    from marketplace import create_app
+
+    return create_app({
+        "TESTING": False, "SECRET_KEY": secrets.token_urlsafe(48), "PUBLIC_BASE_URL": "https://cho-htx.example",
+        "SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(store.url), "SEARCH_INDEX_DIR": str(store.index_dir),
+        "UPLOAD_DIR": str(store.upload_dir), "SEARCH_SYNC": False, "LOG_LEVEL": "WARNING",
+    })
+
+
+def _sqlalchemy_url(url):
+    return url if url.startswith("sqlite") else url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def tax_code(serial):
+    """A checksum-valid 10-digit tax code (made up), distinct per serial."""
+    from stdnum.vn import mst
+
+    number = 400000000 + serial * 17
+    while True:
+        digits = f"{number:09d}"
+        check = mst.calc_check_digit(digits)
+        if len(check) == 1:
+            return digits + check
+        number += 1
+
+
+def rows_for(products, users, password_hash, today):
+    """{table name: rows} for the corpus: cooperatives, one buyer enterprise with `users` accounts,
+    products with their tiers, certifications and OCOP certificates (as bench/engine.py indexes them)."""
+    from marketplace.text import slugify
+
+    rng = random.Random(f"load-{len(products)}")
+    now = datetime.now(timezone.utc)
+    cooperatives = {}
+    for p in products:
+        cooperatives.setdefault(p["cooperative_id"], p)
+    organisations = [{
+        "id": cid, "kind": "cooperative", "cooperative_type": p["cooperative_type"], "legal_name": p["cooperative_name"],
+        "tax_code": tax_code(cid), "province_code": p["province_code"], "commune_code": None,
+        "street_address": "", "phone": "0205381234", "email": f"htx{cid}@bench.example", "representative": "Nguyễn Văn A",
+        "sector": "agriculture", "member_count": 7 + cid % 40, "founded_year": 1995 + cid % 30,
+        "classification": None, "status": "verified", "status_reason": "", "status_changed_at": now, "is_demo": False,
+        "created_at": now, "updated_at": now,
+    } for cid, p in sorted(cooperatives.items())]
+    buyer_id = max(cooperatives) + 1
+    organisations.append({**organisations[0], "id": buyer_id, "kind": "enterprise", "cooperative_type": None,
+                          "legal_name": "Công ty TNHH Thử tải", "tax_code": tax_code(buyer_id),
+                          "email": "buyer@bench.example", "member_count": None, "founded_year": None})
+    accounts = [{"id": n, "email": f"buyer{n}@bench.example", "full_name": f"Người mua {n}",
+                 "password_hash": password_hash, "organisation_id": buyer_id, "role": "member", "is_active": True,
+                 "locale": None, "created_at": now, "last_login_at": None, "password_changed_at": None}
+                for n in range(1, users + 1)]
+    items, tiers, certifications, certificates, slugs = [], [], [], [], {}
+    for p in products:
+        base = slugify(p["name"])
+        slug, counter = base, 2
+        taken = slugs.setdefault(p["cooperative_id"], set())
+        while slug in taken:
+            slug, counter = f"{base}-{counter}", counter + 1
+        taken.add(slug)
+        minimum = rng.choice((1, 5, 10, 20, 50))
+        published = PUBLISHED_FROM + timedelta(minutes=7 * p["id"])
+        items.append({
+            "id": p["id"], "cooperative_id": p["cooperative_id"], "name": p["name"], "name_en": p["name_en"],
+            "slug": slug, "description": p["description"], "category": p["category"], "unit": p["unit"],
+            "province_code": p["province_code"], "commune_code": None, "base_price_vnd": p["base_price_vnd"],
+            "min_order_qty": minimum, "order_increment": minimum, "capacity_qty": rng.choice((None, 500, 2000, 10000)),
+            "capacity_period": rng.choice(("month", "season", "year", "stock")), "lead_time_days": rng.randint(1, 14),
+            "harvest_month_mask": rng.randint(0, 4095), "status": "published", "created_at": published,
+            "updated_at": published, "published_at": published,
+        })
+        price = p["base_price_vnd"]
+        for step in range(rng.choice((0, 0, 1, 2, 3))):
+            price = max(1000, price * 9 // 10 // 1000 * 1000)
+            if price >= (tiers[-1]["unit_price_vnd"] if step else p["base_price_vnd"]):
+                break
+            tiers.append({"product_id": p["id"], "min_qty": minimum * 10 ** (step + 1), "unit_price_vnd": price})
+        certifications += [{"product_id": p["id"], "code": code} for code in p["certifications"]]
+        if p["stars"]:
+            certificates.append(_certificate(p, p["stars"], today + timedelta(days=30 + p["id"] % 700), now))
+            if p["id"] % 7 == 0:  # an expired, better rating that must not show
+                certificates.append(_certificate(p, 5 if p["stars"] < 5 else 4,
+                                                 today - timedelta(days=1 + p["id"] % 300), now))
+    return {"organisation": organisations, "user_account": accounts, "product": items, "price_tier": tiers,
+            "product_certification": certifications, "ocop_certificate": certificates}
+
+
+def _certificate(p, stars, expires_on, now):
+    return {"product_id": p["id"], "stars": stars, "certificate_no": f"BENCH-{p['id']}-{stars}",
+            "issuing_level": "central" if stars == 5 else "province", "decision_date": expires_on - timedelta(days=1095),
+            "expires_on": expires_on, "scan_name": None, "status": "verified", "status_reason": "",
+            "reviewed_by_id": None, "reviewed_at": now, "created_at": now}
+
+
+def load(app, products, users, log):
+    """Bulk-insert the corpus through SQLAlchemy Core (batches of 5,000 rows)."""
+    import sqlalchemy as sa
+
+    from marketplace.accounts import passwords
+    from marketplace.extensions import db
+
+    started = time.perf_counter()
+    with app.app_context():
+        password_hash = passwords.hash_password(PASSWORD)  # the production Argon2id parameters
+        tables = rows_for(products, users, password_hash, date.today())
+        metadata = db.metadata
+        for name, rows in tables.items():
+            table = metadata.tables[name]
+            for start in range(0, len(rows), 5000):
+                db.session.execute(sa.insert(table), rows[start:start + 5000])
+        if db.engine.dialect.name == "postgresql":
+            for name in ("organisation", "user_account", "product", "price_tier", "ocop_certificate"):
+                db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                           f"(SELECT coalesce(max(id), 1) FROM {name}))"))
+            db.session.commit()
+            db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    counts = {name: len(rows) for name, rows in tables.items()}
+    log(f"loaded {counts} in {time.perf_counter() - started:.1f} s")
+    return counts
+
+
+def mark(app, args):
+    import sqlalchemy as sa
+
+    from marketplace.extensions import db
+
+    with app.app_context():
+        db.session.execute(sa.text(f"CREATE TABLE {MARKER_TABLE} (corpus VARCHAR(200))"))
+        db.session.execute(sa.text(f"INSERT INTO {MARKER_TABLE} VALUES (:key)"), {"key": corpus_key(args)})
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def forget_logins(app):
+    """Sessions left by a previous run of a kept store (each login writes one)."""
+    import sqlalchemy as sa
+
+    from marketplace.extensions import db
+
+    with app.app_context():
+        db.session.execute(sa.text("DELETE FROM auth_session"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+# ---------------------------------------------------------------- what the users ask for
+
+def request_plan(app, products, args):
+    """{page: [paths]} the users draw from (seeded): varied filters, pages, queries, products."""
+    import sqlalchemy as sa
+
+    from marketplace.extensions import db
+
+    rng = random.Random(f"plan-{args.seed}")
+    with app.app_context():
+        sample = db.session.execute(sa.text("SELECT id, slug FROM product ORDER BY id")).all()
+        db.session.remove()
+        db.engine.dispose()
+    products_sample = rng.sample(sample, min(len(sample), 2000))
+    product_paths = [f"/products/{pid}/{slug}" for pid, slug in products_sample]
+
+    provinces = sorted({p["province_code"] for p in products})
+    pages_available = max(1, len(products) // 24)
+    catalogue = []
+    for _ in range(400):
+        params = {}
+        roll = rng.random()
+        if roll < 0.35:
+            params["page"] = rng.randint(1, min(10, pages_available))
+        elif roll < 0.55:
+            params["category"] = rng.choice(corpus.CATEGORIES)
+        elif roll < 0.7:
+            params["province"] = rng.choice(provinces)
+        elif roll < 0.8:
+            params["stars"] = rng.choice((3, 4, 5))
+        elif roll < 0.9:
+            params["certification"] = rng.choice(corpus.CERTIFICATIONS)
+            params["category"] = rng.choice(corpus.CATEGORIES)
+        else:
+            params["sort"] = rng.choice(("price_asc", "price_desc", "stars", "name"))
+        if rng.random() < 0.2:
+            params.setdefault("page", rng.randint(2, min(5, pages_available) + 1))
+        catalogue.append("/products" + ("?" + urllib.parse.urlencode(params) if params else ""))
+
+    measured, _ = query_mix.build(max(query_mix.MIN_QUERIES, 240), args.seed)
+    search = []
+    for query in measured:
+        if query.op != "search":
+            continue
+        params = {"q": query.text, **query.filter_dict}
+        search.append("/search?" + urllib.parse.urlencode(params))
+    return {"catalogue": catalogue, "search": search, "product": product_paths,
+            "emails": [f"buyer{n}@bench.example" for n in range(1, max(args.users, TARGETS["users"]) + 1)]}
+
+
+# ---------------------------------------------------------------- the server
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn as make serve starts it (gunicorn.conf.py), on the benchmark's application module."""
+
+    def __init__(self, env, workers, log_path):
+        self.port = free_port()
+        self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": str(workers or "")}
+        self.log_path = log_path
+        self.process = None
+
+    def start(self, timeout=120):
+        with open(self.log_path, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.load_app:app"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                status, _ = one_request(self.port, "GET", "/healthz", {})
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)  # waiting for a server we started; it has no readiness signal
+        raise RuntimeError("gunicorn did not become healthy:\n" + self.log_tail())
+
+    def workers(self):
+        text = self.log_path.read_text(errors="replace")
+        return text.count("Booting worker")
+
+    def worker_rss_mb(self):
+        """Resident memory of each worker now (Linux /proc), or [] elsewhere."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            sizes = []
+            for pid in children:
+                status = Path(f"/proc/{pid}/status").read_text()
+                sizes.append(round(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024, 1))
+            return sorted(sizes)
+        except (OSError, AttributeError):
+            return []
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def one_request(port, method, path, headers, body=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, (response, data)
+    finally:
+        connection.close()
+
+
+# ---------------------------------------------------------------- the virtual users
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+class User:
+    """One browser: its own address behind the proxy, its own cookies, a seeded choice of pages."""
+
+    def __init__(self, number, port, plan, seed):
+        self.number = number
+        self.port = port
+        self.plan = plan
+        self.rng = random.Random(f"user-{seed}-{number}")
+        self.headers = {
+            "Host": "cho-htx.example", "X-Forwarded-Proto": "https",
+            "X-Forwarded-For": f"10.{20 + number // 250}.{number % 250}.{1 + number % 200}",
+            "Accept": "text/html", "Accept-Encoding": "gzip", "Accept-Language": "vi",
+            "User-Agent": "cho-htx-bench/1",
+        }
+        self.cookies = {}
+        self.samples = []  # (page, ended at (monotonic ns), latency_ns, status, SQL statements or None, bytes, error)
+
+    def send(self, page, method, path, body=None, extra=None):
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if extra:
+            headers.update(extra)
+        started = time.perf_counter_ns()
+        error, status, sql, data = None, 0, None, b""
+        try:
+            status, (response, data) = one_request(self.port, method, path, headers, body)
+            sql = response.getheader("X-SQL-Queries")
+            for header, value in response.getheaders():
+                if header.lower() == "set-cookie":
+                    name, _, rest = value.partition("=")
+                    self.cookies[name] = rest.split(";", 1)[0]
+            if response.getheader("Content-Encoding") == "gzip":
+                data = gzip.decompress(data)
+        except (OSError, http.client.HTTPException) as problem:
+            error = f"{type(problem).__name__}: {problem}"
+        latency = time.perf_counter_ns() - started
+        if error is None and status != EXPECTED_STATUS.get(page, 200):
+            error = f"HTTP {status}"
+        self.samples.append((page, time.monotonic_ns(), latency, status, int(sql) if sql else None, len(data), error))
+        return data
+
+    def act(self, what):
+        if what == CEILING:
+            self.send(CEILING, "GET", "/_bench/ping")
+        elif what == HEALTH:
+            self.send(HEALTH, "GET", "/healthz")
+        elif what == "login":
+            self.cookies = {}  # a new browser each time
+            form = self.send("login_form", "GET", "/login").decode(errors="replace")
+            token = CSRF.search(form)
+            body = urllib.parse.urlencode({"email": self.rng.choice(self.plan["emails"]), "password": PASSWORD,
+                                           "csrf_token": token.group(1) if token else ""})
+            # Over HTTPS, Flask-WTF checks that the Referer is this site, as a browser sends it.
+            self.send("login", "POST", "/login", body.encode(),
+                      {"Content-Type": "application/x-www-form-urlencoded",
+                       "Referer": f"https://{self.headers['Host']}/login", "Origin": f"https://{self.headers['Host']}"})
+            self.cookies = {}
+        else:
+            self.send(what, "GET", self.rng.choice(self.plan[what]))
+
+    def run(self, phase, start_at, end_at):
+        choices = [name for name, _ in MIX]
+        weights = [weight for _, weight in MIX]
+        while time.monotonic() < start_at:
+            time.sleep(min(0.01, max(0.0, start_at - time.monotonic())))
+        while time.monotonic() < end_at:
+            self.act(self.rng.choices(choices, weights)[0] if phase in ("mix", "warmup") else phase)
+
+
+def client_process(numbers, port, plan, seed, phase, start_at, end_at, results):
+    """A client process: one thread per virtual user, until `end_at`; sends back samples and CPU time."""
+    users = [User(n, port, plan, seed) for n in numbers]
+    cpu = time.process_time()
+    threads = [threading.Thread(target=u.run, args=(phase, start_at, end_at)) for u in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put({"samples": [s for u in users for s in u.samples], "cpu_seconds": time.process_time() - cpu})
+
+
+def run_phase(phase, args, port, plan, seconds, log):
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    groups = [list(range(i, args.users, args.client_processes)) for i in range(args.client_processes)]
+    groups = [group for group in groups if group]
+    start_at = time.monotonic() + 0.3
+    end_at = start_at + seconds
+    seed = args.seed + zlib.crc32(phase.encode())
+    processes = [context.Process(target=client_process,
+                                 args=(group, port, plan, seed, phase, start_at, end_at, results), daemon=True)
+                 for group in groups]
+    load_before = os.getloadavg()[0]
+    for process in processes:
+        process.start()
+    gathered = [results.get(timeout=seconds + REQUEST_TIMEOUT + 60) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    samples = [s for g in gathered for s in g["samples"]]
+    # Only requests answered inside the window count: the last ones end while the others have stopped.
+    end_ns = end_at * 1e9
+    summary = summarise(phase, [s for s in samples if s[1] <= end_ns], seconds)
+    summary["unfinished_at_the_end"] = sum(s[1] > end_ns for s in samples)
+    summary["client_cpu_seconds"] = round(sum(g["cpu_seconds"] for g in gathered), 2)
+    summary["load_average_before"] = round(load_before, 2)
+    log(f"{phase}: " + ", ".join(f"{page} {s['throughput']:.0f}/s p95 {s['p95_ms']:.1f} ms"
+                                 for page, s in summary["pages"].items()))
+    return summary
+
+
+def summarise(phase, samples, seconds):
+    pages = {}
+    for page in sorted({s[0] for s in samples}, key=lambda p: (PAGES + (CEILING, HEALTH)).index(p)):
+        mine = [s for s in samples if s[0] == page]
+        latencies = sorted(s[2] / 1e6 for s in mine)
+        sql = [s[4] for s in mine if s[4] is not None]
+        errors = [s[6] for s in mine if s[6]]
+        pages[page] = {
+            "requests": len(mine),
+            "throughput": round(len(mine) / seconds, 1),
+            "p50_ms": round(percentile(latencies, 50), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
+            "max_ms": round(latencies[-1], 1),
+            "sql_max": max(sql) if sql else None,
+            "sql_median": sorted(sql)[len(sql) // 2] if sql else None,
+            "errors": len(errors),
+            "error_examples": sorted(set(errors))[:3],
+            "kb": round(sum(s[5] for s in mine) / len(mine) / 1024, 1),
+        }
+    return {"phase": phase, "seconds": seconds, "requests": len(samples),
+            "throughput": round(len(samples) / seconds, 1), "pages": pages}
+
+
+# ---------------------------------------------------------------- the whole run
+
+def revision():
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "marketplace", "templates"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "app_modified": bool(dirty)}
+
+
+def benchmark(args, log):
+    report = {
+        "benchmark": "load", "version": 1,
+        "params": {"products": args.products, "seed": args.seed, "users": args.users, "seconds": args.seconds,
+                   "warmup": args.warmup, "client_processes": args.client_processes,
+                   "database": "sqlite" if args.sqlite else "postgresql"},
+        "machine": {"cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "revision": revision(),
+        "targets": dict(TARGETS),
+    }
+    store = Store(args)
+    report["params"]["schema"] = store.schema
+    server = None
+    try:
+        products = corpus.generate(args.products, args.seed)
+        app = loader_app(store)
+        env = server_environment(store)
+        accounts = max(args.users, TARGETS["users"])
+        build = {}
+        if store.keep and reusable(store, args, app):
+            log(f"reusing the kept database and index in {store.schema or store.url}")
+            forget_logins(app)
+            build["reused"] = True
+        else:
+            store.create()
+            build["migrate_seconds"] = round(flask(env, "db", "upgrade", log=log), 1)
+            started = time.perf_counter()
+            build["rows"] = load(app, products, accounts, log)
+            build["load_seconds"] = round(time.perf_counter() - started, 1)
+            build["index_seconds"] = round(flask(env, "search", "rebuild", "--procs", "2", log=log), 1)
+            mark(app, args)
+            build["reused"] = False
+        report["build"] = build
+        plan = request_plan(app, products, args)
+
+        server = Server(env, args.workers, store.state / "gunicorn.log")
+        server.start()
+        workers = args.workers or 2 * (os.cpu_count() or 1) + 1  # gunicorn.conf.py's default
+        report["server"] = {"workers": workers, "log": str(server.log_path)}
+        log(f"gunicorn with {workers} workers on 127.0.0.1:{server.port}")
+        if args.warmup:
+            run_phase("warmup", args, server.port, plan, args.warmup, log)
+        phases = [CEILING, HEALTH, *PAGE_PHASES, "mix", CEILING]
+        report["phases"] = []
+        for phase in phases:
+            report["phases"].append(run_phase(phase, args, server.port, plan, args.seconds, log))
+        if server.process.poll() is not None:
+            raise RuntimeError("gunicorn died during the run:\n" + server.log_tail())
+        report["server"]["worker_boots"] = server.workers()  # more than the workers: some were restarted
+        report["server"]["worker_rss_mb"] = server.worker_rss_mb()
+    finally:
+        if server is not None:
+            server.stop()
+        if not store.keep:
+            store.drop()
+    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["results"] = results(report)
+    if args.profile:
+        profile_pages(store, args, plan, log)
+    return report
+
+
+def results(report):
+    """Per page: throughput alone, its fraction of the ceiling, latency in the mix, SQL, errors; targets."""
+    ceilings = [p["pages"][CEILING]["throughput"] for p in report["phases"] if p["phase"] == CEILING]
+    ceiling = sum(ceilings) / len(ceilings)
+    alone = {}
+    for phase in report["phases"]:
+        if phase["phase"] in PAGE_PHASES or phase["phase"] == HEALTH:
+            alone.update(phase["pages"])
+    mix = next(p for p in report["phases"] if p["phase"] == "mix")["pages"]
+    errors = sum(page["errors"] for phase in report["phases"] for page in phase["pages"].values())
+    rows = {}
+    for page in (HEALTH, *PAGES):
+        if page not in alone:
+            continue
+        row = {"alone": alone[page], "in_mix": mix.get(page),
+               "ceiling_fraction": round(alone[page]["throughput"] / ceiling, 3) if ceiling else None}
+        sql_values = [v for v in (alone[page]["sql_max"], (mix.get(page) or {}).get("sql_max")) if v is not None]
+        row["sql_max"] = max(sql_values) if sql_values else None
+        if page != HEALTH:
+            p95 = max(alone[page]["p95_ms"], (mix.get(page) or {}).get("p95_ms", 0))
+            row["targets"] = {
+                "p95": p95 < TARGETS["p95_ms"],
+                "sql": row["sql_max"] is not None and row["sql_max"] <= TARGETS["sql_queries"],
+                "ceiling_fraction": row["ceiling_fraction"] >= TARGETS["ceiling_fraction"],
+            }
+        rows[page] = row
+    return {"ceiling_throughput": round(ceiling, 1), "ceiling_measurements": ceilings, "pages": rows,
+            "errors": errors, "applies": report["params"]["users"] == TARGETS["users"]
+            and report["params"]["products"] == 50000 and report["params"]["database"] == "postgresql",
+            "mix_throughput": next(p for p in report["phases"] if p["phase"] == "mix")["throughput"]}
+
+
+def profile_pages(store, args, plan, log):
+    """Where a page's time goes, inside the application (no server, no network): cProfile over 30 renders."""
+    import cProfile
+    import io
+    import pstats
+
+    from marketplace import create_app
+
+    app = create_app({"SECRET_KEY": secrets.token_urlsafe(48), "PUBLIC_BASE_URL": "https://cho-htx.example",
+                      "SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(store.url), "SEARCH_INDEX_DIR": str(store.index_dir),
+                      "UPLOAD_DIR": str(store.upload_dir), "HTTPS": False, "LOG_LEVEL": "WARNING"})
+    client = app.test_client()
+    rng = random.Random(args.seed)
+    for page in ("catalogue", "search", "product"):
+        paths = [rng.choice(plan[page]) for _ in range(30)]
+        for path in paths[:3]:
+            client.get(path, buffered=True)  # warm: searcher, templates
+        single = cProfile.Profile()
+        single.enable()
+        for path in paths:
+            client.get(path, buffered=True)
+        single.disable()
+        out = io.StringIO()
+        pstats.Stats(single, stream=out).sort_stats("cumulative").print_stats(25)
+        log(f"---- profile of {page} (30 requests in-process) ----\n{out.getvalue()}")
+        single.dump_stats(f"{args.profile}.{page}")
+
+
+def _rss(sizes):
+    return f" ({min(sizes):.0f} to {max(sizes):.0f} MB resident each after the run)" if sizes else ""
+
+
+def _ms(value):
+    return "-" if value is None else f"{value:.1f}"
+
+
+def render(report):
+    p, m, r = report["params"], report["machine"], report["results"]
+    lines = [
+        f"Load benchmark: {p['products']:,} products ({p['database']}), {p['users']} users without think time,"
+        f" {p['seconds']:g} s per phase, gunicorn with {report['server']['workers']} workers",
+        f"Machine: {m['cpus']} CPUs, load average {m['load_average_start']} at start, {m['load_average_end']} at end;"
+        f" worker RSS after the run {report['server'].get('worker_rss_mb')} MB",
+        f"Ceiling (/_bench/ping): {r['ceiling_throughput']:.0f} requests/s (measured {r['ceiling_measurements']});"
+        f" mix: {r['mix_throughput']:.0f} requests/s",
+        "",
+        f"{'page':<12} {'alone/s':>8} {'of ceil':>8} {'p50 ms':>8} {'p95 ms':>8} {'mix p50':>8} {'mix p95':>8}"
+        f" {'SQL max':>8} {'errors':>7} {'KB':>6}",
+    ]
+    for page, row in r["pages"].items():
+        a, mix = row["alone"], row["in_mix"] or {}
+        errors = a["errors"] + mix.get("errors", 0)
+        lines.append(f"{page:<12} {a['throughput']:>8.1f} {row['ceiling_fraction']:>8.0%} {_ms(a['p50_ms']):>8}"
+                     f" {_ms(a['p95_ms']):>8} {_ms(mix.get('p50_ms')):>8} {_ms(mix.get('p95_ms')):>8}"
+                     f" {str(row['sql_max']):>8} {errors:>7} {a['kb']:>6}")
+    lines.append("")
+    lines.append(f"errors in all phases: {r['errors']}")
+    for page, row in r["pages"].items():
+        if "targets" in row:
+            missed = [name for name, ok in row["targets"].items() if not ok]
+            lines.append(f"targets {page}: {'met' if not missed else 'MISSED ' + ', '.join(missed)}")
+    if not r["applies"]:
+        lines.append("(the targets are for 50,000 products on PostgreSQL at 20 users)")
+    for phase in report["phases"]:
+        lines.append(f"phase {phase['phase']:<10} {phase['throughput']:>7.1f} requests/s, client CPU"
+                     f" {phase['client_cpu_seconds']:.1f} s in {phase['seconds']:g} s")
+    return "\n".join(lines)
+
+
+def render_markdown(report):
+    p, m, r = report["params"], report["machine"], report["results"]
+    rev = report["revision"] or {}
+    lines = [
+        f"{p['products']:,} products on {p['database']}, {p['users']} users without think time, {p['seconds']:g} s per"
+        f" phase after {p['warmup']:g} s of warm-up, gunicorn with {report['server']['workers']} sync workers"
+        f"{_rss(report['server'].get('worker_rss_mb'))}, the users"
+        f" in {p['client_processes']} client processes on the same machine; load average {m['load_average_start'][0]}"
+        f" at start, {m['load_average_end'][0]} at end; commit {rev.get('commit', '?')}"
+        f"{' (application modified)' if rev.get('app_modified') else ''}.",
+        "",
+        f"Ceiling (`/_bench/ping`, a trivial route through the same server and middleware):"
+        f" {r['ceiling_throughput']:.0f} requests/s (measured {' and '.join(f'{c:.0f}' for c in r['ceiling_measurements'])});"
+        f" the realistic mix: {r['mix_throughput']:.0f} requests/s.",
+        "",
+        "| page | alone: requests/s | of the ceiling | p50 ms | p95 ms | in the mix: p50 ms | p95 ms | SQL statements (max) | errors | KB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for page, row in r["pages"].items():
+        a, mix = row["alone"], row["in_mix"] or {}
+        errors = a["errors"] + mix.get("errors", 0)
+        lines.append(f"| {page} | {a['throughput']:.1f} | {row['ceiling_fraction']:.0%} | {_ms(a['p50_ms'])} |"
+                     f" {_ms(a['p95_ms'])} | {_ms(mix.get('p50_ms'))} | {_ms(mix.get('p95_ms'))} |"
+                     f" {row['sql_max'] if row['sql_max'] is not None else '-'} | {errors} | {a['kb']} |")
+    lines.append("")
+    verdicts = []
+    for page, row in r["pages"].items():
+        if "targets" in row:
+            missed = [name for name, ok in row["targets"].items() if not ok]
+            verdicts.append(f"{page}: {'met' if not missed else '**missed** (' + ', '.join(missed) + ')'}")
+    lines.append(f"Errors in all phases: {r['errors']}. Targets (p95 < {TARGETS['p95_ms']:.0f} ms alone and in the mix,"
+                 f" ≤ {TARGETS['sql_queries']} SQL statements, ≥ {TARGETS['ceiling_fraction']:.0%} of the ceiling): "
+                 + "; ".join(verdicts) + "." + ("" if r["applies"] else " (They apply at 50,000 products on"
+                                                                         " PostgreSQL with 20 users.)"))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    report = benchmark(args, log)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    elif args.markdown:
+        print(render_markdown(report))
+    else:
+        print(render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
