@@ -164,3 +164,28 @@ def test_completion_certificate_lists_each_signer_and_the_hashes():
                   "01" * 20, "1a" * 32, "1b" * 32, "3b" * 32, "ab" * 32, "cd" * 32,
                   pdf.HONEST_STATEMENT_VI, "Trang 1/"):
         assert words in text, words
+
+
+def test_qr_code_holds_the_verification_address(tmp_path):
+    """Rasterise a drawn QR code (poppler's pdftoppm) and read its modules back: they are segno's."""
+    import segno
+    from PIL import Image
+
+    pdftoppm = require_tool("pdftoppm", "poppler-utils")
+    x, y, size = 20, 20, 80  # mm
+    with pdf._document("MOU-2026-000123", "QR", CREATED) as document:
+        document.add_page()
+        document.qr_code(VERIFY_URL, x, y, size)
+        data = bytes(document.output())
+    (tmp_path / "qr.pdf").write_bytes(data)
+    subprocess.run([pdftoppm, "-r", "200", "-png", "-singlefile", str(tmp_path / "qr.pdf"), str(tmp_path / "qr")],
+                   check=True)
+    matrix = [list(row) for row in segno.make(VERIFY_URL, error="m", micro=False).matrix]
+    modules = len(matrix) + 8
+    dots_per_mm = 200 / 25.4
+    with Image.open(tmp_path / "qr.png") as image:
+        grey = image.convert("L")
+        read = [[grey.getpixel((round((x + (c + 4.5) * size / modules) * dots_per_mm),
+                                round((y + (r + 4.5) * size / modules) * dots_per_mm))) < 128
+                 for c in range(len(matrix))] for r in range(len(matrix))]
+    assert read == [[bool(module) for module in row] for row in matrix]

@@ -14,7 +14,8 @@ once, hash it (`content_sha256`) and keep it; the PDF is a rendering of that sna
 else. Everything in it that came from users is plain text: it is normalised to NFC, stripped of
 control characters, and never interpreted as markup (no Markdown, no HTML, no page-number alias);
 a character the font lacks prints as U+FFFD. Both functions raise `ValueError` on an unknown code
-(kind, period, price basis, role) and `KeyError` on a missing key; they never touch the database.
+(kind, period, price basis, role), a malformed ISO date or a naive datetime, and `KeyError` on a
+missing key; they never touch the database.
 
 The PDF says honestly what its signature is: an electronic signature on the platform, with integrity
 and an audit trail provided by the platform, *not* a "chữ ký số" (digital signature) from a licensed

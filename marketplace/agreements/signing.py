@@ -538,13 +538,15 @@ def sign(pdf_bytes: bytes, credentials: Credentials, *, certify: bool, field_nam
     """
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
+        encrypted = writer.prev.encrypted
+        signed_fields = [] if encrypted else [s.field_name for s in writer.prev.embedded_signatures]
     except (pdf_misc.PdfError, ValueError, KeyError, TypeError) as error:
         raise SigningError("not_pdf", f"not a readable PDF: {error}") from error
-    if writer.prev.encrypted:
+    if encrypted:
         raise SigningError("not_pdf", "the PDF is encrypted")
-    if certify and writer.prev.embedded_signatures:
+    if certify and signed_fields:
         raise SigningError("already_signed", "only the first signature can certify the document")
-    if any(signature.field_name == field_name for signature in writer.prev.embedded_signatures):
+    if field_name in signed_fields:
         raise SigningError("field_in_use", f"the signature field {field_name!r} is already signed")
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
