@@ -43,7 +43,7 @@ from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCerti
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from tests import factories
-from tests.test_uploads import PDF, jpeg
+from tests.catalog.test_uploads import PDF, jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"

@@ -647,7 +647,7 @@ def verify(pdf_bytes: bytes) -> Verification:
     (_structure_problem: refuses object streams and more objects or later updates than our documents
     have); then pyHanko runs in a child process (forked from a fork server that has pyHanko loaded,
     ~20 ms) with a CPU-time limit of VERIFY_CPU_SECONDS, no core dump and its warnings silenced. A
-    20 MB document within the bounds verifies in well under a second here (tests/test_signing.py).
+    20 MB document within the bounds verifies in well under a second here (tests/agreements/test_signing.py).
     """
     size = len(pdf_bytes)
     if size > current_app.config["VERIFY_MAX_BYTES"]:

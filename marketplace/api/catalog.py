@@ -4,7 +4,7 @@ Public reads, like the catalogue pages (no token): GET /products, /products/<id>
 A cooperative's own products, with a bearer token: GET /me/products, POST /products, PUT and DELETE
 /products/<id>, POST /products/<id>/publish and /hide. Every handler reads its input, calls one catalogue
 service or query (which decide who may see or change what), and shapes the JSON; openapi.py documents
-each shape and tests/test_api_schema.py checks the two agree.
+each shape and tests/api/test_api_schema.py checks the two agree.
 """
 from flask import current_app, g, jsonify, request, url_for
 from flask_babel import force_locale

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description of /api/v1. tests/test_api.py keeps it true: every API route must be
+"""The OpenAPI 3.1 description of /api/v1. tests/api/test_api.py keeps it true: every API route must be
 described here, and schemathesis checks that responses match it."""
 from marketplace.querystring import MAX_PAGE
 from marketplace.routing import MAX_ID

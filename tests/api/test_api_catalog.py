@@ -17,7 +17,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.extensions import db
 from tests import factories
-from tests.test_api import assert_json_error, bearer, token_for
+from tests.api.test_api import assert_json_error, bearer, token_for
 
 PRODUCT_FIELDS = {
     "id", "name", "name_en", "slug", "url", "category", "unit", "description", "origin", "base_price_vnd",

@@ -26,7 +26,7 @@ from tests.conftest import BASE_CONFIG, database_url
 
 pytestmark = pytest.mark.slow
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
 ROUNDS = 12
 

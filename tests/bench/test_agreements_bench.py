@@ -13,7 +13,7 @@ import pytest
 
 from bench.agreements_bench import STEPS, render, render_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = 2
 
 

@@ -32,7 +32,7 @@ from tests import factories
 from tests.conftest import REDIS_URL, database_url, require_redis
 from tests.factories import jpeg
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def messages():

@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from tests import factories
 from tests.factories import jpeg, png
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STORED_FILE = re.compile(r"^[0-9a-f]{32}(_thumb)?\.webp$")
 
 

@@ -162,7 +162,7 @@ def test_two_processes_share_the_account_limit_in_redis(make_app, app, database,
     config = {**BASE_CONFIG, **settings, **redis_limits["settings"], "UPLOAD_DIR": str(tmp_path / "worker")}
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER, json.dumps(config)],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
 

@@ -19,7 +19,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.extensions import db
 from tests import factories
-from tests.test_uploads import PDF, fetch, jpeg, png
+from tests.catalog.test_uploads import PDF, fetch, jpeg, png
 
 XSS_NAME = '"><img src=x onerror=alert(1)>'
 

@@ -23,7 +23,7 @@ from bench.search_bench import render, render_markdown
 from marketplace.text import fold
 from tests.conftest import IN_CI, POSTGRES_URL, require_postgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS, QUERIES = 300, 200
 RUNS = ["without_postgresql"] + (["with_postgresql"] if (POSTGRES_URL or IN_CI) else [])
 

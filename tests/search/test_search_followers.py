@@ -24,7 +24,7 @@ from marketplace.search import query, sync
 from tests import factories
 from tests.conftest import BASE_CONFIG, database_url
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VISIBLE_WITHIN = 5.0  # seconds: the promise for a committed change on any host
 
 
@@ -56,7 +56,7 @@ print("done", flush=True)
 
 
 def test_searching_never_fails_while_another_process_commits_to_the_index(tmp_path):
-    from tests.test_search_engine import record
+    from tests.search.test_search_engine import record
 
     path = tmp_path / "index"
     records = [record(f"Chè xanh {n}") for n in range(5)]

@@ -30,7 +30,7 @@ from marketplace.unit_of_work import unit_of_work
 from tests import factories
 from tests.conftest import BASE_CONFIG, require_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LONG_NAME = "Liên minh Hợp tác xã tỉnh Lạng Sơn - Trung tâm hỗ trợ phát triển hợp tác xã và kết nối tiêu thụ nông sản"
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from bench import corpus, load
 from tests.conftest import IN_CI, POSTGRES_URL, require_postgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS, USERS = 120, 3
 RUNS = ["sqlite"] + (["postgresql"] if (POSTGRES_URL or IN_CI) else [])
 
