@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import g, request, session
+from flask_login import current_user, user_unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace import errors, i18n, logging_setup, routing
@@ -37,6 +38,7 @@ def init_web(app):
     _init_file_compression(app)
     _init_security_headers(app)
     _init_login(app)
+    _init_private_caching(app)
     i18n.init_app(app, babel)
     _init_templates(app)
     errors.register_error_handlers(app)
@@ -111,6 +113,37 @@ def _init_login(app):
             return None
         g.auth_session = record
         return record.user
+
+
+# Files that are the same for everyone, whoever asks; their caching is decided by send_file.
+SHARED_FILE_ENDPOINTS = {"static", "bootstrap.static"}
+
+
+def _init_private_caching(app):
+    """`Cache-Control: no-store` on every response to a signed-in person, and on every turn-away from a
+    page behind a login (checklist row 41, ASVS 8.2.1).
+
+    A signed-in person's page names them and their organisation (the header, the account, members and
+    workspace pages), so no browser or proxy cache may keep it: the next person at a shared computer
+    must not find it with the Back button. Responses that declare themselves `public` (product photos,
+    QR codes, search suggestions) are the same for everyone and keep their caching, as do static files.
+    Pages behind a login are found by Flask-Login's `user_unauthorized` signal, so a blueprint that
+    checks the login in a before_request hook (the alliance's) is covered like a decorated view.
+    """
+
+    user_unauthorized.connect(_mark_private)  # once per process: connecting the same receiver again is a no-op
+
+    @app.after_request
+    def private_pages_are_not_stored(response):
+        if request.endpoint in SHARED_FILE_ENDPOINTS or response.cache_control.public:
+            return response
+        if g.get("private_page") or current_user.is_authenticated:
+            response.cache_control.no_store = True
+        return response
+
+
+def _mark_private(_app, **_extra):
+    g.private_page = True
 
 
 def _init_templates(app):

@@ -380,3 +380,53 @@ def test_alliance_review_of_an_unknown_or_alliance_organisation_is_404(app, user
     assert client.post(f"/alliance/organisations/{own}/suspend", data={"reason": "x"}).status_code == 404
     assert client.post(f"/alliance/organisations/{own}/classification",
                        data={"classification": "good"}).status_code == 404
+
+
+# ---------------------------------------------------------------- row 41: private pages are not stored
+
+def test_every_page_a_signed_in_person_sees_is_not_stored(app, users, victim):
+    """Issue 12: the account, members, workspace and alliance pages (and every page behind a login from
+    now on) must not stay in a browser's or proxy's cache. Only answers that declare themselves public
+    (the same for everyone: photos, QR codes, suggestions) may be kept."""
+    values, stored = path_values(victim), []
+    for role, user in users.items():
+        client = signed_in_client(app, user)
+        for rule in checked_rules(app):
+            if "GET" not in rule.methods:
+                continue
+            url = url_of(app, rule, values)
+            response = client.get(url)
+            cache = response.cache_control
+            if not cache.no_store and (response.mimetype == "text/html" or not cache.public):
+                stored.append(f"{role} GET {url}: {response.status_code} Cache-Control: {cache}")
+    assert not stored, "\n".join(stored)
+
+
+def test_the_private_pages_of_issue_12_are_not_stored(app, users, victim):
+    client = signed_in_client(app, users["cooperative"])
+    product = factories.product(users["cooperative"].organisation, status="draft")
+    for path in ("/account", "/organisation/members", f"/products/{product.id}/edit", "/workspace/products"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.cache_control.no_store, path
+    alliance = signed_in_client(app, users["alliance"])
+    for path in ("/alliance/organisations", "/alliance/certificates"):
+        response = alliance.get(path)
+        assert response.status_code == 200 and response.cache_control.no_store, path
+
+
+def test_turning_an_anonymous_person_away_is_not_stored_either(app, victim):
+    client, values = app.test_client(), path_values(victim)
+    for rule in checked_rules(app):
+        if rule.endpoint in PUBLIC or "GET" not in rule.methods:
+            continue
+        response = client.get(url_of(app, rule, values))
+        assert response.cache_control.no_store, f"{rule.endpoint}: {response.status_code} {response.cache_control}"
+
+
+def test_public_pages_keep_their_caching_for_anonymous_visitors(client, cooperative_owner):
+    for path in ("/", "/products", "/search?q=mien"):
+        response = client.get(path)
+        assert response.status_code == 200 and not response.cache_control.no_store, path
+    # ... and become private once someone signs in: the header names them.
+    client.post("/login", data={"email": cooperative_owner.email, "password": factories.PASSWORD})
+    assert client.get("/products").cache_control.no_store

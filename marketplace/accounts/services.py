@@ -241,16 +241,41 @@ def _password_matches(user, password):
 
 @unit_of_work()
 def change_password(user, current_password, new_password, keep_session_secret=None):
-    """Change a password after checking the current one; other sessions are logged out; mail is sent."""
+    """Change a password after checking the current one. Other sessions end, every API token is revoked
+    and the user is told by mail. Returns the number of API tokens revoked (the page says so too)."""
     if not _password_matches(user, current_password):
         raise ValidationFailed(_l("The current password is wrong."), field="current_password")
     passwords.check_policy(new_password, [user.email, user.full_name])
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
+    revoked = _end_everything_of(user, keep_session_secret)
+    events.password_changed(user)
+    _notify_password_changed(user, revoked)
+    return revoked
+
+
+def _end_everything_of(user, keep_session_secret=None):
+    """A new password ends what the old one opened: sessions (but the one kept), API tokens, reset links.
+
+    Returns the number of API tokens revoked. A token is a password of its own: whoever learnt the old
+    password may have created one, so it must not outlive the change.
+    """
     sessions.end_all_for(user, keep_secret=keep_session_secret)
     _spend_reset_links(user)
-    events.password_changed(user)
-    notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
+    return _revoke_api_tokens(user)
+
+
+def _revoke_api_tokens(user):
+    now, revoked = utcnow(), 0
+    for token in db.session.scalars(db.select(ApiToken).filter_by(user_id=user.id, revoked_at=None)):
+        token.revoked_at = now
+        revoked += 1
+    return revoked
+
+
+def _notify_password_changed(user, revoked_tokens):
+    notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale,
+                       user=user, revoked_tokens=revoked_tokens)
 
 
 @unit_of_work()
@@ -294,17 +319,17 @@ def check_reset_token(secret):
 
 @unit_of_work()
 def reset_password(secret, new_password):
-    """Set a new password with a reset token; the token is spent and every session ends."""
+    """Set a new password with a reset token: the token is spent, every session ends and every API
+    token is revoked; the user is told by mail. Returns (user, number of API tokens revoked)."""
     record = _open_reset(secret)
     user = record.user
     passwords.check_policy(new_password, [user.email, user.full_name])
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = record.used_at = utcnow()
-    sessions.end_all_for(user)
-    _spend_reset_links(user)
+    revoked = _end_everything_of(user)
     events.password_reset(user)
-    notifications.send(user.email, _l("Your Chợ HTX password was changed"), "password_changed", user.locale, user=user)
-    return user
+    _notify_password_changed(user, revoked)
+    return user, revoked
 
 
 @unit_of_work()
@@ -433,8 +458,7 @@ def remove_member(actor, user_id):
         raise Conflict(_l("Another owner cannot be removed."), code="cannot_remove_owner")
     member.is_active = False
     sessions.end_all_for(member)
-    for token in db.session.scalars(db.select(ApiToken).filter_by(user_id=member.id, revoked_at=None)):
-        token.revoked_at = utcnow()
+    _revoke_api_tokens(member)
     events.member_removed(member, actor)
 
 

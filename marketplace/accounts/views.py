@@ -1,6 +1,7 @@
 """Account pages. Each view reads a form, calls one service, and picks a response."""
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services, sessions
@@ -139,11 +140,12 @@ def reset_password(token):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.password.data)
+            _user, revoked = services.reset_password(token, form.password.data)
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
             flash(_("Your password is changed. Log in with the new one."), "success")
+            _flash_revoked_tokens(revoked)
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form)
 
@@ -173,15 +175,23 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(
+            revoked = services.change_password(
                 current_user, form.current_password.data, form.new_password.data, session.get("auth")
             )
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
             flash(_("Your password is changed. Other devices have been logged out."), "success")
+            _flash_revoked_tokens(revoked)
             return redirect(url_for("accounts.account"))
     return _account_page(password_form=form, status=422)
+
+
+def _flash_revoked_tokens(revoked):
+    if revoked:
+        flash(ngettext("%(num)s API token was revoked with the old password: create a new one for your software.",
+                       "Your %(num)s API tokens were revoked with the old password: create new ones for your software.",
+                       revoked), "warning")
 
 
 @blueprint.post("/account/tokens")

@@ -153,6 +153,51 @@ def test_a_removed_members_token_stops_working(client, auth, cooperative_owner):
     assert_json_error(client.get("/api/v1/me", headers=bearer(secret)), 401, "unauthenticated")
 
 
+NEW_PASSWORD = "một mật khẩu mới hoàn toàn khác"
+
+
+def test_changing_the_password_revokes_every_api_token_and_says_so(client, auth, outbox, cooperative_owner):
+    """Issue 12: a token created with a stolen password must not outlive the password (checklist row 38)."""
+    secrets = [token_for(cooperative_owner, "ERP"), token_for(cooperative_owner, "kế toán")]
+    other = token_for(factories.user(cooperative_owner.organisation, email="member@htx.example", role="member"))
+    assert all(client.get("/api/v1/me", headers=bearer(s)).status_code == 200 for s in secrets)
+    client.post("/language", data={"lang": "en"})
+    auth.login(cooperative_owner.email)
+    response = client.post("/account/password", data={"current_password": factories.PASSWORD,
+                                                       "new_password": NEW_PASSWORD}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "Your 2 API tokens were revoked with the old password" in response.get_data(as_text=True)
+    for secret in secrets:
+        assert_json_error(client.get("/api/v1/me", headers=bearer(secret)), 401, "unauthenticated")
+    assert client.get("/api/v1/me", headers=bearer(other)).status_code == 200  # another person's token
+    assert "You have no API tokens." in client.get("/account").get_data(as_text=True)
+    (mail,) = outbox
+    assert mail.to == [cooperative_owner.email] and "2 token API của bạn đã bị thu hồi" in mail.body
+
+
+def test_resetting_the_password_revokes_every_api_token_and_says_so(client, outbox, cooperative_owner):
+    secret = token_for(cooperative_owner)
+    client.post("/language", data={"lang": "en"})
+    client.post("/forgot-password", data={"email": cooperative_owner.email})
+    link = re.search(r"/reset-password/[A-Za-z0-9_-]+", outbox[0].body).group(0)
+    outbox.clear()
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    response = client.post(link, data={"password": NEW_PASSWORD}, follow_redirects=True)
+    assert "1 API token was revoked with the old password" in response.get_data(as_text=True)
+    assert_json_error(client.get("/api/v1/me", headers=bearer(secret)), 401, "unauthenticated")
+    (mail,) = outbox
+    assert "1 token API của bạn đã bị thu hồi" in mail.body
+
+
+def test_a_password_change_without_tokens_says_nothing_about_tokens(client, auth, outbox, cooperative_owner):
+    client.post("/language", data={"lang": "en"})
+    auth.login(cooperative_owner.email)
+    response = client.post("/account/password", data={"current_password": factories.PASSWORD,
+                                                       "new_password": NEW_PASSWORD}, follow_redirects=True)
+    assert "API token" not in response.get_data(as_text=True).split('id="tokens-heading"')[0]
+    assert "API token" not in outbox[0].body
+
+
 def test_a_deactivated_users_token_is_refused_even_if_not_revoked(client, cooperative_owner):
     member = factories.user(cooperative_owner.organisation, email="member@htx.example", role="member")
     secret = token_for(member)
