@@ -72,6 +72,14 @@ MAX_COLUMNS = 60
 PREVIEW_SECONDS = 3600
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell: the start of a value, and after a "," or ";" inside it, since Excel
+# splits a CSV line on the list separator of the computer's locale (";" in Vietnamese and most European
+# locales) and may not honour the quotes around a value that contains it. The guard is an apostrophe
+# at such a place before a formula character, or before an apostrophe (so the import can tell the two
+# apart and gives back exactly what was exported). Quotes in between count for nothing: a reader that
+# ignores quoting still sees a formula in `;"=1`.
+GUARD_NEEDED = re.compile(r"""(^|[,;])(?="*[=+\-@\t\r'])""")
+GUARD = re.compile(r"""(^|[,;])'(?="*[=+\-@\t\r'])""")
 DEFAULT_CAPACITY_PERIOD = CapacityPeriod.YEAR  # a registry's capacity is yearly output
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -260,8 +268,9 @@ def _cell_text(value):
 
 
 def _unescape(text):
-    """Undo the export's guard against formula injection: "'=x" is the text "=x"."""
-    return text[1:] if text.startswith("'") and text[1:2] and text[1] in FORMULA_START else text
+    """Undo the export's guard against formula injection (see `guard`): "'=x" is the text "=x", "a;'=x" is
+    "a;=x", and "''x" is "'x"."""
+    return GUARD.sub(r"\1", text) if "'" in text else text
 
 
 def _header(cells):
@@ -859,17 +868,19 @@ def _format_tax_code(tax_code):
 
 
 def guard(value):
-    """A spreadsheet must not run a cell as a formula (CSV injection): text starting with = + - @
-    gets a leading apostrophe, which the import removes."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
+    """A spreadsheet must not run any part of a cell as a formula (CSV injection): wherever a cell could
+    start (the start of the text, and after each "," or ";" in it), an = + - @ tab or carriage return gets
+    an apostrophe before it, and so does an apostrophe; `_unescape` (the import) removes them again.
+    "mô tả;=1+1;" is exported as "mô tả;'=1+1;"."""
+    if isinstance(value, str):
+        return GUARD_NEEDED.sub(r"\1'", value)
     return value
 
 
 def to_csv(rows):
-    """UTF-8 with a BOM, so Excel reads the Vietnamese letters correctly."""
+    """UTF-8 with a BOM, so Excel reads the Vietnamese letters correctly; every field quoted and guarded."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([guard(row[column]) for column in COLUMNS])
