@@ -74,6 +74,14 @@ def defaults(instance_path):
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",
+        # Spreadsheet import (catalog/spreadsheet.py reads files as streams and stops at the first cap crossed).
+        "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
+        "IMPORT_WEB_MAX_ROWS": 2000,  # products per file on /workspace/import (each row is tried twice)
+        "IMPORT_MAX_COLUMNS": 60,
+        "IMPORT_MAX_CELLS": 120_000,  # cells read, empty ones and blank rows included
+        "IMPORT_MAX_SHARED_STRINGS": 120_000,  # XLSX: distinct texts of the workbook
+        "IMPORT_MAX_UNPACKED_BYTES": 20 * 1024 * 1024,  # XLSX: the parts read (sheet, shared strings, styles)
+        "IMPORT_MAX_LINE_CHARS": 100_000,  # CSV: one row, quoted line breaks included
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "LANGUAGES": ["vi", "en"],
@@ -108,6 +116,13 @@ ENVIRONMENT = {
     "LOG_FORMAT": ("LOG_FORMAT", str),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "TRUST_PROXY_HOPS": ("TRUST_PROXY_HOPS", int),
+    "IMPORT_MAX_ROWS": ("IMPORT_MAX_ROWS", int),
+    "IMPORT_WEB_MAX_ROWS": ("IMPORT_WEB_MAX_ROWS", int),
+    "IMPORT_MAX_COLUMNS": ("IMPORT_MAX_COLUMNS", int),
+    "IMPORT_MAX_CELLS": ("IMPORT_MAX_CELLS", int),
+    "IMPORT_MAX_SHARED_STRINGS": ("IMPORT_MAX_SHARED_STRINGS", int),
+    "IMPORT_MAX_UNPACKED_BYTES": ("IMPORT_MAX_UNPACKED_BYTES", int),
+    "IMPORT_MAX_LINE_CHARS": ("IMPORT_MAX_LINE_CHARS", int),
     "MAIL_BACKEND": ("MAIL_BACKEND", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),

@@ -9,9 +9,10 @@ services.import_product, so the rules of a product are those of the forms and th
 A run is all or nothing: every row is tried in one transaction and the errors of all rows are
 collected as (line, column, message); the transaction is committed only when no row failed, or,
 when the caller asks for the valid rows only, after a second pass over just those. A preview is
-the same run, rolled back. Nothing a file says is trusted: size, row count and unpacked XLSX size
-are limited, header names are checked against COLUMNS, and cells that a spreadsheet would run as a
-formula are exported with a leading apostrophe (which the import removes again).
+the same run, rolled back. Nothing a file says is trusted: catalog.spreadsheet reads it as a stream
+under hard caps (rows, columns, cells, shared strings, unpacked size, line length: the IMPORT_*
+settings), header names are checked against COLUMNS, and every exported field is quoted, with a
+leading apostrophe before anything a spreadsheet could run as a formula (which the import removes).
 """
 import contextlib
 import csv
@@ -21,7 +22,6 @@ import os
 import re
 import secrets
 import time
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from marketplace.accounts.authz import Permission, is_alliance_staff, require
 from marketplace.accounts.models import LABELS, CooperativeType, Organisation, OrganisationEvent, OrganisationKind
 from marketplace.accounts.services import TAX_CODE_HINT, clean_tax_code
 from marketplace.catalog import services
+from marketplace.catalog.spreadsheet import Limits, Stats, csv_records, file_error, number, xlsx_records
 from marketplace.catalog.models import (
     CapacityPeriod,
     Category,
@@ -65,13 +66,17 @@ REQUIRED_FOR_ALLIANCE = ("cooperative_name", "cooperative_tax_code")  # the type
 CERTIFICATE_COLUMNS = ("ocop_stars", "ocop_certificate_no", "ocop_expiry")
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # an XLSX is a zip: refuse zip bombs before parsing
-MAX_ROWS = 5000
-WEB_MAX_ROWS = 2000  # a page request checks every row twice (preview, then import): keep it within seconds
-MAX_COLUMNS = 60
 PREVIEW_SECONDS = 3600
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell: the start of a value, and after a "," or ";" inside it, since Excel
+# splits a CSV line on the list separator of the computer's locale (";" in Vietnamese and most European
+# locales) and may not honour the quotes around a value that contains it. The guard is an apostrophe
+# at such a place before a formula character, or before an apostrophe (so the import can tell the two
+# apart and gives back exactly what was exported). Quotes in between count for nothing: a reader that
+# ignores quoting still sees a formula in `;"=1`.
+GUARD_NEEDED = re.compile(r"""(^|[,;])(?="*[=+\-@\t\r'])""")
+GUARD = re.compile(r"""(^|[,;])'(?="*[=+\-@\t\r'])""")
 DEFAULT_CAPACITY_PERIOD = CapacityPeriod.YEAR  # a registry's capacity is yearly output
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -162,10 +167,6 @@ class Report:
         return [row for row in self.rows if not row.ok]
 
 
-def file_error(*messages):
-    return ValidationFailed(messages[0], errors={"file": " ".join(str(m) for m in messages)})
-
-
 # ---------------------------------------------------------------- reading files
 
 def read_upload(upload):
@@ -178,71 +179,47 @@ def read_upload(upload):
     return data
 
 
-def read_table(data, filename=""):
-    """Parse CSV (UTF-8, with or without BOM, "," or ";" separated) or XLSX (the first sheet) bytes.
+def import_limits(web=False):
+    """The caps on a file from the configuration (IMPORT_*); `web` takes the page's smaller row count."""
+    return Limits.from_config(current_app.config, web=web)
 
-    Raises ValidationFailed (field "file") for a file that is not a readable table.
+
+def read_table(data, filename="", limits=None, stats=None):
+    """Parse CSV (UTF-8, with or without BOM, "," or ";" separated) or XLSX (the first sheet) bytes,
+    as a stream under `limits` (default: the configuration's, as for the command line).
+
+    Raises ValidationFailed (field "file") for a file that is not a readable table or crosses a limit;
+    `stats` (a spreadsheet.Stats) records the work done.
     """
+    limits = limits or import_limits()
     if not data.strip():
         raise file_error(_l("The file is empty."))
-    records = _xlsx_records(data) if data.startswith(b"PK\x03\x04") else _csv_records(data)
+    reader = xlsx_records if data.startswith(b"PK\x03\x04") else csv_records
+    records = reader(data, limits, stats if stats is not None else Stats())
     header, rows = None, []
     with contextlib.closing(records):
         for line, cells in records:
-            cells = [_unescape(_cell_text(c)) for c in cells[:MAX_COLUMNS + 1]]
+            cells = [_unescape(_cell_text(c)) for c in cells]
             if header is None:
-                header = _header(cells)
+                header = _header(cells, limits)
                 continue
             if not any(cells):
                 continue  # spreadsheets leave blank rows behind
-            if len(rows) == MAX_ROWS:
-                raise file_error(_l("The file has more than %(max)s rows. Split it into several files.",
-                                    max=f"{MAX_ROWS:,}".replace(",", ".")))
+            if len(rows) == limits.max_rows:
+                raise _too_many_rows(limits)
             rows.append((line, _row_cells(header, cells, line)))
     if header is None:
         raise file_error(_l("The file is empty."))
     return Table(columns=[name for name in header if name], rows=rows, filename=filename[:200])
 
 
-def _csv_records(data):
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise file_error(_l("The file is neither UTF-8 CSV nor XLSX. In Excel, use Save As → "
-                            "\"CSV UTF-8 (comma delimited)\" or keep the .xlsx file.")) from None
-    first_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        start = 1
-        for cells in reader:
-            yield start, cells
-            start = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
-    except csv.Error as error:
-        raise file_error(_l("The CSV file cannot be read near line %(line)s.", line=reader.line_num)) from error
-
-
-def _xlsx_records(data):
-    from openpyxl import load_workbook
-
-    unreadable = file_error(_l("This file cannot be read as an Excel workbook (XLSX)."))
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(item.file_size for item in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise file_error(_l("The workbook is too large once unpacked. Split it into several files."))
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except ValidationFailed:
-        raise
-    except Exception:  # openpyxl raises many kinds of errors on a damaged or foreign file
-        raise unreadable from None
-    try:
-        if not workbook.worksheets:
-            raise unreadable
-        sheet = workbook.worksheets[0]
-        for line, cells in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), start=1):
-            yield line, list(cells)
-    finally:
-        workbook.close()
+def _too_many_rows(limits):
+    if limits.web:
+        return file_error(_l("The file has more than %(max)s rows. Split it into several files (the alliance loads "
+                             "larger registries with the command `flask catalog import`).",
+                             max=number(limits.max_rows)))
+    return file_error(_l("The file has more than %(max)s rows. Split it into several files.",
+                         max=number(limits.max_rows)))
 
 
 def _cell_text(value):
@@ -260,18 +237,19 @@ def _cell_text(value):
 
 
 def _unescape(text):
-    """Undo the export's guard against formula injection: "'=x" is the text "=x"."""
-    return text[1:] if text.startswith("'") and text[1:2] and text[1] in FORMULA_START else text
+    """Undo the export's guard against formula injection (see `guard`): "'=x" is the text "=x", "a;'=x" is
+    "a;=x", and "''x" is "'x"."""
+    return GUARD.sub(r"\1", text) if "'" in text else text
 
 
-def _header(cells):
+def _header(cells, limits):
     names = [re.sub(r"[\s-]+", "_", cell.strip().lower()) for cell in cells]
     while names and not names[-1]:
         names.pop()
     if not any(names):
         raise file_error(_l("The first row must be the header row with the column names."))
-    if len(names) > MAX_COLUMNS:
-        raise file_error(_l("The header has more than %(max)s columns.", max=MAX_COLUMNS))
+    if len(names) > limits.max_columns:
+        raise file_error(_l("The header has more than %(max)s columns.", max=limits.max_columns))
     problems = []
     unknown = [name for name in names if name and name not in COLUMNS]
     if unknown:
@@ -715,12 +693,8 @@ def preview_upload(actor, upload):
     """Read an uploaded file and try every row without writing. Returns (token, table, report); the
     parsed rows are kept under the token for one hour, for `confirm_upload`."""
     alliance = acting_for_alliance(actor)
-    table = read_table(read_upload(upload), upload.filename or "")
+    table = read_table(read_upload(upload), upload.filename or "", limits=import_limits(web=True))
     check_columns(table, alliance)
-    if len(table.rows) > WEB_MAX_ROWS:
-        raise file_error(_l("The file has more than %(max)s rows. Split it into several files (the alliance loads "
-                            "larger registries with the command `flask catalog import`).",
-                            max=f"{WEB_MAX_ROWS:,}".replace(",", ".")))
     report = run_import(actor, table, dry_run=True)
     return save_preview(actor, table), table, report
 
@@ -859,17 +833,19 @@ def _format_tax_code(tax_code):
 
 
 def guard(value):
-    """A spreadsheet must not run a cell as a formula (CSV injection): text starting with = + - @
-    gets a leading apostrophe, which the import removes."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
+    """A spreadsheet must not run any part of a cell as a formula (CSV injection): wherever a cell could
+    start (the start of the text, and after each "," or ";" in it), an = + - @ tab or carriage return gets
+    an apostrophe before it, and so does an apostrophe; `_unescape` (the import) removes them again.
+    "mô tả;=1+1;" is exported as "mô tả;'=1+1;"."""
+    if isinstance(value, str):
+        return GUARD_NEEDED.sub(r"\1'", value)
     return value
 
 
 def to_csv(rows):
-    """UTF-8 with a BOM, so Excel reads the Vietnamese letters correctly."""
+    """UTF-8 with a BOM, so Excel reads the Vietnamese letters correctly; every field quoted and guarded."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([guard(row[column]) for column in COLUMNS])

@@ -2,6 +2,7 @@
 attachment headers, who sees what, formula-injection guard, and export → import round trips."""
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -57,7 +58,7 @@ def test_a_cooperative_exports_its_own_products_as_csv(client, auth, cooperative
     assert response.headers["Content-Disposition"].startswith("attachment; filename=san-pham-")
     assert "no-store" in response.headers["Cache-Control"]
     header = response.get_data().decode("utf-8-sig").split("\r\n", 1)[0]
-    assert header.split(",") == list(importing.COLUMNS)
+    assert header == ",".join(f'"{name}"' for name in importing.COLUMNS), "every field is quoted"
     rows = csv_rows(response)
     assert [r["name"] for r in rows] == ["Hoa hồi khô", "Mật ong rừng"], "ordered by name, own products only"
     anise, honey = rows
@@ -141,6 +142,49 @@ def test_formulas_are_defused_in_the_export_and_restored_by_the_import(client, a
         assert report.written and report.created == 0
         assert details_of_all() == before
     assert sorted(p.name for p in db.session.scalars(db.select(Product))) == sorted(names)
+
+
+# Texts that Excel, with ";" as its list separator (Vietnamese locales), cut into cells, one of them a
+# formula (issue 12: "mô tả;=1+1;" came out unguarded); with quotes, tabs and apostrophes around.
+SPLIT_FORMULAS = ["mô tả;=1+1;", "Quế,@SUM(A1)", "giá;-2,+3", "x;\t=1", 'ghi chú,"=1+1', "'=không phải công thức",
+                  "a;'b", "10.000, -5% cho đơn lớn"]
+
+
+def excel_fragments(text):
+    """Every piece Excel could make a cell of: each field cut at every "," and ";", and each raw line cut
+    the same way without regard to quotes (a reader set to the other separator does not honour them),
+    the quotes around a piece dropped."""
+    for row in csv.reader(io.StringIO(text, newline="")):
+        for field in row:
+            yield from re.split("[,;]", field)
+    for line in text.splitlines():
+        yield from (piece.lstrip('"') for piece in re.split("[,;]", line))
+
+
+def test_every_field_is_quoted_and_no_piece_of_a_cell_can_start_a_formula(client, auth, cooperative_owner):
+    for number, text in enumerate(SPLIT_FORMULAS):
+        services.create_product(cooperative_owner, services.ProductDetails(
+            name=f"Sản phẩm {number} {text}", description=text, category="other", unit="kg", base_price_vnd=1000))
+    auth.login(cooperative_owner.email)
+    data = client.get("/workspace/export.csv").get_data()
+    text = data.decode("utf-8-sig")
+
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rewritten = io.StringIO(newline="")
+    csv.writer(rewritten, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerows(rows)
+    assert rewritten.getvalue() == text, "every field is quoted, numbers and empty ones too"
+
+    pieces = list(excel_fragments(text))
+    assert "'=1+1" in pieces and "'@SUM(A1)" in pieces and "'\t=1" in pieces
+    assert [piece for piece in pieces if piece.startswith(importing.FORMULA_START)] == []
+    descriptions = {row[importing.COLUMNS.index("description")] for row in rows[1:]}
+    assert "mô tả;'=1+1;" in descriptions and "10.000, -5% cho đơn lớn" in descriptions  # a space: no formula
+
+    before = details_of_all()
+    report = importing.run_import(cooperative_owner, importing.read_table(data))
+    assert report.written and report.created == 0
+    assert details_of_all() == before, "the import removes exactly the guards the export added"
+    assert sorted(p.description for p in db.session.scalars(db.select(Product))) == sorted(SPLIT_FORMULAS)
 
 
 def test_the_alliance_exports_everything_or_one_cooperative(client, auth, alliance_user, cooperative_owner,

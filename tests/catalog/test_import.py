@@ -365,26 +365,26 @@ def test_the_alliance_must_name_the_cooperative_columns(app, alliance_user):
     assert "cooperative_name, cooperative_tax_code" in caught.value.errors["file"]
 
 
-def test_size_and_row_limits(app, alliance_user, monkeypatch):
+def test_size_and_row_limits(app, alliance_user):
     big = FileStorage(io.BytesIO(b"x" * (importing.MAX_FILE_BYTES + 1)), filename="big.csv")
     with pytest.raises(ValidationFailed):
         importing.read_upload(big)
-    monkeypatch.setattr(importing, "MAX_ROWS", 2)
+    app.config["IMPORT_MAX_ROWS"] = 2
     with pytest.raises(ValidationFailed):
         importing.read_table(csv_bytes([registry_row(name=str(n)) for n in range(3)]))
     assert len(importing.read_table(csv_bytes([registry_row(name=str(n)) for n in range(2)])).rows) == 2
 
 
-def test_the_web_takes_fewer_rows_than_the_command_line(client, auth, english, cooperative_owner, monkeypatch):
-    monkeypatch.setattr(importing, "WEB_MAX_ROWS", 1)
+def test_the_web_takes_fewer_rows_than_the_command_line(client, auth, english, cooperative_owner):
+    client.application.config["IMPORT_WEB_MAX_ROWS"] = 1
     auth.login(cooperative_owner.email)
     response = upload(client, csv_bytes([registry_row(), registry_row(name="Chè đen")]))
     assert response.status_code == 422 and "more than 1 rows" in response.get_data(as_text=True)
     assert preview_files(client.application) == []
 
 
-def test_an_xlsx_zip_bomb_is_refused_before_parsing(app, alliance_user, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_UNPACKED_BYTES", 1000)
+def test_an_xlsx_zip_bomb_is_refused_before_parsing(app, alliance_user):
+    app.config["IMPORT_MAX_UNPACKED_BYTES"] = 1000
     with pytest.raises(ValidationFailed):
         importing.read_table(xlsx_bytes([registry_row()]))
 
