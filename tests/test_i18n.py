@@ -302,3 +302,34 @@ def test_email_subject_in_the_recipients_language(client, outbox, cooperative_ow
     db.session.commit()
     client.post("/forgot-password", data={"email": cooperative_owner.email})  # this session: Vietnamese
     assert outbox[0].subject == "Reset your Chợ HTX password"
+
+
+def _sample_members():
+    from marketplace.catalog.models import CatalogEventKind, ProductStatus
+
+    return ProductStatus.DRAFT, CatalogEventKind.CREATED
+
+
+LABELS_SAMPLE = _sample_members()
+
+
+def test_every_member_of_a_labelled_enum_has_a_label_of_its_own(app):
+    from marketplace.accounts.models import LABELS, EnumLabels
+
+    classes = {enum_class for enum_class, _member in dict.keys(LABELS)}
+    assert {enum_class.__name__ for enum_class in classes} >= {"ProductStatus", "CatalogEventKind", "AgreementState"}
+    assert {(c.__name__, m.value) for c in classes for m in c if m not in LABELS} == set()
+    with pytest.raises(TypeError):  # a literal mixing enums would lose equal members silently: refused
+        EnumLabels().update({LABELS_SAMPLE[0]: "a", LABELS_SAMPLE[1]: "b"})
+
+
+def test_members_of_different_enums_with_the_same_value_keep_their_own_labels(app):
+    from marketplace.accounts.models import OrganisationEventKind, label
+    from marketplace.agreements.models import AgreementEventKind
+    from marketplace.catalog.models import CatalogEventKind
+
+    with force_locale("en"):
+        labels = {str(label(kind.CREATED)) for kind in (OrganisationEventKind, CatalogEventKind, AgreementEventKind)
+                  if hasattr(kind, "CREATED")}
+        assert labels == {"Product created", "Created"}
+        assert str(label(CatalogEventKind.CREATED)) == "Product created"

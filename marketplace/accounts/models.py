@@ -53,20 +53,59 @@ class MemberRole(enum.StrEnum):
     MEMBER = "member"  # works in the organisation's name; cannot manage members
 
 
-LABELS = {
+class EnumLabels(dict):
+    """Translated labels of enum members, keyed by (enum class, member).
+
+    Members of different StrEnums with the same value (CatalogEventKind.CREATED and
+    AgreementEventKind.CREATED are both "created") are equal strings with equal hashes: keyed by the
+    member alone, the last label registered would be every such member's label.
+    """
+
+    def __setitem__(self, member, text):
+        super().__setitem__((type(member), member), text)
+
+    def __getitem__(self, member):
+        return super().__getitem__((type(member), member))
+
+    def __contains__(self, member):
+        return super().__contains__((type(member), member))
+
+    def get(self, member, default=None):
+        return super().get((type(member), member), default)
+
+    def update(self, labels):
+        """Register the labels of ONE enum's members: in a literal mixing enums, a member equal to one of
+        another enum would already have replaced it (a dict keeps the first key), so that is refused."""
+        classes = {type(member) for member in labels}
+        if len(classes) != 1:
+            raise TypeError(f"label one enum per update, not {sorted(c.__name__ for c in classes)}")
+        for member, text in labels.items():
+            self[member] = text
+
+
+LABELS = EnumLabels()
+LABELS.update({
     OrganisationKind.COOPERATIVE: _l("Cooperative"),
     OrganisationKind.ENTERPRISE: _l("Enterprise"),
     OrganisationKind.ALLIANCE: _l("Cooperative alliance"),
+})
+LABELS.update({
     CooperativeType.HOP_TAC_XA: _l("Cooperative (hợp tác xã)"),
     CooperativeType.TO_HOP_TAC: _l("Cooperative group (tổ hợp tác)"),
     CooperativeType.HO_KINH_DOANH: _l("Household producer"),
+})
+LABELS.update({
     OrganisationStatus.PENDING: _l("Waiting for verification"),
     OrganisationStatus.VERIFIED: _l("Verified"),
     OrganisationStatus.REJECTED: _l("Rejected"),
     OrganisationStatus.SUSPENDED: _l("Suspended"),
+})
+LABELS.update({
     AllianceClassification.GOOD: _l("Good"),
     AllianceClassification.AVERAGE: _l("Average"),
     AllianceClassification.WEAK: _l("Weak"),
+})
+LABELS.update({
     Sector.AGRICULTURE: _l("Agriculture, forestry and fishery"),
     Sector.TRADE_SERVICES: _l("Trade and services"),
     Sector.CONSTRUCTION: _l("Construction"),
@@ -74,9 +113,11 @@ LABELS = {
     Sector.INDUSTRY_HANDICRAFT: _l("Industry and handicraft"),
     Sector.TOURISM: _l("Tourism"),
     Sector.OTHER: _l("Other"),
+})
+LABELS.update({
     MemberRole.OWNER: _l("Owner"),
     MemberRole.MEMBER: _l("Member"),
-}
+})
 
 
 def label(value):

@@ -90,17 +90,25 @@ LABELS.update({
     AgreementState.VOIDED: _l("Voided"),
     AgreementState.EXPIRED: _l("Expired"),
     AgreementState.COMPLETED: _l("Completed"),
+})
+LABELS.update({
     PartyRole.BUYER: _l("Buyer"),
     PartyRole.SELLER: _l("Seller"),
     PartyRole.WITNESS: _l("Witness"),
+})
+LABELS.update({
     Period.WEEK: _l("per week"),
     Period.MONTH: _l("per month"),
     Period.SEASON: _l("per season"),
     Period.YEAR: _l("per year"),
     Period.TOTAL: _l("in total"),
+})
+LABELS.update({
     PriceBasis.FIXED: _l("Fixed price"),
     PriceBasis.TIER: _l("Catalogue tier price"),
     PriceBasis.REFERENCE: _l("Reference price ± %"),
+})
+LABELS.update({
     AgreementEventKind.CREATED: _l("Created"),
     AgreementEventKind.REVISED: _l("Revised"),
     AgreementEventKind.SENT: _l("Sent"),

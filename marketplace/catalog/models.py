@@ -105,6 +105,8 @@ LABELS.update({
     Category.AQUATIC: _l("Aquatic products"),
     Category.HANDICRAFTS: _l("Handicrafts"),
     Category.OTHER: _l("Other products"),
+})
+LABELS.update({
     Unit.KG: _l("kg"),
     Unit.TAN: _l("tonne"),
     Unit.HOP: _l("box"),
@@ -115,26 +117,38 @@ LABELS.update({
     Unit.CAI: _l("piece"),
     Unit.BO: _l("bundle"),
     Unit.QUA: _l("fruit"),
+})
+LABELS.update({
     Certification.VIETGAP: _l("VietGAP"),
     Certification.GLOBALGAP: _l("GlobalG.A.P."),
     Certification.ORGANIC: _l("Organic"),
     Certification.GEOGRAPHICAL_INDICATION: _l("Geographical indication"),
     Certification.HACCP: _l("HACCP"),
     Certification.ISO_22000: _l("ISO 22000"),
+})
+LABELS.update({
     ProductStatus.DRAFT: _l("Draft"),
     ProductStatus.PUBLISHED: _l("Published"),
     ProductStatus.HIDDEN: _l("Hidden"),
+})
+LABELS.update({
     CapacityPeriod.STOCK: _l("in stock"),
     CapacityPeriod.WEEK: _l("per week"),
     CapacityPeriod.MONTH: _l("per month"),
     CapacityPeriod.SEASON: _l("per season"),
     CapacityPeriod.YEAR: _l("per year"),
+})
+LABELS.update({
     IssuingLevel.PROVINCE: _l("Provincial People's Committee"),
     IssuingLevel.CENTRAL: _l("Central (Prime Minister's programme)"),
+})
+LABELS.update({
     CertificateStatus.PENDING: _l("Waiting for the alliance"),
     CertificateStatus.VERIFIED: _l("Verified"),
     CertificateStatus.REVOKED: _l("Revoked"),
     CertificateStatus.EXPIRED: _l("Expired"),
+})
+LABELS.update({
     CatalogEventKind.CREATED: _l("Product created"),
     CatalogEventKind.UPDATED: _l("Product updated"),
     CatalogEventKind.PUBLISHED: _l("Published"),
