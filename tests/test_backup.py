@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from marketplace import create_app
 from marketplace.extensions import db
 from tests import factories
-from tests.conftest import BASE_CONFIG, IN_CI, POSTGRES_URL, postgres_config, private_postgres_schema, require_postgres
+from tests.support import BASE_CONFIG, IN_CI, POSTGRES_URL, postgres_config, private_postgres_schema, require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bin" / "backup-restore-check"

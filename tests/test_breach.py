@@ -13,7 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 from marketplace import csrf
 from marketplace.extensions import db
 from tests import factories
-from tests.conftest import csrf_token_from, login_with_form
+from tests.support import csrf_token_from, login_with_form
 
 TOKENS = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 

@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.i18n import short_date, short_datetime, vnd
-from tests.conftest import AuthActions
+from tests.support import AuthActions
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "marketplace" / "translations"

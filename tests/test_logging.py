@@ -7,7 +7,7 @@ import pytest
 
 from marketplace import logging_setup
 from tests import factories
-from tests.conftest import login_with_form
+from tests.support import login_with_form
 
 ACCESS = "marketplace.access"
 

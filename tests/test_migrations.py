@@ -7,7 +7,7 @@ from flask_migrate import downgrade, upgrade
 
 from marketplace import create_app
 from marketplace.extensions import db
-from tests.conftest import BASE_CONFIG, postgres_config, private_postgres_schema, require_postgres
+from tests.support import BASE_CONFIG, postgres_config, private_postgres_schema, require_postgres
 
 
 def pending_differences(app):

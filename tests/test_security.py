@@ -23,7 +23,7 @@ from marketplace.extensions import db
 from marketplace.routing import IdConverter
 from marketplace.sqltypes import utcnow
 from tests import factories
-from tests.conftest import csrf_token_from, login_with_form as login
+from tests.support import csrf_token_from, login_with_form as login
 
 HTTPS = {"base_url": "https://localhost"}
 EVIL_TARGETS = [

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from marketplace import serve
-from tests.conftest import REDIS_URL, csrf_token_from, require_redis
+from tests.support import REDIS_URL, csrf_token_from, require_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 STAND_IN = """

@@ -13,7 +13,7 @@ import pytest
 
 from marketplace.extensions import limiter
 from tests import factories
-from tests.conftest import BASE_CONFIG, REDIS_URL, require_redis
+from tests.support import BASE_CONFIG, REDIS_URL, require_redis
 
 ACCOUNT_LIMIT = 100  # LOGIN_FAILURES_PER_ACCOUNT = "100 per hour"
 IP_LIMIT = 30  # LOGIN_RATE_LIMIT_PER_IP = "30 per minute"

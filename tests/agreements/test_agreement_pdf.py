@@ -10,7 +10,7 @@ import pytest
 
 from marketplace.agreements import pdf
 from tests import factories
-from tests.conftest import require_tool
+from tests.support import require_tool
 
 VERIFY_URL = "https://chohtx.vn/agreements/verify/MOU-2026-000123"
 CREATED = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)

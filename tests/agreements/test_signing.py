@@ -28,7 +28,7 @@ from marketplace.agreements.signing_models import SigningCertificate
 from marketplace.extensions import db
 from marketplace.unit_of_work import unit_of_work
 from tests import factories
-from tests.conftest import BASE_CONFIG, require_tool
+from tests.support import BASE_CONFIG, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_NAME = "Liên minh Hợp tác xã tỉnh Lạng Sơn - Trung tâm hỗ trợ phát triển hợp tác xã và kết nối tiêu thụ nông sản"
@@ -498,7 +498,7 @@ def test_only_signing_imports_pyhanko_and_only_pdf_imports_fpdf():
 
 
 def test_the_app_starts_without_loading_fpdf_or_pyhanko():
-    code = ("import sys; from marketplace import create_app; from tests.conftest import BASE_CONFIG; "
+    code = ("import sys; from marketplace import create_app; from tests.support import BASE_CONFIG; "
             "create_app({**BASE_CONFIG, 'SQLALCHEMY_DATABASE_URI': 'sqlite://'}); "
             "print(sorted(m for m in ('fpdf', 'pyhanko', 'asn1crypto') if m in sys.modules))")
     completed = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -11,7 +11,7 @@ import pytest
 from marketplace.catalog.models import CatalogEvent, CatalogEventKind, CertificateStatus, OcopCertificate
 from marketplace.extensions import db
 from tests import factories
-from tests.conftest import csrf_token_from, login_with_form
+from tests.support import csrf_token_from, login_with_form
 
 XSS = '"><img src=x onerror=alert(1)>'
 TODAY = date.today()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from bench import corpus, peers, queries
 from bench.search_bench import render, render_markdown
 from marketplace.text import fold
-from tests.conftest import IN_CI, POSTGRES_URL, require_postgres
+from tests.support import IN_CI, POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS, QUERIES = 300, 200

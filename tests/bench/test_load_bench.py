@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench import corpus, load
-from tests.conftest import IN_CI, POSTGRES_URL, require_postgres
+from tests.support import IN_CI, POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS, USERS = 120, 3

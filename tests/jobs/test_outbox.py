@@ -29,7 +29,7 @@ from marketplace.jobs.models import OutboxMessage, OutboxStatus
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
 from tests import factories
-from tests.conftest import REDIS_URL, database_url, require_redis
+from tests.support import REDIS_URL, database_url, require_redis
 from tests.factories import jpeg
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.search import index as search_index
 from marketplace.search import query, sync
 from tests import factories
-from tests.conftest import BASE_CONFIG, database_url
+from tests.support import BASE_CONFIG, database_url
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.search import index as search_index
 from marketplace.search import query, sync
 from tests import factories
-from tests.conftest import BASE_CONFIG, database_url
+from tests.support import BASE_CONFIG, database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VISIBLE_WITHIN = 5.0  # seconds: the promise for a committed change on any host
