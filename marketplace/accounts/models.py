@@ -1,5 +1,6 @@
 """Organisations and the people who act for them."""
 import enum
+from collections.abc import MutableMapping
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -53,7 +54,44 @@ class MemberRole(enum.StrEnum):
     MEMBER = "member"  # works in the organisation's name; cannot manage members
 
 
-LABELS = {
+class Labels(MutableMapping):
+    """Translated labels of enum members, filled by each area's models (`LABELS.update({...})`).
+
+    Members of two StrEnums that share a value (CatalogEventKind.CREATED and AgreementEventKind.CREATED
+    are both "created") are equal and hash alike: in a plain dict the area imported last gave its label
+    to both, so a product's history could read "Created" or an MoU's "Product created" depending on
+    import order. Members are therefore keyed with their class; a member without a label of its own,
+    and a plain string (a template's loop over values), find the label last registered for that value.
+    """
+
+    def __init__(self, labels=()):
+        self._by_member, self._by_value = {}, {}
+        self.update(labels)
+
+    def __getitem__(self, key):
+        if isinstance(key, enum.Enum) and (type(key), key) in self._by_member:
+            return self._by_member[(type(key), key)]
+        # A member without a label of its own reads the one of its value (an event kind "published"
+        # reads the product status "Published").
+        return self._by_value[key.value if isinstance(key, enum.Enum) else key]
+
+    def __setitem__(self, key, text):
+        if isinstance(key, enum.Enum):
+            self._by_member[(type(key), key)] = text
+            key = key.value
+        self._by_value[key] = text
+
+    def __delitem__(self, key):
+        raise TypeError("labels are never removed")
+
+    def __iter__(self):
+        return (member for _cls, member in self._by_member)
+
+    def __len__(self):
+        return len(self._by_member)
+
+
+LABELS = Labels({
     OrganisationKind.COOPERATIVE: _l("Cooperative"),
     OrganisationKind.ENTERPRISE: _l("Enterprise"),
     OrganisationKind.ALLIANCE: _l("Cooperative alliance"),
@@ -76,7 +114,7 @@ LABELS = {
     Sector.OTHER: _l("Other"),
     MemberRole.OWNER: _l("Owner"),
     MemberRole.MEMBER: _l("Member"),
-}
+})
 
 
 def label(value):
