@@ -605,3 +605,12 @@ def test_every_event_kind_has_a_label_and_fits_its_column():
             assert len(kind.value) <= length, kind
             assert kind in LABELS, kind
 
+
+
+def test_kinds_that_share_a_value_keep_their_own_labels():
+    """CatalogEventKind.CREATED and AgreementEventKind.CREATED are both "created": equal StrEnums."""
+    from marketplace.accounts.models import label
+
+    assert CatalogEventKind.CREATED == AgreementEventKind.CREATED
+    assert str(label(CatalogEventKind.CREATED)) == "Product created"
+    assert str(label(AgreementEventKind.CREATED)) == "Created"

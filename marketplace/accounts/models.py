@@ -61,17 +61,29 @@ class EnumLabels(dict):
     member alone, the last label registered would be every such member's label.
     """
 
+    def __init__(self):
+        super().__init__()
+        self._by_value = {}  # for a plain string (a template looping over values): the last label of that value
+
     def __setitem__(self, member, text):
         super().__setitem__((type(member), member), text)
+        self._by_value[str(member)] = text
 
-    def __getitem__(self, member):
-        return super().__getitem__((type(member), member))
+    def __getitem__(self, key):
+        if not isinstance(key, enum.Enum):
+            return self._by_value[key]
+        return super().__getitem__((type(key), key))
 
-    def __contains__(self, member):
-        return super().__contains__((type(member), member))
+    def __contains__(self, key):
+        if not isinstance(key, enum.Enum):
+            return key in self._by_value
+        return super().__contains__((type(key), key))
 
-    def get(self, member, default=None):
-        return super().get((type(member), member), default)
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def update(self, labels):
         """Register the labels of ONE enum's members: in a literal mixing enums, a member equal to one of

@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from stdnum.vn import mst
 
-from marketplace import geo, notifications
+from marketplace import geo, notifications, textinput
 from marketplace.accounts import events, passwords, sessions, tokens
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import (
@@ -75,7 +75,7 @@ class OrganisationDetails:
 # ---------------------------------------------------------------- validation
 
 def normalise_email(email):
-    return (email or "").strip().lower()
+    return textinput.clean(email).lower()
 
 
 def _too_long(max_length):
@@ -84,7 +84,7 @@ def _too_long(max_length):
 
 def _email_problem(email):
     """Why a normalised email cannot be used (a message), or None."""
-    if not EMAIL_PATTERN.match(email):
+    if not EMAIL_PATTERN.match(email) or textinput.invisible_chars(email):
         return _l("Enter a valid email address.")
     if len(email) > EMAIL_MAX:
         return _too_long(EMAIL_MAX)
@@ -100,14 +100,23 @@ def clean_tax_code(value):
     return mst.compact(tax_code) if mst.is_valid(tax_code) else None
 
 
+def _name_problem(value, max_length, missing):
+    """Why a cleaned name cannot be used (`missing` when it is empty), or None."""
+    if not value:
+        return missing
+    if len(value) > max_length:
+        return _too_long(max_length)
+    if not textinput.has_letter_or_digit(value):
+        return textinput.NEEDS_LETTER_OR_DIGIT
+    return None
+
+
 def _clean_details(kind, details, organisation_id=None):
     """Validate and normalise details in place; raise ValidationFailed listing every bad field."""
     errors = {}
-    details.legal_name = (details.legal_name or "").strip()
-    if not details.legal_name:
-        errors["legal_name"] = _l("Enter the legal name.")
-    elif len(details.legal_name) > LEGAL_NAME_MAX:
-        errors["legal_name"] = _too_long(LEGAL_NAME_MAX)
+    details.legal_name = textinput.clean(details.legal_name)
+    if problem := _name_problem(details.legal_name, LEGAL_NAME_MAX, _l("Enter the legal name.")):
+        errors["legal_name"] = problem
     tax_code = clean_tax_code(details.tax_code)
     if tax_code is None:
         errors["tax_code"] = TAX_CODE_HINT
@@ -124,12 +133,11 @@ def _clean_details(kind, details, organisation_id=None):
     details.email = normalise_email(details.email)
     if problem := _email_problem(details.email):
         errors["email"] = problem
-    details.representative = (details.representative or "").strip()
-    if not details.representative:
-        errors["representative"] = _l("Enter the name of the legal representative.")
-    elif len(details.representative) > REPRESENTATIVE_MAX:
-        errors["representative"] = _too_long(REPRESENTATIVE_MAX)
-    details.street_address = (details.street_address or "").strip()
+    details.representative = textinput.clean(details.representative)
+    if problem := _name_problem(details.representative, REPRESENTATIVE_MAX,
+                                _l("Enter the name of the legal representative.")):
+        errors["representative"] = problem
+    details.street_address = textinput.clean(details.street_address)
     if len(details.street_address) > STREET_ADDRESS_MAX:
         errors["street_address"] = _too_long(STREET_ADDRESS_MAX)
     if details.sector not in {s.value for s in Sector}:
@@ -174,11 +182,9 @@ def _clean_person(email, full_name, password, personal_words=()):
         errors["owner_email"] = problem
     elif db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
         errors["owner_email"] = _l("An account with this email already exists. Log in or reset your password.")
-    full_name = (full_name or "").strip()
-    if not full_name:
-        errors["full_name"] = _l("Enter your full name.")
-    elif len(full_name) > FULL_NAME_MAX:
-        errors["full_name"] = _too_long(FULL_NAME_MAX)
+    full_name = textinput.clean(full_name)
+    if problem := _name_problem(full_name, FULL_NAME_MAX, _l("Enter your full name.")):
+        errors["full_name"] = problem
     try:
         passwords.check_policy(password, [email, full_name, *personal_words])
     except ValidationFailed as error:
@@ -472,9 +478,11 @@ def active_members(actor):
 @unit_of_work()
 def create_api_token(user, name):
     """Return (ApiToken, secret). The secret is shown once and never stored."""
-    name = (name or "").strip()
+    name = textinput.clean(name)
     if not name or len(name) > TOKEN_NAME_MAX:
         raise ValidationFailed(_l("Give the token a name of at most 80 characters."), field="name")
+    if not textinput.has_letter_or_digit(name):
+        raise ValidationFailed(textinput.NEEDS_LETTER_OR_DIGIT, field="name")
     if not user.is_active:
         raise NotFound()
     secret = tokens.new_secret(prefix="cht_")
@@ -527,7 +535,7 @@ def list_organisations(actor, status=None, kind=None, query="", page=1):
     if kind in {k.value for k in SELF_REGISTERING_KINDS}:
         statement = statement.where(Organisation.kind == kind)
     # PostgreSQL text cannot hold NUL: a "\x00" in the search box would be a 500, not a search.
-    query = (query or "").replace("\x00", "").strip()
+    query = textinput.clean((query or "").replace("\x00", ""))
     if query:
         pattern = f"%{query.replace('%', '').replace('_', '')}%"
         statement = statement.where(
@@ -583,8 +591,8 @@ def review_organisation(actor, organisation_id, action, reason=""):
     allowed, new_status, record_event, needs_reason = _TRANSITIONS[action]
     if not allowed(organisation):
         raise Conflict(_l("This action is not possible for an organisation in its current status."), code="invalid_transition")
-    reason = (reason or "").strip()
-    if needs_reason and not reason:
+    reason = textinput.clean(reason)
+    if needs_reason and not textinput.has_letter_or_digit(reason):
         raise ValidationFailed(_l("Give a reason: the organisation will read it."), field="reason")
     if len(reason) > REASON_MAX:
         raise ValidationFailed(_too_long(REASON_MAX), field="reason")

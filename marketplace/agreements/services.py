@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from marketplace import notifications
+from marketplace import notifications, textinput
 from marketplace.accounts import passwords
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
 from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus, label
@@ -135,8 +135,8 @@ def _set_state(agreement, state, reason=None):
 
 
 def _reason(reason):
-    reason = (reason or "").strip()
-    if not reason:
+    reason = textinput.clean(reason)
+    if not textinput.has_letter_or_digit(reason):
         raise ValidationFailed.for_fields({"reason": _l("Give a reason: the other party will read it.")})
     if len(reason) > MAX_REASON:
         raise ValidationFailed.for_fields({"reason": _l("Use at most %(max)s characters.", max=MAX_REASON)})
@@ -166,7 +166,7 @@ def _alliance():
 def _new_revision(agreement, actor, clean, note):
     number = (agreement.latest_revision.number + 1) if agreement.revisions else 1
     revision = AgreementRevision(number=number, author=actor.organisation, author_user=actor,
-                                 terms=clean.terms, note=(note or "").strip()[:MAX_REASON],
+                                 terms=clean.terms, note=textinput.clean(note)[:MAX_REASON],
                                  content_sha256=clean.sha256())
     revision.lines = [AgreementLine(**line) for line in clean.lines]
     agreement.revisions.append(revision)
@@ -241,7 +241,7 @@ def revise(actor, agreement_id, details, note="", audit=None):
     _new_revision(agreement, actor, clean, note)
     _set_state(agreement, AgreementState.NEGOTIATING)
     agreement.turn = agreement.counterparty_of(actor.organisation_id)
-    _record(agreement, AgreementEventKind.REVISED, actor, audit, note=(note or "").strip()[:MAX_REASON])
+    _record(agreement, AgreementEventKind.REVISED, actor, audit, note=textinput.clean(note)[:MAX_REASON])
     _notify(agreement, _l("Changes proposed to the MoU %(reference)s", reference=agreement.reference),
             _l("%(party)s proposes changes. It is your turn to accept them, decline, or propose others.",
                party=actor.organisation.legal_name), [agreement.turn])

@@ -8,6 +8,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 
+from marketplace import textinput
 from marketplace.agreements.models import Period, PriceBasis
 from marketplace.catalog.models import Certification, Product, ProductStatus
 from marketplace.errors import ValidationFailed
@@ -89,8 +90,8 @@ def _date(value, errors, name):
 
 
 def _text(value, errors, name, required=False, max_length=MAX_TEXT):
-    text = str(value or "").strip()
-    if required and not text:
+    text = textinput.clean(str(value or ""))
+    if required and not textinput.has_letter_or_digit(text):
         errors[name] = _l("This field is required.")
     elif len(text) > max_length:
         errors[name] = _l("Use at most %(max)s characters.", max=max_length)
@@ -138,7 +139,7 @@ def clean_terms(details, seller, today):
         certification = _choice(code, Certification, errors, "quality_certifications")
         if certification and certification.value not in certifications:
             certifications.append(certification.value)
-    clauses = [str(c).strip() for c in details.clauses or [] if str(c or "").strip()]
+    clauses = [textinput.clean(str(c)) for c in details.clauses or [] if textinput.has_letter_or_digit(str(c or ""))]
     if len(clauses) > MAX_CLAUSES:
         errors["clauses"] = _l("At most %(max)s clauses.", max=MAX_CLAUSES)
     elif any(len(c) > MAX_TEXT for c in clauses):

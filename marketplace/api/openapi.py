@@ -200,9 +200,10 @@ BAD_QUERY = {"400": _error("A query parameter is unknown, empty or not one of th
 NOT_A_COOPERATIVE = {"403": _error("The token's organisation is not a cooperative (code `wrong_organisation_kind`).")}
 NOT_YOURS = {"404": _error("No such product, or it belongs to another cooperative.")}
 BAD_BODY = {
-    "400": _error("The body is not a JSON object (code `invalid_json`), or names fields that cannot be written "
-                  "such as `status` or `cooperative_id` (code `unknown_fields`; `error.details.fields` says "
-                  "what to do instead). Unknown fields are refused, never silently ignored."),
+    "400": _error("The body is not a JSON object (code `invalid_json`), holds text that is not valid Unicode "
+                  "such as a lone surrogate `\\ud800` (code `invalid_text`), or names fields that cannot be "
+                  "written such as `status` or `cooperative_id` (code `unknown_fields`; `error.details.fields` "
+                  "says what to do instead). Unknown fields are refused, never silently ignored."),
     "422": _error("Values break the catalogue's rules (code `validation_failed`; `error.details.fields` holds a "
                   "message per field). Some rules relate fields and are checked only by the server: the minimum "
                   "order is a multiple of the order increment, tiers start above the minimum order with falling "
@@ -592,7 +593,9 @@ def openapi_document(server_url="/api/v1"):
             "description": "B2B marketplace of Vietnamese cooperatives' OCOP products. Authenticate with a "
             "personal token created on your account page: `Authorization: Bearer <token>`. "
             "Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`: `code` is stable, and for bad input "
-            "`details.fields` holds a message per field or query parameter. The catalogue reads (products, "
+            "`details.fields` holds a message per field or query parameter. Text is stored in Unicode NFC; text "
+            "that is not valid Unicode (bytes that are not UTF-8, lone surrogates) is refused on every operation "
+            "with 400 `invalid_text`. The catalogue reads (products, "
             "cooperatives) need no token. Responses are not cached (`Cache-Control: no-store`).",
         },
         "servers": [{"url": server_url}],

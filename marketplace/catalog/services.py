@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from marketplace import geo, notifications
+from marketplace import geo, notifications, textinput
 from marketplace.accounts import events as organisation_events
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus
@@ -159,12 +159,16 @@ def _choice(value, enum_class, errors, name, required=True):
         return None
 
 
-def _text(value, errors, name, max_length, required=False):
-    value = (value or "").replace("\x00", "").strip()
+def _text(value, errors, name, max_length, required=False, visible=False):
+    """Cleaned text (textinput.clean, NUL removed). `visible`: a value given must have a letter or digit,
+    as a name must (one of zero-width spaces or direction marks alone shows nothing)."""
+    value = textinput.clean((value or "").replace("\x00", ""))
     if required and not value:
         errors[name] = _l("This field is required.")
     elif len(value) > max_length:
         errors[name] = _l("Use at most %(max)s characters.", max=max_length)
+    elif visible and value and not textinput.has_letter_or_digit(value):
+        errors[name] = textinput.NEEDS_LETTER_OR_DIGIT
     return value
 
 
@@ -172,8 +176,8 @@ def clean_product(details):
     """Validate and normalise `details`; return a dict of column values, or raise ValidationFailed."""
     errors = {}
     values = {
-        "name": _text(details.name, errors, "name", 160, required=True),
-        "name_en": _text(details.name_en, errors, "name_en", 160),
+        "name": _text(details.name, errors, "name", 160, required=True, visible=True),
+        "name_en": _text(details.name_en, errors, "name_en", 160, visible=True),
         "description": _text(details.description, errors, "description", 5000),
         "category": _choice(details.category, Category, errors, "category"),
         "unit": _choice(details.unit, Unit, errors, "unit"),
@@ -478,7 +482,7 @@ def _renumber(ordered):
 def clean_certificate(details):
     errors = {}
     stars = _whole_number(details.stars, errors, "stars", 3, 5)
-    number = _text(details.certificate_no, errors, "certificate_no", 80, required=True)
+    number = _text(details.certificate_no, errors, "certificate_no", 80, required=True, visible=True)
     level = _choice(details.issuing_level, IssuingLevel, errors, "issuing_level")
     decision, expiry = details.decision_date, details.expires_on
     if decision is None and expiry is None:
@@ -576,8 +580,8 @@ def verify_certificate(actor, certificate_id):
 def revoke_certificate(actor, certificate_id, reason):
     """Withdraw a certificate (pending or verified) with a reason the cooperative will read."""
     certificate = get_certificate(actor, certificate_id)
-    reason = (reason or "").strip()
-    if not reason:
+    reason = textinput.clean(reason)
+    if not textinput.has_letter_or_digit(reason):
         raise ValidationFailed.for_fields({"reason": _l("Give the reason: the cooperative will read it.")})
     if len(reason) > 2000:
         raise ValidationFailed.for_fields({"reason": _l("Use at most %(max)s characters.", max=2000)})
@@ -648,6 +652,9 @@ def cooperative_for_import(actor, name, tax_code, cooperative_type, province_cod
             raise DomainError(_l("This tax code belongs to an organisation that is not a cooperative."),
                               code="not_a_cooperative", field="cooperative_tax_code")
         return existing
+    name = textinput.clean(name)
+    if not textinput.has_letter_or_digit(name):
+        raise DomainError(textinput.NEEDS_LETTER_OR_DIGIT, code="validation_failed", field="cooperative_name")
     cooperative = Organisation(
         kind=OrganisationKind.COOPERATIVE, cooperative_type=cooperative_type, legal_name=name,
         tax_code=tax_code, province_code=province_code, commune_code=commune_code,
