@@ -63,6 +63,10 @@ def defaults(instance_path):
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",
+        # Images (catalog/images.py): decoded pixels, read from the header before decoding anything.
+        "IMAGE_MAX_PIXELS": 16_000_000,  # one image (a baseline JPEG counts at the scale it is decoded at)
+        "IMAGE_MAX_PIXELS_PER_REQUEST": 16_000_000,  # all the images of one upload, together
+        "UPLOAD_MAX_FILES": 8,  # files in one upload
         # Spreadsheet import (catalog/spreadsheet.py reads files as streams and stops at the first cap crossed).
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
         "IMPORT_WEB_MAX_ROWS": 2000,  # products per file on /workspace/import (each row is tried twice)
@@ -99,6 +103,9 @@ ENVIRONMENT = {
     "REDIS_URL": ("REDIS_URL", str),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
     "TRUST_PROXY_HOPS": ("TRUST_PROXY_HOPS", int),
+    "IMAGE_MAX_PIXELS": ("IMAGE_MAX_PIXELS", int),
+    "IMAGE_MAX_PIXELS_PER_REQUEST": ("IMAGE_MAX_PIXELS_PER_REQUEST", int),
+    "UPLOAD_MAX_FILES": ("UPLOAD_MAX_FILES", int),
     "IMPORT_MAX_ROWS": ("IMPORT_MAX_ROWS", int),
     "IMPORT_WEB_MAX_ROWS": ("IMPORT_WEB_MAX_ROWS", int),
     "IMPORT_MAX_COLUMNS": ("IMPORT_MAX_COLUMNS", int),
