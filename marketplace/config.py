@@ -74,6 +74,14 @@ def defaults(instance_path):
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",
+        # Uploads (photos, certificate scans, spreadsheet previews): POSTs carrying a file, counted per
+        # person and per organisation, in RATELIMIT_STORAGE_URI (Redis in production: one count for all workers).
+        "UPLOAD_RATE_LIMIT_PER_USER": "10 per minute;60 per hour",
+        "UPLOAD_RATE_LIMIT_PER_ORGANISATION": "200 per hour",
+        # Images (catalog/images.py): decoded pixels, read from the header before decoding anything.
+        "IMAGE_MAX_PIXELS": 16_000_000,  # one image (a baseline JPEG counts at the scale it is decoded at)
+        "IMAGE_MAX_PIXELS_PER_REQUEST": 16_000_000,  # all the images of one upload, together
+        "UPLOAD_MAX_FILES": 8,  # files in one upload
         # Spreadsheet import (catalog/spreadsheet.py reads files as streams and stops at the first cap crossed).
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
         "IMPORT_WEB_MAX_ROWS": 2000,  # products per file on /workspace/import (each row is tried twice)
@@ -116,6 +124,11 @@ ENVIRONMENT = {
     "LOG_FORMAT": ("LOG_FORMAT", str),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "TRUST_PROXY_HOPS": ("TRUST_PROXY_HOPS", int),
+    "UPLOAD_RATE_LIMIT_PER_USER": ("UPLOAD_RATE_LIMIT_PER_USER", str),
+    "UPLOAD_RATE_LIMIT_PER_ORGANISATION": ("UPLOAD_RATE_LIMIT_PER_ORGANISATION", str),
+    "IMAGE_MAX_PIXELS": ("IMAGE_MAX_PIXELS", int),
+    "IMAGE_MAX_PIXELS_PER_REQUEST": ("IMAGE_MAX_PIXELS_PER_REQUEST", int),
+    "UPLOAD_MAX_FILES": ("UPLOAD_MAX_FILES", int),
     "IMPORT_MAX_ROWS": ("IMPORT_MAX_ROWS", int),
     "IMPORT_WEB_MAX_ROWS": ("IMPORT_WEB_MAX_ROWS", int),
     "IMPORT_MAX_COLUMNS": ("IMPORT_MAX_COLUMNS", int),

@@ -94,7 +94,8 @@ def wants_json():
     return request.path.startswith("/api/")
 
 
-def error_response(status, code, message, details=None):
+def error_response(status, code, message, details=None, explanation=None):
+    """The JSON error of the API, or the error page (`explanation` replaces the status's usual one)."""
     if wants_json():
         body = {"error": {"code": code, "message": str(message)}}
         if details:
@@ -105,7 +106,7 @@ def error_response(status, code, message, details=None):
             "errors/error.html",
             status=status,
             title=ERROR_TITLES.get(status, ERROR_TITLES[500]),
-            explanation=ERROR_EXPLANATIONS.get(status, ERROR_EXPLANATIONS[500]),
+            explanation=explanation or ERROR_EXPLANATIONS.get(status, ERROR_EXPLANATIONS[500]),
         ),
         status,
     )
@@ -122,7 +123,11 @@ def register_error_handlers(app):
         if error.code == 500:
             return handle_unexpected(error)
         code = (error.name or "error").lower().replace(" ", "_")
-        response, status = error_response(error.code or 500, code, error.description or error.name)
+        # A rate limit with a message of its own (uploads) says it on the page too, not only in the API.
+        limit = getattr(error, "limit", None)
+        explanation = error.description if getattr(limit, "error_message", None) else None
+        response, status = error_response(error.code or 500, code, error.description or error.name,
+                                          explanation=explanation)
         response = app.make_response(response)
         # Keep what the exception says about itself, e.g. `Allow` on 405 (RFC 9110 section 15.5.6).
         for name, value in error.get_headers():

@@ -4,13 +4,25 @@ Nothing a user sends is trusted: the type is read from the content (never the na
 Content-Type header), images are decoded and re-encoded with Pillow (which drops EXIF, trailing
 polyglot payloads and anything that is not pixels), stored under random names outside static/,
 and served only as image/webp or as a PDF attachment.
+
+Decoding is the expensive part, so it is bounded before it starts. `inspect` reads only an image's
+header (Image.open is lazy) and works out how many pixels decoding will cost: width x height for PNG
+and WebP; for a baseline JPEG, what libjpeg decodes at the scale the largest stored version needs
+(draft: 1/2, 1/4 or 1/8, so a 48-megapixel phone photo decodes as 3); for a progressive JPEG, the
+whole image (libjpeg holds every coefficient whatever the scale). An image above IMAGE_MAX_PIXELS is
+refused there. A request's files are all inspected before any is decoded, and together they may cost
+IMAGE_MAX_PIXELS_PER_REQUEST: a batch with one bad file, or too many pixels, is refused having
+decoded nothing. Decoding then holds one image at a time, and each smaller version is made from the
+one before (docs/benchmarks.md measures the worst cases).
 """
 import io
+import math
 import os
 import re
 import tempfile
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -21,13 +33,48 @@ from marketplace.errors import ValidationFailed
 from marketplace.jobs import outbox
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # 40 megapixels: any phone photo; refuses decompression bombs before decoding
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 PHOTO_MAX_SIDE = 1600
 THUMB_MAX_SIDE = 480
+SCAN_MAX_SIDE = 2400
 WEBP_QUALITY = 80
 STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
 FILE_MODE = 0o640
+# What Pillow raises on a damaged file, at open or while decoding.
+DAMAGED = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on image uploads; config.py's IMAGE_MAX_PIXELS, IMAGE_MAX_PIXELS_PER_REQUEST and
+    UPLOAD_MAX_FILES override the defaults."""
+
+    max_pixels: int = 16_000_000  # decoded pixels of one image (RGBA: 64 MB)
+    max_pixels_per_request: int = 16_000_000  # decoded pixels of all the images of one request, together
+    max_files: int = 8  # files in one request
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(max_pixels=config["IMAGE_MAX_PIXELS"],
+                   max_pixels_per_request=config["IMAGE_MAX_PIXELS_PER_REQUEST"],
+                   max_files=config["UPLOAD_MAX_FILES"])
+
+
+def configured_limits():
+    return Limits.from_config(current_app.config)
+
+
+@dataclass
+class Inspected:
+    """An upload whose header has been read and found within the limits; nothing is decoded yet."""
+
+    image: Image.Image
+    pixels: int  # what decoding it costs
+    max_side: int  # of the largest version to store
+
+
+def megapixels(pixels):
+    return f"{pixels / 1_000_000:g}"
 
 
 def _folder(kind):
@@ -59,36 +106,76 @@ def _read_limited(upload, field):
     return data
 
 
-def _decode_image(data, field):
-    """Open and fully decode an image, refusing anything that is not a plain JPEG, PNG or WebP photo."""
+def inspect(upload, field, max_side=PHOTO_MAX_SIDE, limits=None):
+    """Read an upload and its image header, without decoding: an `Inspected`, or ValidationFailed on
+    `field` for a file that is empty, over 5 MB, not a JPEG, PNG or WebP image, or too large to decode."""
+    return inspect_bytes(_read_limited(upload, field), field, max_side, limits)
+
+
+def inspect_bytes(data, field, max_side=PHOTO_MAX_SIDE, limits=None):
+    limits = limits or configured_limits()
     not_image = ValidationFailed.for_fields({field: _l("This file is not a JPEG, PNG or WebP image.")})
     too_large = ValidationFailed.for_fields(
-        {field: _l("The image is too large (at most %(mp)s megapixels).", mp=MAX_PIXELS // 1_000_000)})
+        {field: _l("The image is too large (at most %(mp)s megapixels).", mp=megapixels(limits.max_pixels))})
     try:
         with warnings.catch_warnings():
+            # Pillow's own bomb check (89 megapixels and more, from the header) refuses too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
-            if image.width * image.height > MAX_PIXELS:
-                raise too_large
-            image.load()
-    except ValidationFailed:
-        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_large from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+    except DAMAGED:
         raise not_image from None
     if image.format not in ACCEPTED_FORMATS:
         raise not_image
-    image = ImageOps.exif_transpose(image)  # phones store rotation in EXIF, which re-encoding drops
+    pixels = image.width * image.height
+    if image.format == "JPEG":
+        image.draft(None, _fitted(image.size, max_side))  # libjpeg decodes at 1/2, 1/4 or 1/8 scale
+        if not image.info.get("progressive"):
+            pixels = image.width * image.height
+    if pixels > limits.max_pixels:
+        raise too_large
+    return Inspected(image=image, pixels=pixels, max_side=max_side)
+
+
+def check_together(inspected, field, limits=None):
+    """Refuse a request whose images together cost more than IMAGE_MAX_PIXELS_PER_REQUEST to decode."""
+    limits = limits or configured_limits()
+    if sum(item.pixels for item in inspected) > limits.max_pixels_per_request:
+        raise ValidationFailed.for_fields({field: _l(
+            "These images are too large together (at most %(mp)s megapixels in one upload). Send them in several "
+            "uploads.", mp=megapixels(limits.max_pixels_per_request))})
+
+
+def _fitted(size, max_side):
+    """The size of an image of `size` scaled down to fit in max_side x max_side (never up)."""
+    scale = min(1.0, max_side / max(size))
+    return max(1, math.ceil(size[0] * scale)), max(1, math.ceil(size[1] * scale))
+
+
+def _decoded(inspected, field):
+    """Decode an inspected image, turned upright (phones store rotation in EXIF, which re-encoding drops)."""
+    image = inspected.image
+    try:
+        image.load()
+    except DAMAGED:
+        raise ValidationFailed.for_fields({field: _l("This file is not a JPEG, PNG or WebP image.")}) from None
+    ImageOps.exif_transpose(image, in_place=True)
     return image.convert("RGB") if image.mode not in ("RGB", "RGBA") else image
 
 
-def _encode_webp(image, max_side):
-    copy = image.copy()
-    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    copy.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
-    return buffer.getvalue(), copy.size
+def _webp_versions(inspected, field, sides):
+    """[(WebP bytes, (width, height))] for each of `sides` (descending): each version is made from the one
+    before, in place, so the decoded image is let go as soon as the first is made."""
+    image = _decoded(inspected, field)
+    inspected.image = None
+    versions = []
+    for side in sides:
+        image.thumbnail((side, side), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+        versions.append((buffer.getvalue(), image.size))
+    return versions
 
 
 def _write(path, data):
@@ -104,10 +191,10 @@ def _write(path, data):
 
 
 def store_photo(upload, field="photo"):
-    """Validate, re-encode and store a product photo. Returns (stored_name, width, height)."""
-    image = _decode_image(_read_limited(upload, field), field)
-    photo, (width, height) = _encode_webp(image, PHOTO_MAX_SIDE)
-    thumbnail, _size = _encode_webp(image, THUMB_MAX_SIDE)
+    """Validate, re-encode and store a product photo (an upload, or what `inspect` made of one).
+    Returns (stored_name, width, height)."""
+    inspected = upload if isinstance(upload, Inspected) else inspect(upload, field)
+    (photo, (width, height)), (thumbnail, _size) = _webp_versions(inspected, field, (PHOTO_MAX_SIDE, THUMB_MAX_SIDE))
     stored_name = uuid.uuid4().hex
     _write(photo_path(stored_name), photo)
     _write(photo_path(stored_name, thumbnail=True), thumbnail)
@@ -122,8 +209,9 @@ def store_scan(upload, field="scan"):
         name = f"{stored}.pdf"
         _write(scan_path(name), data)
         return name
-    image = _decode_image(data, field)
-    encoded, _size = _encode_webp(image, 2400)
+    inspected = inspect_bytes(data, field, SCAN_MAX_SIDE)
+    check_together([inspected], field)
+    [(encoded, _size)] = _webp_versions(inspected, field, (SCAN_MAX_SIDE,))
     name = f"{stored}.webp"
     _write(scan_path(name), encoded)
     return name

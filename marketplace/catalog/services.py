@@ -405,20 +405,29 @@ MAX_PHOTOS = 8
 
 
 def add_photos(actor, product_id, uploads):
-    """Store uploaded photos (the first ever becomes the cover). Every file is checked before any is
-    kept: one bad file rejects the batch with its name, and no file of it is left on disk."""
+    """Store uploaded photos (the first ever becomes the cover). Every file's header is checked before
+    any is decoded, and every file is stored before any row is written: one bad file rejects the batch
+    with its name, having decoded nothing if its header is bad, and no file of it is left on disk.
+    Raises ValidationFailed on "photos"."""
     stored = []
     try:
         with unit_of_work():
             product = get_own_product(actor, product_id)
             uploads = [u for u in uploads if u and getattr(u, "filename", "")]
+            limits = images.configured_limits()
             if not uploads:
                 raise ValidationFailed.for_fields({"photos": _l("Choose at least one photo.")})
+            if len(uploads) > limits.max_files:
+                raise ValidationFailed.for_fields({"photos": _l("Send at most %(max)s files at once.",
+                                                                max=limits.max_files)})
             if len(product.images) + len(uploads) > MAX_PHOTOS:
                 raise ValidationFailed.for_fields({"photos": _l("A product has at most %(max)s photos.",
                                                                 max=MAX_PHOTOS)})
-            for upload in uploads:
-                stored.append(_store_photo(upload))
+            inspected = [_naming_the_file(upload, images.inspect, upload, "photos", limits=limits)
+                         for upload in uploads]
+            images.check_together(inspected, "photos", limits)
+            for upload, item in zip(uploads, inspected):
+                stored.append(_naming_the_file(upload, images.store_photo, item, "photos"))
             position = max((i.position for i in product.images), default=-1) + 1
             for offset, (name, width, height) in enumerate(stored):
                 product.images.append(ProductImage(stored_name=name, width=width, height=height,
@@ -431,10 +440,10 @@ def add_photos(actor, product_id, uploads):
     return product
 
 
-def _store_photo(upload):
-    """Check, re-encode and store one photo; raises ValidationFailed naming the file."""
+def _naming_the_file(upload, function, *arguments, **keywords):
+    """function(*arguments, **keywords); its ValidationFailed on "photos" names the upload's file."""
     try:
-        return images.store_photo(upload, field="photos")
+        return function(*arguments, **keywords)
     except ValidationFailed as error:
         raise ValidationFailed.for_fields({"photos": _l("%(file)s: %(problem)s", file=upload.filename[:80],
                                                         problem=error.errors["photos"])}) from None

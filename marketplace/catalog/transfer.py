@@ -18,6 +18,7 @@ from marketplace.catalog.views import blueprint
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.forms import apply_service_errors
 from marketplace.querystring import whole_number_arg
+from marketplace.ratelimits import upload_limits
 from marketplace.routing import MAX_ID
 
 MAX_ROWS_SHOWN = 300
@@ -73,6 +74,7 @@ def _preview_page(token, table, report, status=200):
 
 
 @blueprint.route("/workspace/import", methods=["GET", "POST"])
+@upload_limits
 @login_required
 def import_products():
     form = UploadForm()

@@ -16,6 +16,7 @@ from marketplace.catalog.views import blueprint
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.forms import apply_service_errors
 from marketplace.querystring import MAX_PAGE, whole_number_arg
+from marketplace.ratelimits import upload_limits
 
 PRODUCT = "<id:product_id>"
 STATUS_TABS = [("", None), *((status.value, status) for status in ProductStatus)]
@@ -135,6 +136,7 @@ def delete_product(product_id):
 # ---------------------------------------------------------------- photos
 
 @blueprint.post(f"/products/{PRODUCT}/photos")
+@upload_limits
 @login_required
 def add_photos(product_id):
     form = PhotosForm()
@@ -166,6 +168,7 @@ def make_cover(product_id, image_id):
 # ---------------------------------------------------------------- OCOP certificates
 
 @blueprint.route(f"/products/{PRODUCT}/certificates/new", methods=["GET", "POST"])
+@upload_limits
 @login_required
 def add_certificate(product_id):
     form = CertificateForm()

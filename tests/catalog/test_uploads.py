@@ -12,10 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from werkzeug.datastructures import FileStorage
+from PIL import Image, ImageFile
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from bench import hostile_files
 from marketplace.catalog import services
 from marketplace.catalog.models import OcopCertificate, Product, ProductImage
 from marketplace.extensions import db
@@ -72,9 +73,12 @@ def owner_client(client, auth, cooperative_owner):
 
 
 def post_photos(client, product_id, *files):
-    """POST files (bytes, filename) to the product's photo upload."""
-    data = {"photos": [(io.BytesIO(content), name) for content, name in files]}
-    return client.post(f"/products/{product_id}/photos", data=data, content_type="multipart/form-data")
+    """POST files (bytes, filename) to the product's photo upload. The body is encoded here, in memory:
+    the test client spools a body over 500 KB to a temporary file that it never closes."""
+    boundary, body = encode_multipart(MultiDict(
+        [("photos", FileStorage(io.BytesIO(content), filename=name)) for content, name in files]))
+    return client.post(f"/products/{product_id}/photos", data=body,
+                       content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def fetch(client, url):
@@ -161,7 +165,7 @@ def test_a_decompression_bomb_is_refused_before_decoding(app, owner_client, engl
     data = bomb_png()
     assert len(data) < 200  # tiny on disk, 2.5 gigapixels when decoded
     response = post_photos(owner_client, product.id, (data, "bomb.png"))
-    assert_refused(response, app, product.id, "The image is too large (at most 40 megapixels).")
+    assert_refused(response, app, product.id, "The image is too large (at most 16 megapixels).")
 
 
 def test_one_bad_file_refuses_the_whole_batch_and_leaves_nothing_on_disk(app, owner_client, english, product):
@@ -314,3 +318,98 @@ def test_scans_are_for_the_cooperative_and_the_alliance_only(app, owner_client, 
     anonymous = app.test_client().get(url)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     assert db.session.get(Product, product.id) is not None
+
+
+# ---------------------------------------------------------------- bounded decoding (issue 12, row 36)
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Every full decode (ImageFile.load) as (format, decoded size): the spy that proves a refusal came
+    before the expensive work."""
+    seen = []
+    original = ImageFile.ImageFile.load
+
+    def load(image):
+        if image.tile:  # a decode to come, not a call on an image already in memory
+            seen.append((image.format, image.size))
+        return original(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def probe_photos():
+    return hostile_files.probe_photos()
+
+
+def test_the_probes_three_huge_pngs_and_an_invalid_file_are_refused_without_decoding(
+        app, owner_client, english, product, decodes, probe_photos):
+    """Three 6300 x 6300 PNGs (39.7 megapixels, under the old cap of 40) and one invalid file cost 9.5 s
+    and were refused anyway: now the first header refuses the batch, and nothing is decoded."""
+    assert [len(data) < 200_000 for data, _name in probe_photos[:3]] == [True] * 3
+    response = post_photos(owner_client, product.id, *probe_photos)
+    assert_refused(response, app, product.id, "a.png: The image is too large (at most 16 megapixels).")
+    assert decodes == []
+
+
+def test_every_header_is_checked_before_any_file_is_decoded(app, owner_client, english, product, decodes):
+    """Photos within the cap, then an invalid file: refused for the invalid file, having decoded none."""
+    within = hostile_files.png(2000, 2000)
+    response = post_photos(owner_client, product.id, (within, "a.png"), (within, "b.png"),
+                           (hostile_files.NOT_AN_IMAGE, "d.png"))
+    assert_refused(response, app, product.id, "d.png: This file is not a JPEG, PNG or WebP image.")
+    assert decodes == []
+
+
+def test_the_pixels_of_one_upload_are_capped_together(app, owner_client, english, product, decodes):
+    side = hostile_files.square_side(10_000_000)  # each under 16 megapixels, together over 16
+    big = hostile_files.png(side, side)
+    response = post_photos(owner_client, product.id, (big, "a.png"), (big, "b.png"))
+    assert_refused(response, app, product.id,
+                   "These images are too large together (at most 16 megapixels in one upload).")
+    assert decodes == []
+    assert post_photos(owner_client, product.id, (big, "a.png")).status_code == 302
+    assert decodes == [("PNG", (side, side))]
+
+
+def test_too_many_files_in_one_upload_are_refused_before_reading_them(app, owner_client, english, product,
+                                                                      decodes):
+    app.config["UPLOAD_MAX_FILES"] = 2
+    response = post_photos(owner_client, product.id, *[(jpeg(), f"{n}.jpg") for n in range(3)])
+    assert_refused(response, app, product.id, "Send at most 2 files at once.")
+    assert decodes == []
+
+
+def test_a_large_baseline_jpeg_is_decoded_at_the_scale_it_is_stored_at(app, owner_client, product, decodes):
+    """A 48-megapixel phone photo is over the cap as pixels, but libjpeg decodes it at 1/4: 3 megapixels."""
+    data = hostile_files.jpeg(8000, 6000)
+    assert post_photos(owner_client, product.id, (data, "phone.jpg")).status_code == 302
+    assert decodes == [("JPEG", (2000, 1500))]
+    [image] = images_of(product.id)
+    assert (image.width, image.height) == (1600, 1200)
+
+
+def test_a_progressive_jpeg_counts_every_pixel(app, owner_client, english, product, decodes):
+    """libjpeg keeps every coefficient of a progressive JPEG whatever the scale (6 bytes a pixel in 4:4:4)."""
+    data = hostile_files.jpeg(5000, 4000, progressive=True, subsampling=0)
+    response = post_photos(owner_client, product.id, (data, "progressive.jpg"))
+    assert_refused(response, app, product.id, "progressive.jpg: The image is too large (at most 16 megapixels).")
+    assert decodes == []
+
+
+def test_a_huge_image_scan_is_refused_without_decoding(app, owner_client, english, product, decodes,
+                                                       probe_photos):
+    data = certificate_form(scan=(io.BytesIO(probe_photos[0][0]), "scan.png"))
+    response = owner_client.post(f"/products/{product.id}/certificates/new", data=data,
+                                 content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "The image is too large (at most 16 megapixels)." in response.get_data(as_text=True)
+    assert decodes == [] and stored_files(app) == []
+
+
+def test_the_image_limits_are_settings(app, owner_client, english, product, decodes):
+    app.config["IMAGE_MAX_PIXELS"] = 1_000_000
+    response = post_photos(owner_client, product.id, (hostile_files.png(1001, 1000), "a.png"))
+    assert_refused(response, app, product.id, "a.png: The image is too large (at most 1 megapixels).")
+    assert decodes == []
