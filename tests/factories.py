@@ -1,20 +1,27 @@
 """Test data builders. They write straight to the database: fast, and independent of the pages."""
+import csv
 import io
 import itertools
+from datetime import datetime, timedelta, timezone
 
+from openpyxl import Workbook
 from stdnum.vn import mst
 
-from marketplace.accounts import passwords
+from marketplace.accounts import passwords, tokens
+from marketplace.accounts import services as accounts
 from marketplace.accounts.models import (
     CooperativeType,
+    Invitation,
     MemberRole,
     Organisation,
     OrganisationKind,
     OrganisationStatus,
+    PasswordReset,
     Sector,
     User,
 )
 from marketplace.extensions import db
+from marketplace.sqltypes import utcnow
 
 PASSWORD = "mật khẩu rất dài của hợp tác xã"
 _serial = itertools.count(1)
@@ -210,6 +217,147 @@ def agreement_content(lines=None, **fields):
                              "seller": "Giao đủ số lượng, đúng chất lượng; báo sớm khi mất mùa."},
         "clauses": ["Thỏa thuận ghi nhớ này là cơ sở để các bên ký hợp đồng mua bán cụ thể."],
         "revision_number": 2, "content_sha256": "5d" * 32,
+    }
+    values.update(fields)
+    return values
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+REGISTRY_TAX_CODE = valid_tax_code(700001)
+
+
+def csv_bytes(rows, columns=None, delimiter=",", bom=False):
+    """A CSV file of `rows` (dicts) under a header row of `columns`."""
+    columns = columns or list(rows[0])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c, "") for c in columns])
+    return buffer.getvalue().encode("utf-8-sig" if bom else "utf-8")
+
+
+def xlsx_bytes(rows, columns=None):
+    """An XLSX workbook of `rows` (dicts) under a header row of `columns`."""
+    columns = columns or list(rows[0])
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row.get(c) for c in columns])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def registry_row(**overrides):
+    """A row of the alliance's provincial registry import that passes every check."""
+    row = {
+        "cooperative_name": "HTX Chè Mẫu Sơn", "cooperative_tax_code": REGISTRY_TAX_CODE,
+        "cooperative_type": "hop_tac_xa", "name": "Chè xanh Mẫu Sơn", "category": "beverages",
+        "description": "Chè búp sao chảo gang.", "unit": "kg", "price_vnd": "350000", "min_order_qty": "5",
+        "ocop_stars": "", "ocop_certificate_no": "", "ocop_expiry": "", "province": "Lạng Sơn",
+        "commune": "Xã Thất Khê", "certifications": "vietgap", "harvest_months": "3;4;5",
+        "price_tiers": "20:330000;100:300000", "capacity": "600/season",
+    }
+    row.update(overrides)
+    return row
+
+
+def organisation_details(organisation, **overrides):
+    """The organisation's current details, as services.update_organisation takes them, with changes."""
+    values = {name: getattr(organisation, name) for name in (
+        "legal_name", "tax_code", "province_code", "commune_code", "street_address", "phone", "email",
+        "representative", "sector", "cooperative_type", "member_count", "founded_year")}
+    values.update(overrides)
+    return accounts.OrganisationDetails.from_mapping(values)
+
+
+def invitation(w, secret="secret-of-the-invitation"):
+    """An open invitation from `w.owner` of `w.cooperative`, whose link holds `secret`."""
+    row = Invitation(organisation=w.cooperative, email="new@htx.example", role=MemberRole.MEMBER,
+                     token_hash=tokens.digest(secret), invited_by=w.owner, expires_at=utcnow() + timedelta(days=7))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def reset_link(user, secret="secret-of-the-reset-link"):
+    """A password reset link of `user`, valid for an hour; returns its secret."""
+    db.session.add(PasswordReset(user=user, token_hash=tokens.digest(secret), expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    return secret
+
+
+def registration_details():
+    """A cooperative's registration that passes every check."""
+    return accounts.OrganisationDetails.from_mapping({
+        "legal_name": "HTX Chè Mẫu Sơn", "tax_code": valid_tax_code(), "province_code": 20,
+        "commune_code": 6040, "phone": "0205 381 2345", "email": "lienhe@che-mauson.example",
+        "representative": "Hoàng Văn Minh", "sector": "agriculture", "cooperative_type": "hop_tac_xa",
+    })
+
+
+def valid_body(**overrides):
+    """A product the services accept: every field of services.ProductDetails, in its JSON shape."""
+    body = {
+        "name": "Na sạch Đồng Bành",
+        "name_en": "Dong Banh custard apple",
+        "description": "Na dai, quả to, thu hoạch tháng 7 đến tháng 9.",
+        "category": "fresh_produce",
+        "unit": "kg",
+        "province_code": 20,
+        "commune_code": 6040,
+        "base_price_vnd": 60000,
+        "min_order_qty": 100,
+        "order_increment": 50,
+        "capacity_qty": 20000,
+        "capacity_period": "season",
+        "harvest_months": [7, 8, 9],
+        "lead_time_days": 3,
+        "certifications": ["vietgap"],
+        "tiers": [{"min_qty": 500, "unit_price_vnd": 55000}, {"min_qty": 2000, "unit_price_vnd": 50000}],
+    }
+    body.update(overrides)
+    return body
+
+
+def product_form(**overrides):
+    """Form data for /products/new and /products/<id>/edit that passes every rule."""
+    data = {
+        "name": "Na dai Chi Lăng", "name_en": "Chi Lang custard apple",
+        "description": "Na dai chín cây, hái buổi sáng.", "category": "fresh_produce", "unit": "kg",
+        "province_code": "20", "commune_code": "6463", "base_price_vnd": "60.000", "min_order_qty": "100",
+        "order_increment": "10", "capacity_qty": "20.000", "capacity_period": "season",
+        "harvest_months": ["7", "8", "9"], "lead_time_days": "3", "certifications": ["vietgap"],
+    }
+    for row in range(10):
+        data[f"tiers-{row}-min_qty"] = ""
+        data[f"tiers-{row}-unit_price_vnd"] = ""
+    data.update(overrides)
+    return data
+
+
+_search_ids = itertools.count(1)
+
+
+def record(name, **fields):
+    """A product as the search engine indexes it (marketplace/search/documents.py), without a database."""
+    values = {
+        "id": next(_search_ids),
+        "name": name,
+        "name_en": "",
+        "description": "",
+        "category": "processed_food",
+        "cooperative_name": "HTX Thử nghiệm",
+        "cooperative_type": "hop_tac_xa",
+        "province_code": 20,
+        "price_vnd": 100000,
+        "certifications": [],
+        "certificates": [],
+        "published_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
     }
     values.update(fields)
     return values

@@ -185,3 +185,36 @@ def login_with_form(client, email, password=factories.PASSWORD, **kwargs):
     if 'name="csrf_token"' in page:
         data["csrf_token"] = csrf_token_from(page)
     return client.post("/login", data=data, **kwargs)
+
+
+def bearer(secret):
+    """The Authorization header of an API request with this token."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def token_for(user, name="tests"):
+    """A new API token's secret for `user`."""
+    from marketplace.accounts import services
+
+    _token, secret = services.create_api_token(user, name)
+    return secret
+
+
+def assert_json_error(response, status, code=None):
+    """Assert an API error answer (`{"error": {"code", "message"}}`) with this status and code; returns it."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    if code:
+        assert error["code"] == code
+    return error
+
+
+def fetch(client, url):
+    """GET a file and close the response (a served file stays open until then)."""
+    response = client.get(url)
+    response.get_data()
+    response.close()
+    return response

@@ -25,14 +25,11 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts import services as accounts
-from marketplace.accounts import sessions, tokens
+from marketplace.accounts import sessions
 from marketplace.accounts.models import (
-    Invitation,
-    MemberRole,
     Organisation,
     OrganisationEvent,
     OrganisationEventKind,
-    PasswordReset,
 )
 from marketplace.agreements import services as agreements
 from marketplace.agreements import terms as agreement_terms
@@ -41,9 +38,10 @@ from marketplace.catalog import importing
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCertificate, Product
 from marketplace.extensions import db
-from marketplace.sqltypes import utcnow
 from tests import factories
-from tests.catalog.test_uploads import PDF, jpeg
+from tests.factories import PDF
+from tests.catalog.test_uploads import jpeg
+from tests.factories import invitation, organisation_details, registration_details, reset_link
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"
@@ -173,14 +171,6 @@ def product_details(**overrides):
     return catalog.ProductDetails.from_mapping(values)
 
 
-def organisation_details(organisation, **overrides):
-    values = {name: getattr(organisation, name) for name in (
-        "legal_name", "tax_code", "province_code", "commune_code", "street_address", "phone", "email",
-        "representative", "sector", "cooperative_type", "member_count", "founded_year")}
-    values.update(overrides)
-    return accounts.OrganisationDetails.from_mapping(values)
-
-
 def certificate_details(**overrides):
     values = {"stars": 4, "certificate_no": "LS-OCOP-2025-07", "decision_date": catalog.today() - timedelta(days=10)}
     values.update(overrides)
@@ -195,28 +185,6 @@ def product_with_photos(w, count=2):
     product = factories.product(w.cooperative, status="draft")
     catalog.add_photos(w.owner, product.id, [photo(f"p{i}.jpg") for i in range(count)])
     return product
-
-
-def invitation(w, secret="secret-of-the-invitation"):
-    row = Invitation(organisation=w.cooperative, email="new@htx.example", role=MemberRole.MEMBER,
-                     token_hash=tokens.digest(secret), invited_by=w.owner, expires_at=utcnow() + timedelta(days=7))
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
-def reset_link(user, secret="secret-of-the-reset-link"):
-    db.session.add(PasswordReset(user=user, token_hash=tokens.digest(secret), expires_at=utcnow() + timedelta(hours=1)))
-    db.session.commit()
-    return secret
-
-
-def registration_details():
-    return accounts.OrganisationDetails.from_mapping({
-        "legal_name": "HTX Chè Mẫu Sơn", "tax_code": factories.valid_tax_code(), "province_code": 20,
-        "commune_code": 6040, "phone": "0205 381 2345", "email": "lienhe@che-mauson.example",
-        "representative": "Hoàng Văn Minh", "sector": "agriculture", "cooperative_type": "hop_tac_xa",
-    })
 
 
 def one_row_file():
@@ -604,7 +572,6 @@ def test_every_event_kind_has_a_label_and_fits_its_column():
         for kind in enum_class:
             assert len(kind.value) <= length, kind
             assert kind in LABELS, kind
-
 
 
 def test_kinds_that_share_a_value_keep_their_own_labels():

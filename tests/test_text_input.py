@@ -17,9 +17,8 @@ from marketplace.catalog.models import Product
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import db
 from tests import factories
-from tests.test_api import assert_json_error, bearer, token_for
-from tests.test_api_catalog import valid_body
-from tests.test_workspace import product_form
+from tests.factories import product_form, valid_body
+from tests.support import assert_json_error, bearer, token_for
 
 NFD_NAME = unicodedata.normalize("NFD", "Miến dong Bình Liêu")  # "ế" as e + U+0302 + U+0301
 NFC_NAME = unicodedata.normalize("NFC", NFD_NAME)

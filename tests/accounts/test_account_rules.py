@@ -11,7 +11,7 @@ from marketplace.accounts.models import Invitation, Organisation, OrganisationEv
 from marketplace.errors import Forbidden, ValidationFailed
 from marketplace.extensions import db
 from tests import factories
-from tests.test_events import invitation, organisation_details, registration_details
+from tests.factories import invitation, organisation_details, registration_details
 
 LONG_NAME = "Nguyễn " + "A" * 114  # 121 characters
 LONG_EMAIL = "a" * 244 + "@example.vn"  # 254 + 1

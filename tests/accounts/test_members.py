@@ -1,6 +1,5 @@
 """Owners invite members by emailed link, and remove them; members cannot manage the organisation."""
 import re
-from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time

@@ -6,33 +6,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from marketplace.accounts import services
 from marketplace.accounts.models import ApiToken
 from marketplace.api.openapi import openapi_document
 from marketplace.extensions import db
 from tests import factories
+from tests.support import assert_json_error, bearer, token_for
 
 TOKEN_ON_PAGE = re.compile(r'value="(cht_[A-Za-z0-9_-]+)"')
-
-
-def bearer(secret):
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def token_for(user, name="tests"):
-    _token, secret = services.create_api_token(user, name)
-    return secret
-
-
-def assert_json_error(response, status, code=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    error = response.get_json()["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code:
-        assert error["code"] == code
-    return error
 
 
 # ---------------------------------------------------------------- authentication

@@ -17,37 +17,14 @@ from marketplace.catalog.models import (
 )
 from marketplace.extensions import db
 from tests import factories
-from tests.api.test_api import assert_json_error, bearer, token_for
+from tests.support import assert_json_error, bearer, token_for
+from tests.factories import valid_body
 
 PRODUCT_FIELDS = {
     "id", "name", "name_en", "slug", "url", "category", "unit", "description", "origin", "base_price_vnd",
     "price_from_vnd", "min_order_qty", "order_increment", "price_tiers", "capacity", "harvest_months",
     "lead_time_days", "certifications", "ocop", "images", "cooperative", "published_at",
 }
-
-
-def valid_body(**overrides):
-    """A product the services accept: every field of services.ProductDetails, in its JSON shape."""
-    body = {
-        "name": "Na sạch Đồng Bành",
-        "name_en": "Dong Banh custard apple",
-        "description": "Na dai, quả to, thu hoạch tháng 7 đến tháng 9.",
-        "category": "fresh_produce",
-        "unit": "kg",
-        "province_code": 20,
-        "commune_code": 6040,
-        "base_price_vnd": 60000,
-        "min_order_qty": 100,
-        "order_increment": 50,
-        "capacity_qty": 20000,
-        "capacity_period": "season",
-        "harvest_months": [7, 8, 9],
-        "lead_time_days": 3,
-        "certifications": ["vietgap"],
-        "tiers": [{"min_qty": 500, "unit_price_vnd": 55000}, {"min_qty": 2000, "unit_price_vnd": 50000}],
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture

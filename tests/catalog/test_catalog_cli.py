@@ -8,7 +8,7 @@ from marketplace.catalog import importing, services
 from marketplace.catalog.models import CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.extensions import db
 from tests import factories
-from tests.catalog.test_import import REGISTRY_TAX_CODE, csv_bytes, registry_row, xlsx_bytes
+from tests.factories import REGISTRY_TAX_CODE, csv_bytes, registry_row, xlsx_bytes
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts.models import CooperativeType
-from marketplace.catalog import images, public
+from marketplace.catalog import images
 from marketplace.catalog.models import (
     Category,
     Certification,

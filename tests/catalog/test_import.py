@@ -1,6 +1,5 @@
 """Spreadsheet import of products (catalog.importing): parsing, row errors with line and column,
 all-or-nothing writes, re-import, the alliance's registry rules, and the web preview → confirm flow."""
-import csv
 import io
 import json
 import re
@@ -9,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
-from openpyxl import Workbook
 from stdnum.vn import mst
 from werkzeug.datastructures import FileStorage
 
@@ -27,49 +25,14 @@ from marketplace.catalog.models import (
 from marketplace.errors import Forbidden, ValidationFailed
 from marketplace.extensions import db
 from tests import factories
+from tests.factories import REGISTRY_TAX_CODE, csv_bytes, registry_row, xlsx_bytes
 
-REGISTRY_TAX_CODE = factories.valid_tax_code(700001)
 OTHER_TAX_CODE = factories.valid_tax_code(700002)
 FUTURE = (date.today() + timedelta(days=400)).isoformat()
 
 
 def count(model, **filters):
     return db.session.scalar(db.select(db.func.count()).select_from(model).filter_by(**filters))
-
-
-def csv_bytes(rows, columns=None, delimiter=",", bom=False):
-    columns = columns or list(rows[0])
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row.get(c, "") for c in columns])
-    return buffer.getvalue().encode("utf-8-sig" if bom else "utf-8")
-
-
-def xlsx_bytes(rows, columns=None):
-    columns = columns or list(rows[0])
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([row.get(c) for c in columns])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def registry_row(**overrides):
-    row = {
-        "cooperative_name": "HTX Chè Mẫu Sơn", "cooperative_tax_code": REGISTRY_TAX_CODE,
-        "cooperative_type": "hop_tac_xa", "name": "Chè xanh Mẫu Sơn", "category": "beverages",
-        "description": "Chè búp sao chảo gang.", "unit": "kg", "price_vnd": "350000", "min_order_qty": "5",
-        "ocop_stars": "", "ocop_certificate_no": "", "ocop_expiry": "", "province": "Lạng Sơn",
-        "commune": "Xã Thất Khê", "certifications": "vietgap", "harvest_months": "3;4;5",
-        "price_tiers": "20:330000;100:300000", "capacity": "600/season",
-    }
-    row.update(overrides)
-    return row
 
 
 def run(actor, data, **options):

@@ -22,6 +22,8 @@ from marketplace.catalog.models import OcopCertificate, Product, ProductImage
 from marketplace.extensions import db
 from tests import factories
 from tests.factories import jpeg, png
+from tests.support import fetch
+from tests.factories import PDF
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STORED_FILE = re.compile(r"^[0-9a-f]{32}(_thumb)?\.webp$")
@@ -56,7 +58,6 @@ HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></bod
 SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
        b'<script>alert(1)</script><rect width="10" height="10"/></svg>')
 GIF_HTML = b"GIF89a/*\x0a\x00\x0a\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff*/=1;<script>alert(1)</script>"
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -79,14 +80,6 @@ def post_photos(client, product_id, *files):
         [("photos", FileStorage(io.BytesIO(content), filename=name)) for content, name in files]))
     return client.post(f"/products/{product_id}/photos", data=body,
                        content_type=f"multipart/form-data; boundary={boundary}")
-
-
-def fetch(client, url):
-    """GET a file and close the response (a served file stays open until then)."""
-    response = client.get(url)
-    response.get_data()
-    response.close()
-    return response
 
 
 def stored_files(app):

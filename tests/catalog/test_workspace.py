@@ -14,30 +14,15 @@ from marketplace.catalog.models import (
     CertificateStatus,
     OcopCertificate,
     Product,
-    ProductImage,
     ProductStatus,
 )
 from marketplace.extensions import db
 from tests import factories
-from tests.catalog.test_uploads import PDF, fetch, jpeg, png
+from tests.factories import PDF
+from tests.catalog.test_uploads import jpeg, png
+from tests.factories import product_form
 
 XSS_NAME = '"><img src=x onerror=alert(1)>'
-
-
-def product_form(**overrides):
-    """Form data for /products/new and /products/<id>/edit that passes every rule."""
-    data = {
-        "name": "Na dai Chi Lăng", "name_en": "Chi Lang custard apple",
-        "description": "Na dai chín cây, hái buổi sáng.", "category": "fresh_produce", "unit": "kg",
-        "province_code": "20", "commune_code": "6463", "base_price_vnd": "60.000", "min_order_qty": "100",
-        "order_increment": "10", "capacity_qty": "20.000", "capacity_period": "season",
-        "harvest_months": ["7", "8", "9"], "lead_time_days": "3", "certifications": ["vietgap"],
-    }
-    for row in range(10):
-        data[f"tiers-{row}-min_qty"] = ""
-        data[f"tiers-{row}-unit_price_vnd"] = ""
-    data.update(overrides)
-    return data
 
 
 def login(app, user):

@@ -1,35 +1,15 @@
 """The search engine on its own (marketplace/search: build_index, search, suggest): plain records, no
 database. Ranking, diacritics, typos, partial matches, facets, filters, sorting, paging, highlights,
 "did you mean" and completions."""
-import itertools
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from marketplace.search import build_index, search, suggest
 from marketplace.search import index as search_index
+from tests.factories import record
 
 TODAY = date(2026, 11, 22)
-_ids = itertools.count(1)
-
-
-def record(name, **fields):
-    values = {
-        "id": next(_ids),
-        "name": name,
-        "name_en": "",
-        "description": "",
-        "category": "processed_food",
-        "cooperative_name": "HTX Thử nghiệm",
-        "cooperative_type": "hop_tac_xa",
-        "province_code": 20,
-        "price_vnd": 100000,
-        "certifications": [],
-        "certificates": [],
-        "published_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
-    }
-    values.update(fields)
-    return values
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ print("done", flush=True)
 
 
 def test_searching_never_fails_while_another_process_commits_to_the_index(tmp_path):
-    from tests.search.test_search_engine import record
+    from tests.factories import record
 
     path = tmp_path / "index"
     records = [record(f"Chè xanh {n}") for n in range(5)]

@@ -10,7 +10,7 @@ import pytest
 from marketplace.api.openapi import openapi_document
 from marketplace.extensions import limiter
 from tests import factories
-from tests.conftest import REDIS_URL, require_redis
+from tests.support import REDIS_URL, require_redis
 from tests.factories import jpeg
 
 NOT_AN_IMAGE = b"<!doctype html><p>not a photo</p>"
