@@ -7,7 +7,7 @@ PORT ?= 5000
 WORKERS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run serve test install install-test translations extract-messages db-upgrade demo clean
+.PHONY: run serve lint test install install-test translations extract-messages db-upgrade demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,11 @@ run: install
 serve: install
 	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/python -m marketplace.serve
 
-test: install-test
+# Lint first (ruff: pycodestyle, pyflakes, import order, bugbear, pyupgrade; settings in pyproject.toml).
+lint: install-test
+	$(BIN)/ruff check .
+
+test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

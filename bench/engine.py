@@ -5,12 +5,12 @@ build_index(index_dir, records) for the full build, search(index_dir, q, filters
 page exactly as the search page asks for it (top 20, total, every facet, highlights and the
 "did you mean" suggestion), and suggest(index_dir, q) for completions.
 """
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from bench.peers import Result
 
 ENGINE_NAME = "marketplace"
-PUBLISHED_FROM = datetime(2025, 7, 1, tzinfo=timezone.utc)
+PUBLISHED_FROM = datetime(2025, 7, 1, tzinfo=UTC)
 
 
 class EngineUnavailable(RuntimeError):

@@ -45,7 +45,7 @@ import threading
 import time
 import urllib.parse
 import zlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ from bench.search_bench import percentile  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "mật khẩu thử tải của doanh nghiệp"
-PUBLISHED_FROM = datetime(2025, 7, 1, tzinfo=timezone.utc)
+PUBLISHED_FROM = datetime(2025, 7, 1, tzinfo=UTC)
 TARGETS = {"users": 20, "p95_ms": 100.0, "sql_queries": 10, "errors": 0, "ceiling_fraction": 0.30}
 PAGES = ("catalogue", "search", "product", "login_form", "login")
 # Phases: (name, what each user does in a loop). "login" is two requests: the form, then the post.
@@ -259,7 +259,7 @@ def rows_for(products, users, password_hash, today):
     from marketplace.text import slugify
 
     rng = random.Random(f"load-{len(products)}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cooperatives = {}
     for p in products:
         cooperatives.setdefault(p["cooperative_id"], p)

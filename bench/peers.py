@@ -124,7 +124,7 @@ class PostgresPeer:
         row = self.connection.execute(find).fetchone()
         if row:
             return row[0]
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 self.connection.execute("CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public")
                 break

@@ -9,9 +9,8 @@ import random
 import string
 from dataclasses import dataclass, field
 
-from marketplace.text import fold
-
 from bench.corpus import BASES, CERTIFICATIONS, PLACES, QUALIFIERS, QUALIFIERS_EN, SECTORS
+from marketplace.text import fold
 
 # Share of each kind in the measured mix (sums to 1).
 MIX = (

@@ -55,7 +55,7 @@ def seed_demo():
     from marketplace import demo
 
     demo.seed()
-    click.echo("Demo data is loaded. Demo logins (password for all: %s):" % demo.DEMO_PASSWORD)
+    click.echo(f"Demo data is loaded. Demo logins (password for all: {demo.DEMO_PASSWORD}):")
     for email, description in demo.logins():
         click.echo(f"  {email:<34} {description}")
 

@@ -17,13 +17,19 @@ from marketplace.accounts.models import User
 from marketplace.catalog import images, services
 from marketplace.catalog.models import (
     CapacityPeriod as Period,
+)
+from marketplace.catalog.models import (
     Category as C,
+)
+from marketplace.catalog.models import (
     CertificateStatus,
     Certification,
     IssuingLevel,
     Product,
     ProductImage,
     ProductStatus,
+)
+from marketplace.catalog.models import (
     Unit as U,
 )
 from marketplace.extensions import db

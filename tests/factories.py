@@ -2,7 +2,7 @@
 import csv
 import io
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from openpyxl import Workbook
 from stdnum.vn import mst
@@ -117,7 +117,13 @@ def product(cooperative, status="published", tiers=(), stars=None, certificate_s
     from datetime import date, timedelta
 
     from marketplace.catalog.models import (
-        Category, CertificateStatus, OcopCertificate, PriceTier, Product, ProductStatus, Unit,
+        Category,
+        CertificateStatus,
+        OcopCertificate,
+        PriceTier,
+        Product,
+        ProductStatus,
+        Unit,
     )
     from marketplace.sqltypes import utcnow
 
@@ -357,7 +363,7 @@ def record(name, **fields):
         "price_vnd": 100000,
         "certifications": [],
         "certificates": [],
-        "published_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+        "published_at": datetime(2026, 1, 1, tzinfo=UTC),
     }
     values.update(fields)
     return values

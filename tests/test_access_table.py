@@ -22,8 +22,8 @@ from marketplace.accounts.models import (
     User,
 )
 from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState
-from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.catalog import importing
+from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from tests import factories

@@ -39,9 +39,8 @@ from marketplace.catalog import services as catalog
 from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCertificate, Product
 from marketplace.extensions import db
 from tests import factories
-from tests.factories import PDF
 from tests.catalog.test_uploads import jpeg
-from tests.factories import invitation, organisation_details, registration_details, reset_link
+from tests.factories import PDF, invitation, organisation_details, registration_details, reset_link
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"

@@ -89,7 +89,7 @@ def test_english_catalogue_says_what_the_code_says():
 def extraction_keywords():
     """Babel's default keywords plus the `-k` options of `make extract-messages`."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    line = next((l for l in makefile.splitlines() if "pybabel" in l and " extract " in l), None)
+    line = next((text for text in makefile.splitlines() if "pybabel" in text and " extract " in text), None)
     assert line, "Makefile has no `pybabel extract` command"
     words = shlex.split(line)
     extra = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "-k"]

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from freezegun import freeze_time
-from werkzeug.routing import AnyConverter, UUIDConverter
 from werkzeug.datastructures import FileStorage
+from werkzeug.routing import AnyConverter, UUIDConverter
 from werkzeug.test import encode_multipart
 
 from marketplace import config as settings
@@ -23,7 +23,8 @@ from marketplace.extensions import db
 from marketplace.routing import IdConverter
 from marketplace.sqltypes import utcnow
 from tests import factories
-from tests.support import csrf_token_from, login_with_form as login
+from tests.support import csrf_token_from
+from tests.support import login_with_form as login
 
 HTTPS = {"base_url": "https://localhost"}
 EVIL_TARGETS = [

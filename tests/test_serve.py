@@ -13,10 +13,10 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest

@@ -55,7 +55,8 @@ class RegistrationForm(OrganisationForm):
     full_name = StringField(_l("Your full name"), validators=[DataRequired(), Length(max=120)])
     owner_email = EmailField(_l("Your email (for logging in)"), validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)],
-                             description=_l("At least 12 characters. A few unrelated words make a strong, memorable password."))
+                             description=_l("At least 12 characters. A few unrelated words make a strong, "
+                                            "memorable password."))
 
 
 class LoginForm(FlaskForm):

@@ -301,7 +301,8 @@ def request_password_reset(email):
     )
     events.password_reset_requested(user)
     link = notifications.link("accounts.reset_password", token=secret)
-    notifications.send(user.email, _l("Reset your Chợ HTX password"), "password_reset", user.locale, user=user, link=link)
+    notifications.send(user.email, _l("Reset your Chợ HTX password"), "password_reset", user.locale, user=user,
+                       link=link)
 
 
 def _open_reset(secret):
@@ -415,7 +416,8 @@ def open_invitation(secret):
     """The invitation behind a link, or NotFound when it is unknown, used, revoked or expired."""
     invitation = db.session.scalar(db.select(Invitation).filter_by(token_hash=tokens.digest(secret or "")))
     if invitation is None or not invitation.is_open(utcnow()):
-        raise NotFound(_l("This invitation is invalid or has expired. Ask the owner for a new one."), code="invalid_token")
+        raise NotFound(_l("This invitation is invalid or has expired. Ask the owner for a new one."),
+                       code="invalid_token")
     return invitation
 
 
@@ -447,7 +449,8 @@ def revoke_invitation(actor, invitation_id):
 def pending_invitations(actor):
     require(actor, Permission.MANAGE_ORGANISATION)
     now = utcnow()
-    query = db.select(Invitation).filter_by(organisation_id=actor.organisation_id).order_by(Invitation.created_at.desc())
+    query = (db.select(Invitation).filter_by(organisation_id=actor.organisation_id)
+             .order_by(Invitation.created_at.desc()))
     return [i for i in db.session.scalars(query) if i.is_open(now)]
 
 
@@ -590,7 +593,8 @@ def review_organisation(actor, organisation_id, action, reason=""):
         raise NotFound()
     allowed, new_status, record_event, needs_reason = _TRANSITIONS[action]
     if not allowed(organisation):
-        raise Conflict(_l("This action is not possible for an organisation in its current status."), code="invalid_transition")
+        raise Conflict(_l("This action is not possible for an organisation in its current status."),
+                       code="invalid_transition")
     reason = textinput.clean(reason)
     if needs_reason and not textinput.has_letter_or_digit(reason):
         raise ValidationFailed(_l("Give a reason: the organisation will read it."), field="reason")

@@ -153,7 +153,8 @@ class Agreement(db.Model):
     seller_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     witness_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     initiator_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))  # who drafted it
-    turn_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))  # who answers next (sent, negotiating)
+    # Who answers next (while sent or negotiating).
+    turn_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conference_event.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     start_date: Mapped[date]

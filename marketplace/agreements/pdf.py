@@ -24,7 +24,7 @@ signature blocks here are text.
 """
 import unicodedata
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
@@ -288,7 +288,7 @@ class _Document(FPDF):
         self.set_author("Chợ HTX")
         self.set_creator("Chợ HTX")
         self.set_title(f"{self.reference} · {running_title}")
-        self.set_creation_date(created_at or datetime.now(timezone.utc))
+        self.set_creation_date(created_at or datetime.now(UTC))
         self.c_margin = 1
 
     def header(self):
@@ -592,7 +592,7 @@ def _signature_blocks(doc, content):
         for role in roles:
             row.cell(_plain(content[role]["legal_name"]))
         row = table.row()
-        for role in roles:
+        for _role in roles:
             row.cell("(Ký điện tử trên Chợ HTX, xem danh sách chữ ký của tệp PDF)\n"
                      "(Signed electronically on Chợ HTX; see the PDF's signature panel)",
                      style=FontFace(color=GREY, size_pt=7.5))

@@ -16,9 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace import notifications, textinput
 from marketplace.accounts import passwords
@@ -94,7 +94,8 @@ def list_agreements(actor, state=None, event_id=None, organisation_id=None, page
     if event_id:
         statement = statement.where(Agreement.event_id == event_id)
     if organisation_id:
-        statement = statement.where(sa.or_(Agreement.buyer_id == organisation_id, Agreement.seller_id == organisation_id,
+        statement = statement.where(sa.or_(Agreement.buyer_id == organisation_id,
+                                           Agreement.seller_id == organisation_id,
                                            Agreement.witness_id == organisation_id))
     statement = statement.order_by(Agreement.created_at.desc(), Agreement.id.desc())
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
@@ -476,7 +477,8 @@ def _add_signature(agreement, actor, audit):
         raise Conflict(_l("The stored PDF does not match its record: signing is stopped."), code="document_mismatch")
     credentials = signing.credentials_for(actor.organisation)
     role = agreement.role_of(actor.organisation_id)
-    signed = signing.sign(data, credentials, certify=not agreement.signatures, field_name=f"{role.value}-{actor.organisation_id}",
+    signed = signing.sign(data, credentials, certify=not agreement.signatures,
+                          field_name=f"{role.value}-{actor.organisation_id}",
                           signer_name=actor.full_name, reason=f"{label(role)} — {agreement.reference}")
     name, after = _write_version(signed)
     # Two parties signing at once both started from `before`: the second must start again from the first's file.

@@ -61,7 +61,8 @@ class TermsDetails:
         """Keep only known keys; lines become LineDetails."""
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in (data or {}).items() if key in known and value is not None}
-        values["lines"] = [LineDetails(**{k: v for k, v in (line or {}).items() if k in LineDetails.__dataclass_fields__})
+        line_fields = LineDetails.__dataclass_fields__
+        values["lines"] = [LineDetails(**{k: v for k, v in line.items() if k in line_fields})
                            for line in values.get("lines") or [] if isinstance(line, dict)]
         return cls(**values)
 
@@ -252,6 +253,8 @@ def compare(old, new):
 def _text_diff(before, after):
     if isinstance(before, list) or isinstance(after, list):
         before, after = "\n".join(before or []), "\n".join(after or [])
-    if not isinstance(before, str) or not isinstance(after, str) or "\n" not in before + after and len(before + after) < 120:
+    if not isinstance(before, str) or not isinstance(after, str):
+        return []
+    if "\n" not in before + after and len(before + after) < 120:  # short values read well side by side
         return []
     return list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1))[2:]

@@ -46,7 +46,8 @@ def organisations():
     kind = request.args.get("kind", "")
     query = request.args.get("q", "")
     page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)
-    pagination = services.list_organisations(current_user, status=status or None, kind=kind or None, query=query, page=page)
+    pagination = services.list_organisations(current_user, status=status or None, kind=kind or None, query=query,
+                                             page=page)
     return render_template(
         "alliance/organisations.html",
         pagination=pagination,

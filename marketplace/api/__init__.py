@@ -45,6 +45,5 @@ def no_store(response):
     return response
 
 
-from marketplace.api import endpoints  # noqa: E402,F401  (routes register on the blueprint)
-from marketplace.api import catalog  # noqa: E402,F401
-from marketplace.api import search  # noqa: E402,F401
+# The routes register on the blueprint when their modules are imported, after it exists.
+from marketplace.api import catalog, endpoints, search  # noqa: E402,F401,I001

@@ -42,8 +42,10 @@ def organisation_json(organisation):
         "tax_code": organisation.display_tax_code or None,
         "status": organisation.status.value,
         "status_reason": organisation.status_reason or None,
-        "province": {"code": organisation.province_code, "name": organisation.province_name} if organisation.province_code else None,
-        "commune": {"code": organisation.commune_code, "name": organisation.commune_name} if organisation.commune_code else None,
+        "province": ({"code": organisation.province_code, "name": organisation.province_name}
+                     if organisation.province_code else None),
+        "commune": ({"code": organisation.commune_code, "name": organisation.commune_name}
+                    if organisation.commune_code else None),
         "sector": organisation.sector.value if organisation.sector else None,
         "classification": organisation.classification.value if organisation.classification else None,
         "is_demo": organisation.is_demo,

@@ -60,6 +60,7 @@ def expire_certificates_command():
     expired = services.expire_certificates()
     for certificate in expired:
         product = certificate.product
-        click.echo(f"  {certificate.certificate_no} ({certificate.stars}★, expired {certificate.expires_on.isoformat()})"
+        expired_on = certificate.expires_on.isoformat()
+        click.echo(f"  {certificate.certificate_no} ({certificate.stars}★, expired {expired_on})"
                    f" — product {product.id} {product.name} of {product.cooperative.legal_name}")
     click.echo(f"{len(expired)} certificates expired.")

@@ -36,17 +36,17 @@ from marketplace.accounts.authz import Permission, is_alliance_staff, require
 from marketplace.accounts.models import LABELS, CooperativeType, Organisation, OrganisationEvent, OrganisationKind
 from marketplace.accounts.services import TAX_CODE_HINT, clean_tax_code
 from marketplace.catalog import services
-from marketplace.catalog.spreadsheet import Limits, Stats, csv_records, file_error, number, xlsx_records
 from marketplace.catalog.models import (
+    UNIT_NAMES_VI,
     CapacityPeriod,
     Category,
     Certification,
     IssuingLevel,
     Product,
     ProductStatus,
-    UNIT_NAMES_VI,
     Unit,
 )
+from marketplace.catalog.spreadsheet import Limits, Stats, csv_records, file_error, number, xlsx_records
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.routing import MAX_ID

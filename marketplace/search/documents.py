@@ -5,7 +5,7 @@ A *record* is a plain dict (see RECORD_FIELDS), so the index can be built withou
 for public products only: published, by a cooperative the alliance has verified.
 """
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -60,7 +60,7 @@ def _timestamp(moment):
     if moment is None:
         return 0
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 

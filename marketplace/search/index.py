@@ -130,7 +130,8 @@ def save_position(path, change_position, checked_at=None):
 # ---------------------------------------------------------------- writing
 
 def apply(path, ids, fetch):
-    """Under the write lock (the caller holds it): replace the documents of `ids` by their current records (delete the others)."""
+    """Under the write lock (the caller holds it): replace the documents of `ids` by their current records
+    (delete the others)."""
     records = fetch(ids)  # {id: record} for the ids that are public now
     writer = SegmentWriter(_open(path), _lk=False, codec=Codec())
     try:

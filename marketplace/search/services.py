@@ -3,7 +3,6 @@
 The index returns product ids; products are loaded from the database (catalog.queries), which
 checks again that each one is public, so a document not yet removed never shows a hidden product.
 """
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 

@@ -13,7 +13,8 @@ from marketplace import config as settings
 from marketplace.accounts.models import AuthSession
 from marketplace.extensions import db
 from tests import factories
-from tests.support import csrf_token_from, login_with_form as login
+from tests.support import csrf_token_from
+from tests.support import login_with_form as login
 
 PRODUCTION_COOKIE_KEYS = (
     "HTTPS",

@@ -4,7 +4,7 @@ honest statement about what the signature is, pagination, and users' text printe
 import re
 import subprocess
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ from tests import factories
 from tests.support import require_tool
 
 VERIFY_URL = "https://chohtx.vn/agreements/verify/MOU-2026-000123"
-CREATED = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)
+CREATED = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 
 
 def pages_of(data):
@@ -133,7 +133,7 @@ def test_formatting_helpers():
     assert pdf.vnd(1500000) == "1.500.000 ₫"
     assert pdf.vnd(0) == "0 ₫"
     assert pdf.day("2026-12-05") == "05/12/2026"
-    assert pdf.vietnam_time(datetime(2026, 12, 5, 20, 30, tzinfo=timezone.utc)) == "06/12/2026 03:30:00 (UTC+7)"
+    assert pdf.vietnam_time(datetime(2026, 12, 5, 20, 30, tzinfo=UTC)) == "06/12/2026 03:30:00 (UTC+7)"
     assert pdf.period_words("season") == ("mỗi vụ", "per season")
     assert pdf.price_basis_words({"price_basis": "reference", "adjustment_percent": 10})[0] == "giá tham chiếu ± 10%"
     with pytest.raises(ValueError):
@@ -145,7 +145,7 @@ def completion_signers():
              ("buyer", "Công ty Cổ phần Thực phẩm Sạch Hà Nội", "Nguyễn Thị Lan"),
              ("witness", "Liên minh Hợp tác xã tỉnh Lạng Sơn", "Trần Văn Đức")]
     return [{"role": role, "organisation": organisation, "person": person,
-             "signed_at": datetime(2026, 12, 5, 2, minute, 5, tzinfo=timezone.utc),
+             "signed_at": datetime(2026, 12, 5, 2, minute, 5, tzinfo=UTC),
              "certificate_serial": f"{minute:02x}" * 20, "sha256_before": f"{minute:x}a" * 32,
              "sha256_after": f"{minute:x}b" * 32} for minute, (role, organisation, person) in enumerate(roles, 1)]
 

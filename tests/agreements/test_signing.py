@@ -408,7 +408,7 @@ def test_issuing_writes_inside_the_callers_unit_of_work(app):
     with pytest.raises(ZeroDivisionError):
         with unit_of_work():
             signing.credentials_for(org)
-            1 / 0
+            raise ZeroDivisionError  # the use case fails after the certificate was issued
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SigningCertificate)) == 0
     # The key file is written before the row: a rolled-back issue leaves an unused file, never a row without a key.
     assert len(list((Path(app.config["SIGNING_DIR"]) / "keys").iterdir())) == 1

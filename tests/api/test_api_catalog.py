@@ -17,8 +17,8 @@ from marketplace.catalog.models import (
 )
 from marketplace.extensions import db
 from tests import factories
-from tests.support import assert_json_error, bearer, token_for
 from tests.factories import valid_body
+from tests.support import assert_json_error, bearer, token_for
 
 PRODUCT_FIELDS = {
     "id", "name", "name_en", "slug", "url", "category", "unit", "description", "origin", "base_price_vnd",

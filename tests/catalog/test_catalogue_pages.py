@@ -248,7 +248,7 @@ def na(seller):
 
 
 def test_product_page_shows_the_wholesale_terms(client, na, seller, english):
-    page = html(client.get("/products/%d/na-dai-chi-lang" % na.id))
+    page = html(client.get(f"/products/{na.id}/na-dai-chi-lang"))
     table = page[page.index("<table"):page.index("</table>")]
     rows = re.findall(r'<tr><th scope="row">(.*?)</th>\s*<td>(.*?)</td></tr>', table)
     assert rows == [("from 100 kg", "₫60,000/kg"), ("from 500 kg", "₫55,000/kg"), ("from 2,000 kg", "₫50,000/kg")]

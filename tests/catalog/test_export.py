@@ -18,7 +18,6 @@ from tests import factories
 def catalogue(app, cooperative_owner, alliance_user):
     """Two products of the owner's cooperative (one with a verified, one with a pending certificate)
     and one of another cooperative."""
-    own = cooperative_owner.organisation
     details = services.ProductDetails(
         name="Hoa hồi khô", name_en="Dried star anise", description="Hồi mùa, \"cánh đều\";\nsấy lò.",
         category="spices_herbs", unit="kg", province_code=20, commune_code=6040, base_price_vnd=160000,

@@ -249,7 +249,7 @@ def test_names_in_vietnamese_and_english_are_understood(app, alliance_user):
                      price_tiers="", capacity="100/tháng", certifications="VietGAP; hữu cơ"),
     ]
     report = run(alliance_user, csv_bytes(rows))
-    assert report.written, [(l, c, str(m)) for l, c, m in report.errors]
+    assert report.written, [(line, c, str(m)) for line, c, m in report.errors]
     for product in products():
         assert (product.category.value, product.unit.value) == ("spices_herbs", "tan")
         assert (product.province_code, product.commune_code) == (20, 6040)
@@ -308,7 +308,7 @@ def test_columns_left_out_keep_the_values_of_an_existing_product(app, alliance_u
 @pytest.mark.parametrize("data, expected", [
     (b"", "empty"),
     (b"\xef\xbb\xbf\r\n", "header"),
-    ("name;category;unit;price_vnd\r\n".encode(), "no products"),
+    (b"name;category;unit;price_vnd\r\n", "no products"),
     (b"name,category,unit\r\nA,other,kg\r\n", "price_vnd"),
     (b"name,category,unit,price_vnd,colour,weight\r\nA,other,kg,1,red,2\r\n", "colour, weight"),
     (b"name,name,category,unit,price_vnd\r\n", "name"),

@@ -10,8 +10,8 @@ import pytest
 from marketplace.api.openapi import openapi_document
 from marketplace.extensions import limiter
 from tests import factories
-from tests.support import REDIS_URL, require_redis
 from tests.factories import jpeg
+from tests.support import REDIS_URL, require_redis
 
 NOT_AN_IMAGE = b"<!doctype html><p>not a photo</p>"
 

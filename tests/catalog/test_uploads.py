@@ -21,9 +21,8 @@ from marketplace.catalog import services
 from marketplace.catalog.models import OcopCertificate, Product, ProductImage
 from marketplace.extensions import db
 from tests import factories
-from tests.factories import jpeg, png
+from tests.factories import PDF, jpeg, png
 from tests.support import fetch
-from tests.factories import PDF
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STORED_FILE = re.compile(r"^[0-9a-f]{32}(_thumb)?\.webp$")

@@ -19,9 +19,9 @@ from werkzeug.datastructures import FileStorage
 from marketplace import notifications
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import User
-from marketplace.catalog.models import Product
 from marketplace.catalog import images
 from marketplace.catalog import services as catalog
+from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.jobs import outbox as jobs_outbox
 from marketplace.jobs import queue, schedule, tasks
@@ -29,8 +29,8 @@ from marketplace.jobs.models import OutboxMessage, OutboxStatus
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
 from tests import factories
-from tests.support import REDIS_URL, database_url, require_redis
 from tests.factories import jpeg
+from tests.support import REDIS_URL, database_url, require_redis
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,7 @@
 """The search engine on its own (marketplace/search: build_index, search, suggest): plain records, no
 database. Ranking, diacritics, typos, partial matches, facets, filters, sorting, paging, highlights,
 "did you mean" and completions."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -78,7 +78,7 @@ def test_one_typo_in_a_word_of_five_letters_or_more_still_finds_it(make_index, t
 
 
 def test_typo_matches_rank_below_exact_matches(make_index):
-    newer, stars = datetime(2026, 6, 1, tzinfo=timezone.utc), [(5, TODAY + timedelta(days=99))]
+    newer, stars = datetime(2026, 6, 1, tzinfo=UTC), [(5, TODAY + timedelta(days=99))]
     path = corpus(
         make_index,
         record("Quế thanh loại một", name_en="Cinnamon sticks"),
@@ -138,7 +138,7 @@ def test_name_matters_more_than_category_cooperative_and_description(make_index)
 
 
 def test_stars_and_recency_break_ties_but_never_beat_relevance(make_index):
-    older = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    older = datetime(2025, 1, 1, tzinfo=UTC)
     path = corpus(
         make_index,
         record("Hồi khô A", published_at=older),
@@ -233,10 +233,10 @@ def test_an_empty_query_lists_everything_and_unknown_filters_or_sorts_are_refuse
 def test_sorting_by_price_stars_and_newest(make_index):
     path = corpus(
         make_index,
-        record("Gạo A", price_vnd=30000, published_at=datetime(2026, 3, 1, tzinfo=timezone.utc)),
-        record("Gạo B", price_vnd=10000, published_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        record("Gạo A", price_vnd=30000, published_at=datetime(2026, 3, 1, tzinfo=UTC)),
+        record("Gạo B", price_vnd=10000, published_at=datetime(2026, 1, 1, tzinfo=UTC),
                certificates=[(3, TODAY + timedelta(days=9))]),
-        record("Gạo C", price_vnd=20000, published_at=datetime(2026, 2, 1, tzinfo=timezone.utc),
+        record("Gạo C", price_vnd=20000, published_at=datetime(2026, 2, 1, tzinfo=UTC),
                certificates=[(5, TODAY + timedelta(days=9))]),
     )
     assert names(path, "gao", sort="price_asc") == ["Gạo B", "Gạo C", "Gạo A"]
