@@ -129,6 +129,27 @@ ACCESS = {
     # memoranda of understanding (issue 9): parties and the alliance only; the QR code's page is public
     "agreements.detail": signed_in(404, alliance=200),  # the victim's MoU: only the alliance sees others' MoUs
     "agreements.verify_reference": everyone(404),  # an unknown reference
+    "agreements.index": signed_in(200),
+    # verified cooperatives and enterprises propose MoUs; the alliance witnesses and prepares, it does not trade
+    "agreements.new": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 200, "alliance": 403},
+    # the victim's MoU: every action of a party answers 404 to third parties, the alliance included (it is no
+    # party of it); only "carried out" is the alliance's too, refused on the page because the MoU is not signed
+    "agreements.edit": signed_in(404),
+    "agreements.send": signed_in(404),
+    "agreements.accept": signed_in(404),
+    "agreements.decline": signed_in(404),
+    "agreements.withdraw": signed_in(404),
+    "agreements.add_witness": signed_in(404),
+    "agreements.sign": signed_in(404),
+    "agreements.request_void": signed_in(404),
+    "agreements.confirm_void": signed_in(404),
+    "agreements.complete": signed_in(404, alliance="→ /agreements/"),
+    "agreements.document": signed_in(404),  # the alliance may see it, but its terms are not agreed: no PDF yet
+    "agreements.certificate": signed_in(404),
+    # public: anyone verifies a PDF with the platform's CA certificate and revocation list
+    "agreements.verify": everyone(200),
+    "agreements.ca_certificate": everyone(200),
+    "agreements.ca_crl": everyone(200),
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
@@ -139,7 +160,8 @@ PUBLIC = {
     "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
     "catalog.photo", "catalog.thumbnail",
     "api.products", "api.product", "api.cooperative",
-    "search.search", "search.suggest", "api.search", "agreements.verify_reference",
+    "search.search", "search.suggest", "api.search", "agreements.verify_reference", "agreements.verify",
+    "agreements.ca_certificate", "agreements.ca_crl",
 }
 
 

@@ -380,6 +380,13 @@ CASES = [
     Case("agreements.services.expire_lapsed", AgreementEventKind.EXPIRED, _on_agreement(
         lambda w, a: agreements.expire_lapsed(on=a.agreement.end_date + timedelta(days=1)))),
     Case("agreements.services.remind", AgreementEventKind.REMINDED, _remind, changes_state=False),
+    Case("agreements.services.record_view", AgreementEventKind.VIEWED,
+         _on_agreement(lambda w, a: agreements.record_view(w.owner, a.agreement.id)), changes_state=False),
+    Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
+        lambda w, a: agreements.download(a.buyer, a.agreement.id), ["accept"]), "document", changes_state=False),
+    Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
+        lambda w, a: agreements.download(a.buyer, a.agreement.id, "certificate"), ["accept", "sign", "buyer signs"]),
+         "certificate", changes_state=False),
     # ------------------------------------------------------------ accounts
     Case("accounts.services.register", OrganisationEventKind.REGISTERED, lambda w: lambda: accounts.register(
         "cooperative", registration_details(), "minh@che-mauson.example", "Hoàng Văn Minh", factories.PASSWORD)),
@@ -476,6 +483,12 @@ def _revoke_revoked_invitation(w):
     return lambda: accounts.revoke_invitation(w.owner, row.id)
 
 
+def _view_again(w):
+    a = _agreement(w)
+    agreements.record_view(w.owner, a.agreement.id)
+    return lambda: agreements.record_view(w.owner, a.agreement.id)
+
+
 NO_CHANGE = {
     "hide a draft": _on_product(lambda w, p: catalog.hide_product(w.member, p.id), "draft"),
     "publish a published product": _on_product(lambda w, p: catalog.publish_product(w.member, p.id)),
@@ -487,6 +500,8 @@ NO_CHANGE = {
     "import for a known cooperative": lambda w: lambda: catalog.cooperative_for_import(
         w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
     "expire when nothing is due": _expire_certificates(due=False),
+    "view an MoU again": _view_again,
+    "view one's own proposal": _on_agreement(lambda w, a: agreements.record_view(a.buyer, a.agreement.id)),
 }
 
 

@@ -9,6 +9,8 @@ Who may do what:
 Forbidden transitions raise InvalidTransition (a Conflict with code `invalid_transition`).
 """
 import hashlib
+import itertools
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +49,7 @@ from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
 
 MAX_REASON = 2000
+MAX_VERSIONS = 40  # `%%EOF` markers worth hashing: more updates than a document of ours ever has
 
 
 class InvalidTransition(Conflict):
@@ -245,6 +248,17 @@ def revise(actor, agreement_id, details, note="", audit=None):
     _notify(agreement, _l("Changes proposed to the MoU %(reference)s", reference=agreement.reference),
             _l("%(party)s proposes changes. It is your turn to accept them, decline, or propose others.",
                party=actor.organisation.legal_name), [agreement.turn])
+    return agreement
+
+
+def for_revision(actor, agreement_id):
+    """The agreement whose terms the actor may change now: the initiator's draft, or the one whose turn it is.
+
+    Raises NotFound (a third party, another party's draft), InvalidTransition (not the actor's turn).
+    """
+    agreement = _as_party(actor, agreement_id)
+    if not agreement.can_change_terms(actor.organisation_id):
+        raise InvalidTransition(_l("It is not your turn to change the terms of this MoU."))
     return agreement
 
 
@@ -492,6 +506,116 @@ def _add_signature(agreement, actor, audit):
         user_id=actor.id,
         certificate_serial=credentials.serial, sha256_before=before, sha256_after=after,
         ip_address=(audit.ip_address or "")[:45], user_agent=(audit.user_agent or "")[:255]))
+
+
+# ---------------------------------------------------------------- evidence: views and downloads
+
+@unit_of_work()
+def record_view(actor, agreement_id, audit=None):
+    """The agreement for its page, recording VIEWED once per user and revision when a member of a party
+    other than the latest revision's author opens it. Raises NotFound like get_agreement."""
+    agreement = get_agreement(actor, agreement_id)
+    revision = agreement.latest_revision
+    if revision is None or not agreement.is_party(actor.organisation_id) or actor.organisation_id == revision.author_id:
+        return agreement
+    seen = db.session.scalar(sa.select(AgreementEvent.id).filter_by(
+        agreement_id=agreement.id, kind=AgreementEventKind.VIEWED, user_id=actor.id, revision_number=revision.number))
+    if seen is None:
+        _record(agreement, AgreementEventKind.VIEWED, actor, audit)
+    return agreement
+
+
+DOCUMENT = "document"
+CERTIFICATE = "certificate"
+
+
+@unit_of_work()
+def download(actor, agreement_id, what=DOCUMENT, audit=None):
+    """(file name, PDF bytes) of the agreement's current PDF (`what="document"`) or of its completion
+    certificate (`"certificate"`), recording DOWNLOADED each time. Raises NotFound when there is none yet:
+    no PDF before the terms are agreed, no certificate before every party signed."""
+    agreement = get_agreement(actor, agreement_id)
+    if what == DOCUMENT:
+        path = document_path(agreement)
+        if path is None:
+            raise NotFound(_l("The PDF exists once the terms are agreed."))
+        data = path.read_bytes()
+        name = f"{agreement.reference}.pdf"
+    elif what == CERTIFICATE:
+        data = completion_certificate(agreement)
+        name = f"{agreement.reference}-certificate.pdf"
+    else:
+        raise NotFound()
+    _record(agreement, AgreementEventKind.DOWNLOADED, actor, audit, note=what)
+    return name, data
+
+
+def completion_certificate(agreement):
+    """The completion certificate PDF of a fully signed agreement (rendered from the signatures on record;
+    the same bytes every time). Raises NotFound before every party signed."""
+    if agreement.signed_at is None:
+        raise NotFound(_l("The completion certificate exists once every party has signed."))
+    from marketplace.agreements import pdf  # fpdf2 is imported only when a PDF is made
+
+    signers = [{"role": s.role.value, "organisation": s.organisation.legal_name, "person": s.user.full_name,
+                "signed_at": s.signed_at, "certificate_serial": s.certificate_serial,
+                "sha256_before": s.sha256_before, "sha256_after": s.sha256_after} for s in agreement.signatures]
+    return pdf.render_completion_certificate(
+        agreement.reference, signers=signers, document_sha256_final=agreement.signatures[-1].sha256_after,
+        original_sha256=agreement.original_sha256, verify_url=verify_url(agreement), created_at=agreement.signed_at)
+
+
+# ---------------------------------------------------------------- public verification
+
+@dataclass
+class RecordMatch:
+    """How an uploaded PDF relates to the records: the agreement it belongs to (or None), and whether it
+    is the current version on record, or an earlier one (the PDF as agreed, or after some signatures)."""
+
+    agreement: Agreement | None = None
+    is_current: bool = False
+    signatures_included: int = 0  # for an earlier version: how many signatures it already had
+
+
+def match_record(pdf_bytes):
+    """Which agreement an uploaded PDF is a version of, from its hashes alone (never the file's claims).
+
+    Signatures are incremental updates, so each earlier version of one of our PDFs is a prefix of it
+    ending after a `%%EOF`: hashing every such prefix finds the agreement even in a file changed later.
+    """
+    prefixes, running, position = set(), hashlib.sha256(), 0
+    for marker in itertools.islice(re.finditer(rb"%%EOF", pdf_bytes), MAX_VERSIONS):
+        ends = [marker.end()]
+        for extra in (1, 2):  # the end-of-line after %%EOF belongs to the version before it
+            if pdf_bytes[marker.end() + extra - 1:marker.end() + extra] not in (b"\r", b"\n"):
+                break
+            ends.append(marker.end() + extra)
+        for end in ends:  # one running hash: each byte is hashed once, however many versions there are
+            running.update(pdf_bytes[position:end])
+            position = end
+            prefixes.add(running.copy().hexdigest())
+    whole = hashlib.sha256(pdf_bytes).hexdigest()
+    prefixes.add(whole)
+    agreement = db.session.scalar(sa.select(Agreement).where(Agreement.original_sha256.in_(prefixes))
+                                  .order_by(Agreement.id).limit(1))
+    if agreement is None:
+        return RecordMatch()
+    if agreement.document_sha256 == whole:
+        return RecordMatch(agreement, True, len(agreement.signatures))
+    versions = [agreement.original_sha256, *(s.sha256_after for s in agreement.signatures)]
+    included = max((number for number, digest in enumerate(versions) if digest in prefixes), default=0)
+    return RecordMatch(agreement, False, included)
+
+
+def verify_document(pdf_bytes):
+    """(signing.Verification, RecordMatch) of an uploaded file: what its signatures say, and how it
+    relates to the records. Never raises for a bad file (the Verification carries an error code)."""
+    from marketplace.agreements import signing  # pyHanko is imported only when something is verified
+
+    verification = signing.verify(pdf_bytes)
+    if verification.error in ("too_large", "not_pdf"):
+        return verification, RecordMatch()
+    return verification, match_record(pdf_bytes)
 
 
 # ---------------------------------------------------------------- after signing
