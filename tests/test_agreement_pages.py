@@ -318,3 +318,15 @@ def test_user_text_is_escaped(app, client, buyer, seller, products):
     html = page(client, f"/agreements/{agreement.id}")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html
+
+
+def test_the_pages_never_call_the_signature_a_chu_ky_so(app, client, buyer, seller, sent):
+    """It is an electronic signature with tamper evidence and an audit trail, issued by the platform: the
+    Vietnamese pages name "chữ ký số" (a licensed digital signature) only to say that it is not one."""
+    services.accept(seller, sent.id)
+    login(client, seller)
+    client.post("/language", data={"lang": "vi"})
+    for url in (f"/agreements/{sent.id}", "/verify", f"/verify/{sent.reference}"):
+        html = page(client, url)
+        assert "chữ ký điện tử" in html, url
+        assert "chữ ký số" not in html.replace("không phải chữ ký số", ""), url
