@@ -146,6 +146,10 @@ ACCESS = {
     "agreements.complete": signed_in(404, alliance="→ /agreements/"),
     "agreements.document": signed_in(404),  # the alliance may see it, but its terms are not agreed: no PDF yet
     "agreements.certificate": signed_in(404),
+    # the MoU API: bearer tokens only (test_api_agreements.py checks a third party's token gets 404)
+    **dict.fromkeys(["api.agreements", "api.agreement", "api.agreement_document", "api.create_agreement",
+                     "api.revise_agreement", "api.send_agreement", "api.accept_agreement", "api.decline_agreement",
+                     "api.withdraw_agreement", "api.sign_agreement", "api.void_agreement"], everyone(401)),
     # public: anyone verifies a PDF with the platform's CA certificate and revocation list
     "agreements.verify": everyone(200),
     "agreements.ca_certificate": everyone(200),

@@ -41,10 +41,11 @@ from marketplace.agreements.models import (
     PartyRole,
     Signature,
 )
-from marketplace.agreements.terms import clean_terms
+from marketplace.agreements.terms import clean_terms, plain
 from marketplace.catalog.services import today
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.routing import MAX_ID
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
 
@@ -138,7 +139,9 @@ def _set_state(agreement, state, reason=None):
 
 
 def _reason(reason):
-    reason = (reason or "").strip()
+    reason = plain(reason)
+    if reason is None:
+        raise ValidationFailed.for_fields({"reason": _l("Use only valid text characters.")})
     if not reason:
         raise ValidationFailed.for_fields({"reason": _l("Give a reason: the other party will read it.")})
     if len(reason) > MAX_REASON:
@@ -162,6 +165,11 @@ def _parties_are_valid(buyer, seller):
                 "MoUs are made between a verified cooperative and a verified enterprise.")})
 
 
+def _is_id(value):
+    """A value that can be a row id (1 to MAX_ID): a larger number would overflow PostgreSQL's integer."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def _alliance():
     return db.session.scalar(sa.select(Organisation).filter_by(kind=OrganisationKind.ALLIANCE))
 
@@ -169,7 +177,7 @@ def _alliance():
 def _new_revision(agreement, actor, clean, note):
     number = (agreement.latest_revision.number + 1) if agreement.revisions else 1
     revision = AgreementRevision(number=number, author=actor.organisation, author_user=actor,
-                                 terms=clean.terms, note=(note or "").strip()[:MAX_REASON],
+                                 terms=clean.terms, note=(plain(note) or "")[:MAX_REASON],
                                  content_sha256=clean.sha256())
     revision.lines = [AgreementLine(**line) for line in clean.lines]
     agreement.revisions.append(revision)
@@ -200,12 +208,12 @@ def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note
     """
     require(actor, Permission.SIGN_AGREEMENTS)
     own = actor.organisation
-    counterparty = db.session.get(Organisation, counterparty_id) if counterparty_id else None
+    counterparty = db.session.get(Organisation, counterparty_id) if _is_id(counterparty_id) else None
     if counterparty is None:
         raise ValidationFailed.for_fields({"counterparty_id": _l("Choose the other party.")})
     buyer, seller = (own, counterparty) if own.kind == OrganisationKind.ENTERPRISE else (counterparty, own)
     _parties_are_valid(buyer, seller)
-    event = db.session.get(ConferenceEvent, event_id) if event_id else None
+    event = db.session.get(ConferenceEvent, event_id) if _is_id(event_id) else None
     if event_id and event is None:
         raise ValidationFailed.for_fields({"event_id": _l("Choose one of the alliance's events.")})
     clean = clean_terms(details, seller, today())
@@ -244,7 +252,7 @@ def revise(actor, agreement_id, details, note="", audit=None):
     _new_revision(agreement, actor, clean, note)
     _set_state(agreement, AgreementState.NEGOTIATING)
     agreement.turn = agreement.counterparty_of(actor.organisation_id)
-    _record(agreement, AgreementEventKind.REVISED, actor, audit, note=(note or "").strip()[:MAX_REASON])
+    _record(agreement, AgreementEventKind.REVISED, actor, audit, note=(plain(note) or "")[:MAX_REASON])
     _notify(agreement, _l("Changes proposed to the MoU %(reference)s", reference=agreement.reference),
             _l("%(party)s proposes changes. It is your turn to accept them, decline, or propose others.",
                party=actor.organisation.legal_name), [agreement.turn])
@@ -651,6 +659,15 @@ def confirm_void(actor, agreement_id, audit=None):
             _l("Both parties agreed to void the MoU. Reason: %(reason)s", reason=agreement.state_reason),
             [o for _r, o in agreement.parties()])
     return agreement
+
+
+def void(actor, agreement_id, reason=None, audit=None):
+    """One action for "void" (the API's): confirm the other trading party's request to void the signed MoU,
+    or else ask to void it with a reason. Raises like request_void / confirm_void."""
+    agreement = get_agreement(actor, agreement_id)
+    if agreement.can_confirm_void(actor.organisation_id):
+        return confirm_void(actor, agreement_id, audit=audit)
+    return request_void(actor, agreement_id, reason, audit=audit)
 
 
 @unit_of_work()

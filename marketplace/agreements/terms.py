@@ -88,8 +88,22 @@ def _date(value, errors, name):
         return None
 
 
+def plain(value):
+    """Text as stored: without NUL characters (which PostgreSQL text cannot hold), stripped; None when it is
+    not valid Unicode (a lone surrogate from JSON cannot be encoded)."""
+    text = str(value or "").replace("\x00", "").strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def _text(value, errors, name, required=False, max_length=MAX_TEXT):
-    text = str(value or "").strip()
+    text = plain(value)
+    if text is None:
+        errors[name] = _l("Use only valid text characters.")
+        return ""
     if required and not text:
         errors[name] = _l("This field is required.")
     elif len(text) > max_length:
@@ -138,7 +152,10 @@ def clean_terms(details, seller, today):
         certification = _choice(code, Certification, errors, "quality_certifications")
         if certification and certification.value not in certifications:
             certifications.append(certification.value)
-    clauses = [str(c).strip() for c in details.clauses or [] if str(c or "").strip()]
+    clauses = [plain(c) for c in details.clauses or []]
+    if None in clauses:
+        errors["clauses"] = _l("Use only valid text characters.")
+    clauses = [c for c in clauses if c]
     if len(clauses) > MAX_CLAUSES:
         errors["clauses"] = _l("At most %(max)s clauses.", max=MAX_CLAUSES)
     elif any(len(c) > MAX_TEXT for c in clauses):

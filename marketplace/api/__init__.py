@@ -48,3 +48,4 @@ def no_store(response):
 from marketplace.api import endpoints  # noqa: E402,F401  (routes register on the blueprint)
 from marketplace.api import catalog  # noqa: E402,F401
 from marketplace.api import search  # noqa: E402,F401
+from marketplace.api import agreements  # noqa: E402,F401
