@@ -71,6 +71,7 @@ ACCESS = {
     "accounts.members": signed_in(200),
     "accounts.invite": signed_in(422),
     "accounts.remove_member": signed_in(404),  # the victim's member
+    "accounts.signing_right": signed_in(404),  # the victim's member
     "accounts.revoke_invitation": signed_in(404),  # the victim's invitation
     # the alliance's back office
     "alliance.organisations": alliance_only(200),

@@ -262,6 +262,13 @@ def _revoke_invitation(w):
     return lambda: accounts.revoke_invitation(w.owner, row.id)
 
 
+def _signing_right_given(call):
+    def arrange(w):
+        accounts.set_signing_right(w.owner, w.member.id, True)
+        return lambda: call(w)
+    return arrange
+
+
 def _revoke_api_token(w):
     token, _secret = accounts.create_api_token(w.member, "ERP sync")
     return lambda: accounts.revoke_api_token(w.member, token.id)
@@ -407,6 +414,10 @@ CASES = [
     Case("accounts.services.revoke_invitation", OrganisationEventKind.INVITATION_REVOKED, _revoke_invitation),
     Case("accounts.services.remove_member", OrganisationEventKind.MEMBER_REMOVED,
          lambda w: lambda: accounts.remove_member(w.owner, w.member.id)),
+    Case("accounts.services.set_signing_right", OrganisationEventKind.SIGNING_RIGHT_GRANTED,
+         lambda w: lambda: accounts.set_signing_right(w.owner, w.member.id, True), "grant"),
+    Case("accounts.services.set_signing_right", OrganisationEventKind.SIGNING_RIGHT_REVOKED,
+         _signing_right_given(lambda w: accounts.set_signing_right(w.owner, w.member.id, False)), "revoke"),
     Case("accounts.services.create_api_token", OrganisationEventKind.API_TOKEN_CREATED,
          lambda w: lambda: accounts.create_api_token(w.member, "ERP sync")),
     Case("accounts.services.revoke_api_token", OrganisationEventKind.API_TOKEN_REVOKED, _revoke_api_token),
@@ -501,6 +512,8 @@ NO_CHANGE = {
         w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
     "expire when nothing is due": _expire_certificates(due=False),
     "view an MoU again": _view_again,
+    "give a signing right already given": _signing_right_given(
+        lambda w: accounts.set_signing_right(w.owner, w.member.id, True)),
     "view one's own proposal": _on_agreement(lambda w, a: agreements.record_view(a.buyer, a.agreement.id)),
 }
 
