@@ -25,6 +25,7 @@ from marketplace.agreements.models import Agreement, AgreementRevision, Agreemen
 from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.catalog import importing
 from marketplace.extensions import db
+from marketplace.inquiries.models import Inquiry
 from marketplace.sqltypes import utcnow
 from tests import factories
 
@@ -147,6 +148,12 @@ ACCESS = {
     "agreements.complete": signed_in(404, alliance="→ /agreements/"),
     "agreements.document": signed_in(404),  # the alliance may see it, but its terms are not agreed: no PDF yet
     "agreements.certificate": signed_in(404),
+    # inquiries: the buyer and the cooperative of a thread only (the victim's thread: 404 to everyone else);
+    # only verified enterprises ask (without a product to ask about: 404)
+    "inquiries.inbox": signed_in(200),
+    "inquiries.new": {"anonymous": LOGIN, "cooperative": 403, "enterprise": 404, "alliance": 403},
+    "inquiries.thread": signed_in(404),
+    "inquiries.reply": signed_in(404),
     # the MoU API: bearer tokens only (test_api_agreements.py checks a third party's token gets 404)
     **dict.fromkeys(["api.agreements", "api.agreement", "api.agreement_document", "api.create_agreement",
                      "api.revise_agreement", "api.send_agreement", "api.accept_agreement", "api.decline_agreement",
@@ -203,8 +210,10 @@ def victim(app):
                           state=AgreementState.SENT, turn=buyer, start_date=date(2026, 1, 1), end_date=date(2099, 1, 1))
     agreement.revisions = [AgreementRevision(number=1, author=organisation, terms={}, content_sha256="0" * 64)]
     db.session.add(agreement)
+    inquiry = Inquiry(buyer=buyer, seller=organisation, product_name="Mật ong", last_author_id=buyer.id)
+    db.session.add(inquiry)
     db.session.commit()
-    return {"organisation": organisation, "agreement": agreement, "owner": owner, "member": member, "invitation": invitation,
+    return {"organisation": organisation, "agreement": agreement, "inquiry": inquiry, "owner": owner, "member": member, "invitation": invitation,
             "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
             "rejected_cooperative": rejected}
 
@@ -234,6 +243,7 @@ def path_values(victim):
         "image_id": victim["image"].id,
         "certificate_id": victim["certificate"].id,
         "agreement_id": victim["agreement"].id,
+        "inquiry_id": victim["inquiry"].id,
         "reference": "MOU-2026-999999",
         "cooperative_id": victim["rejected_cooperative"].id,
     }

@@ -41,6 +41,8 @@ from marketplace.catalog import importing
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCertificate, Product
 from marketplace.extensions import db
+from marketplace.inquiries import services as inquiries
+from marketplace.inquiries.models import InquiryEvent, InquiryEventKind
 from marketplace.sqltypes import utcnow
 from tests import factories
 from tests.test_uploads import PDF, jpeg
@@ -49,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"
 # Written with a change but not the change itself: emails to send, the search index's change log.
 BOOKKEEPING = {"outbox_message", "search_change"}
-EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event"}
+EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event", "inquiry_event"}
 
 # Functions that write without an audit event, and why. Everything else writes one (CASES).
 EXEMPT = {
@@ -134,7 +136,7 @@ def written_tables():
         sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
-EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent)
+EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent, InquiryEvent)
 
 
 def last_event_ids():
@@ -354,6 +356,24 @@ def _remind(w):
     return lambda: _frozen(later, agreements.remind)
 
 
+def _question(w):
+    buyer = factories.user(factories.organisation("enterprise", status="verified"), email="hoi@dn.example")
+    product = factories.product(w.cooperative, name="Mật ong rừng")
+    return buyer, product, inquiries.MessageDetails(body="Giá cho 500 lít?", quantity="500", period="month")
+
+
+def _ask(w):
+    buyer, product, details = _question(w)
+    return lambda: inquiries.open_inquiry(buyer, product.id, details)
+
+
+def _answer(w):
+    buyer, product, details = _question(w)
+    inquiry = inquiries.open_inquiry(buyer, product.id, details)
+    return lambda: inquiries.reply(w.member, inquiry.id, inquiries.MessageDetails(body="380.000đ/lít",
+                                                                                 unit_price_vnd="380000"))
+
+
 def _frozen(moment, call):
     from freezegun import freeze_time
 
@@ -394,6 +414,9 @@ CASES = [
     Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
         lambda w, a: agreements.download(a.buyer, a.agreement.id, "certificate"), ["accept", "sign", "buyer signs"]),
          "certificate", changes_state=False),
+    # ------------------------------------------------------------ inquiries
+    Case("inquiries.services.open_inquiry", InquiryEventKind.OPENED, lambda w: _ask(w)),
+    Case("inquiries.services.reply", InquiryEventKind.REPLIED, lambda w: _answer(w)),
     # ------------------------------------------------------------ accounts
     Case("accounts.services.register", OrganisationEventKind.REGISTERED, lambda w: lambda: accounts.register(
         "cooperative", registration_details(), "minh@che-mauson.example", "Hoàng Văn Minh", factories.PASSWORD)),

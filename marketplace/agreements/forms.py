@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     FieldList,
     Form,
     FormField,
@@ -168,6 +169,7 @@ class NewAgreementForm(TermsForm):
     witness = BooleanField(_l("Ask the provincial cooperative alliance to witness and sign too"))
     event_id = SelectField(_l("Conference (optional)"), coerce=int_or_none, validate_choice=False,
                            description=_l("The alliance's event this MoU is made for, if any."))
+    inquiry_id = HiddenField()  # the inquiry thread it is drafted from, if any
 
 
 class ReasonForm(FlaskForm):

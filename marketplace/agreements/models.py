@@ -147,6 +147,7 @@ class Agreement(db.Model):
     initiator_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))  # who drafted it
     turn_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))  # who answers next (sent, negotiating)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conference_event.id"), index=True)
+    inquiry_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inquiry.id", ondelete="SET NULL"))  # drafted from
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     start_date: Mapped[date]
     end_date: Mapped[date] = mapped_column(index=True)

@@ -200,11 +200,12 @@ def _reference(agreement):
 # ---------------------------------------------------------------- drafting and negotiating
 
 @unit_of_work()
-def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note="", audit=None):
-    """Start an MoU with a verified organisation of the other kind, from the actor's verified one.
+def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note="", audit=None, inquiry_id=None):
+    """Start an MoU with a verified organisation of the other kind, from the actor's verified one;
+    `inquiry_id` links it to the inquiry thread it was drafted from (between the same two organisations).
 
     Raises ValidationFailed (bad terms, unknown or unsuitable counterparty), Forbidden (the actor's
-    organisation may not trade).
+    organisation may not trade), NotFound (an inquiry that is not the actor's).
     """
     require(actor, Permission.SIGN_AGREEMENTS)
     own = actor.organisation
@@ -216,8 +217,16 @@ def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note
     event = db.session.get(ConferenceEvent, event_id) if _is_id(event_id) else None
     if event_id and event is None:
         raise ValidationFailed.for_fields({"event_id": _l("Choose one of the alliance's events.")})
+    if inquiry_id is not None:
+        from marketplace.inquiries import services as inquiries
+
+        inquiry = inquiries.get_inquiry(actor, inquiry_id)
+        if inquiry.other_side(own.id).id != counterparty.id:
+            raise ValidationFailed.for_fields({"counterparty_id": _l(
+                "An MoU drafted from an inquiry is made with the other side of that inquiry.")})
     clean = clean_terms(details, seller, today())
     agreement = Agreement(buyer=buyer, seller=seller, initiator=own, created_by_id=actor.id, event=event,
+                          inquiry_id=inquiry_id,
                           witness=_alliance() if witness else None, reference=f"NEW-{uuid.uuid4().hex}",
                           start_date=_iso(clean.terms["start_date"]), end_date=_iso(clean.terms["end_date"]))
     db.session.add(agreement)

@@ -105,6 +105,9 @@ def new():
     require(current_user, Permission.SIGN_AGREEMENTS)  # the form is for verified cooperatives and enterprises
     own = current_user.organisation
     if request.method == "GET":
+        inquiry_id = whole_number_arg(request.args, "inquiry_id", MAX_ID)
+        if inquiry_id is not None:
+            return _new_from_inquiry(inquiry_id)
         product = queries.public_product(whole_number_arg(request.args, "product_id", MAX_ID))
         counterparty_id = whole_number_arg(request.args, "counterparty_id", MAX_ID)
         if own.is_enterprise:
@@ -127,7 +130,8 @@ def new():
     try:
         agreement = services.draft(current_user, form.counterparty_id.data, TermsDetails.from_mapping(details),
                                    witness=form.witness.data, event_id=form.event_id.data, note=form.note.data,
-                                   audit=_audit())
+                                   audit=_audit(), inquiry_id=whole_number((form.inquiry_id.data or "").strip(), 1,
+                                                                           MAX_ID))
     except ValidationFailed as error:
         for message in form.place_errors(error, rows):
             flash(message, "danger")
@@ -135,6 +139,31 @@ def new():
     flash(_("The draft %(reference)s is saved. Only your organisation sees it until you send it.",
             reference=agreement.reference), "success")
     return redirect(url_for("agreements.detail", agreement_id=agreement.id))
+
+
+def _new_from_inquiry(inquiry_id):
+    """The form prefilled from an inquiry thread: its other side, its product and the figures discussed."""
+    from marketplace.inquiries import services as inquiries
+
+    own = current_user.organisation
+    values = inquiries.draft_values(current_user, inquiry_id)  # NotFound unless the thread is the user's
+    product = queries.public_product(values["product_id"])
+    seller = own if own.is_cooperative else queries.verified_cooperative(values["counterparty_id"])
+    data = _template_values(product, values["counterparty_id"])
+    if data["lines"]:
+        line = data["lines"][0]
+        if values["quantity"]:
+            line["quantity"] = str(values["quantity"])
+        if values["period"]:
+            line["period"] = values["period"]
+        if values["unit_price_vnd"]:
+            line.update(price_basis="fixed", unit_price_vnd=str(values["unit_price_vnd"]))
+    if values["delivery_place"]:
+        data["delivery_place"] = values["delivery_place"]
+    data["inquiry_id"] = str(inquiry_id)
+    form = NewAgreementForm(formdata=None, data=data)
+    form.prepare_rows()
+    return _new_form_page(form, seller)
 
 
 @blueprint.route(f"{AGREEMENT}/edit", methods=["GET", "POST"])
