@@ -21,7 +21,7 @@ from marketplace.accounts.models import (
     OrganisationStatus,
     User,
 )
-from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState
+from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState, ConferenceEvent
 from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.catalog import importing
 from marketplace.extensions import db
@@ -154,6 +154,10 @@ ACCESS = {
     "inquiries.new": {"anonymous": LOGIN, "cooperative": 403, "enterprise": 404, "alliance": 403},
     "inquiries.thread": signed_in(404),
     "inquiries.reply": signed_in(404),
+    # the alliance's conferences and the MoUs it prepares for them
+    "agreements.conferences": alliance_only(200),
+    "agreements.conference": alliance_only(200),
+    "agreements.import_conference_batch": alliance_only(422),  # no file
     # the MoU API: bearer tokens only (test_api_agreements.py checks a third party's token gets 404)
     **dict.fromkeys(["api.agreements", "api.agreement", "api.agreement_document", "api.create_agreement",
                      "api.revise_agreement", "api.send_agreement", "api.accept_agreement", "api.decline_agreement",
@@ -211,9 +215,10 @@ def victim(app):
     agreement.revisions = [AgreementRevision(number=1, author=organisation, terms={}, content_sha256="0" * 64)]
     db.session.add(agreement)
     inquiry = Inquiry(buyer=buyer, seller=organisation, product_name="Mật ong", last_author_id=buyer.id)
-    db.session.add(inquiry)
+    conference = ConferenceEvent(name="Hội nghị kết nối 2024", held_on=date(2024, 11, 20))
+    db.session.add_all([inquiry, conference])
     db.session.commit()
-    return {"organisation": organisation, "agreement": agreement, "inquiry": inquiry, "owner": owner, "member": member, "invitation": invitation,
+    return {"organisation": organisation, "agreement": agreement, "inquiry": inquiry, "conference": conference, "owner": owner, "member": member, "invitation": invitation,
             "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
             "rejected_cooperative": rejected}
 
@@ -244,6 +249,7 @@ def path_values(victim):
         "certificate_id": victim["certificate"].id,
         "agreement_id": victim["agreement"].id,
         "inquiry_id": victim["inquiry"].id,
+        "conference_id": victim["conference"].id,
         "reference": "MOU-2026-999999",
         "cooperative_id": victim["rejected_cooperative"].id,
     }

@@ -356,6 +356,14 @@ def _remind(w):
     return lambda: _frozen(later, agreements.remind)
 
 
+def _prepare_one(w):
+    buyer = _agreement(w).buyer
+    event = agreements.create_conference(w.alliance, "Hội nghị kết nối 2024", "2024-11-20")
+    row = agreements.BatchRow(seller_id=w.cooperative.id, buyer_id=buyer.organisation_id,
+                              details=_agreement_details(w))
+    return lambda: agreements.prepare_batch(w.alliance, event.id, [row])
+
+
 def _question(w):
     buyer = factories.user(factories.organisation("enterprise", status="verified"), email="hoi@dn.example")
     product = factories.product(w.cooperative, name="Mật ong rừng")
@@ -414,6 +422,9 @@ CASES = [
     Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
         lambda w, a: agreements.download(a.buyer, a.agreement.id, "certificate"), ["accept", "sign", "buyer signs"]),
          "certificate", changes_state=False),
+    Case("agreements.services.create_conference", OrganisationEventKind.CONFERENCE_CREATED,
+         lambda w: lambda: agreements.create_conference(w.alliance, "Hội nghị kết nối 2024", "2024-11-20")),
+    Case("agreements.services.prepare_batch", AgreementEventKind.CREATED, lambda w: _prepare_one(w)),
     # ------------------------------------------------------------ inquiries
     Case("inquiries.services.open_inquiry", InquiryEventKind.OPENED, lambda w: _ask(w)),
     Case("inquiries.services.reply", InquiryEventKind.REPLIED, lambda w: _answer(w)),

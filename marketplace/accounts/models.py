@@ -319,6 +319,7 @@ class OrganisationEventKind(enum.StrEnum):
     API_TOKEN_REVOKED = "api_token_revoked"  # note: the token's name
     SIGNING_RIGHT_GRANTED = "signing_right_granted"  # the owner let a member sign agreements (note: its email)
     SIGNING_RIGHT_REVOKED = "signing_right_revoked"  # the owner took that right back (note: its email)
+    CONFERENCE_CREATED = "conference_created"  # alliance staff recorded a conference for MoUs (note: its name)
 
 
 LABELS.update({
@@ -343,6 +344,7 @@ LABELS.update({
     OrganisationEventKind.API_TOKEN_REVOKED: _l("API token revoked"),
     OrganisationEventKind.SIGNING_RIGHT_GRANTED: _l("Signing right given"),
     OrganisationEventKind.SIGNING_RIGHT_REVOKED: _l("Signing right taken back"),
+    OrganisationEventKind.CONFERENCE_CREATED: _l("Conference created"),
 })
 
 

@@ -184,3 +184,40 @@ class SignForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     revision_number = StringField()
+
+
+class ConferenceForm(FlaskForm):
+    name = StringField(_l("Name of the conference"), validators=[Marked()], filters=[_text],
+                       description=_l("e.g. “Hội nghị gặp mặt, kết nối tiêu thụ sản phẩm HTX 2024”."))
+    held_on = StringField(_l("Date"), validators=[Marked()], render_kw={"type": "date"})
+    place = StringField(_l("Place"), filters=[_text])
+
+
+class BatchRowForm(Form):
+    """One product line of a prepared MoU: lines of the same pair make one MoU."""
+
+    seller_id = SelectField(_l("Cooperative"), coerce=int_or_none, validate_choice=False)
+    buyer_id = SelectField(_l("Enterprise"), coerce=int_or_none, validate_choice=False)
+    product_id = SelectField(_l("Product"), validate_choice=False)
+    quantity = StringField(_l("Expected quantity"), filters=[_text], render_kw={"inputmode": "numeric"})
+    period = SelectField(_l("Per"), validate_choice=False, default="month")
+
+    def is_blank(self):
+        return not (self.seller_id.data or self.buyer_id.data or self.product_id.data or self.quantity.data)
+
+
+BATCH_ROWS = 6
+
+
+class BatchForm(FlaskForm):
+    rows = FieldList(FormField(BatchRowForm), min_entries=BATCH_ROWS, max_entries=BATCH_ROWS)
+    start_date = StringField(_l("Start date"), validators=[Marked()], render_kw={"type": "date"})
+    end_date = StringField(_l("End date"), validators=[Marked()], render_kw={"type": "date"})
+    delivery_place = StringField(_l("Place of delivery"), validators=[Marked()], filters=[_text])
+
+    def set_choices(self, cooperatives, enterprises, products):
+        for row in self.rows:
+            row.seller_id.choices = select_choices(cooperatives, _l("Choose…"))
+            row.buyer_id.choices = select_choices(enterprises, _l("Choose…"))
+            row.product_id.choices = select_choices(products, _l("Choose…"))
+            row.period.choices = select_choices(queries.period_choices())

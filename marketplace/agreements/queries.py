@@ -43,6 +43,22 @@ def counterparty_choices(organisation):
     return [(row.id, row.legal_name) for row in rows]
 
 
+def verified_organisations(kind):
+    """(id, legal name) of the verified organisations of a kind (OrganisationKind)."""
+    rows = db.session.execute(sa.select(Organisation.id, Organisation.legal_name).where(
+        Organisation.kind == kind, Organisation.status == OrganisationStatus.VERIFIED)
+        .order_by(Organisation.legal_name, Organisation.id))
+    return [(row.id, row.legal_name) for row in rows]
+
+
+def public_product_choices():
+    """(id, "cooperative — product (unit)") of every public product, for the alliance's batch form."""
+    products = db.session.scalars(sa.select(Product).join(Product.cooperative).where(
+        Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED)
+        .order_by(Organisation.legal_name, Product.name))
+    return [(p.id, f"{p.cooperative.legal_name} — {p.name} ({label(p.unit)})") for p in products]
+
+
 def verified_cooperative(cooperative_id):
     """A verified cooperative by id, or None."""
     organisation = db.session.get(Organisation, cooperative_id) if cooperative_id else None

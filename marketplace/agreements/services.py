@@ -13,7 +13,7 @@ import itertools
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -174,9 +174,9 @@ def _alliance():
     return db.session.scalar(sa.select(Organisation).filter_by(kind=OrganisationKind.ALLIANCE))
 
 
-def _new_revision(agreement, actor, clean, note):
+def _new_revision(agreement, actor, clean, note, author=None):
     number = (agreement.latest_revision.number + 1) if agreement.revisions else 1
-    revision = AgreementRevision(number=number, author=actor.organisation, author_user=actor,
+    revision = AgreementRevision(number=number, author=author or actor.organisation, author_user=actor,
                                  terms=clean.terms, note=(plain(note) or "")[:MAX_REASON],
                                  content_sha256=clean.sha256())
     revision.lines = [AgreementLine(**line) for line in clean.lines]
@@ -225,16 +225,136 @@ def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note
             raise ValidationFailed.for_fields({"counterparty_id": _l(
                 "An MoU drafted from an inquiry is made with the other side of that inquiry.")})
     clean = clean_terms(details, seller, today())
-    agreement = Agreement(buyer=buyer, seller=seller, initiator=own, created_by_id=actor.id, event=event,
-                          inquiry_id=inquiry_id,
-                          witness=_alliance() if witness else None, reference=f"NEW-{uuid.uuid4().hex}",
+    return _create(actor, own, buyer, seller, clean, witness=_alliance() if witness else None, event=event,
+                   note=note, audit=audit, inquiry_id=inquiry_id)
+
+
+def _create(actor, initiator, buyer, seller, clean, *, witness, event, note="", audit=None, inquiry_id=None,
+            record_note=""):
+    """A new draft of `initiator` with its first revision (authored by the initiator, written by `actor`)."""
+    agreement = Agreement(buyer=buyer, seller=seller, initiator=initiator, created_by_id=actor.id, event=event,
+                          inquiry_id=inquiry_id, witness=witness, reference=f"NEW-{uuid.uuid4().hex}",
                           start_date=_iso(clean.terms["start_date"]), end_date=_iso(clean.terms["end_date"]))
     db.session.add(agreement)
-    _new_revision(agreement, actor, clean, note)
+    _new_revision(agreement, actor, clean, note, author=initiator)
     db.session.flush()
     agreement.reference = _reference(agreement)
-    _record(agreement, AgreementEventKind.CREATED, actor, audit)
+    _record(agreement, AgreementEventKind.CREATED, actor, audit, note=record_note)
     return agreement
+
+
+# ---------------------------------------------------------------- the alliance's conferences
+
+MAX_CONFERENCE_TEXT = 200
+MAX_BATCH = 50  # MoUs prepared at once
+
+
+@dataclass
+class BatchRow:
+    """One MoU to prepare: a cooperative (seller), an enterprise (buyer) and the terms of its first revision."""
+
+    seller_id: object
+    buyer_id: object
+    details: object  # terms.TermsDetails
+
+
+def _require_staff(actor):
+    if not is_alliance_staff(actor):
+        raise Forbidden(_l("Only cooperative alliance staff can do this."), code="alliance_only")
+
+
+def list_conferences(actor):
+    """The alliance's conferences, newest first (alliance staff)."""
+    _require_staff(actor)
+    return db.session.scalars(sa.select(ConferenceEvent).order_by(ConferenceEvent.held_on.desc(),
+                                                                   ConferenceEvent.id.desc())).all()
+
+
+def get_conference(actor, conference_id):
+    _require_staff(actor)
+    event = db.session.get(ConferenceEvent, conference_id) if _is_id(conference_id) else None
+    if event is None:
+        raise NotFound()
+    return event
+
+
+@unit_of_work()
+def create_conference(actor, name, held_on, place=""):
+    """Alliance staff record a conference ("Hội nghị gặp mặt, kết nối tiêu thụ sản phẩm HTX 2024") that MoUs can
+    be prepared for. Raises Forbidden (not staff), ValidationFailed (name and date required)."""
+    _require_staff(actor)
+    errors = {}
+    name, place = plain(name), plain(place)
+    if not name:
+        errors["name"] = _l("This field is required.")
+    elif len(name) > MAX_CONFERENCE_TEXT:
+        errors["name"] = _l("Use at most %(max)s characters.", max=MAX_CONFERENCE_TEXT)
+    if place is None or len(place) > MAX_CONFERENCE_TEXT:
+        errors["place"] = _l("Use at most %(max)s characters.", max=MAX_CONFERENCE_TEXT)
+    day = held_on if isinstance(held_on, date) else None
+    if day is None:
+        try:
+            day = date.fromisoformat(str(held_on or "").strip()) if _ISO_DATE.fullmatch(str(held_on or "").strip()) \
+                else None
+        except ValueError:
+            day = None
+    if day is None:
+        errors["held_on"] = _l("Enter a date as YYYY-MM-DD.")
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    event = ConferenceEvent(name=name, held_on=day, place=place or "", created_by_id=actor.id)
+    db.session.add(event)
+    db.session.flush()
+    from marketplace.accounts import events as organisation_events
+
+    organisation_events.conference_created(actor, event.name)
+    return event
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@unit_of_work()
+def prepare_batch(actor, conference_id, rows, audit=None):
+    """Alliance staff prepare MoUs for a conference, one per cooperative–enterprise pair (`rows`: BatchRow).
+
+    Each is a draft of the cooperative (which reviews and sends it to the enterprise), with the alliance as
+    witness and attributed to the conference. All or nothing: raises ValidationFailed with errors keyed
+    "rows.<n>.<field>" (e.g. "rows.2.lines.0.quantity", "rows.1.buyer_id") so the caller can point at its rows,
+    Forbidden (not staff), NotFound (no such conference).
+    """
+    event = get_conference(actor, conference_id)
+    if not rows:
+        raise ValidationFailed.for_fields({"rows": _l("Add at least one cooperative–enterprise pair.")})
+    if len(rows) > MAX_BATCH:
+        raise ValidationFailed.for_fields({"rows": _l("At most %(max)s MoUs at once.", max=MAX_BATCH)})
+    alliance = actor.organisation
+    errors, created, pairs = {}, [], set()
+    for number, row in enumerate(rows):
+        prefix = f"rows.{number}."
+        seller = db.session.get(Organisation, row.seller_id) if _is_id(row.seller_id) else None
+        buyer = db.session.get(Organisation, row.buyer_id) if _is_id(row.buyer_id) else None
+        if seller is None or seller.kind != OrganisationKind.COOPERATIVE or not seller.is_verified:
+            errors[prefix + "seller_id"] = _l("Choose a verified cooperative.")
+        if buyer is None or buyer.kind != OrganisationKind.ENTERPRISE or not buyer.is_verified:
+            errors[prefix + "buyer_id"] = _l("Choose a verified enterprise.")
+        if (row.seller_id, row.buyer_id) in pairs:
+            errors[prefix + "buyer_id"] = _l("This pair is already in the batch.")
+        pairs.add((row.seller_id, row.buyer_id))
+        if seller is None or (prefix + "seller_id") in errors:
+            continue
+        try:
+            clean = clean_terms(row.details, seller, today())
+        except ValidationFailed as error:
+            errors.update({prefix + name: message for name, message in error.errors.items()})
+            continue
+        if any(name.startswith(prefix) for name in errors):
+            continue
+        created.append(_create(actor, seller, buyer, seller, clean, witness=alliance, event=event, audit=audit,
+                               record_note=event.name))
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    return created
 
 
 @unit_of_work()

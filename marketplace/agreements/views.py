@@ -12,13 +12,23 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
 from marketplace.agreements import queries, services
-from marketplace.agreements.forms import TEMPLATE, AnswerForm, NewAgreementForm, ReasonForm, SignForm, TermsForm
+from marketplace.agreements.forms import (
+    TEMPLATE,
+    AnswerForm,
+    BatchForm,
+    ConferenceForm,
+    NewAgreementForm,
+    ReasonForm,
+    SignForm,
+    TermsForm,
+)
 from marketplace.agreements.models import AgreementState
 from marketplace.agreements.terms import TermsDetails
 from marketplace.catalog.services import today
@@ -360,6 +370,99 @@ def document(agreement_id):
 def certificate(agreement_id):
     """The completion certificate: signers, times, certificates and the document's hashes."""
     return _pdf(*services.download(current_user, agreement_id, services.CERTIFICATE, audit=_audit()))
+
+
+# ---------------------------------------------------------------- the alliance's conferences
+
+@blueprint.route("/conferences", methods=["GET", "POST"])
+@login_required
+def conferences():
+    """Alliance staff: the conferences MoUs are prepared for, and a form to record one."""
+    items = services.list_conferences(current_user)  # Forbidden for anyone but alliance staff
+    form = ConferenceForm()
+    if request.method == "POST":
+        try:
+            event = services.create_conference(current_user, form.name.data, form.held_on.data, form.place.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            flash(_("The conference is recorded. Prepare its MoUs below."), "success")
+            return redirect(url_for("agreements.conference", conference_id=event.id))
+    return render_template("agreements/conferences.html", conferences=items, form=form), 422 if form.errors else 200
+
+
+def _batch_form(form=None):
+    from marketplace.accounts.models import OrganisationKind
+
+    form = form or BatchForm(formdata=None, data={"start_date": today().isoformat(),
+                                                  "end_date": (today() + timedelta(days=364)).isoformat()})
+    form.set_choices(queries.verified_organisations(OrganisationKind.COOPERATIVE),
+                     queries.verified_organisations(OrganisationKind.ENTERPRISE), queries.public_product_choices())
+    return form
+
+
+def _conference_page(event, form=None, problems=(), status=200):
+    prepared = services.list_agreements(current_user, event_id=event.id, per_page=100)
+    return render_template("agreements/conference.html", event=event, form=_batch_form(form), problems=problems,
+                           agreements=prepared.items, total=prepared.total), status
+
+
+def _prepare(event, lines):
+    """Prepare the MoUs of these lines; the page again with the problems (each at its line) when refused."""
+    from marketplace.agreements import batch
+
+    grouped = batch.group(lines)
+    try:
+        created = services.prepare_batch(current_user, event.id, grouped.rows, audit=_audit())
+    except ValidationFailed as error:
+        return None, batch.messages(grouped, error)
+    return created, ()
+
+
+@blueprint.route("/conferences/<id:conference_id>", methods=["GET", "POST"])
+@login_required
+def conference(conference_id):
+    """A conference: its MoUs, and the form preparing one MoU per cooperative–enterprise pair."""
+    from marketplace.agreements import batch
+
+    event = services.get_conference(current_user, conference_id)
+    if request.method == "GET":
+        return _conference_page(event)
+    form = BatchForm()
+    lines = [batch.Line(origin=str(_("Row %(number)s", number=number)), seller_id=row.seller_id.data,
+                        buyer_id=row.buyer_id.data, product_id=row.product_id.data,
+                        values={"quantity": row.quantity.data, "period": row.period.data, "price_basis": "tier",
+                                "start_date": form.start_date.data, "end_date": form.end_date.data,
+                                "delivery_place": form.delivery_place.data})
+             for number, row in enumerate(form.rows, 1) if not row.is_blank()]
+    created, problems = _prepare(event, lines)
+    if problems:
+        return _conference_page(event, form, problems, 422)
+    flash(ngettext("%(num)s MoU prepared: each cooperative reviews its draft and sends it to the enterprise.",
+                   "%(num)s MoUs prepared: each cooperative reviews its draft and sends it to the enterprise.",
+                   len(created)), "success")
+    return redirect(url_for("agreements.conference", conference_id=event.id))
+
+
+@blueprint.post("/conferences/<id:conference_id>/import")
+@login_required
+def import_conference_batch(conference_id):
+    """The same from a CSV file, one product per line (agreements/batch.py describes the columns)."""
+    from marketplace.agreements import batch
+
+    event = services.get_conference(current_user, conference_id)
+    upload = request.files.get("file")
+    try:
+        lines = batch.read_csv(upload.read(current_app.config["MAX_CONTENT_LENGTH"]) if upload else b"")
+    except ValidationFailed as error:
+        return _conference_page(event, problems=[("", str(m)) for m in error.errors.values()], status=422)
+    created, problems = _prepare(event, lines)
+    if problems:
+        return _conference_page(event, problems=problems, status=422)
+    flash(ngettext("%(num)s MoU prepared: each cooperative reviews its draft and sends it to the enterprise.",
+                   "%(num)s MoUs prepared: each cooperative reviews its draft and sends it to the enterprise.",
+                   len(created)), "success")
+    return redirect(url_for("agreements.conference", conference_id=event.id))
 
 
 # ---------------------------------------------------------------- public: verification and the CA
