@@ -160,6 +160,7 @@ def _register_blueprints(app):
     from marketplace.alliance.views import blueprint as alliance
     from marketplace.api import blueprint as api
     from marketplace.catalog.views import blueprint as catalog
+    from marketplace.inquiries.views import blueprint as inquiries
     from marketplace.main.views import blueprint as main
     from marketplace.search.views import blueprint as search
 
@@ -169,6 +170,7 @@ def _register_blueprints(app):
     app.register_blueprint(catalog)
     app.register_blueprint(search)
     app.register_blueprint(agreements)
+    app.register_blueprint(inquiries)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
 
@@ -185,6 +187,7 @@ def _import_models():
     import marketplace.agreements.models  # noqa: F401
     import marketplace.agreements.signing_models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
+    import marketplace.inquiries.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401
     import marketplace.search.models  # noqa: F401
 

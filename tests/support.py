@@ -5,6 +5,7 @@ import contextlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import urllib.parse
 import uuid
@@ -218,3 +219,59 @@ def fetch(client, url):
     response.get_data()
     response.close()
     return response
+
+
+def import_crl(nss, tmp_path):
+    """Import the platform's current CRL into the NSS database `nss` (pdfsig never fetches one)."""
+    from marketplace.agreements import signing
+
+    crlutil = require_tool("crlutil", "libnss3-tools")
+    path = tmp_path / "ca.crl"
+    path.write_bytes(signing.crl_der())
+    subprocess.run([crlutil, "-I", "-i", str(path), "-d", f"sql:{nss}", "-t", "1"], check=True, capture_output=True)
+
+
+def pdfsig(data, nss, tmp_path):
+    """pdfsig's report, one dict per signature ("Signature Validation": "Signature is Valid.", ...;
+    lines without a value, such as "Total document signed", map to True). The path must be absolute:
+    with a relative one pdfsig silently uses its default database."""
+    tool = require_tool("pdfsig", "poppler-utils")
+    path = tmp_path / "checked.pdf"
+    path.write_bytes(data)
+    # pdfsig cuts long names in the middle of a UTF-8 sequence: decode leniently.
+    output = subprocess.run([tool, "-nssdir", f"sql:{nss}", str(path)], capture_output=True,
+                            timeout=60).stdout.decode(errors="replace")
+    signatures = []
+    for line in output.splitlines():
+        if re.match(r"Signature #\d+:", line):
+            signatures.append({})
+        elif line.startswith("  - ") and signatures:
+            key, colon, value = line[4:].partition(": ")
+            signatures[-1][key] = value if colon else True
+    return signatures
+
+
+def append_update(data, content):
+    """Append an incremental update (classic xref) replacing the first content stream of the file."""
+    number = int(re.search(rb"(\d+) 0 obj\s*<<[^>]*/Length \d+[^>]*>>\s*stream", data).group(1))
+    last_trailer, previous = re.findall(rb"trailer\s*<<(.*?)>>\s*startxref\s*(\d+)", data, re.S)[-1]
+    size = int(re.search(rb"/Size (\d+)", last_trailer).group(1))
+    root = re.search(rb"/Root (\d+ \d+ R)", last_trailer).group(1)
+    start = len(data) + 1
+    body = b"\n%d 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (number, len(content), content)
+    xref = start - 1 + len(body)
+    xref_section = b"xref\n%d 1\n%010d 00000 n \n" % (number, start)
+    trailer = b"trailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size, root, int(previous), xref)
+    return data + body + xref_section + trailer
+
+
+def encrypted_pdf():
+    """A small PDF encrypted with an owner password (verification must refuse it clearly)."""
+    from marketplace.agreements import pdf
+
+    document = pdf.FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=12)
+    document.cell(text="secret")
+    document.set_encryption(owner_password="owner", user_password="")
+    return bytes(document.output())

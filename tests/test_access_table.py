@@ -21,10 +21,11 @@ from marketplace.accounts.models import (
     OrganisationStatus,
     User,
 )
-from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState
+from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState, ConferenceEvent
 from marketplace.catalog import importing
 from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.extensions import db
+from marketplace.inquiries.models import Inquiry
 from marketplace.sqltypes import utcnow
 from tests import factories
 
@@ -71,6 +72,7 @@ ACCESS = {
     "accounts.members": signed_in(200),
     "accounts.invite": signed_in(422),
     "accounts.remove_member": signed_in(404),  # the victim's member
+    "accounts.signing_right": signed_in(404),  # the victim's member
     "accounts.revoke_invitation": signed_in(404),  # the victim's invitation
     # the alliance's back office
     "alliance.organisations": alliance_only(200),
@@ -129,6 +131,41 @@ ACCESS = {
     # memoranda of understanding (issue 9): parties and the alliance only; the QR code's page is public
     "agreements.detail": signed_in(404, alliance=200),  # the victim's MoU: only the alliance sees others' MoUs
     "agreements.verify_reference": everyone(404),  # an unknown reference
+    "agreements.index": signed_in(200),
+    # verified cooperatives and enterprises propose MoUs; the alliance witnesses and prepares, it does not trade
+    "agreements.new": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 200, "alliance": 403},
+    # the victim's MoU: every action of a party answers 404 to third parties, the alliance included (it is no
+    # party of it); only "carried out" is the alliance's too, refused on the page because the MoU is not signed
+    "agreements.edit": signed_in(404),
+    "agreements.send": signed_in(404),
+    "agreements.accept": signed_in(404),
+    "agreements.decline": signed_in(404),
+    "agreements.withdraw": signed_in(404),
+    "agreements.add_witness": signed_in(404),
+    "agreements.sign": signed_in(404),
+    "agreements.request_void": signed_in(404),
+    "agreements.confirm_void": signed_in(404),
+    "agreements.complete": signed_in(404, alliance="→ /agreements/"),
+    "agreements.document": signed_in(404),  # the alliance may see it, but its terms are not agreed: no PDF yet
+    "agreements.certificate": signed_in(404),
+    # inquiries: the buyer and the cooperative of a thread only (the victim's thread: 404 to everyone else);
+    # only verified enterprises ask (without a product to ask about: 404)
+    "inquiries.inbox": signed_in(200),
+    "inquiries.new": {"anonymous": LOGIN, "cooperative": 403, "enterprise": 404, "alliance": 403},
+    "inquiries.thread": signed_in(404),
+    "inquiries.reply": signed_in(404),
+    # the alliance's conferences and the MoUs it prepares for them
+    "agreements.conferences": alliance_only(200),
+    "agreements.conference": alliance_only(200),
+    "agreements.import_conference_batch": alliance_only(422),  # no file
+    # the MoU API: bearer tokens only (test_api_agreements.py checks a third party's token gets 404)
+    **dict.fromkeys(["api.agreements", "api.agreement", "api.agreement_document", "api.create_agreement",
+                     "api.revise_agreement", "api.send_agreement", "api.accept_agreement", "api.decline_agreement",
+                     "api.withdraw_agreement", "api.sign_agreement", "api.void_agreement"], everyone(401)),
+    # public: anyone verifies a PDF with the platform's CA certificate and revocation list
+    "agreements.verify": everyone(200),
+    "agreements.ca_certificate": everyone(200),
+    "agreements.ca_crl": everyone(200),
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
@@ -139,7 +176,8 @@ PUBLIC = {
     "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
     "catalog.photo", "catalog.thumbnail",
     "api.products", "api.product", "api.cooperative",
-    "search.search", "search.suggest", "api.search", "agreements.verify_reference",
+    "search.search", "search.suggest", "api.search", "agreements.verify_reference", "agreements.verify",
+    "agreements.ca_certificate", "agreements.ca_crl",
 }
 
 
@@ -176,8 +214,11 @@ def victim(app):
                           state=AgreementState.SENT, turn=buyer, start_date=date(2026, 1, 1), end_date=date(2099, 1, 1))
     agreement.revisions = [AgreementRevision(number=1, author=organisation, terms={}, content_sha256="0" * 64)]
     db.session.add(agreement)
+    inquiry = Inquiry(buyer=buyer, seller=organisation, product_name="Mật ong", last_author_id=buyer.id)
+    conference = ConferenceEvent(name="Hội nghị kết nối 2024", held_on=date(2024, 11, 20))
+    db.session.add_all([inquiry, conference])
     db.session.commit()
-    return {"organisation": organisation, "agreement": agreement, "owner": owner, "member": member, "invitation": invitation,
+    return {"organisation": organisation, "agreement": agreement, "inquiry": inquiry, "conference": conference, "owner": owner, "member": member, "invitation": invitation,
             "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
             "rejected_cooperative": rejected}
 
@@ -207,6 +248,8 @@ def path_values(victim):
         "image_id": victim["image"].id,
         "certificate_id": victim["certificate"].id,
         "agreement_id": victim["agreement"].id,
+        "inquiry_id": victim["inquiry"].id,
+        "conference_id": victim["conference"].id,
         "reference": "MOU-2026-999999",
         "cooperative_id": victim["rejected_cooperative"].id,
     }

@@ -38,15 +38,16 @@ from marketplace.catalog import importing
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCertificate, Product
 from marketplace.extensions import db
+from marketplace.inquiries import services as inquiries
+from marketplace.inquiries.models import InquiryEvent, InquiryEventKind
 from tests import factories
-from tests.catalog.test_uploads import jpeg
-from tests.factories import PDF, invitation, organisation_details, registration_details, reset_link
+from tests.factories import PDF, invitation, jpeg, organisation_details, registration_details, reset_link
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"
 # Written with a change but not the change itself: emails to send, the search index's change log.
 BOOKKEEPING = {"outbox_message", "search_change"}
-EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event"}
+EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event", "inquiry_event"}
 
 # Functions that write without an audit event, and why. Everything else writes one (CASES).
 EXEMPT = {
@@ -131,7 +132,7 @@ def written_tables():
         sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
-EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent)
+EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent, InquiryEvent)
 
 
 def last_event_ids():
@@ -229,6 +230,13 @@ def _revoke_invitation(w):
     return lambda: accounts.revoke_invitation(w.owner, row.id)
 
 
+def _signing_right_given(call):
+    def arrange(w):
+        accounts.set_signing_right(w.owner, w.member.id, True)
+        return lambda: call(w)
+    return arrange
+
+
 def _revoke_api_token(w):
     token, _secret = accounts.create_api_token(w.member, "ERP sync")
     return lambda: accounts.revoke_api_token(w.member, token.id)
@@ -314,6 +322,32 @@ def _remind(w):
     return lambda: _frozen(later, agreements.remind)
 
 
+def _prepare_one(w):
+    buyer = _agreement(w).buyer
+    event = agreements.create_conference(w.alliance, "Hội nghị kết nối 2024", "2024-11-20")
+    row = agreements.BatchRow(seller_id=w.cooperative.id, buyer_id=buyer.organisation_id,
+                              details=_agreement_details(w))
+    return lambda: agreements.prepare_batch(w.alliance, event.id, [row])
+
+
+def _question(w):
+    buyer = factories.user(factories.organisation("enterprise", status="verified"), email="hoi@dn.example")
+    product = factories.product(w.cooperative, name="Mật ong rừng")
+    return buyer, product, inquiries.MessageDetails(body="Giá cho 500 lít?", quantity="500", period="month")
+
+
+def _ask(w):
+    buyer, product, details = _question(w)
+    return lambda: inquiries.open_inquiry(buyer, product.id, details)
+
+
+def _answer(w):
+    buyer, product, details = _question(w)
+    inquiry = inquiries.open_inquiry(buyer, product.id, details)
+    return lambda: inquiries.reply(w.member, inquiry.id, inquiries.MessageDetails(body="380.000đ/lít",
+                                                                                 unit_price_vnd="380000"))
+
+
 def _frozen(moment, call):
     from freezegun import freeze_time
 
@@ -347,6 +381,19 @@ CASES = [
     Case("agreements.services.expire_lapsed", AgreementEventKind.EXPIRED, _on_agreement(
         lambda w, a: agreements.expire_lapsed(on=a.agreement.end_date + timedelta(days=1)))),
     Case("agreements.services.remind", AgreementEventKind.REMINDED, _remind, changes_state=False),
+    Case("agreements.services.record_view", AgreementEventKind.VIEWED,
+         _on_agreement(lambda w, a: agreements.record_view(w.owner, a.agreement.id)), changes_state=False),
+    Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
+        lambda w, a: agreements.download(a.buyer, a.agreement.id), ["accept"]), "document", changes_state=False),
+    Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
+        lambda w, a: agreements.download(a.buyer, a.agreement.id, "certificate"), ["accept", "sign", "buyer signs"]),
+         "certificate", changes_state=False),
+    Case("agreements.services.create_conference", OrganisationEventKind.CONFERENCE_CREATED,
+         lambda w: lambda: agreements.create_conference(w.alliance, "Hội nghị kết nối 2024", "2024-11-20")),
+    Case("agreements.services.prepare_batch", AgreementEventKind.CREATED, lambda w: _prepare_one(w)),
+    # ------------------------------------------------------------ inquiries
+    Case("inquiries.services.open_inquiry", InquiryEventKind.OPENED, lambda w: _ask(w)),
+    Case("inquiries.services.reply", InquiryEventKind.REPLIED, lambda w: _answer(w)),
     # ------------------------------------------------------------ accounts
     Case("accounts.services.register", OrganisationEventKind.REGISTERED, lambda w: lambda: accounts.register(
         "cooperative", registration_details(), "minh@che-mauson.example", "Hoàng Văn Minh", factories.PASSWORD)),
@@ -367,6 +414,10 @@ CASES = [
     Case("accounts.services.revoke_invitation", OrganisationEventKind.INVITATION_REVOKED, _revoke_invitation),
     Case("accounts.services.remove_member", OrganisationEventKind.MEMBER_REMOVED,
          lambda w: lambda: accounts.remove_member(w.owner, w.member.id)),
+    Case("accounts.services.set_signing_right", OrganisationEventKind.SIGNING_RIGHT_GRANTED,
+         lambda w: lambda: accounts.set_signing_right(w.owner, w.member.id, True), "grant"),
+    Case("accounts.services.set_signing_right", OrganisationEventKind.SIGNING_RIGHT_REVOKED,
+         _signing_right_given(lambda w: accounts.set_signing_right(w.owner, w.member.id, False)), "revoke"),
     Case("accounts.services.create_api_token", OrganisationEventKind.API_TOKEN_CREATED,
          lambda w: lambda: accounts.create_api_token(w.member, "ERP sync")),
     Case("accounts.services.revoke_api_token", OrganisationEventKind.API_TOKEN_REVOKED, _revoke_api_token),
@@ -443,6 +494,12 @@ def _revoke_revoked_invitation(w):
     return lambda: accounts.revoke_invitation(w.owner, row.id)
 
 
+def _view_again(w):
+    a = _agreement(w)
+    agreements.record_view(w.owner, a.agreement.id)
+    return lambda: agreements.record_view(w.owner, a.agreement.id)
+
+
 NO_CHANGE = {
     "hide a draft": _on_product(lambda w, p: catalog.hide_product(w.member, p.id), "draft"),
     "publish a published product": _on_product(lambda w, p: catalog.publish_product(w.member, p.id)),
@@ -454,6 +511,10 @@ NO_CHANGE = {
     "import for a known cooperative": lambda w: lambda: catalog.cooperative_for_import(
         w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
     "expire when nothing is due": _expire_certificates(due=False),
+    "view an MoU again": _view_again,
+    "give a signing right already given": _signing_right_given(
+        lambda w: accounts.set_signing_right(w.owner, w.member.id, True)),
+    "view one's own proposal": _on_agreement(lambda w, a: agreements.record_view(a.buyer, a.agreement.id)),
 }
 
 

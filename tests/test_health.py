@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from marketplace.search import sync
-from tests.accounts.test_rate_limit import REDIS_URL, require_redis
+from tests.support import REDIS_URL, require_redis
 
 SECRET = "s3cret-Pa55word"
 

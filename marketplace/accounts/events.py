@@ -76,6 +76,17 @@ def member_removed(member, actor):
     return _add(member.organisation, OrganisationEventKind.MEMBER_REMOVED, actor, member.email)
 
 
+def signing_right_changed(member, actor, allowed):
+    """The owner gave a member the right to sign agreements in the organisation's name, or took it back."""
+    kind = OrganisationEventKind.SIGNING_RIGHT_GRANTED if allowed else OrganisationEventKind.SIGNING_RIGHT_REVOKED
+    return _add(member.organisation, kind, actor, member.email)
+
+
+def conference_created(actor, name):
+    """Alliance staff recorded a conference that MoUs are prepared for (in the alliance's history)."""
+    return _add(actor.organisation, OrganisationEventKind.CONFERENCE_CREATED, actor, name)
+
+
 def staff_account_created(member):
     """An operator created an alliance staff account on the command line (no user acted)."""
     return _add(member.organisation, OrganisationEventKind.STAFF_ACCOUNT_CREATED, None, member.email)

@@ -257,6 +257,12 @@ class User(db.Model):
         """Signs agreements in the organisation's name: its owner, or a member given the signing right."""
         return self.is_active and (self.is_owner or self.can_sign)
 
+    def signing_right_can_be_changed_by(self, actor):
+        """Whether `actor` may give this user the signing right or take it back: an owner, for an active member
+        of the same organisation who is not an owner (owners always sign). services.set_signing_right enforces it."""
+        return (actor.is_owner and actor.organisation_id == self.organisation_id and not self.is_owner
+                and self.is_active)
+
     def can_be_removed_by(self, actor):
         """Whether `actor` may remove this user from the organisation: an owner removes the other
         members, never an owner (themself included). services.remove_member enforces the same rule."""
@@ -364,6 +370,9 @@ class OrganisationEventKind(enum.StrEnum):
     PASSWORD_RESET = "password_reset"  # the user set a new password through a reset link
     API_TOKEN_CREATED = "api_token_created"  # note: the token's name, never its secret
     API_TOKEN_REVOKED = "api_token_revoked"  # note: the token's name
+    SIGNING_RIGHT_GRANTED = "signing_right_granted"  # the owner let a member sign agreements (note: its email)
+    SIGNING_RIGHT_REVOKED = "signing_right_revoked"  # the owner took that right back (note: its email)
+    CONFERENCE_CREATED = "conference_created"  # alliance staff recorded a conference for MoUs (note: its name)
 
 
 LABELS.update({
@@ -386,6 +395,9 @@ LABELS.update({
     OrganisationEventKind.PASSWORD_RESET: _l("Password reset through an emailed link"),
     OrganisationEventKind.API_TOKEN_CREATED: _l("API token created"),
     OrganisationEventKind.API_TOKEN_REVOKED: _l("API token revoked"),
+    OrganisationEventKind.SIGNING_RIGHT_GRANTED: _l("Signing right given"),
+    OrganisationEventKind.SIGNING_RIGHT_REVOKED: _l("Signing right taken back"),
+    OrganisationEventKind.CONFERENCE_CREATED: _l("Conference created"),
 })
 
 

@@ -471,6 +471,26 @@ def remove_member(actor, user_id):
     events.member_removed(member, actor)
 
 
+@unit_of_work()
+def set_signing_right(owner, user_id, allowed):
+    """The owner gives a member the right to sign agreements in the organisation's name, or takes it back.
+
+    Owners always sign. Raises NotFound (not an active member of the owner's organisation), Forbidden (the
+    actor is not an owner) or Conflict (`owner_always_signs`). A call that changes nothing writes no event.
+    """
+    member = db.session.get(User, user_id)
+    if member is None or member.organisation_id != owner.organisation_id or not member.is_active:
+        raise NotFound()
+    require(owner, Permission.MANAGE_ORGANISATION, member.organisation)
+    if member.is_owner:
+        raise Conflict(_l("Owners always sign for the organisation."), code="owner_always_signs")
+    allowed = bool(allowed)
+    if member.can_sign != allowed:
+        member.can_sign = allowed
+        events.signing_right_changed(member, owner, allowed)
+    return member
+
+
 def active_members(actor):
     require(actor, Permission.VIEW_ORGANISATION)
     return [m for m in actor.organisation.members if m.is_active]

@@ -284,6 +284,19 @@ def remove_member(user_id):
     return redirect(url_for("accounts.members"))
 
 
+@blueprint.post("/organisation/members/<id:user_id>/signing-right")
+@login_required
+def signing_right(user_id):
+    """The owner gives a member the right to sign agreements in the organisation's name, or takes it back."""
+    allowed = request.form.get("allowed") == "1"
+    member = services.set_signing_right(current_user, user_id, allowed)
+    if allowed:
+        flash(_("%(name)s can now sign agreements for the organisation.", name=member.full_name), "success")
+    else:
+        flash(_("%(name)s can no longer sign agreements for the organisation.", name=member.full_name), "success")
+    return redirect(url_for("accounts.members"))
+
+
 @blueprint.post("/organisation/invitations/<id:invitation_id>/revoke")
 @login_required
 def revoke_invitation(invitation_id):

@@ -156,6 +156,7 @@ class Agreement(db.Model):
     # Who answers next (while sent or negotiating).
     turn_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conference_event.id"), index=True)
+    inquiry_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inquiry.id", ondelete="SET NULL"))  # drafted from
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     start_date: Mapped[date]
     end_date: Mapped[date] = mapped_column(index=True)
@@ -176,6 +177,7 @@ class Agreement(db.Model):
     witness: Mapped[Organisation | None] = relationship(foreign_keys=[witness_id])
     initiator: Mapped[Organisation] = relationship(foreign_keys=[initiator_id])
     turn: Mapped[Organisation | None] = relationship(foreign_keys=[turn_id])
+    void_requested_by: Mapped[Organisation | None] = relationship(foreign_keys=[void_requested_by_id])
     event: Mapped[ConferenceEvent | None] = relationship()
     parent: Mapped["Agreement | None"] = relationship(remote_side=[id], back_populates="addenda")
     addenda: Mapped[list["Agreement"]] = relationship(back_populates="parent", order_by="Agreement.id")
@@ -241,6 +243,45 @@ class Agreement(db.Model):
 
     def can_sign(self, organisation_id):
         return self.state in SIGNING_STATES and self.is_party(organisation_id) and not self.has_signed(organisation_id)
+
+    def can_change_terms(self, organisation_id):
+        """The initiator edits its draft; afterwards the party whose turn it is proposes changes."""
+        if self.state == AgreementState.DRAFT:
+            return organisation_id == self.initiator_id
+        return self.can_answer(organisation_id)
+
+    def can_send(self, organisation_id):
+        return self.state == AgreementState.DRAFT and organisation_id == self.initiator_id
+
+    def can_add_witness(self, organisation_id):
+        return (self.state in OPEN_STATES and self.witness_id is None
+                and self.role_of(organisation_id) in (PartyRole.BUYER, PartyRole.SELLER))
+
+    def can_request_void(self, organisation_id):
+        return (self.state == AgreementState.SIGNED and self.void_requested_by_id is None
+                and self.role_of(organisation_id) in (PartyRole.BUYER, PartyRole.SELLER))
+
+    def can_confirm_void(self, organisation_id):
+        return (self.state == AgreementState.SIGNED and self.void_requested_by_id not in (None, organisation_id)
+                and self.role_of(organisation_id) in (PartyRole.BUYER, PartyRole.SELLER))
+
+    def awaited(self):
+        """The organisations whose action the agreement waits for now (the turn, or the missing signers)."""
+        if self.state == AgreementState.DRAFT:
+            return [self.initiator]
+        if self.state in (AgreementState.SENT, AgreementState.NEGOTIATING):
+            return [self.turn] if self.turn is not None else []
+        if self.state == AgreementState.SIGNED and self.void_requested_by_id is not None:
+            return [self.counterparty_of(self.void_requested_by_id)]
+        return self.waiting_signers()
+
+    def revision(self, number):
+        """The revision with this number, or None."""
+        return next((r for r in self.revisions if r.number == number), None)
+
+    @property
+    def has_document(self):
+        return self.document_name is not None
 
 
 class AgreementRevision(db.Model):

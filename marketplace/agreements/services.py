@@ -9,9 +9,11 @@ Who may do what:
 Forbidden transitions raise InvalidTransition (a Conflict with code `invalid_transition`).
 """
 import hashlib
+import itertools
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,14 +41,16 @@ from marketplace.agreements.models import (
     PartyRole,
     Signature,
 )
-from marketplace.agreements.terms import clean_terms
+from marketplace.agreements.terms import clean_terms, plain
 from marketplace.catalog.services import today
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.routing import MAX_ID
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
 
 MAX_REASON = 2000
+MAX_VERSIONS = 40  # `%%EOF` markers worth hashing: more updates than a document of ours ever has
 
 
 class InvalidTransition(Conflict):
@@ -160,13 +164,18 @@ def _parties_are_valid(buyer, seller):
                 "MoUs are made between a verified cooperative and a verified enterprise.")})
 
 
+def _is_id(value):
+    """A value that can be a row id (1 to MAX_ID): a larger number would overflow PostgreSQL's integer."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def _alliance():
     return db.session.scalar(sa.select(Organisation).filter_by(kind=OrganisationKind.ALLIANCE))
 
 
-def _new_revision(agreement, actor, clean, note):
+def _new_revision(agreement, actor, clean, note, author=None):
     number = (agreement.latest_revision.number + 1) if agreement.revisions else 1
-    revision = AgreementRevision(number=number, author=actor.organisation, author_user=actor,
+    revision = AgreementRevision(number=number, author=author or actor.organisation, author_user=actor,
                                  terms=clean.terms, note=textinput.clean(note)[:MAX_REASON],
                                  content_sha256=clean.sha256())
     revision.lines = [AgreementLine(**line) for line in clean.lines]
@@ -190,32 +199,161 @@ def _reference(agreement):
 # ---------------------------------------------------------------- drafting and negotiating
 
 @unit_of_work()
-def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note="", audit=None):
-    """Start an MoU with a verified organisation of the other kind, from the actor's verified one.
+def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note="", audit=None, inquiry_id=None):
+    """Start an MoU with a verified organisation of the other kind, from the actor's verified one;
+    `inquiry_id` links it to the inquiry thread it was drafted from (between the same two organisations).
 
     Raises ValidationFailed (bad terms, unknown or unsuitable counterparty), Forbidden (the actor's
-    organisation may not trade).
+    organisation may not trade), NotFound (an inquiry that is not the actor's).
     """
     require(actor, Permission.SIGN_AGREEMENTS)
     own = actor.organisation
-    counterparty = db.session.get(Organisation, counterparty_id) if counterparty_id else None
+    counterparty = db.session.get(Organisation, counterparty_id) if _is_id(counterparty_id) else None
     if counterparty is None:
         raise ValidationFailed.for_fields({"counterparty_id": _l("Choose the other party.")})
     buyer, seller = (own, counterparty) if own.kind == OrganisationKind.ENTERPRISE else (counterparty, own)
     _parties_are_valid(buyer, seller)
-    event = db.session.get(ConferenceEvent, event_id) if event_id else None
+    event = db.session.get(ConferenceEvent, event_id) if _is_id(event_id) else None
     if event_id and event is None:
         raise ValidationFailed.for_fields({"event_id": _l("Choose one of the alliance's events.")})
+    if inquiry_id is not None:
+        from marketplace.inquiries import services as inquiries
+
+        inquiry = inquiries.get_inquiry(actor, inquiry_id)
+        if inquiry.other_side(own.id).id != counterparty.id:
+            raise ValidationFailed.for_fields({"counterparty_id": _l(
+                "An MoU drafted from an inquiry is made with the other side of that inquiry.")})
     clean = clean_terms(details, seller, today())
-    agreement = Agreement(buyer=buyer, seller=seller, initiator=own, created_by_id=actor.id, event=event,
-                          witness=_alliance() if witness else None, reference=f"NEW-{uuid.uuid4().hex}",
+    return _create(actor, own, buyer, seller, clean, witness=_alliance() if witness else None, event=event,
+                   note=note, audit=audit, inquiry_id=inquiry_id)
+
+
+def _create(actor, initiator, buyer, seller, clean, *, witness, event, note="", audit=None, inquiry_id=None,
+            record_note=""):
+    """A new draft of `initiator` with its first revision (authored by the initiator, written by `actor`)."""
+    agreement = Agreement(buyer=buyer, seller=seller, initiator=initiator, created_by_id=actor.id, event=event,
+                          inquiry_id=inquiry_id, witness=witness, reference=f"NEW-{uuid.uuid4().hex}",
                           start_date=_iso(clean.terms["start_date"]), end_date=_iso(clean.terms["end_date"]))
     db.session.add(agreement)
-    _new_revision(agreement, actor, clean, note)
+    _new_revision(agreement, actor, clean, note, author=initiator)
     db.session.flush()
     agreement.reference = _reference(agreement)
-    _record(agreement, AgreementEventKind.CREATED, actor, audit)
+    _record(agreement, AgreementEventKind.CREATED, actor, audit, note=record_note)
     return agreement
+
+
+# ---------------------------------------------------------------- the alliance's conferences
+
+MAX_CONFERENCE_TEXT = 200
+MAX_BATCH = 50  # MoUs prepared at once
+
+
+@dataclass
+class BatchRow:
+    """One MoU to prepare: a cooperative (seller), an enterprise (buyer) and the terms of its first revision."""
+
+    seller_id: object
+    buyer_id: object
+    details: object  # terms.TermsDetails
+
+
+def _require_staff(actor):
+    if not is_alliance_staff(actor):
+        raise Forbidden(_l("Only cooperative alliance staff can do this."), code="alliance_only")
+
+
+def list_conferences(actor):
+    """The alliance's conferences, newest first (alliance staff)."""
+    _require_staff(actor)
+    return db.session.scalars(sa.select(ConferenceEvent).order_by(ConferenceEvent.held_on.desc(),
+                                                                   ConferenceEvent.id.desc())).all()
+
+
+def get_conference(actor, conference_id):
+    _require_staff(actor)
+    event = db.session.get(ConferenceEvent, conference_id) if _is_id(conference_id) else None
+    if event is None:
+        raise NotFound()
+    return event
+
+
+@unit_of_work()
+def create_conference(actor, name, held_on, place=""):
+    """Alliance staff record a conference ("Hội nghị gặp mặt, kết nối tiêu thụ sản phẩm HTX 2024") that MoUs can
+    be prepared for. Raises Forbidden (not staff), ValidationFailed (name and date required)."""
+    _require_staff(actor)
+    errors = {}
+    name, place = plain(name), plain(place)
+    if not name:
+        errors["name"] = _l("This field is required.")
+    elif len(name) > MAX_CONFERENCE_TEXT:
+        errors["name"] = _l("Use at most %(max)s characters.", max=MAX_CONFERENCE_TEXT)
+    if place is None or len(place) > MAX_CONFERENCE_TEXT:
+        errors["place"] = _l("Use at most %(max)s characters.", max=MAX_CONFERENCE_TEXT)
+    day = held_on if isinstance(held_on, date) else None
+    if day is None:
+        try:
+            day = date.fromisoformat(str(held_on or "").strip()) if _ISO_DATE.fullmatch(str(held_on or "").strip()) \
+                else None
+        except ValueError:
+            day = None
+    if day is None:
+        errors["held_on"] = _l("Enter a date as YYYY-MM-DD.")
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    event = ConferenceEvent(name=name, held_on=day, place=place or "", created_by_id=actor.id)
+    db.session.add(event)
+    db.session.flush()
+    from marketplace.accounts import events as organisation_events
+
+    organisation_events.conference_created(actor, event.name)
+    return event
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@unit_of_work()
+def prepare_batch(actor, conference_id, rows, audit=None):
+    """Alliance staff prepare MoUs for a conference, one per cooperative–enterprise pair (`rows`: BatchRow).
+
+    Each is a draft of the cooperative (which reviews and sends it to the enterprise), with the alliance as
+    witness and attributed to the conference. All or nothing: raises ValidationFailed with errors keyed
+    "rows.<n>.<field>" (e.g. "rows.2.lines.0.quantity", "rows.1.buyer_id") so the caller can point at its rows,
+    Forbidden (not staff), NotFound (no such conference).
+    """
+    event = get_conference(actor, conference_id)
+    if not rows:
+        raise ValidationFailed.for_fields({"rows": _l("Add at least one cooperative–enterprise pair.")})
+    if len(rows) > MAX_BATCH:
+        raise ValidationFailed.for_fields({"rows": _l("At most %(max)s MoUs at once.", max=MAX_BATCH)})
+    alliance = actor.organisation
+    errors, created, pairs = {}, [], set()
+    for number, row in enumerate(rows):
+        prefix = f"rows.{number}."
+        seller = db.session.get(Organisation, row.seller_id) if _is_id(row.seller_id) else None
+        buyer = db.session.get(Organisation, row.buyer_id) if _is_id(row.buyer_id) else None
+        if seller is None or seller.kind != OrganisationKind.COOPERATIVE or not seller.is_verified:
+            errors[prefix + "seller_id"] = _l("Choose a verified cooperative.")
+        if buyer is None or buyer.kind != OrganisationKind.ENTERPRISE or not buyer.is_verified:
+            errors[prefix + "buyer_id"] = _l("Choose a verified enterprise.")
+        if (row.seller_id, row.buyer_id) in pairs:
+            errors[prefix + "buyer_id"] = _l("This pair is already in the batch.")
+        pairs.add((row.seller_id, row.buyer_id))
+        if seller is None or (prefix + "seller_id") in errors:
+            continue
+        try:
+            clean = clean_terms(row.details, seller, today())
+        except ValidationFailed as error:
+            errors.update({prefix + name: message for name, message in error.errors.items()})
+            continue
+        if any(name.startswith(prefix) for name in errors):
+            continue
+        created.append(_create(actor, seller, buyer, seller, clean, witness=alliance, event=event, audit=audit,
+                               record_note=event.name))
+    if errors:
+        raise ValidationFailed.for_fields(errors)
+    return created
 
 
 @unit_of_work()
@@ -246,6 +384,17 @@ def revise(actor, agreement_id, details, note="", audit=None):
     _notify(agreement, _l("Changes proposed to the MoU %(reference)s", reference=agreement.reference),
             _l("%(party)s proposes changes. It is your turn to accept them, decline, or propose others.",
                party=actor.organisation.legal_name), [agreement.turn])
+    return agreement
+
+
+def for_revision(actor, agreement_id):
+    """The agreement whose terms the actor may change now: the initiator's draft, or the one whose turn it is.
+
+    Raises NotFound (a third party, another party's draft), InvalidTransition (not the actor's turn).
+    """
+    agreement = _as_party(actor, agreement_id)
+    if not agreement.can_change_terms(actor.organisation_id):
+        raise InvalidTransition(_l("It is not your turn to change the terms of this MoU."))
     return agreement
 
 
@@ -496,6 +645,116 @@ def _add_signature(agreement, actor, audit):
         ip_address=(audit.ip_address or "")[:45], user_agent=(audit.user_agent or "")[:255]))
 
 
+# ---------------------------------------------------------------- evidence: views and downloads
+
+@unit_of_work()
+def record_view(actor, agreement_id, audit=None):
+    """The agreement for its page, recording VIEWED once per user and revision when a member of a party
+    other than the latest revision's author opens it. Raises NotFound like get_agreement."""
+    agreement = get_agreement(actor, agreement_id)
+    revision = agreement.latest_revision
+    if revision is None or not agreement.is_party(actor.organisation_id) or actor.organisation_id == revision.author_id:
+        return agreement
+    seen = db.session.scalar(sa.select(AgreementEvent.id).filter_by(
+        agreement_id=agreement.id, kind=AgreementEventKind.VIEWED, user_id=actor.id, revision_number=revision.number))
+    if seen is None:
+        _record(agreement, AgreementEventKind.VIEWED, actor, audit)
+    return agreement
+
+
+DOCUMENT = "document"
+CERTIFICATE = "certificate"
+
+
+@unit_of_work()
+def download(actor, agreement_id, what=DOCUMENT, audit=None):
+    """(file name, PDF bytes) of the agreement's current PDF (`what="document"`) or of its completion
+    certificate (`"certificate"`), recording DOWNLOADED each time. Raises NotFound when there is none yet:
+    no PDF before the terms are agreed, no certificate before every party signed."""
+    agreement = get_agreement(actor, agreement_id)
+    if what == DOCUMENT:
+        path = document_path(agreement)
+        if path is None:
+            raise NotFound(_l("The PDF exists once the terms are agreed."))
+        data = path.read_bytes()
+        name = f"{agreement.reference}.pdf"
+    elif what == CERTIFICATE:
+        data = completion_certificate(agreement)
+        name = f"{agreement.reference}-certificate.pdf"
+    else:
+        raise NotFound()
+    _record(agreement, AgreementEventKind.DOWNLOADED, actor, audit, note=what)
+    return name, data
+
+
+def completion_certificate(agreement):
+    """The completion certificate PDF of a fully signed agreement (rendered from the signatures on record;
+    the same bytes every time). Raises NotFound before every party signed."""
+    if agreement.signed_at is None:
+        raise NotFound(_l("The completion certificate exists once every party has signed."))
+    from marketplace.agreements import pdf  # fpdf2 is imported only when a PDF is made
+
+    signers = [{"role": s.role.value, "organisation": s.organisation.legal_name, "person": s.user.full_name,
+                "signed_at": s.signed_at, "certificate_serial": s.certificate_serial,
+                "sha256_before": s.sha256_before, "sha256_after": s.sha256_after} for s in agreement.signatures]
+    return pdf.render_completion_certificate(
+        agreement.reference, signers=signers, document_sha256_final=agreement.signatures[-1].sha256_after,
+        original_sha256=agreement.original_sha256, verify_url=verify_url(agreement), created_at=agreement.signed_at)
+
+
+# ---------------------------------------------------------------- public verification
+
+@dataclass
+class RecordMatch:
+    """How an uploaded PDF relates to the records: the agreement it belongs to (or None), and whether it
+    is the current version on record, or an earlier one (the PDF as agreed, or after some signatures)."""
+
+    agreement: Agreement | None = None
+    is_current: bool = False
+    signatures_included: int = 0  # for an earlier version: how many signatures it already had
+
+
+def match_record(pdf_bytes):
+    """Which agreement an uploaded PDF is a version of, from its hashes alone (never the file's claims).
+
+    Signatures are incremental updates, so each earlier version of one of our PDFs is a prefix of it
+    ending after a `%%EOF`: hashing every such prefix finds the agreement even in a file changed later.
+    """
+    prefixes, running, position = set(), hashlib.sha256(), 0
+    for marker in itertools.islice(re.finditer(rb"%%EOF", pdf_bytes), MAX_VERSIONS):
+        ends = [marker.end()]
+        for extra in (1, 2):  # the end-of-line after %%EOF belongs to the version before it
+            if pdf_bytes[marker.end() + extra - 1:marker.end() + extra] not in (b"\r", b"\n"):
+                break
+            ends.append(marker.end() + extra)
+        for end in ends:  # one running hash: each byte is hashed once, however many versions there are
+            running.update(pdf_bytes[position:end])
+            position = end
+            prefixes.add(running.copy().hexdigest())
+    whole = hashlib.sha256(pdf_bytes).hexdigest()
+    prefixes.add(whole)
+    agreement = db.session.scalar(sa.select(Agreement).where(Agreement.original_sha256.in_(prefixes))
+                                  .order_by(Agreement.id).limit(1))
+    if agreement is None:
+        return RecordMatch()
+    if agreement.document_sha256 == whole:
+        return RecordMatch(agreement, True, len(agreement.signatures))
+    versions = [agreement.original_sha256, *(s.sha256_after for s in agreement.signatures)]
+    included = max((number for number, digest in enumerate(versions) if digest in prefixes), default=0)
+    return RecordMatch(agreement, False, included)
+
+
+def verify_document(pdf_bytes):
+    """(signing.Verification, RecordMatch) of an uploaded file: what its signatures say, and how it
+    relates to the records. Never raises for a bad file (the Verification carries an error code)."""
+    from marketplace.agreements import signing  # pyHanko is imported only when something is verified
+
+    verification = signing.verify(pdf_bytes)
+    if verification.error in ("too_large", "not_pdf"):
+        return verification, RecordMatch()
+    return verification, match_record(pdf_bytes)
+
+
 # ---------------------------------------------------------------- after signing
 
 @unit_of_work()
@@ -529,6 +788,15 @@ def confirm_void(actor, agreement_id, audit=None):
             _l("Both parties agreed to void the MoU. Reason: %(reason)s", reason=agreement.state_reason),
             [o for _r, o in agreement.parties()])
     return agreement
+
+
+def void(actor, agreement_id, reason=None, audit=None):
+    """One action for "void" (the API's): confirm the other trading party's request to void the signed MoU,
+    or else ask to void it with a reason. Raises like request_void / confirm_void."""
+    agreement = get_agreement(actor, agreement_id)
+    if agreement.can_confirm_void(actor.organisation_id):
+        return confirm_void(actor, agreement_id, audit=audit)
+    return request_void(actor, agreement_id, reason, audit=audit)
 
 
 @unit_of_work()

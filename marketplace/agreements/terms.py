@@ -90,6 +90,17 @@ def _date(value, errors, name):
         return None
 
 
+def plain(value):
+    """Text as stored: without NUL characters (which PostgreSQL text cannot hold), stripped; None when it is
+    not valid Unicode (a lone surrogate from JSON cannot be encoded)."""
+    text = str(value or "").replace("\x00", "").strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def _text(value, errors, name, required=False, max_length=MAX_TEXT):
     text = textinput.clean(str(value or ""))
     if required and not textinput.has_letter_or_digit(text):

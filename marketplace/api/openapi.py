@@ -605,3 +605,329 @@ def openapi_document(server_url="/api/v1"):
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+# ---------------------------------------------------------------- memoranda of understanding (issue 9)
+
+def _agreement_enums():
+    from marketplace.agreements.models import AgreementEventKind, AgreementState, PartyRole, Period, PriceBasis
+    from marketplace.catalog.models import Certification, Unit
+
+    def values(enum_class):
+        return [member.value for member in enum_class]
+
+    return {"state": values(AgreementState), "role": values(PartyRole), "period": values(Period),
+            "price_basis": values(PriceBasis), "event": values(AgreementEventKind), "unit": values(Unit),
+            "certification": values(Certification)}
+
+
+AGREEMENT_ENUMS = _agreement_enums()
+AGREEMENT_ID = {"name": "agreement_id", "in": "path", "required": True, "schema": ID_PARAMETER}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_NULLABLE_SHA256 = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
+_TEXT = {"type": ["string", "null"], "maxLength": 4000}
+_MONEY = {"type": ["integer", "null"], "minimum": 1, "maximum": 10**12}
+
+AGREEMENT_LINE = {
+    "type": "object",
+    "description": "A product of the agreement, as agreed in one revision (a snapshot of the catalogue).",
+    "required": ["product_id", "name", "unit", "quantity", "period", "price_basis", "unit_price_vnd",
+                 "reference_price_vnd", "adjustment_percent"],
+    "properties": {
+        "product_id": {"type": ["integer", "null"], "description": "Null once the product was deleted."},
+        "name": {"type": "string"},
+        "unit": {"enum": AGREEMENT_ENUMS["unit"]},
+        "quantity": {"type": "integer", "description": "Expected quantity per period."},
+        "period": {"enum": AGREEMENT_ENUMS["period"]},
+        "price_basis": {"enum": AGREEMENT_ENUMS["price_basis"],
+                        "description": "fixed: agreed unit price; tier: the product's volume tier at that quantity "
+                                       "when agreed; reference: a reference price plus or minus a percentage."},
+        "unit_price_vnd": {"type": "integer", "description": "What a unit costs under this agreement (VND)."},
+        "reference_price_vnd": {"type": ["integer", "null"]},
+        "adjustment_percent": {"type": ["integer", "null"]},
+    },
+}
+LINE_INPUT = {
+    "type": "object",
+    "required": ["product_id", "quantity", "period", "price_basis"],
+    "additionalProperties": False,
+    "properties": {
+        "product_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
+                       "description": "A published product of the cooperative."},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 10**9},
+        "period": {"enum": AGREEMENT_ENUMS["period"]},
+        "price_basis": {"enum": AGREEMENT_ENUMS["price_basis"]},
+        "unit_price_vnd": {**_MONEY, "description": "Required with price_basis `fixed`."},
+        "reference_price_vnd": {**_MONEY, "description": "Required with price_basis `reference`."},
+        "adjustment_percent": {"type": ["integer", "null"], "minimum": -50, "maximum": 50,
+                               "description": "Required with price_basis `reference`."},
+    },
+}
+TERMS_PROPERTIES = {
+    "lines": {"type": "array", "items": LINE_INPUT, "minItems": 1, "maxItems": 20},
+    "start_date": {"type": "string", "format": "date"},
+    "end_date": {"type": "string", "format": "date", "description": "After the start date, at most five years on."},
+    "delivery_place": {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": "\\S"},
+    "delivery_frequency": _TEXT,
+    "lead_time_days": {"type": ["integer", "null"], "minimum": 0, "maximum": 365},
+    "quality_standards": _TEXT,
+    "quality_certifications": {"type": ["array", "null"], "items": {"enum": AGREEMENT_ENUMS["certification"]}},
+    "sampling": _TEXT,
+    "payment_terms": _TEXT,
+    "buyer_responsibilities": _TEXT,
+    "seller_responsibilities": _TEXT,
+    "clauses": {"type": ["array", "null"], "items": {"type": "string", "maxLength": 4000}, "maxItems": 30},
+    "note": {"type": ["string", "null"], "maxLength": 2000, "description": "A message to the other party."},
+}
+TERMS_REQUIRED = ["lines", "start_date", "end_date", "delivery_place"]
+
+AGREEMENT_SCHEMAS = {
+    "AgreementLine": AGREEMENT_LINE,
+    "Agreement": {
+        "type": "object",
+        "description": "A memorandum of understanding (or an addendum to one) between a cooperative (seller) and "
+                       "an enterprise (buyer), optionally witnessed by the cooperative alliance. `lines` are those "
+                       "of the agreed revision, or of the latest one while the terms are negotiated.",
+        "required": ["id", "reference", "kind", "parent_id", "state", "parties", "event_id", "start_date", "end_date",
+                     "revision_number", "agreed_revision_number", "awaiting", "lines", "is_demo", "url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "reference": {"type": "string"},
+            "kind": {"enum": ["mou", "addendum"]},
+            "parent_id": {"type": ["integer", "null"], "description": "The MoU an addendum changes."},
+            "state": {"enum": AGREEMENT_ENUMS["state"]},
+            "parties": {"type": "array", "items": {
+                "type": "object", "required": ["organisation_id", "name", "role"],
+                "properties": {"organisation_id": {"type": "integer"}, "name": {"type": "string"},
+                               "role": {"enum": AGREEMENT_ENUMS["role"]}}}},
+            "event_id": {"type": ["integer", "null"], "description": "The alliance's conference, if any."},
+            "start_date": {"type": "string", "format": "date"},
+            "end_date": {"type": "string", "format": "date"},
+            "revision_number": {"type": ["integer", "null"]},
+            "agreed_revision_number": {"type": ["integer", "null"]},
+            "awaiting": {"type": "array", "items": {"type": "integer"},
+                         "description": "The organisations whose turn or signature the agreement waits for."},
+            "lines": {"type": "array", "items": {"$ref": "#/components/schemas/AgreementLine"}},
+            "is_demo": {"type": "boolean"},
+            "url": {"type": "string", "format": "uri"},
+        },
+    },
+    "AgreementDetail": {
+        "description": "An agreement with its revisions, signatures and evidence log (append-only).",
+        "allOf": [
+            {"$ref": "#/components/schemas/Agreement"},
+            {
+                "type": "object",
+                "required": ["state_reason", "void_requested_by_id", "original_sha256", "document_sha256",
+                             "document_url", "revisions", "signatures", "events"],
+                "properties": {
+                    "state_reason": NULLABLE_STRING,
+                    "void_requested_by_id": {"type": ["integer", "null"]},
+                    "original_sha256": {**_NULLABLE_SHA256, "description": "The PDF as rendered, before signatures."},
+                    "document_sha256": {**_NULLABLE_SHA256, "description": "The PDF as it stands now."},
+                    "document_url": {"type": ["string", "null"], "format": "uri"},
+                    "revisions": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["number", "author_organisation_id", "created_at", "note", "content_sha256",
+                                     "terms", "lines"],
+                        "properties": {
+                            "number": {"type": "integer"},
+                            "author_organisation_id": {"type": "integer"},
+                            "created_at": {"type": "string", "format": "date-time"},
+                            "note": {"type": "string"},
+                            "content_sha256": _SHA256,
+                            "terms": {"type": "object"},
+                            "lines": {"type": "array", "items": {"$ref": "#/components/schemas/AgreementLine"}},
+                        }}},
+                    "signatures": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["organisation_id", "role", "revision_number", "signed_at", "certificate_serial",
+                                     "sha256_before", "sha256_after"],
+                        "properties": {
+                            "organisation_id": {"type": "integer"},
+                            "role": {"enum": AGREEMENT_ENUMS["role"]},
+                            "revision_number": {"type": "integer"},
+                            "signed_at": {"type": "string", "format": "date-time"},
+                            "certificate_serial": {"type": "string"},
+                            "sha256_before": _SHA256,
+                            "sha256_after": _SHA256,
+                        }}},
+                    "events": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["kind", "created_at", "organisation_id", "user", "revision_number",
+                                     "document_sha256", "ip_address", "user_agent", "note"],
+                        "properties": {
+                            "kind": {"enum": AGREEMENT_ENUMS["event"]},
+                            "created_at": {"type": "string", "format": "date-time"},
+                            "organisation_id": {"type": ["integer", "null"]},
+                            "user": NULLABLE_STRING,
+                            "revision_number": {"type": ["integer", "null"]},
+                            "document_sha256": _NULLABLE_SHA256,
+                            "ip_address": NULLABLE_STRING,
+                            "user_agent": NULLABLE_STRING,
+                            "note": NULLABLE_STRING,
+                        }}},
+                },
+            },
+        ],
+    },
+    "AgreementPage": {
+        "type": "object",
+        "required": ["results", "total", "page"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Agreement"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+        },
+    },
+    "AgreementInput": {
+        "type": "object",
+        "description": "A new MoU with a verified organisation of the other kind: the terms of its first revision.",
+        "required": ["counterparty_id", *TERMS_REQUIRED],
+        "additionalProperties": False,
+        "properties": {
+            "counterparty_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
+                                "description": "A verified cooperative (for an enterprise) or enterprise."},
+            "witness": {"type": "boolean", "description": "Add the cooperative alliance as witness (third signer)."},
+            "event_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
+            **TERMS_PROPERTIES,
+        },
+    },
+    "TermsInput": {
+        "type": "object",
+        "description": "New terms: the draft edited by its initiator, or changes proposed by the party whose turn "
+                       "it is (a new revision).",
+        "required": TERMS_REQUIRED,
+        "additionalProperties": False,
+        "properties": TERMS_PROPERTIES,
+    },
+}
+
+_AGREEMENT = _json({"$ref": "#/components/schemas/AgreementDetail"}, "The agreement.")
+NOT_A_PARTY = {"404": _error("No such agreement, or you are not a party to it (alliance staff read every one).")}
+NOT_YOUR_TURN = {"409": _error("The agreement is not at a step where you can do this (code `invalid_transition`; "
+                               "the message says why).")}
+BAD_AGREEMENT_BODY = {
+    "400": _error("The body is not a JSON object (code `invalid_json`) or names fields that cannot be written "
+                  "(code `unknown_fields`)."),
+    "422": _error("Values break the rules (code `validation_failed`; `error.details.fields` holds a message per "
+                  "field, e.g. `lines.0.quantity`). Some rules relate fields or rows and are checked only by the "
+                  "server: a product of the cooperative's published catalogue, the end date after the start date, "
+                  "the price fields of each price basis."),
+}
+NOT_TRADING = {"403": _error("Your organisation cannot make agreements: not a verified cooperative or enterprise "
+                             "(codes `wrong_organisation_kind`, `organisation_not_verified`).")}
+
+
+def _action(operation_id, summary, body_schema=None, extra=None):
+    operation = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": SECURED,
+        "parameters": [AGREEMENT_ID],
+        "responses": {"200": _AGREEMENT, **BAD_AGREEMENT_BODY, **UNAUTHENTICATED, **NOT_TRADING, **NOT_A_PARTY,
+                      **NOT_YOUR_TURN, **(extra or {})},
+    }
+    if body_schema is not None:
+        operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": body_schema}}}
+    return {"post": operation}
+
+
+_REASON = {"type": "object", "additionalProperties": False, "required": ["reason"],
+           "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S"}}}
+_REVISION = {"type": "object", "additionalProperties": False,
+             "properties": {"revision_number": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}}}
+
+AGREEMENT_PATHS = {
+    "/agreements": {
+        "get": {
+            "operationId": "listAgreements",
+            "summary": "Your organisation's agreements (every agreement for alliance staff), newest first.",
+            "security": SECURED,
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"enum": AGREEMENT_ENUMS["state"]}},
+                {"name": "event_id", "in": "query", "description": "Agreements of one conference.",
+                 "schema": ID_PARAMETER},
+                {"name": "organisation_id", "in": "query", "description": "Agreements one organisation is party to.",
+                 "schema": ID_PARAMETER},
+                PAGE, {**PER_PAGE, "description": "Results per page (default 20, at most 100)."},
+            ],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/AgreementPage"}, "One page of agreements."),
+                **BAD_QUERY, **UNAUTHENTICATED,
+            },
+        },
+        "post": {
+            "operationId": "createAgreement",
+            "summary": "Start an MoU with a verified organisation of the other kind: a draft only your organisation "
+                       "sees until it is sent.",
+            "security": SECURED,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/AgreementInput"}}}},
+            "responses": {
+                "201": {**_json({"$ref": "#/components/schemas/AgreementDetail"}, "The new draft."),
+                        "headers": {"Location": {"description": "The agreement's address in this API.",
+                                                 "schema": {"type": "string", "format": "uri"}}}},
+                **BAD_AGREEMENT_BODY, **UNAUTHENTICATED, **NOT_TRADING,
+            },
+        },
+    },
+    "/agreements/{agreement_id}": {
+        "get": {
+            "operationId": "getAgreement",
+            "summary": "One agreement with its lines, revisions, signatures and evidence log.",
+            "security": SECURED,
+            "parameters": [AGREEMENT_ID],
+            "responses": {"200": _AGREEMENT, **BAD_QUERY, **UNAUTHENTICATED, **NOT_A_PARTY},
+        },
+    },
+    "/agreements/{agreement_id}/document.pdf": {
+        "get": {
+            "operationId": "getAgreementDocument",
+            "summary": "The agreement's PDF as it stands (with the signatures made so far). Each download is "
+                       "recorded in the evidence log.",
+            "security": SECURED,
+            "parameters": [AGREEMENT_ID],
+            "responses": {
+                "200": {"description": "The PDF.",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                **BAD_QUERY, **UNAUTHENTICATED,
+                "404": _error("No such agreement, not yours, or its terms are not agreed yet (no PDF)."),
+            },
+        },
+    },
+    "/agreements/{agreement_id}/revisions": {
+        "post": {**_action("reviseAgreement", "Change the terms: your draft, or a counter-proposal when it is "
+                           "your turn (a new immutable revision; the turn passes to the other party).")["post"],
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"$ref": "#/components/schemas/TermsInput"}}}}},
+    },
+    "/agreements/{agreement_id}/send": _action("sendAgreement", "Send your draft to the other party.",
+                                               {"type": "object", "additionalProperties": False}),
+    "/agreements/{agreement_id}/accept": _action(
+        "acceptAgreement", "Accept the latest terms when it is your turn: they are rendered to PDF for signing. "
+        "Give `revision_number` to refuse terms changed meanwhile (409 `superseded_revision`).", _REVISION),
+    "/agreements/{agreement_id}/decline": _action("declineAgreement", "Decline when it is your turn, with a reason.",
+                                                  _REASON),
+    "/agreements/{agreement_id}/withdraw": _action("withdrawAgreement",
+                                                   "Withdraw the agreement before every party signed.", _REASON),
+    "/agreements/{agreement_id}/sign": _action(
+        "signAgreement", "Sign the agreed PDF in your organisation's name, with your password. Only the owner, or a "
+        "member the owner gave the signing right, signs. An electronic signature with tamper evidence and an audit "
+        "trail, issued by the platform.",
+        {"type": "object", "additionalProperties": False, "required": ["password"],
+         "properties": {"password": {"type": "string", "minLength": 1, "maxLength": 1024},
+                        "revision_number": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}}},
+        {"403": _error("Your organisation cannot make agreements, or you have no signing right (code "
+                       "`no_signing_right`)."),
+         "409": _error("Not awaiting your organisation's signature (codes `invalid_transition`, `already_signed`; "
+                       "`superseded_revision` when `revision_number` is not the agreed one; `signed_meanwhile`)."),
+         "422": _error("The password is wrong (code `validation_failed`, field `password`), or the body is not "
+                       "valid.")}),
+    "/agreements/{agreement_id}/void": _action(
+        "voidAgreement", "Ask to void a signed agreement (with a reason), or confirm the other party's request.",
+        {"type": "object", "additionalProperties": False,
+         "properties": {"reason": {"type": "string", "maxLength": 2000}}}),
+}
+SCHEMAS.update(AGREEMENT_SCHEMAS)
+PATHS.update(AGREEMENT_PATHS)

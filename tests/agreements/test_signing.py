@@ -28,7 +28,7 @@ from marketplace.agreements.signing_models import SigningCertificate
 from marketplace.extensions import db
 from marketplace.unit_of_work import unit_of_work
 from tests import factories
-from tests.support import BASE_CONFIG, require_tool
+from tests.support import BASE_CONFIG, append_update, encrypted_pdf, import_crl, pdfsig
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_NAME = "Liên minh Hợp tác xã tỉnh Lạng Sơn - Trung tâm hỗ trợ phát triển hợp tác xã và kết nối tiêu thụ nông sản"
@@ -69,48 +69,6 @@ def signed(parties):
 
 
 # ------------------------------------------------------------------------------------ pdfsig
-
-
-@pytest.fixture
-def nss(app, tmp_path):
-    """An NSS database in tmp_path that trusts the platform CA for signatures (S/MIME trust ",C,":
-    pdfsig checks signers as e-mail signers, so "C,," (SSL only) leaves the CA untrusted)."""
-    certutil = require_tool("certutil", "libnss3-tools")
-    directory = tmp_path / "nss"
-    directory.mkdir()
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(signing.ca_certificate_pem())
-    subprocess.run([certutil, "-N", "--empty-password", "-d", f"sql:{directory}"], check=True, capture_output=True)
-    subprocess.run([certutil, "-A", "-n", "Cho HTX CA", "-t", ",C,", "-i", str(ca), "-d", f"sql:{directory}"],
-                   check=True, capture_output=True)
-    return directory
-
-
-def import_crl(nss, tmp_path):
-    crlutil = require_tool("crlutil", "libnss3-tools")
-    path = tmp_path / "ca.crl"
-    path.write_bytes(signing.crl_der())
-    subprocess.run([crlutil, "-I", "-i", str(path), "-d", f"sql:{nss}", "-t", "1"], check=True, capture_output=True)
-
-
-def pdfsig(data, nss, tmp_path):
-    """pdfsig's report, one dict per signature ("Signature Validation": "Signature is Valid.", ...;
-    lines without a value, such as "Total document signed", map to True). The path must be absolute:
-    with a relative one pdfsig silently uses its default database."""
-    tool = require_tool("pdfsig", "poppler-utils")
-    path = tmp_path / "checked.pdf"
-    path.write_bytes(data)
-    # pdfsig cuts long names in the middle of a UTF-8 sequence: decode leniently.
-    output = subprocess.run([tool, "-nssdir", f"sql:{nss}", str(path)], capture_output=True,
-                            timeout=60).stdout.decode(errors="replace")
-    signatures = []
-    for line in output.splitlines():
-        if re.match(r"Signature #\d+:", line):
-            signatures.append({})
-        elif line.startswith("  - ") and signatures:
-            key, colon, value = line[4:].partition(": ")
-            signatures[-1][key] = value if colon else True
-    return signatures
 
 
 # -------------------------------------------------------------------------- the signed document
@@ -169,20 +127,6 @@ def test_a_change_after_the_signatures_is_reported(signed, nss, tmp_path):
     assert not seller.bottom_line and not seller.docmdp_ok
     report = pdfsig(changed, nss, tmp_path)
     assert all(entry.get("Not total document signed") is True for entry in report)
-
-
-def append_update(data, content):
-    """Append an incremental update (classic xref) replacing the first content stream of the file."""
-    number = int(re.search(rb"(\d+) 0 obj\s*<<[^>]*/Length \d+[^>]*>>\s*stream", data).group(1))
-    last_trailer, previous = re.findall(rb"trailer\s*<<(.*?)>>\s*startxref\s*(\d+)", data, re.S)[-1]
-    size = int(re.search(rb"/Size (\d+)", last_trailer).group(1))
-    root = re.search(rb"/Root (\d+ \d+ R)", last_trailer).group(1)
-    start = len(data) + 1
-    body = b"\n%d 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (number, len(content), content)
-    xref = start - 1 + len(body)
-    xref_section = b"xref\n%d 1\n%010d 00000 n \n" % (number, start)
-    trailer = b"trailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size, root, int(previous), xref)
-    return data + body + xref_section + trailer
 
 
 def test_a_signature_made_after_revocation_is_reported_revoked(app, parties, nss, tmp_path):
@@ -267,15 +211,6 @@ def handmade_pdf(*objects, trailer=b""):
 OBJECT_STREAM = b"<< /Type /ObjStm /N 1 /First 4 /Length 6 >>\nstream\n1 0 2\nendstream"
 CATALOGUE = (b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
-
-
-def encrypted_pdf():
-    document = pdf.FPDF()
-    document.add_page()
-    document.set_font("helvetica", size=12)
-    document.cell(text="secret")
-    document.set_encryption(owner_password="owner", user_password="")
-    return bytes(document.output())
 
 
 @pytest.mark.parametrize("name, make, code", [

@@ -18,8 +18,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.extensions import db
 from tests import factories
-from tests.catalog.test_uploads import jpeg, png
-from tests.factories import PDF, product_form
+from tests.factories import PDF, jpeg, png, product_form
 
 XSS_NAME = '"><img src=x onerror=alert(1)>'
 

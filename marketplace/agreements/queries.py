@@ -1,0 +1,214 @@
+"""Read models for the MoU pages and the API: choices for the forms, the terms of a revision as form
+values, and changes between two revisions in words. No rules: services.py decides."""
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus, label
+from marketplace.agreements import terms as agreement_terms
+from marketplace.agreements.models import ConferenceEvent, Period, PriceBasis
+from marketplace.catalog.models import Certification, Product, ProductStatus, Unit
+from marketplace.extensions import db
+
+# What each field of the terms is called on the pages (the keys of AgreementRevision.terms and of a line).
+FIELD_LABELS = {
+    "start_date": _l("Start date"),
+    "end_date": _l("End date"),
+    "delivery_place": _l("Place of delivery"),
+    "delivery_frequency": _l("Delivery frequency"),
+    "lead_time_days": _l("Lead time (days)"),
+    "quality_standards": _l("Quality standards"),
+    "quality_certifications": _l("Certifications required"),
+    "sampling": _l("Sampling and inspection"),
+    "payment_terms": _l("Payment terms"),
+    "buyer_responsibilities": _l("Buyer's responsibilities"),
+    "seller_responsibilities": _l("Seller's responsibilities"),
+    "clauses": _l("Other clauses"),
+    "quantity": _l("Expected quantity"),
+    "period": _l("Period"),
+    "price_basis": _l("Price basis"),
+    "unit_price_vnd": _l("Unit price"),
+    "reference_price_vnd": _l("Reference price"),
+    "adjustment_percent": _l("Adjustment (%)"),
+}
+
+
+def counterparty_choices(organisation):
+    """(id, legal name) of the verified organisations `organisation` may make an MoU with (the other kind)."""
+    other = OrganisationKind.COOPERATIVE if organisation.is_enterprise else OrganisationKind.ENTERPRISE
+    rows = db.session.execute(sa.select(Organisation.id, Organisation.legal_name).where(
+        Organisation.kind == other, Organisation.status == OrganisationStatus.VERIFIED)
+        .order_by(Organisation.legal_name, Organisation.id))
+    return [(row.id, row.legal_name) for row in rows]
+
+
+def verified_organisations(kind):
+    """(id, legal name) of the verified organisations of a kind (OrganisationKind)."""
+    rows = db.session.execute(sa.select(Organisation.id, Organisation.legal_name).where(
+        Organisation.kind == kind, Organisation.status == OrganisationStatus.VERIFIED)
+        .order_by(Organisation.legal_name, Organisation.id))
+    return [(row.id, row.legal_name) for row in rows]
+
+
+def public_product_choices():
+    """(id, "cooperative — product (unit)") of every public product, for the alliance's batch form."""
+    products = db.session.scalars(sa.select(Product).join(Product.cooperative).where(
+        Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED)
+        .order_by(Organisation.legal_name, Product.name))
+    return [(p.id, f"{p.cooperative.legal_name} — {p.name} ({label(p.unit)})") for p in products]
+
+
+def verified_cooperative(cooperative_id):
+    """A verified cooperative by id, or None."""
+    organisation = db.session.get(Organisation, cooperative_id) if cooperative_id else None
+    if organisation is None or not organisation.is_cooperative or not organisation.is_verified:
+        return None
+    return organisation
+
+
+def public_product(product_id):
+    """A published product of a verified cooperative, or None (for `?product_id=` links)."""
+    product = db.session.get(Product, product_id) if product_id else None
+    if product is None or not product.is_public:
+        return None
+    return product
+
+
+def product_choices(seller_id):
+    """(id, "name (unit)") of the seller's published products, which MoU lines may name."""
+    products = db.session.scalars(sa.select(Product).where(
+        Product.cooperative_id == seller_id, Product.status == ProductStatus.PUBLISHED).order_by(Product.name))
+    return [(p.id, f"{p.name} ({label(p.unit)})") for p in products]
+
+
+def event_choices():
+    """(id, "name · date") of the alliance's conferences, newest first."""
+    events = db.session.scalars(sa.select(ConferenceEvent).order_by(ConferenceEvent.held_on.desc(),
+                                                                     ConferenceEvent.id.desc()))
+    return [(e.id, f"{e.name} · {e.held_on.strftime('%d/%m/%Y')}") for e in events]
+
+
+def period_choices():
+    return [(p.value, label(p)) for p in Period]
+
+
+def price_basis_choices():
+    return [(b.value, label(b)) for b in PriceBasis]
+
+
+def certification_choices():
+    return [(c.value, label(c)) for c in Certification]
+
+
+def unit_label(code):
+    try:
+        return label(Unit(code))
+    except ValueError:
+        return code
+
+
+def certification_label(code):
+    try:
+        return label(Certification(code))
+    except ValueError:
+        return code
+
+
+def form_values(revision):
+    """The terms of a revision as the form's field values (the draft edited, or changes proposed from it)."""
+    terms = revision.terms
+    values = {name: terms.get(name) or "" for name in agreement_terms.TEXT_FIELDS}
+    values.update({
+        "start_date": terms.get("start_date") or "",
+        "end_date": terms.get("end_date") or "",
+        "lead_time_days": "" if terms.get("lead_time_days") is None else str(terms["lead_time_days"]),
+        "quality_certifications": list(terms.get("quality_certifications") or []),
+        "clauses": "\n\n".join(terms.get("clauses") or []),
+        "lines": [{
+            "product_id": str(line.product_id or ""), "quantity": str(line.quantity), "period": line.period.value,
+            "price_basis": line.price_basis.value,
+            "unit_price_vnd": str(line.unit_price_vnd) if line.price_basis == PriceBasis.FIXED else "",
+            "reference_price_vnd": "" if line.reference_price_vnd is None else str(line.reference_price_vnd),
+            "adjustment_percent": "" if line.adjustment_percent is None else str(line.adjustment_percent),
+        } for line in revision.lines],
+    })
+    return values
+
+
+# ---------------------------------------------------------------- changes between revisions
+
+@dataclass
+class ChangeRow:
+    """One change as the page shows it: what changed, before and after (in words), and for long texts the
+    diff lines (each with a kind: "added", "removed" or "same")."""
+
+    name: str
+    before: str
+    after: str
+    diff: list
+
+
+def change_rows(old, new):
+    """The changes from revision `old` to revision `new`, in words, field by field."""
+    names = {line.product_id: line.name for revision in (old, new) for line in revision.lines}
+    rows = []
+    for change in agreement_terms.compare(old, new):
+        parts = change.field.split(".")
+        if parts[0] == "lines":
+            product = names.get(_int(parts[1]), _l("a product"))
+            if len(parts) == 2:
+                name = _l("Product %(name)s", name=product)
+                before = str(_l("in the MoU")) if change.before else str(_l("not in the MoU"))
+                after = str(_l("in the MoU")) if change.after else str(_l("not in the MoU"))
+                rows.append(ChangeRow(str(name), before, after, []))
+                continue
+            name = f"{product}: {FIELD_LABELS.get(parts[2], parts[2])}"
+            rows.append(ChangeRow(name, _words(parts[2], change.before), _words(parts[2], change.after), []))
+            continue
+        diff = [_diff_line(text) for text in change.diff]
+        rows.append(ChangeRow(str(FIELD_LABELS.get(change.field, change.field)), _words(change.field, change.before),
+                              _words(change.field, change.after), diff))
+    return rows
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _words(name, value):
+    from marketplace.i18n import short_date, vnd
+
+    if value is None or value == "" or value == []:
+        return "—"
+    if name in ("start_date", "end_date"):
+        from datetime import date
+
+        return short_date(date.fromisoformat(value))
+    if name in ("unit_price_vnd", "reference_price_vnd"):
+        return vnd(value)
+    if name == "quantity":
+        from flask_babel import format_decimal
+
+        return format_decimal(value)
+    if name == "period":
+        return str(label(Period(value)))
+    if name == "price_basis":
+        return str(label(PriceBasis(value)))
+    if name == "quality_certifications":
+        return ", ".join(str(certification_label(code)) for code in value)
+    if name == "clauses":
+        return "\n\n".join(value)
+    if hasattr(value, "value"):
+        return str(label(value))
+    return str(value)
+
+
+def _diff_line(text):
+    if text.startswith("@@"):
+        return {"kind": "gap", "text": "…"}
+    kind = {"+": "added", "-": "removed"}.get(text[:1], "same")
+    return {"kind": kind, "text": text[1:] if text[:1] in "+- " else text}
