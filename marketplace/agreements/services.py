@@ -229,11 +229,26 @@ def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note
                    note=note, audit=audit, inquiry_id=inquiry_id)
 
 
+@unit_of_work()
+def draft_addendum(actor, agreement_id, details, note="", audit=None):
+    """Start an addendum (phụ lục) changing a signed MoU: a draft of the actor's organisation between the same
+    parties (and witness), drafted, negotiated and signed like an MoU; once signed, its terms are the MoU's terms
+    in force. Raises NotFound (not a party), InvalidTransition (the MoU is not signed, is itself an addendum, or
+    another addendum is under way), ValidationFailed (bad terms)."""
+    parent = _as_party(actor, agreement_id)
+    if not parent.can_add_addendum(actor.organisation_id):
+        raise InvalidTransition(_l("An addendum changes a signed MoU, one addendum at a time, by its buyer or seller."))
+    clean = clean_terms(details, parent.seller, today())
+    return _create(actor, actor.organisation, parent.buyer, parent.seller, clean, witness=parent.witness,
+                   event=parent.event, note=note, audit=audit, parent=parent, record_note=parent.reference)
+
+
 def _create(actor, initiator, buyer, seller, clean, *, witness, event, note="", audit=None, inquiry_id=None,
-            record_note=""):
+            record_note="", parent=None):
     """A new draft of `initiator` with its first revision (authored by the initiator, written by `actor`)."""
     agreement = Agreement(buyer=buyer, seller=seller, initiator=initiator, created_by_id=actor.id, event=event,
                           inquiry_id=inquiry_id, witness=witness, reference=f"NEW-{uuid.uuid4().hex}",
+                          kind=AgreementKind.ADDENDUM if parent is not None else AgreementKind.MOU, parent=parent,
                           start_date=_iso(clean.terms["start_date"]), end_date=_iso(clean.terms["end_date"]))
     db.session.add(agreement)
     _new_revision(agreement, actor, clean, note, author=initiator)
