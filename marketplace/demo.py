@@ -1,11 +1,12 @@
 """Demo data for `make run`: the cooperatives named in the provincial reports, a few enterprises,
-one alliance user, and the cooperatives' products (demo_catalog.py). Every organisation is flagged
+one alliance user, the cooperatives' products (demo_catalog.py), and the 2024 conference with its MoUs
+(demo_agreements.py). Every organisation is flagged
 is_demo and shown as demo data; tax codes are made-up numbers that only pass the checksum.
 Running seed() twice changes nothing.
 """
 from stdnum.vn import mst
 
-from marketplace import demo_catalog
+from marketplace import demo_agreements, demo_catalog
 from marketplace.accounts import passwords
 from marketplace.accounts.models import (
     AllianceClassification,
@@ -81,6 +82,8 @@ def seed():
         _ensure_user(row[0], row[4], password_hash, lambda row=row, serial=serial: _enterprise(row, serial))
     db.session.flush()
     demo_catalog.seed_products()  # products need the organisations above
+    db.session.flush()
+    demo_agreements.seed_agreements()  # MoUs need the products
 
 
 def _ensure_user(email, full_name, password_hash, make_organisation):

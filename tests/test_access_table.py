@@ -137,6 +137,7 @@ ACCESS = {
     # the victim's MoU: every action of a party answers 404 to third parties, the alliance included (it is no
     # party of it); only "carried out" is the alliance's too, refused on the page because the MoU is not signed
     "agreements.edit": signed_in(404),
+    "agreements.addendum": signed_in(404),
     "agreements.send": signed_in(404),
     "agreements.accept": signed_in(404),
     "agreements.decline": signed_in(404),

@@ -107,3 +107,37 @@ def test_demo_photos_are_light_jpegs():
             assert photo.format == "JPEG" and photo.size == demo_catalog.PHOTO_SIZE
             mean = sum(photo.convert("L").resize((16, 12)).tobytes()) / (16 * 12)
             assert mean > 150, "demo photos should be light"
+
+
+def test_the_2024_conference_has_six_demo_mous_in_different_states(seeded):
+    from collections import Counter
+
+    from marketplace import demo_agreements
+    from marketplace.agreements import services as agreements
+    from marketplace.agreements import signing
+    from marketplace.agreements.models import AgreementState, ConferenceEvent
+
+    [event] = db.session.scalars(db.select(ConferenceEvent)).all()
+    assert event.is_demo and event.name == "Hội nghị gặp mặt, kết nối tiêu thụ sản phẩm HTX 2024"
+    mous = demo_agreements.demo_agreements()
+    assert len(mous) == 6 and {a.event_id for a in mous} == {event.id}
+    states = Counter(a.state for a in mous)
+    assert states[AgreementState.SIGNED] >= 2
+    assert states[AgreementState.AWAITING_SIGNATURES] == 1 and states[AgreementState.DECLINED] == 1
+    negotiating = [a for a in mous if a.state == AgreementState.NEGOTIATING]
+    assert len(negotiating) == 1 and len(negotiating[0].revisions) == 2
+    witnessed = [a for a in mous if a.state == AgreementState.SIGNED and a.witness_id]
+    assert witnessed and len(witnessed[0].signatures) == 3
+    for agreement in mous:
+        if agreement.state == AgreementState.SIGNED:
+            assert signing.verify(agreements.document_path(agreement).read_bytes()).ok
+    assert len(demo_agreements.demo_inquiries()) == 1
+
+
+def test_seeding_again_adds_no_mou(seeded):
+    from marketplace import demo_agreements
+    from marketplace.agreements.models import AgreementEvent
+
+    events = count(AgreementEvent)
+    demo.seed()
+    assert len(demo_agreements.demo_agreements()) == 6 and count(AgreementEvent) == events

@@ -388,6 +388,9 @@ CASES = [
     Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
         lambda w, a: agreements.download(a.buyer, a.agreement.id, "certificate"), ["accept", "sign", "buyer signs"]),
          "certificate", changes_state=False),
+    Case("agreements.services.draft_addendum", AgreementEventKind.CREATED, _on_agreement(
+        lambda w, a: agreements.draft_addendum(a.buyer, a.agreement.id, _agreement_details(w, a.product)),
+        ["accept", "sign", "buyer signs"])),
     Case("agreements.services.create_conference", OrganisationEventKind.CONFERENCE_CREATED,
          lambda w: lambda: agreements.create_conference(w.alliance, "Hội nghị kết nối 2024", "2024-11-20")),
     Case("agreements.services.prepare_batch", AgreementEventKind.CREATED, lambda w: _prepare_one(w)),

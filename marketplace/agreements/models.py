@@ -275,6 +275,26 @@ class Agreement(db.Model):
             return [self.counterparty_of(self.void_requested_by_id)]
         return self.waiting_signers()
 
+    def can_add_addendum(self, organisation_id):
+        """A signed MoU (not an addendum) can be changed by an addendum, one at a time, by its buyer or seller."""
+        return (self.kind == AgreementKind.MOU and self.state == AgreementState.SIGNED
+                and self.role_of(organisation_id) in (PartyRole.BUYER, PartyRole.SELLER)
+                and self.open_addendum() is None)
+
+    def open_addendum(self):
+        """The addendum being drafted, negotiated or signed now, if any."""
+        return next((a for a in self.addenda if a.state in (*OPEN_STATES, *SIGNING_STATES)), None)
+
+    def addendum_in_force(self):
+        """The latest signed addendum, whose terms replace the MoU's, or None."""
+        signed = [a for a in self.addenda if a.state in (AgreementState.SIGNED, AgreementState.COMPLETED)]
+        return max(signed, key=lambda a: (a.signed_at, a.id)) if signed else None
+
+    def revision_in_force(self):
+        """The terms in force: those of the latest signed addendum, else the agreed ones (None before agreed)."""
+        addendum = self.addendum_in_force() if self.kind == AgreementKind.MOU else None
+        return addendum.agreed_revision if addendum is not None else self.agreed_revision
+
     def revision(self, number):
         """The revision with this number, or None."""
         return next((r for r in self.revisions if r.number == number), None)

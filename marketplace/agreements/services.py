@@ -39,6 +39,8 @@ from marketplace.agreements.models import (
     AgreementState,
     ConferenceEvent,
     PartyRole,
+    Period,
+    PriceBasis,
     Signature,
 )
 from marketplace.agreements.terms import clean_terms, plain
@@ -139,6 +141,13 @@ def _set_state(agreement, state, reason=None):
         agreement.state_reason = reason
 
 
+def _set_turn(agreement, organisation):
+    """Whose turn it is: the relationship and its id together, so questions asked before the next flush
+    (another service in the same unit of work) see it."""
+    agreement.turn = organisation
+    agreement.turn_id = organisation.id if organisation is not None else None
+
+
 def _reason(reason):
     reason = textinput.clean(reason)
     if not textinput.has_letter_or_digit(reason):
@@ -178,7 +187,10 @@ def _new_revision(agreement, actor, clean, note, author=None):
     revision = AgreementRevision(number=number, author=author or actor.organisation, author_user=actor,
                                  terms=clean.terms, note=textinput.clean(note)[:MAX_REASON],
                                  content_sha256=clean.sha256())
-    revision.lines = [AgreementLine(**line) for line in clean.lines]
+    # Enums, not their codes: the lines are read (PDF, comparisons) before any reload from the database when
+    # one unit of work drafts and accepts (the demo data does).
+    revision.lines = [AgreementLine(**{**line, "period": Period(line["period"]),
+                                       "price_basis": PriceBasis(line["price_basis"])}) for line in clean.lines]
     agreement.revisions.append(revision)
     agreement.start_date = _iso(clean.terms["start_date"])
     agreement.end_date = _iso(clean.terms["end_date"])
@@ -228,11 +240,26 @@ def draft(actor, counterparty_id, details, *, witness=False, event_id=None, note
                    note=note, audit=audit, inquiry_id=inquiry_id)
 
 
+@unit_of_work()
+def draft_addendum(actor, agreement_id, details, note="", audit=None):
+    """Start an addendum (phụ lục) changing a signed MoU: a draft of the actor's organisation between the same
+    parties (and witness), drafted, negotiated and signed like an MoU; once signed, its terms are the MoU's terms
+    in force. Raises NotFound (not a party), InvalidTransition (the MoU is not signed, is itself an addendum, or
+    another addendum is under way), ValidationFailed (bad terms)."""
+    parent = _as_party(actor, agreement_id)
+    if not parent.can_add_addendum(actor.organisation_id):
+        raise InvalidTransition(_l("An addendum changes a signed MoU, one addendum at a time, by its buyer or seller."))
+    clean = clean_terms(details, parent.seller, today())
+    return _create(actor, actor.organisation, parent.buyer, parent.seller, clean, witness=parent.witness,
+                   event=parent.event, note=note, audit=audit, parent=parent, record_note=parent.reference)
+
+
 def _create(actor, initiator, buyer, seller, clean, *, witness, event, note="", audit=None, inquiry_id=None,
-            record_note=""):
+            record_note="", parent=None):
     """A new draft of `initiator` with its first revision (authored by the initiator, written by `actor`)."""
     agreement = Agreement(buyer=buyer, seller=seller, initiator=initiator, created_by_id=actor.id, event=event,
                           inquiry_id=inquiry_id, witness=witness, reference=f"NEW-{uuid.uuid4().hex}",
+                          kind=AgreementKind.ADDENDUM if parent is not None else AgreementKind.MOU, parent=parent,
                           start_date=_iso(clean.terms["start_date"]), end_date=_iso(clean.terms["end_date"]))
     db.session.add(agreement)
     _new_revision(agreement, actor, clean, note, author=initiator)
@@ -379,7 +406,7 @@ def revise(actor, agreement_id, details, note="", audit=None):
         raise ValidationFailed(_l("These terms are the same as the current ones: accept them, or change something."))
     _new_revision(agreement, actor, clean, note)
     _set_state(agreement, AgreementState.NEGOTIATING)
-    agreement.turn = agreement.counterparty_of(actor.organisation_id)
+    _set_turn(agreement, agreement.counterparty_of(actor.organisation_id))
     _record(agreement, AgreementEventKind.REVISED, actor, audit, note=textinput.clean(note)[:MAX_REASON])
     _notify(agreement, _l("Changes proposed to the MoU %(reference)s", reference=agreement.reference),
             _l("%(party)s proposes changes. It is your turn to accept them, decline, or propose others.",
@@ -405,7 +432,7 @@ def send(actor, agreement_id, audit=None):
     if agreement.state != AgreementState.DRAFT or actor.organisation_id != agreement.initiator_id:
         raise InvalidTransition(_l("Only a draft can be sent, by the party that wrote it."))
     _set_state(agreement, AgreementState.SENT)
-    agreement.turn = agreement.counterparty_of(actor.organisation_id)
+    _set_turn(agreement, agreement.counterparty_of(actor.organisation_id))
     _record(agreement, AgreementEventKind.SENT, actor, audit)
     _notify(agreement, _l("A proposed MoU from %(party)s", party=actor.organisation.legal_name),
             _l("%(party)s proposes an MoU. Accept it, decline it, or propose changes.",
@@ -425,7 +452,7 @@ def accept(actor, agreement_id, revision_number=None, audit=None):
         raise InvalidTransition(_l("It is not your turn to answer this MoU."))
     _check_latest(agreement, revision_number)
     agreement.agreed_revision_number = agreement.latest_revision.number
-    agreement.turn = None
+    _set_turn(agreement, None)
     _set_state(agreement, AgreementState.AWAITING_SIGNATURES)
     _store_rendered_pdf(agreement)
     _record(agreement, AgreementEventKind.ACCEPTED, actor, audit)
@@ -447,7 +474,7 @@ def decline(actor, agreement_id, reason, audit=None):
     if not agreement.can_answer(actor.organisation_id):
         raise InvalidTransition(_l("It is not your turn to answer this MoU."))
     reason = _reason(reason)
-    agreement.turn = None
+    _set_turn(agreement, None)
     _set_state(agreement, AgreementState.DECLINED, reason)
     _record(agreement, AgreementEventKind.DECLINED, actor, audit, note=reason)
     _notify(agreement, _l("The MoU %(reference)s was declined", reference=agreement.reference),
@@ -464,7 +491,7 @@ def withdraw(actor, agreement_id, reason, audit=None):
         raise InvalidTransition(_l("This MoU can no longer be withdrawn."))
     reason = _reason(reason)
     was_draft = agreement.state == AgreementState.DRAFT
-    agreement.turn = None
+    _set_turn(agreement, None)
     _set_state(agreement, AgreementState.WITHDRAWN, reason)
     _record(agreement, AgreementEventKind.WITHDRAWN, actor, audit, note=reason)
     if not was_draft:
@@ -819,7 +846,7 @@ def expire_lapsed(on=None):
     lapsed = db.session.scalars(sa.select(Agreement).where(
         Agreement.end_date < on, Agreement.state.not_in(FINAL_STATES)).order_by(Agreement.id)).all()
     for agreement in lapsed:
-        agreement.turn = None
+        _set_turn(agreement, None)
         _set_state(agreement, AgreementState.EXPIRED)
         _record(agreement, AgreementEventKind.EXPIRED)
     return lapsed

@@ -210,6 +210,45 @@ def edit(agreement_id):
     return redirect(url_for("agreements.detail", agreement_id=agreement_id))
 
 
+@blueprint.route(f"{AGREEMENT}/addendum", methods=["GET", "POST"])
+@login_required
+def addendum(agreement_id):
+    """Propose an addendum (phụ lục) to a signed MoU, starting from the terms in force."""
+    parent = services.get_agreement(current_user, agreement_id)
+    if not parent.is_party(current_user.organisation_id):
+        abort(404)
+    if request.method == "GET":
+        if not parent.can_add_addendum(current_user.organisation_id):
+            flash(_("An addendum changes a signed MoU, one addendum at a time, by its buyer or seller."), "danger")
+            return _back(agreement_id)
+        form = TermsForm(formdata=None, data=queries.form_values(parent.revision_in_force()))
+        form.prepare_rows()
+        return _addendum_page(parent, form)
+    form = TermsForm()
+    if "add_line" in request.form:
+        form.prepare_rows(add=1)
+        return _addendum_page(parent, form)
+    details, rows = form.details()
+    try:
+        created = services.draft_addendum(current_user, agreement_id, TermsDetails.from_mapping(details),
+                                          note=form.note.data, audit=_audit())
+    except ValidationFailed as error:
+        for message in form.place_errors(error, rows):
+            flash(message, "danger")
+        return _addendum_page(parent, form, status=422)
+    except services.InvalidTransition as error:
+        flash(str(error.message), "danger")
+        return _back(agreement_id)
+    flash(_("The draft addendum %(reference)s is saved. Send it to the other party from its page.",
+            reference=created.reference), "success")
+    return redirect(url_for("agreements.detail", agreement_id=created.id))
+
+
+def _addendum_page(parent, form, status=200):
+    form.set_products(parent.seller_id)
+    return render_template("agreements/addendum.html", parent=parent, form=form), status
+
+
 def _edit_page(agreement, form, status=200):
     form.set_products(agreement.seller_id)
     return render_template("agreements/edit.html", agreement=agreement, form=form), status

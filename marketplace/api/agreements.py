@@ -160,7 +160,7 @@ def line_json(line):
 
 def agreement_json(agreement):
     """An agreement as a list shows it: parties, state, term and the lines of its current terms."""
-    revision = agreement.agreed_revision or agreement.latest_revision
+    revision = agreement.revision_in_force() or agreement.latest_revision  # a signed addendum's terms, if any
     return {
         "id": agreement.id,
         "reference": agreement.reference,

@@ -687,7 +687,8 @@ AGREEMENT_SCHEMAS = {
         "type": "object",
         "description": "A memorandum of understanding (or an addendum to one) between a cooperative (seller) and "
                        "an enterprise (buyer), optionally witnessed by the cooperative alliance. `lines` are those "
-                       "of the agreed revision, or of the latest one while the terms are negotiated.",
+                       "of the terms in force (the latest signed addendum's, else the agreed revision's), or of the "
+                       "latest revision while the terms are negotiated.",
         "required": ["id", "reference", "kind", "parent_id", "state", "parties", "event_id", "start_date", "end_date",
                      "revision_number", "agreed_revision_number", "awaiting", "lines", "is_demo", "url"],
         "properties": {
