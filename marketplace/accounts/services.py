@@ -623,9 +623,19 @@ def review_organisation(actor, organisation_id, action, reason=""):
     organisation.status = new_status
     organisation.status_reason = reason
     organisation.status_changed_at = utcnow()
+    if new_status in (OrganisationStatus.REJECTED, OrganisationStatus.SUSPENDED):
+        _revoke_signing_certificates(organisation, reason)
     record_event(organisation, actor, reason)
     _notify_status(organisation)
     return organisation
+
+
+def _revoke_signing_certificates(organisation, reason):
+    """A rejected or suspended organisation can no longer sign: its certificates go on the platform's CRL,
+    so a signature made with them from now on is reported as revoked (a new one is issued on reinstatement)."""
+    from marketplace.agreements import signing  # pyHanko is imported only when something is signed or revoked
+
+    signing.revoke(organisation, reason)
 
 
 @unit_of_work()

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from marketplace.accounts import services as accounts
 from marketplace.agreements import pdf, signing
 from marketplace.agreements.signing_models import SigningCertificate
 from marketplace.extensions import db
@@ -440,3 +441,20 @@ def test_the_app_starts_without_loading_fpdf_or_pyhanko():
                                timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("action", ["suspend", "reject"])
+def test_suspending_or_rejecting_an_organisation_revokes_its_signing_certificate(app, alliance_user, action):
+    status = "verified" if action == "suspend" else "pending"
+    organisation = factories.organisation("enterprise", status=status)
+    other = factories.organisation("cooperative")
+    with unit_of_work():
+        stale = signing.credentials_for(organisation)
+        kept = signing.credentials_for(other)
+    accounts.review_organisation(alliance_user, organisation.id, action, "Hồ sơ không hợp lệ.")
+    signed = signing.sign(render(), stale, certify=True, field_name="buyer", signer_name="Nguyễn Thị Lan",
+                          reason="Ký sau khi bị đình chỉ")
+    [check] = signing.verify(signed).signatures
+    assert check.revoked and not check.bottom_line
+    assert signing.verify(signing.sign(render(), kept, certify=True, field_name="seller", signer_name="Hoàng Văn Minh",
+                                       reason="Ký")).ok  # other organisations sign on
