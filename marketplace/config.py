@@ -62,8 +62,17 @@ def defaults(instance_path):
         # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Login (accounts/throttle.py): every POST per client address; then wrong passwords per
+        # (account, address) are free up to LOGIN_FREE_FAILURES, then wait 1 s, 2 s, 4 s... up to
+        # LOGIN_DELAY_MAX; per account the ceiling, above which only trusted browsers may try, and
+        # the owner is emailed an unlock link valid LOGIN_UNLOCK_TTL.
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
+        "LOGIN_FREE_FAILURES": 5,
+        "LOGIN_DELAY_MAX": timedelta(minutes=15),
+        "LOGIN_CLIENT_FAILURE_WINDOW": timedelta(hours=24),
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",
+        "LOGIN_UNLOCK_TTL": timedelta(hours=1),
+        "LOGIN_TRUSTED_BROWSER_LIFETIME": timedelta(days=90),
         # Registration and forgot-password answer the same for known and unknown emails; these limits
         # stop probing and mail flooding (per client address, and per email address whoever asks).
         "REGISTRATION_RATE_LIMIT_PER_IP": "20 per hour",
@@ -95,6 +104,9 @@ ENVIRONMENT = {
     "SEARCH_INDEX_DIR": ("SEARCH_INDEX_DIR", str),
     "UPLOAD_DIR": ("UPLOAD_DIR", str),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "LOGIN_RATE_LIMIT_PER_IP": ("LOGIN_RATE_LIMIT_PER_IP", str),
+    "LOGIN_FAILURES_PER_ACCOUNT": ("LOGIN_FAILURES_PER_ACCOUNT", str),
+    "LOGIN_FREE_FAILURES": ("LOGIN_FREE_FAILURES", int),
     "REGISTRATION_RATE_LIMIT_PER_IP": ("REGISTRATION_RATE_LIMIT_PER_IP", str),
     "REGISTRATION_RATE_LIMIT_PER_EMAIL": ("REGISTRATION_RATE_LIMIT_PER_EMAIL", str),
     "PASSWORD_RESET_RATE_LIMIT_PER_IP": ("PASSWORD_RESET_RATE_LIMIT_PER_IP", str),

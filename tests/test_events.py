@@ -25,9 +25,10 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts import services as accounts
-from marketplace.accounts import sessions, tokens
+from marketplace.accounts import sessions, throttle, tokens
 from marketplace.accounts.models import (
     Invitation,
+    LoginUnlock,
     MemberRole,
     Organisation,
     OrganisationEvent,
@@ -265,6 +266,12 @@ def _confirm_registration(w, email="minh@che-mauson.example"):
     return lambda: accounts.confirm_registration(secret)
 
 
+def _unlock_login(w, secret="secret-of-the-unlock-link"):
+    db.session.add(LoginUnlock(user=w.member, token_hash=tokens.digest(secret), expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    return lambda: accounts.unlock_login(secret, factories.PASSWORD, throttle.Client(address="203.0.113.9"))
+
+
 def _reset_password(w):
     secret = reset_link(w.member)
     return lambda: accounts.reset_password(secret, NEW_PASSWORD)
@@ -400,6 +407,9 @@ CASES = [
     Case("accounts.services.request_password_reset", OrganisationEventKind.PASSWORD_RESET_REQUESTED,
          lambda w: lambda: accounts.request_password_reset(w.member.email)),
     Case("accounts.services.reset_password", OrganisationEventKind.PASSWORD_RESET, _reset_password),
+    Case("accounts.services.request_login_unlock", OrganisationEventKind.LOGIN_CEILING_REACHED,
+         lambda w: lambda: accounts.request_login_unlock(w.member)),
+    Case("accounts.services.unlock_login", OrganisationEventKind.LOGIN_UNLOCKED, _unlock_login),
     Case("accounts.services.update_organisation", OrganisationEventKind.UPDATED,
          lambda w: lambda: accounts.update_organisation(
              w.owner, organisation_details(w.cooperative, representative="Lương Thị Hoa")), "profile"),
