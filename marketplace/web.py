@@ -162,6 +162,8 @@ def _register_blueprints(app):
     from marketplace.catalog.views import blueprint as catalog
     from marketplace.inquiries.views import blueprint as inquiries
     from marketplace.main.views import blueprint as main
+    from marketplace.orders.views import blueprint as orders
+    from marketplace.payments.webhooks import blueprint as stripe_webhook
     from marketplace.search.views import blueprint as search
 
     app.register_blueprint(main)
@@ -171,6 +173,8 @@ def _register_blueprints(app):
     app.register_blueprint(search)
     app.register_blueprint(agreements)
     app.register_blueprint(inquiries)
+    app.register_blueprint(orders)
+    app.register_blueprint(stripe_webhook)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
 
@@ -189,6 +193,8 @@ def _import_models():
     import marketplace.catalog.models  # noqa: F401
     import marketplace.inquiries.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401
+    import marketplace.orders.models  # noqa: F401
+    import marketplace.payments.models  # noqa: F401
     import marketplace.search.models  # noqa: F401
 
 

@@ -367,3 +367,49 @@ def record(name, **fields):
     }
     values.update(fields)
     return values
+
+
+def signed_mou(buyer, seller, prices, start=None, end=None):
+    """A signed MoU in force between `buyer` and `seller`, straight into the database (no PDF, no
+    signatures: tests of orders need only its state, term and prices). `prices` maps products to the
+    agreed unit price in VND."""
+    import hashlib
+    from datetime import date, timedelta
+
+    from marketplace.agreements.models import (
+        Agreement,
+        AgreementLine,
+        AgreementRevision,
+        AgreementState,
+        Period,
+        PriceBasis,
+    )
+    from marketplace.sqltypes import utcnow
+
+    serial = next(_serial)
+    agreement = Agreement(
+        reference=f"MOU-2026-{serial:06d}", state=AgreementState.SIGNED, buyer=buyer, seller=seller,
+        initiator=buyer, start_date=start or date.today() - timedelta(days=30),
+        end_date=end or date.today() + timedelta(days=335), agreed_revision_number=1, signed_at=utcnow())
+    revision = AgreementRevision(number=1, author=buyer, terms={}, content_sha256=hashlib.sha256(b"%d" % serial)
+                                 .hexdigest())
+    revision.lines = [AgreementLine(position=i, product_id=product.id, name=product.name, unit=product.unit.value,
+                                    quantity=1000, period=Period.TOTAL, price_basis=PriceBasis.FIXED,
+                                    unit_price_vnd=price) for i, (product, price) in enumerate(prices.items())]
+    agreement.revisions.append(revision)
+    db.session.add(agreement)
+    db.session.commit()
+    return agreement
+
+
+def order_request(lines, requested_date=None, **fields):
+    """What a buyer sends to place orders: [(product, quantity)] delivered to Lạng Sơn in two weeks."""
+    from datetime import date, timedelta
+
+    values = {
+        "lines": [{"product_id": product.id, "quantity": quantity} for product, quantity in lines],
+        "delivery": {"province_code": 20, "commune_code": 6040, "street": "Số 12 đường Trần Đăng Ninh",
+                     "requested_date": (requested_date or date.today() + timedelta(days=14)).isoformat()},
+    }
+    values.update(fields)
+    return values

@@ -26,6 +26,8 @@ from marketplace.catalog import importing
 from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.extensions import db
 from marketplace.inquiries.models import Inquiry
+from marketplace.orders.models import Order, OrderLine
+from marketplace.payments.models import Payment, PaymentMethod, PaymentPurpose
 from marketplace.sqltypes import utcnow
 from tests import factories
 
@@ -167,6 +169,10 @@ ACCESS = {
     "agreements.verify": everyone(200),
     "agreements.ca_certificate": everyone(200),
     "agreements.ca_crl": everyone(200),
+    # orders: the buyer and the cooperative of an order only (the victim's order: 404 to everyone else)
+    "orders.detail": signed_in(404),
+    # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed
+    "stripe_webhook.stripe_webhook": everyone(400),
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
@@ -178,7 +184,7 @@ PUBLIC = {
     "catalog.photo", "catalog.thumbnail",
     "api.products", "api.product", "api.cooperative",
     "search.search", "search.suggest", "api.search", "agreements.verify_reference", "agreements.verify",
-    "agreements.ca_certificate", "agreements.ca_crl",
+    "agreements.ca_certificate", "agreements.ca_crl", "stripe_webhook.stripe_webhook",
 }
 
 
@@ -217,9 +223,15 @@ def victim(app):
     db.session.add(agreement)
     inquiry = Inquiry(buyer=buyer, seller=organisation, product_name="Mật ong", last_author_id=buyer.id)
     conference = ConferenceEvent(name="Hội nghị kết nối 2024", held_on=date(2024, 11, 20))
-    db.session.add_all([inquiry, conference])
+    order = Order(reference="DH-VICTIM-1", buyer=buyer, cooperative=organisation, checkout_id="victim",
+                  province_code=20, commune_code=6040, street="Số 1", requested_date=date(2099, 1, 1), total_vnd=100)
+    order.lines = [OrderLine(position=0, product_id=product.id, name="Mật ong", unit="kg", quantity=1,
+                             unit_price_vnd=100, line_total_vnd=100, price_source="tier")]
+    payment = Payment(order=order, method=PaymentMethod.BANK_TRANSFER, purpose=PaymentPurpose.FULL, amount_vnd=100,
+                      reference="HTXVICTIM0001")
+    db.session.add_all([inquiry, conference, order, payment])
     db.session.commit()
-    return {"organisation": organisation, "agreement": agreement, "inquiry": inquiry, "conference": conference, "owner": owner, "member": member, "invitation": invitation,
+    return {"order": order, "payment": payment, "organisation": organisation, "agreement": agreement, "inquiry": inquiry, "conference": conference, "owner": owner, "member": member, "invitation": invitation,
             "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
             "rejected_cooperative": rejected}
 
@@ -251,6 +263,8 @@ def path_values(victim):
         "agreement_id": victim["agreement"].id,
         "inquiry_id": victim["inquiry"].id,
         "conference_id": victim["conference"].id,
+        "order_id": victim["order"].id,
+        "payment_id": victim["payment"].id,
         "reference": "MOU-2026-999999",
         "cooperative_id": victim["rejected_cooperative"].id,
     }

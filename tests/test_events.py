@@ -40,6 +40,10 @@ from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCerti
 from marketplace.extensions import db
 from marketplace.inquiries import services as inquiries
 from marketplace.inquiries.models import InquiryEvent, InquiryEventKind
+from marketplace.orders import services as orders
+from marketplace.orders.models import OrderEvent, OrderEventKind, PaymentMode
+from marketplace.payments import services as payments
+from marketplace.payments.models import PaymentMethod, PaymentSettings
 from tests import factories
 from tests.factories import PDF, invitation, jpeg, organisation_details, registration_details, reset_link
 
@@ -47,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "một mật khẩu mới dài của người quản trị"
 # Written with a change but not the change itself: emails to send, the search index's change log.
 BOOKKEEPING = {"outbox_message", "search_change"}
-EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event", "inquiry_event"}
+EVENT_TABLES = {"organisation_event", "catalog_event", "agreement_event", "inquiry_event", "order_event"}
 
 # Functions that write without an audit event, and why. Everything else writes one (CASES).
 EXEMPT = {
@@ -58,6 +62,8 @@ EXEMPT = {
     "accounts.sessions.end": "a logout: revoked_at on the AuthSession row records it",
     "accounts.sessions.resolve": "idle expiry and last-seen stamps on the AuthSession row",
     "accounts.sessions.mark_reauthenticated": "a stamp on the AuthSession row (re-entered password)",
+    "orders.services.put_in_cart": "a buyer's own shopping list, not a commitment: the order records what was bought",
+    "orders.services.remove_from_cart": "a buyer's own shopping list, not a commitment",
 }
 
 
@@ -132,7 +138,7 @@ def written_tables():
         sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
-EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent, InquiryEvent)
+EVENT_MODELS = (OrganisationEvent, CatalogEvent, AgreementEvent, InquiryEvent, OrderEvent)
 
 
 def last_event_ids():
@@ -355,7 +361,75 @@ def _frozen(moment, call):
         return call()
 
 
+def _order(w, steps=(), deposit=False):
+    """An order of a new verified enterprise to the world's cooperative (which takes bank transfers), taken
+    through `steps`: "confirm", "pay" (what is due before shipping), "ship"."""
+    db.session.add(PaymentSettings(organisation_id=w.cooperative.id, bank_bin="970436", account_number="0011001932418",
+                                   account_name="HTX", mode=PaymentMode.DEPOSIT if deposit else PaymentMode.FULL,
+                                   deposit_percent=30))
+    db.session.commit()
+    buyer = factories.user(factories.organisation("enterprise", status="verified"), email="datmua@dn.example")
+    product = factories.product(w.cooperative, name="Thạch đen", capacity_qty=100, capacity_period="month")
+    order, = orders.place_orders(buyer, orders.OrderRequest.from_mapping(factories.order_request([(product, 20)])))
+    for step in steps:
+        if step == "confirm":
+            orders.confirm(w.owner, order.id)
+        elif step == "pay":
+            payment = payments.start_payment(buyer, order.id, PaymentMethod.BANK_TRANSFER)
+            payments.confirm_transfer(w.member, payment.id, payment.amount_vnd)
+        elif step == "ship":
+            orders.ship(w.member, order.id, "Phiếu giao 12")
+    return SimpleNamespace(order=order, buyer=buyer, product=product)
+
+
+def _on_order(call, steps=(), deposit=False):
+    def arrange(w):
+        o = _order(w, steps, deposit)
+        return lambda: call(w, o)
+    return arrange
+
+
+def _place(w):
+    buyer = factories.user(factories.organisation("enterprise", status="verified"), email="datmua@dn.example")
+    product = factories.product(w.cooperative, capacity_qty=100, capacity_period="month")
+    request = orders.OrderRequest.from_mapping(factories.order_request([(product, 20)]))
+    return lambda: orders.place_orders(buyer, request)
+
+
+def _transfer_arrives(w):
+    o = _order(w, ["confirm"])
+    payment = payments.start_payment(o.buyer, o.order.id, PaymentMethod.BANK_TRANSFER)
+    return lambda: payments.confirm_transfer(w.member, payment.id, payment.amount_vnd)
+
+
+def _succeeded_intent(w):
+    o = _order(w, ["confirm"])
+    payment = payments.start_payment(o.buyer, o.order.id, PaymentMethod.BANK_TRANSFER)
+    payment.stripe_payment_intent_id = "pi_test_1"  # as if paid by card: the webhook path is the same
+    db.session.commit()
+    intent = SimpleNamespace(id="pi_test_1", status="succeeded", amount=payment.amount_vnd, currency="vnd",
+                             failure_message="")
+    return lambda: payments.apply_intent(intent)
+
+
 CASES = [
+    # ------------------------------------------------------------ orders and payments
+    Case("orders.services.place_orders", OrderEventKind.PLACED, _place),
+    Case("orders.services.confirm", OrderEventKind.CONFIRMED, _on_order(lambda w, o: orders.confirm(w.owner, o.order.id))),
+    Case("orders.services.reject", OrderEventKind.REJECTED,
+         _on_order(lambda w, o: orders.reject(w.owner, o.order.id, "Hết hàng"))),
+    Case("orders.services.cancel", OrderEventKind.CANCELLED,
+         _on_order(lambda w, o: orders.cancel(o.buyer, o.order.id, "Đổi kế hoạch"), ["confirm"])),
+    Case("orders.services.ship", OrderEventKind.SHIPPED,
+         _on_order(lambda w, o: orders.ship(w.member, o.order.id, "Phiếu giao 12"), ["confirm", "pay"])),
+    Case("orders.services.deliver", OrderEventKind.DELIVERED,
+         _on_order(lambda w, o: orders.deliver(o.buyer, o.order.id), ["confirm", "pay", "ship"], deposit=True)),
+    Case("payments.services.save_settings", OrganisationEventKind.PAYMENT_SETTINGS_CHANGED,
+         lambda w: lambda: payments.save_settings(w.owner, payments.SettingsDetails(
+             mode="deposit", deposit_percent="30", bank_bin="970436", account_number="0011001932418",
+             account_name="HTX NA DAI"))),
+    Case("payments.services.confirm_transfer", OrderEventKind.PAID, _transfer_arrives),
+    Case("payments.services.apply_intent", OrderEventKind.PAID, _succeeded_intent),
     # ------------------------------------------------------------ agreements
     Case("agreements.services.draft", AgreementEventKind.CREATED, lambda w: _draft(w)),
     Case("agreements.services.revise", AgreementEventKind.REVISED, _on_agreement(

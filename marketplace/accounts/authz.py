@@ -18,6 +18,7 @@ class Permission(enum.StrEnum):
     PUBLISH_PRODUCTS = "publish_products"  # verified cooperative
     SIGN_AGREEMENTS = "sign_agreements"  # verified cooperative or enterprise
     PLACE_ORDERS = "place_orders"  # verified enterprise
+    FULFIL_ORDERS = "fulfil_orders"  # verified cooperative: confirm, reject and ship orders, set payment terms
     MANAGE_PRODUCTS = "manage_products"  # any member of the cooperative: drafts, photos, certificates
     CURATE_CATALOG = "curate_catalog"  # alliance: verify or revoke OCOP certificates, import registries
 
@@ -26,6 +27,7 @@ _TRADING = {
     Permission.PUBLISH_PRODUCTS: {OrganisationKind.COOPERATIVE},
     Permission.SIGN_AGREEMENTS: {OrganisationKind.COOPERATIVE, OrganisationKind.ENTERPRISE},
     Permission.PLACE_ORDERS: {OrganisationKind.ENTERPRISE},
+    Permission.FULFIL_ORDERS: {OrganisationKind.COOPERATIVE},
 }
 
 _NOT_VERIFIED_MESSAGES = {

@@ -115,3 +115,8 @@ def api_token_created(token, actor):
 
 def api_token_revoked(token, actor):
     return _add(token.user.organisation, OrganisationEventKind.API_TOKEN_REVOKED, actor, token.name)
+
+
+def payment_settings_changed(organisation, actor, note):
+    """A cooperative set its payment terms or bank account (note: the terms and the account's last digits)."""
+    return _add(organisation, OrganisationEventKind.PAYMENT_SETTINGS_CHANGED, actor, note)

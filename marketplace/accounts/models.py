@@ -373,6 +373,7 @@ class OrganisationEventKind(enum.StrEnum):
     SIGNING_RIGHT_GRANTED = "signing_right_granted"  # the owner let a member sign agreements (note: its email)
     SIGNING_RIGHT_REVOKED = "signing_right_revoked"  # the owner took that right back (note: its email)
     CONFERENCE_CREATED = "conference_created"  # alliance staff recorded a conference for MoUs (note: its name)
+    PAYMENT_SETTINGS_CHANGED = "payment_settings_changed"  # a cooperative's payment terms or bank account (note: them)
 
 
 LABELS.update({
@@ -398,6 +399,7 @@ LABELS.update({
     OrganisationEventKind.SIGNING_RIGHT_GRANTED: _l("Signing right given"),
     OrganisationEventKind.SIGNING_RIGHT_REVOKED: _l("Signing right taken back"),
     OrganisationEventKind.CONFERENCE_CREATED: _l("Conference created"),
+    OrganisationEventKind.PAYMENT_SETTINGS_CHANGED: _l("Payment terms or bank account changed"),
 })
 
 

@@ -7,7 +7,14 @@ from flask_babel import lazy_gettext as _l
 
 from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus, label
 from marketplace.agreements import terms as agreement_terms
-from marketplace.agreements.models import ConferenceEvent, Period, PriceBasis
+from marketplace.agreements.models import (
+    Agreement,
+    AgreementKind,
+    AgreementState,
+    ConferenceEvent,
+    Period,
+    PriceBasis,
+)
 from marketplace.catalog.models import Certification, Product, ProductStatus, Unit
 from marketplace.extensions import db
 
@@ -212,3 +219,24 @@ def _diff_line(text):
         return {"kind": "gap", "text": "…"}
     kind = {"+": "added", "-": "removed"}.get(text[:1], "same")
     return {"kind": kind, "text": text[1:] if text[:1] in "+- " else text}
+
+
+# ---------------------------------------------------------------- for orders
+
+def mous_in_force(buyer_id, seller_id, on):
+    """The signed MoUs between this enterprise and this cooperative whose term holds the date `on`
+    (orders may be placed under them), newest first."""
+    return db.session.scalars(
+        sa.select(Agreement)
+        .where(Agreement.kind == AgreementKind.MOU, Agreement.state == AgreementState.SIGNED,
+               Agreement.buyer_id == buyer_id, Agreement.seller_id == seller_id,
+               Agreement.start_date <= on, Agreement.end_date >= on)
+        .order_by(Agreement.signed_at.desc(), Agreement.id.desc())).all()
+
+
+def agreed_unit_prices(agreement):
+    """{product_id: unit price in VND} of the terms in force (a signed addendum's, else the MoU's)."""
+    revision = agreement.revision_in_force()
+    if revision is None:
+        return {}
+    return {line.product_id: line.unit_price_vnd for line in revision.lines if line.product_id is not None}

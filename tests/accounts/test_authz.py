@@ -6,9 +6,9 @@ from marketplace.accounts.authz import Permission, can, require
 from marketplace.errors import Forbidden, NotFound
 from tests import factories
 
-TRADING = [Permission.PUBLISH_PRODUCTS, Permission.SIGN_AGREEMENTS, Permission.PLACE_ORDERS]
+TRADING = [Permission.PUBLISH_PRODUCTS, Permission.SIGN_AGREEMENTS, Permission.PLACE_ORDERS, Permission.FULFIL_ORDERS]
 EXPECTED_TRADING = {
-    ("cooperative", "verified"): {Permission.PUBLISH_PRODUCTS, Permission.SIGN_AGREEMENTS},
+    ("cooperative", "verified"): {Permission.PUBLISH_PRODUCTS, Permission.SIGN_AGREEMENTS, Permission.FULFIL_ORDERS},
     ("enterprise", "verified"): {Permission.SIGN_AGREEMENTS, Permission.PLACE_ORDERS},
     ("cooperative", "pending"): set(),
     ("cooperative", "rejected"): set(),
