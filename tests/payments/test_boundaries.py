@@ -45,3 +45,12 @@ def test_stripe_settings_come_from_the_environment(monkeypatch, tmp_path):
     assert settings["STRIPE_API_BASE"] == "http://127.0.0.1:8420"
     assert settings["STRIPE_JS_URL"] == "http://127.0.0.1:8420/js.stripe.com/v3/"
     assert settings["STRIPE_SECRET_KEY"] == "sk_test_demo"
+
+
+def test_make_run_stripe_demo_installs_the_localstripe_the_test_extra_pins():
+    # The Makefile's .installed-localstripe rule greps this one requirement out of pyproject.toml.
+    pins = re.findall(r'"(localstripe[^"]*)"', (ROOT / "pyproject.toml").read_text())
+    assert pins == ["localstripe==1.15.10"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "grep -o '\"localstripe[^\"]*\"' pyproject.toml" in makefile
+    assert "STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_DEMO_PORT)" in makefile and "trap " in makefile
