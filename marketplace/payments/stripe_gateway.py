@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
+import re
 import threading
 import urllib.parse
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300  # stripe.Webhook.DEFAULT_TOLERANCE: a signed ev
 TIMEOUT_SECONDS = (5, 30)  # connect, read: a web request waits at most this long for Stripe
 NETWORK_RETRIES = 2  # the library retries connection failures, 409s and 5xx answers with the same idempotency key
 
+_STRIPE_ID = re.compile(r"[a-z]+_[A-Za-z0-9_]+")
 _clients = {}
 _clients_lock = threading.Lock()
 
@@ -108,6 +110,7 @@ def create_payment_intent(amount_vnd, reference, idempotency_key, metadata=None)
 
 def retrieve_payment_intent(payment_intent_id):
     """The PaymentIntent as it is now at Stripe. Raises GatewayError (code "resource_missing" if there is none)."""
+    _check_id(payment_intent_id)
     with _calling():
         intent = _client().v1.payment_intents.retrieve(payment_intent_id)
     return _intent(intent)
@@ -119,6 +122,8 @@ def confirm_payment_intent(payment_intent_id, payment_method, idempotency_key):
     fake server also understands. Returns the intent (status "succeeded", or "requires_action" when the card
     needs 3-D Secure); raises GatewayError with code "card_declined" when the card is refused.
     """
+    _check_id(payment_intent_id)
+    _check_id(payment_method)
     _check_key(idempotency_key)
     with _calling():
         client = _client()
@@ -133,6 +138,7 @@ def refund(payment_intent_id, amount_vnd, idempotency_key):
     """Refund `amount_vnd` đồng of a paid intent; returns the refund's id ("re_..."). Raises ValueError for a bad
     amount, GatewayError when Stripe refuses (e.g. the payment failed, or more than was paid) or cannot be reached.
     """
+    _check_id(payment_intent_id)
     _check_amount(amount_vnd)
     _check_key(idempotency_key)
     with _calling():
@@ -167,7 +173,7 @@ def parse_webhook(raw_body, signature_header):
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         raise InvalidWebhook("the body is not a Stripe event") from None
     if not (isinstance(event.id, str) and event.id and isinstance(event.type, str) and event.type
-            and isinstance(data["created"], int) and isinstance(event.object, dict)):
+            and type(data["created"]) is int and isinstance(event.object, dict)):
         raise InvalidWebhook("the body is not a Stripe event")
     return event
 
@@ -184,6 +190,12 @@ def _stripe():
 def _check_amount(amount_vnd):
     if isinstance(amount_vnd, bool) or not isinstance(amount_vnd, int) or amount_vnd <= 0:
         raise ValueError(f"amount must be a positive whole number of đồng, not {amount_vnd!r}")
+
+
+def _check_id(stripe_id):
+    # An empty id would turn GET /v1/payment_intents/<id> into the list of all intents.
+    if not isinstance(stripe_id, str) or not _STRIPE_ID.fullmatch(stripe_id):
+        raise ValueError(f"not a Stripe id: {stripe_id!r}")
 
 
 def _check_key(idempotency_key):

@@ -155,6 +155,18 @@ def test_creating_calls_require_an_idempotency_key(stripe_app, idempotency_key):
         gateway.confirm_payment_intent("pi_x", PAYS, idempotency_key)
 
 
+@pytest.mark.parametrize("stripe_id", ["", None, 42, "pi_", "pi_x/../customers", "pi x", "PI_X"])
+def test_ids_are_checked_before_they_reach_a_url(stripe_app, stripe_id):
+    with pytest.raises(ValueError, match="not a Stripe id"):
+        gateway.retrieve_payment_intent(stripe_id)
+    with pytest.raises(ValueError, match="not a Stripe id"):
+        gateway.refund(stripe_id, 1000, key())
+    with pytest.raises(ValueError, match="not a Stripe id"):
+        gateway.confirm_payment_intent(stripe_id, PAYS, key())
+    with pytest.raises(ValueError, match="not a Stripe id"):
+        gateway.confirm_payment_intent("pi_x", stripe_id, key())
+
+
 def config_app(**config):
     app = Flask(__name__)
     app.config.update(config)

@@ -112,6 +112,8 @@ def test_a_replay_older_than_the_tolerance_is_refused():
     json.dumps({**EVENT, "data": {"object": "pi_1Test"}}).encode(),
     json.dumps({**EVENT, "created": "yesterday"}).encode(),
     json.dumps({**EVENT, "created": 10**20}).encode(),
+    json.dumps({**EVENT, "created": True}).encode(),
+    json.dumps({**EVENT, "created": 1795000000.5}).encode(),
     json.dumps({**EVENT, "id": 5}).encode(),
     json.dumps({**EVENT, "type": ""}).encode(),
 ])
