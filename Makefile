@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?=
+# `make run STRIPE_DEMO=1`: card payments against a fake Stripe (localstripe) on 127.0.0.1:STRIPE_DEMO_PORT,
+# which posts its signed events to STRIPE_DEMO_WEBHOOK. Only a browser on this machine can reach it.
+STRIPE_DEMO ?=
+STRIPE_DEMO_PORT ?= 8420
+STRIPE_DEMO_WEBHOOK ?= http://127.0.0.1:$(PORT)/payments/stripe/webhook
 export FLASK_APP := wsgi
 
 .PHONY: run serve lint test install install-test translations extract-messages db-upgrade demo clean
@@ -15,6 +20,11 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# localstripe alone (the version the test extra pins), for `make run STRIPE_DEMO=1`.
+$(VENV)/.installed-localstripe: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q "$$(grep -o '"localstripe[^"]*"' pyproject.toml | tr -d '"')"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -33,11 +43,21 @@ extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy -w 108 -o marketplace/translations/messages.pot .
 	$(BIN)/pybabel -q update -N -w 108 --ignore-obsolete -i marketplace/translations/messages.pot -d marketplace/translations
 
-run: install
+run: install $(if $(filter 1,$(STRIPE_DEMO)),$(VENV)/.installed-localstripe)
 	MARKETPLACE_ENV=development $(BIN)/flask db upgrade
 	MARKETPLACE_ENV=development $(BIN)/flask seed-demo
 	MARKETPLACE_ENV=development $(BIN)/flask search sync
+ifeq ($(STRIPE_DEMO),1)
+	$(BIN)/python -m marketplace.payments.fake_stripe --port $(STRIPE_DEMO_PORT) \
+	    --webhook $(STRIPE_DEMO_WEBHOOK) --webhook-secret whsec_demo & \
+	fake=$$!; trap 'kill $$fake 2>/dev/null; wait $$fake 2>/dev/null' EXIT INT TERM; \
+	MARKETPLACE_ENV=development STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test_demo \
+	    STRIPE_WEBHOOK_SECRET=whsec_demo STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_DEMO_PORT) \
+	    STRIPE_JS_URL=http://127.0.0.1:$(STRIPE_DEMO_PORT)/js.stripe.com/v3/ \
+	    $(BIN)/flask run --host $(HOST) --port $(PORT)
+else
 	MARKETPLACE_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
+endif
 
 # A real deployment on this host: the production profile (set SECRET_KEY, DATABASE_URL, PUBLIC_BASE_URL...,
 # see docs/deploy.md), `flask db upgrade` and `flask search sync`, then gunicorn with WORKERS workers

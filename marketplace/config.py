@@ -102,6 +102,13 @@ def defaults(instance_path):
         "MAIL_USERNAME": None,
         "MAIL_PASSWORD": None,
         "MAIL_DEFAULT_SENDER": "Chợ HTX <no-reply@chohtx.local>",
+        # Card payments (payments/stripe_gateway.py): offered when both keys are set. STRIPE_API_BASE points the
+        # library at a local fake server (`make run STRIPE_DEMO=1`, tests); None is the real Stripe.
+        "STRIPE_SECRET_KEY": None,
+        "STRIPE_PUBLISHABLE_KEY": None,
+        "STRIPE_WEBHOOK_SECRET": None,
+        "STRIPE_API_BASE": None,
+        "STRIPE_JS_URL": "https://js.stripe.com/v3/",
         "BOOTSTRAP_SERVE_LOCAL": True,
         "COMPRESS_MIMETYPES": ["text/html", "text/css", "application/javascript", "application/json"],
     }
@@ -147,6 +154,8 @@ ENVIRONMENT = {
     "STRIPE_SECRET_KEY": ("STRIPE_SECRET_KEY", str),
     "STRIPE_PUBLISHABLE_KEY": ("STRIPE_PUBLISHABLE_KEY", str),
     "STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET", str),
+    "STRIPE_API_BASE": ("STRIPE_API_BASE", str),
+    "STRIPE_JS_URL": ("STRIPE_JS_URL", str),
 }
 
 

@@ -171,8 +171,9 @@ ACCESS = {
     "agreements.ca_crl": everyone(200),
     # orders: the buyer and the cooperative of an order only (the victim's order: 404 to everyone else)
     "orders.detail": signed_in(404),
-    # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed
-    "stripe_webhook.stripe_webhook": everyone(400),
+    # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed; without
+    # a secret configured (as here) nothing is processed and Stripe is told to retry later
+    "stripe_webhook.stripe_webhook": everyone(503),
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).

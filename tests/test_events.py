@@ -408,7 +408,7 @@ def _succeeded_intent(w):
     payment.stripe_payment_intent_id = "pi_test_1"  # as if paid by card: the webhook path is the same
     db.session.commit()
     intent = SimpleNamespace(id="pi_test_1", status="succeeded", amount=payment.amount_vnd, currency="vnd",
-                             failure_message="")
+                             last_payment_error=None)
     return lambda: payments.apply_intent(intent)
 
 

@@ -279,7 +279,7 @@ def apply_intent(intent):
             return payment
         _settle(payment, payment.amount_vnd, None)
     elif intent.status in ("requires_payment_method", "canceled"):
-        reason = intent.failure_message or intent.status
+        reason = intent.last_payment_error or intent.status
         if _mark(payment, (PaymentStatus.PENDING,), PaymentStatus.FAILED, failure_reason=reason):
             still = any(p.status == PaymentStatus.PENDING for p in payment.order.payments if p.id != payment.id)
             orders.payment_failed(payment.order, still, f"{payment.reference}: {reason}")

@@ -57,5 +57,12 @@ def stripe_webhook():
     except stripe_gateway.InvalidWebhook as error:
         log.warning("stripe webhook refused: %s", error)
         return jsonify({"error": {"code": "invalid_signature", "message": "Invalid Stripe signature."}}), 400
-    outcome = process(event)
+    except stripe_gateway.GatewayError:  # no STRIPE_WEBHOOK_SECRET: Stripe keeps the event and retries
+        log.error("stripe webhook: STRIPE_WEBHOOK_SECRET is not set; the event is left for Stripe to retry")
+        return jsonify({"error": {"code": "not_configured", "message": "Webhooks are not configured."}}), 503
+    try:
+        outcome = process(event)
+    except stripe_gateway.InvalidWebhook as error:  # signed by Stripe, but not the object its type promises
+        log.warning("stripe webhook %s ignored: %s", event.id, error)
+        return jsonify({"error": {"code": "invalid_event", "message": str(error)}}), 400
     return jsonify({"received": True, "outcome": outcome})
