@@ -3,10 +3,11 @@
 Several processes (gunicorn workers, the follower, the CLI) share one index directory per host:
 
 - Writing: one writer at a time, under whoosh's own file lock (fcntl, released if a process dies).
-  What to write comes from the database's search change log (sync.py); the index remembers the
-  position of the last change it applied in a small file beside it (`position`), written after the
-  documents are committed, so a crash in between only makes the next writer apply those changes again
-  (an update is idempotent: it replaces the document by the product's current row).
+  What to write comes from the database's search change log (sync.py); the index remembers which
+  changes it applied in a small file beside it (`position`: the last change below which all are applied,
+  and the changes beyond it applied already), written after the documents are committed, so a crash in
+  between only makes the next writer apply those changes again (an update is idempotent: it replaces
+  the document by the product's current row).
 - Reading: one searcher per thread and index, reopened only when a writer has committed since
   (`up_to_date()`; whoosh-reloaded's `Searcher.refresh()` can return documents twice after a merge,
   so it is never called). Opening tolerates a writer deleting an old table of contents meanwhile.
@@ -19,6 +20,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
@@ -107,20 +109,43 @@ def write_lock(path, timeout=None):
         lock.release()
 
 
+class Position(NamedTuple):
+    """What the index at a path has applied of the change log (see sync.py).
+
+    change: the (txid, id) position at or before which every change is applied; applied: the
+    (txid, id) of changes after it that are applied too; checked_at: when the index was last known up
+    to date (UTC seconds)."""
+
+    change: tuple
+    applied: frozenset
+    checked_at: float
+
+
+NO_POSITION = Position((0, 0), frozenset(), 0.0)
+
+
 def position(path):
-    """The (txid, id) of the last change applied to the index at `path`, and when it was last known
-    up to date (UTC seconds); ((0, 0), 0.0) for an index that has recorded none."""
+    """The index's Position; NO_POSITION for an index that has recorded none, or whose file is unreadable
+    (its checked_at of 0 makes sync.py rebuild the index). A file of the older format, without
+    `applied`, reads as having applied nothing beyond its position."""
+    file = Path(path) / POSITION_FILE
     try:
-        data = json.loads((Path(path) / POSITION_FILE).read_text())
-        return (int(data["txid"]), int(data["id"])), float(data.get("checked_at", 0))
-    except (OSError, ValueError, KeyError, TypeError):
-        return (0, 0), 0.0
+        data = json.loads(file.read_text())
+        return Position((int(data["txid"]), int(data["id"])),
+                        frozenset((int(txid), int(id_)) for txid, id_ in data.get("applied", ())),
+                        float(data.get("checked_at", 0)))
+    except FileNotFoundError:
+        return NO_POSITION
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        log.warning("search index: the position file %s is unreadable; the index will be rebuilt", file)
+        return NO_POSITION
 
 
-def save_position(path, change_position, checked_at=None):
-    """Record the last change applied (under the write lock; atomically: write, then rename)."""
+def save_position(path, change_position, applied=(), checked_at=None):
+    """Record what the index applied (under the write lock; atomically: write, then rename)."""
     folder = Path(path)
-    data = {"txid": change_position[0], "id": change_position[1], "checked_at": checked_at or time.time()}
+    data = {"txid": change_position[0], "id": change_position[1], "applied": sorted(map(list, applied)),
+            "checked_at": checked_at or time.time()}
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".position", suffix=".tmp")
     with os.fdopen(fd, "w") as out:
         json.dump(data, out)
@@ -156,15 +181,17 @@ def update(path, ids, fetch):
         apply(path, ids, fetch)
 
 
-def build_index(path, records, procs=1, limitmb=1024, progress=None, needed=None, change_position=(0, 0)):
+def build_index(path, records, procs=1, limitmb=1024, progress=None, needed=None, change_position=(0, 0),
+                applied=()):
     """(Re)build the index at `path` from an iterable of records; returns the number of documents.
 
     Safe while the site runs: readers keep the previous documents until the new ones are committed
-    in one step (whoosh's CLEAR merge). `change_position` is the change log's position read before
-    the records were: changes after it are applied next. `procs` > 1 indexes in parallel
-    processes; `limitmb` is the memory each one may use before spilling to disk. `progress(n)` is
-    called every 500 documents. `needed`, when given, is asked once the lock is held: when it answers
-    False (another process built the index meanwhile) nothing is done and None is returned.
+    in one step (whoosh's CLEAR merge). `change_position` and `applied` are the change log's position
+    read before the records were (sync.py): changes after it, except those applied, are applied next.
+    `procs` > 1 indexes in parallel processes; `limitmb` is the memory each one may use before spilling
+    to disk. `progress(n)` is called every 500 documents. `needed`, when given, is asked once the lock is
+    held: when it answers False (another process built the index meanwhile) nothing is done and None is
+    returned.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -191,7 +218,7 @@ def build_index(path, records, procs=1, limitmb=1024, progress=None, needed=None
         except BaseException:
             writer.cancel()
             raise
-        save_position(path, change_position)
+        save_position(path, change_position, applied)
         if progress and count % 500:
             progress(count % 500)
     return count

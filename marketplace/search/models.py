@@ -14,10 +14,11 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 class SearchChange(db.Model):
     """One product (or every product of one cooperative) whose search document must be rebuilt.
 
-    A change's position is (txid, id). On PostgreSQL txid is the writing transaction's id, and changes
-    are read only below the oldest transaction still running (pg_snapshot_xmin), so a change committed
-    late with a smaller id is never skipped. On SQLite, where one writer at a time commits, txid is 0
-    and ids follow the commit order.
+    A change's position is (txid, id). On PostgreSQL txid is the writing transaction's id: an index's
+    position moves only up to the oldest transaction still running (pg_snapshot_xmin), so a change
+    committed late with a smaller id is never skipped, and the committed changes beyond it are applied
+    at once and remembered until it passes them (sync.py). On SQLite, where one writer at a time
+    commits, txid is 0 and ids follow the commit order.
     """
 
     __tablename__ = "search_change"

@@ -4,12 +4,21 @@
    changes (products, their price tiers, photos, certifications and OCOP certificates, and
    cooperatives whose status, name or type changed) and insert `SearchChange` rows through the same
    connection. A change and its change row commit together or not at all.
-2. Applying, on each host: `catch_up` reads the changes after the position its index recorded,
-   rebuilds those products' documents from the committed rows, and records the new position. It runs
+2. Applying, on each host: `catch_up` reads the committed changes its index has not applied yet,
+   rebuilds those products' documents from the committed rows, and records what it applied. It runs
    right after a local commit (without waiting for the lock: the holder re-checks after releasing
    it), in the host's follower (`flask search follow`, about every second, for the changes of other
    hosts), and at start (`flask search sync`). A failure leaves the position where it was, so the
    changes stay in the log and are applied by the next attempt.
+
+What an index applied is a position and a set (index.Position). On PostgreSQL a change's txid is its
+writing transaction's id, and a transaction that began earlier may commit later: so the position only
+moves up to the horizon (the oldest transaction still running anywhere on the server, below which every
+change is committed or gone), and committed changes beyond it are applied at once and remembered by
+(txid, id) until the horizon passes them. A transaction left open elsewhere (an import, a session idle in
+transaction, another application on the server) holds the position back, never the indexing; the set
+stays as small as the changes committed since that transaction began. On SQLite, one writer at a time,
+ids follow the commit order, there is no horizon and the set stays empty.
 
 The database is the source of truth: an indexing failure is logged and never raised to the use case.
 An index folder that is missing (or of an older schema) is rebuilt from the database; so is one
@@ -141,33 +150,61 @@ def _horizon(session):
         sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger)))
 
 
-def _readable_after(session, position):
-    return (SearchChange.txid < _horizon(session),
-            sa.tuple_(SearchChange.txid, SearchChange.id) > sa.tuple_(*position))
+def _unapplied(session, position, applied):
+    """Conditions for the changes an index at (`position`, `applied`) has not applied."""
+    conditions = [sa.tuple_(SearchChange.txid, SearchChange.id) > sa.tuple_(*position)]
+    if applied:
+        ids = sorted(change_id for _txid, change_id in applied)
+        if session.get_bind().dialect.name == "postgresql":  # one array parameter, however many
+            conditions.append(SearchChange.id != sa.all_(sa.literal(ids, sa.ARRAY(sa.BigInteger))))
+        else:
+            conditions.append(SearchChange.id.not_in(ids))
+    return conditions
 
 
-def changes_after(session, position, limit=CHUNK):
-    """The next committed changes after `position`, in order: rows (txid, id, product_id, cooperative_id)."""
+def pending(session, position, applied=frozenset(), limit=CHUNK):
+    """(horizon, changes): the next committed changes not applied at (`position`, `applied`), in order,
+    as rows (txid, id, product_id, cooperative_id), and the horizon read just before them."""
+    # Read first: every transaction below it has ended before the changes are read, so the changes
+    # below it that the read does not return do not exist (see _advance).
+    horizon = _horizon(session)
     statement = (sa.select(SearchChange.txid, SearchChange.id, SearchChange.product_id, SearchChange.cooperative_id)
-                 .where(*_readable_after(session, position))
+                 .where(*_unapplied(session, position, applied))
                  .order_by(SearchChange.txid, SearchChange.id).limit(limit))
-    return session.execute(statement).all()
+    return horizon, session.execute(statement).all()
 
 
-def head(session):
-    """The position of the last committed change (what a rebuild that reads the products now includes)."""
+def _advance(position, applied, changes, horizon, complete):
+    """The (position, applied) of an index at (`position`, `applied`) that has applied `changes`, read by
+    `pending` with `horizon`; `complete` when they were all the changes pending then.
+
+    Every change below the horizon was committed (or is gone) when they were read, so one that was
+    neither applied before nor read is after the last change read: the position moves to the last
+    applied change below the horizon (and, when the read was cut short, not after the last one read).
+    Changes applied beyond it stay in the set until the horizon passes them."""
+    applied = set(applied) | {(change.txid, change.id) for change in changes}
+    end = None if complete else (changes[-1].txid, changes[-1].id)
+    position = max([tuple(position), *(mark for mark in applied if mark[0] < horizon and (end is None or mark <= end))])
+    return position, frozenset(mark for mark in applied if mark > position)
+
+
+def now(session):
+    """(position, applied) of an index that includes every change committed now (what a rebuild that reads
+    the products next includes)."""
+    horizon = _horizon(session)
     last = session.execute(sa.select(SearchChange.txid, SearchChange.id)
-                           .where(SearchChange.txid < _horizon(session))
+                           .where(SearchChange.txid < horizon)
                            .order_by(SearchChange.txid.desc(), SearchChange.id.desc()).limit(1)).first()
-    return (last.txid, last.id) if last else (0, 0)
+    beyond = session.execute(sa.select(SearchChange.txid, SearchChange.id).where(SearchChange.txid >= horizon)).all()
+    return ((last.txid, last.id) if last else (0, 0)), frozenset((row.txid, row.id) for row in beyond)
 
 
 def lag(app):
     """How many committed changes this host's index has not applied yet."""
-    position, _checked = index.position(app.config["SEARCH_INDEX_DIR"])
+    position, applied, _checked = index.position(app.config["SEARCH_INDEX_DIR"])
     with _session() as session:
         return session.scalar(sa.select(sa.func.count()).select_from(SearchChange)
-                              .where(*_readable_after(session, position)))
+                              .where(*_unapplied(session, position, applied)))
 
 
 def _products_of(session, changes):
@@ -184,27 +221,29 @@ def fetch(ids):
 
 
 def _apply_pending(path):
-    """Under the write lock: apply every committed change after the index's position; returns how many."""
-    position, checked_at = index.position(path)
-    applied = 0
+    """Under the write lock: apply every committed change the index has not applied; returns how many."""
+    position, applied, checked_at = recorded = index.position(path)
+    count = 0
     while True:
         with _session() as session:
-            changes = changes_after(session, position)
+            horizon, changes = pending(session, position, applied)
             ids = _products_of(session, changes)
-        if not changes:
+        if changes:
+            index.apply(path, ids, fetch)
+        position, applied = _advance(position, applied, changes, horizon, complete=len(changes) < CHUNK)
+        count += len(changes)
+        if len(changes) < CHUNK:
             break
-        index.apply(path, ids, fetch)
-        position = (changes[-1].txid, changes[-1].id)
-        index.save_position(path, position)
-        applied += len(changes)
-    if not applied and time.time() - checked_at > RECHECK_SECONDS:
-        index.save_position(path, position)  # up to date now: a later check knows nothing was pruned unseen
-    return applied
+        index.save_position(path, position, applied)
+    if count or (position, applied) != recorded[:2] or time.time() - checked_at > RECHECK_SECONDS:
+        # An idle index notes now and then that it is up to date: a later check knows nothing was pruned unseen.
+        index.save_position(path, position, applied)
+    return count
 
 
 def _outdated(app):
     """The index was last known up to date before the oldest changes kept: some may have been pruned."""
-    _position, checked_at = index.position(app.config["SEARCH_INDEX_DIR"])
+    checked_at = index.position(app.config["SEARCH_INDEX_DIR"]).checked_at
     retention = timedelta(days=app.config["SEARCH_CHANGE_RETENTION_DAYS"]).total_seconds()
     return time.time() - checked_at > retention - RECHECK_SECONDS
 
@@ -263,9 +302,9 @@ def rebuild(app, progress=None, procs=1, limitmb=1024, if_needed=False):
     if if_needed:
         log.info("search index: building %s from the database", path)
     with _session() as session:
-        position = head(session)  # read before the products: what they include is applied again, harmlessly
+        position, applied = now(session)  # read before the products: what they include is applied again, harmlessly
         return index.build_index(path, load_records(session), procs=procs, limitmb=limitmb, progress=progress,
-                                 needed=needed, change_position=position)
+                                 needed=needed, change_position=position, applied=applied)
 
 
 def prune_changes():
@@ -300,7 +339,8 @@ def check(app):
         indexed[product_id] = stored.get("fingerprint")
     with _session() as session:
         expected = {record["id"]: document(record)["fingerprint"] for record in load_records(session)}
-        behind = _products_of(session, changes_after(session, index.position(path)[0], limit=None))
+        position, applied, _checked = index.position(path)
+        behind = _products_of(session, pending(session, position, applied, limit=None)[1])
     report = {
         "missing": sorted(expected.keys() - indexed.keys()),
         "extra": sorted(indexed.keys() - expected.keys()),
