@@ -56,13 +56,7 @@ def applied_batches(monkeypatch):
 
 
 @pytest.fixture
-def postgresql(app):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: on SQLite a writing transaction left open blocks every other writer")
-
-
-@pytest.fixture
-def open_writer(postgresql):
+def open_writer(app):
     """A transaction on another connection that has written (to a table search knows nothing of) and stays
     open until the test ends."""
     connection = db.engine.connect()
@@ -73,6 +67,7 @@ def open_writer(postgresql):
     connection.close()
 
 
+@pytest.mark.postgresql_only  # on SQLite a writing transaction left open blocks every other writer
 def test_a_writing_transaction_left_open_elsewhere_does_not_delay_indexing(app, cooperative_owner, open_writer,
                                                                            applied_batches):
     product = factories.product(cooperative_owner.organisation, name="Miến dong Bình Liêu")
@@ -90,8 +85,8 @@ def test_a_writing_transaction_left_open_elsewhere_does_not_delay_indexing(app, 
     assert sync.check(app) == {}
 
 
-def test_a_change_committed_later_with_a_smaller_id_is_applied_once(app, cooperative_owner, postgresql,
-                                                                   applied_batches):
+@pytest.mark.postgresql_only
+def test_a_change_committed_later_with_a_smaller_id_is_applied_once(app, cooperative_owner, applied_batches):
     first = factories.product(cooperative_owner.organisation, name="Chè Shan tuyết")
     second = factories.product(cooperative_owner.organisation, name="Gạo Séng Cù")
     applied_batches.clear()
