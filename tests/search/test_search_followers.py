@@ -182,9 +182,10 @@ def test_two_hosts_with_their_own_index_see_a_change_and_a_restarted_one_catches
         app_b = _app_on(app, host_b)
         assert sync.lag(app_b) == 2
 
-        # Back up, host B catches up by itself.
+        # Back up, host B catches up by itself (the 5 s promise is for a running host: a restarted one first
+        # has to start, which takes longer than that on a loaded 2-core machine).
         followers["b"] = _follower(database, app, host_b, tmp_path / "b.log")
-        _seen_within(host_b, "khau mang", second.id)
+        _seen_within(host_b, "khau mang", second.id, seconds=60)
         _wait_in_step(app_b)
         assert product.id not in query.search(host_b, "mien dong").ids
     finally:
