@@ -6,7 +6,7 @@ Running seed() twice changes nothing.
 """
 from stdnum.vn import mst
 
-from marketplace import demo_agreements, demo_catalog
+from marketplace import demo_agreements, demo_catalog, demo_orders
 from marketplace.accounts import passwords
 from marketplace.accounts.models import (
     AllianceClassification,
@@ -84,6 +84,7 @@ def seed():
     demo_catalog.seed_products()  # products need the organisations above
     db.session.flush()
     demo_agreements.seed_agreements()  # MoUs need the products
+    demo_orders.seed_orders()  # orders need the products and the signed MoUs
 
 
 def _ensure_user(email, full_name, password_hash, make_organisation):

@@ -141,3 +141,20 @@ def test_seeding_again_adds_no_mou(seeded):
     events = count(AgreementEvent)
     demo.seed()
     assert len(demo_agreements.demo_agreements()) == 6 and count(AgreementEvent) == events
+
+
+def test_demo_orders_cover_the_stages_and_both_ways_of_paying(seeded):
+    from marketplace import demo_orders
+    from marketplace.orders.models import OrderStatus
+    from marketplace.payments.models import PaymentMethod, PaymentStatus
+
+    found = demo_orders.demo_orders()
+    assert {o.status for o in found} == {OrderStatus.COMPLETED, OrderStatus.SHIPPED, OrderStatus.PLACED,
+                                         OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, OrderStatus.REJECTED}
+    assert sum(1 for o in found if o.agreement_id) == 2
+    received = {p.method for o in found for p in o.payments if p.status == PaymentStatus.SUCCEEDED}
+    assert received == {PaymentMethod.CARD, PaymentMethod.BANK_TRANSFER}
+    shipped = next(o for o in found if o.status == OrderStatus.SHIPPED)
+    assert 0 < shipped.paid_vnd < shipped.total_vnd  # the deposit, the balance due on delivery
+    demo.seed()
+    assert len(demo_orders.demo_orders()) == len(found)

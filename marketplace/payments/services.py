@@ -195,20 +195,21 @@ def _open_payment(actor, order_id, method):
             return payment
     for payment in pending:  # replaced by the new one; if its money still arrives, it is recorded
         _mark(payment, (PaymentStatus.PENDING,), PaymentStatus.FAILED, failure_reason="replaced")
-    payment = Payment(order=order, method=method, purpose=_purpose(order), amount_vnd=amount,
-                      reference=_new_reference(), started_by=actor)
+    payment = Payment(order=order, method=method, purpose=purpose_for(order), amount_vnd=amount,
+                      reference=new_reference(), started_by=actor)
     db.session.add(payment)
-    orders.payment_started(order, actor, _describe(payment))
+    db.session.flush()  # its id, also when a bigger unit of work (the demo data) holds the commit
+    orders.payment_started(order, actor, describe(payment))
     return payment
 
 
-def _purpose(order):
+def purpose_for(order):
     if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
         return PaymentPurpose.BALANCE
     return PaymentPurpose.DEPOSIT if order.payment_mode == PaymentMode.DEPOSIT else PaymentPurpose.FULL
 
 
-def _new_reference():
+def new_reference():
     """A transfer message a person can type: HTX and 10 letters or digits, unique."""
     return "HTX" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
 
@@ -297,7 +298,7 @@ def _settle(payment, amount, actor, confirmed_by=None):
         order.paid_vnd += amount
         _refund(payment)
         return True
-    orders.payment_arrived(order, amount, actor, _describe(payment))
+    orders.payment_arrived(order, amount, actor, describe(payment))
     return True
 
 
@@ -326,10 +327,10 @@ def _refund(payment):
     if payment.method == PaymentMethod.CARD:
         _mark(payment, (PaymentStatus.SUCCEEDED,), PaymentStatus.REFUNDING)
         outbox.add("stripe_refund", {"payment_id": payment.id})
-        orders.record_refund(payment.order, OrderEventKind.REFUND_STARTED, payment.amount_vnd, _describe(payment))
+        orders.record_refund(payment.order, OrderEventKind.REFUND_STARTED, payment.amount_vnd, describe(payment))
     else:
         _mark(payment, (PaymentStatus.SUCCEEDED,), PaymentStatus.REFUND_DUE)
-        orders.record_refund(payment.order, OrderEventKind.REFUND_DUE, payment.amount_vnd, _describe(payment))
+        orders.record_refund(payment.order, OrderEventKind.REFUND_DUE, payment.amount_vnd, describe(payment))
 
 
 @outbox.register("stripe_refund")
@@ -344,11 +345,11 @@ def _refund_card_payment(payload):
         stripe_gateway.refund(payment.stripe_payment_intent_id, payment.amount_vnd,
                               idempotency_key=f"chohtx-refund-{payment.reference}")
         payment.status = PaymentStatus.REFUNDED
-        orders.record_refund(payment.order, OrderEventKind.REFUNDED, payment.amount_vnd, _describe(payment))
+        orders.record_refund(payment.order, OrderEventKind.REFUNDED, payment.amount_vnd, describe(payment))
         session.commit()
 
 
-def _describe(payment):
+def describe(payment):
     """A language-neutral note for the order's timeline (the page shows method and purpose beside it)."""
     return f"{payment.reference} · {payment.method.value} · {payment.purpose.value} · {payment.amount_vnd} VND"
 
