@@ -191,6 +191,7 @@ def _register_blueprints(app):
     from marketplace.inquiries.views import blueprint as inquiries
     from marketplace.main.views import blueprint as main
     from marketplace.orders.views import blueprint as orders
+    from marketplace.payments.views import blueprint as payments
     from marketplace.payments.webhooks import blueprint as stripe_webhook
     from marketplace.search.views import blueprint as search
 
@@ -202,6 +203,7 @@ def _register_blueprints(app):
     app.register_blueprint(agreements)
     app.register_blueprint(inquiries)
     app.register_blueprint(orders)
+    app.register_blueprint(payments)
     app.register_blueprint(stripe_webhook)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie
