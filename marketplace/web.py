@@ -72,8 +72,36 @@ def _init_file_compression(app):
         return response
 
 
+def allow_on_this_page(directive, *sources):
+    """Add `sources` to one directive of this response's CSP, for a page that needs more than every page
+    gets (the card payment page: Stripe's API and its 3-D Secure frames). Other pages keep the strict one."""
+    g.setdefault("csp_additions", {}).setdefault(directive, []).extend(sources)
+
+
+def _add_page_sources(response):
+    additions = g.get("csp_additions")
+    header = response.headers.get("Content-Security-Policy")
+    if not additions or not header:
+        return response
+    directives = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0]] = words[1:]
+    for directive, sources in additions.items():
+        # A directive the policy leaves out falls back to default-src: start from it, not from nothing.
+        current = directives.setdefault(directive, list(directives.get("default-src", [])))
+        current.extend(source for source in sources if source not in current)
+    response.headers["Content-Security-Policy"] = "; ".join(" ".join([name, *values])
+                                                            for name, values in directives.items())
+    return response
+
+
 def _init_security_headers(app):
     https = app.config["HTTPS"]
+    # Registered before Talisman's own hook, so it runs after it (Flask runs after-request hooks in reverse
+    # order) and extends the policy Talisman has just written.
+    app.after_request(_add_page_sources)
     talisman.init_app(
         app,
         force_https=https,
@@ -163,6 +191,7 @@ def _register_blueprints(app):
     from marketplace.inquiries.views import blueprint as inquiries
     from marketplace.main.views import blueprint as main
     from marketplace.orders.views import blueprint as orders
+    from marketplace.payments.views import blueprint as payments
     from marketplace.payments.webhooks import blueprint as stripe_webhook
     from marketplace.search.views import blueprint as search
 
@@ -174,6 +203,7 @@ def _register_blueprints(app):
     app.register_blueprint(agreements)
     app.register_blueprint(inquiries)
     app.register_blueprint(orders)
+    app.register_blueprint(payments)
     app.register_blueprint(stripe_webhook)
     app.register_blueprint(api)
     csrf.exempt(api)  # the API authenticates by bearer token only, never by cookie

@@ -1,12 +1,13 @@
 """Helpers shared by the test modules (fixtures live in conftest.py): settings of the test apps,
 the services a test needs (PostgreSQL, Redis, command-line tools: required in CI, skipped elsewhere),
-the database URL of a backend for another process, and logging in through the form."""
+the database URL of a backend for another process, logging in through the form, and reading PDFs back."""
 import contextlib
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -41,6 +42,8 @@ BASE_CONFIG = {
     "SEARCH_INDEX_DIR": tempfile.mkdtemp(prefix="test-search-index-"),
     # Signing keys are encrypted with it; make_app gives each test its own SIGNING_DIR (and so its own CA).
     "SIGNING_KEY_PASSPHRASE": "test-signing-passphrase-0123456789-abcdefghijklmnop",
+    # Stripe's webhook checks signatures with it (card payments stay off: no API keys).
+    "STRIPE_WEBHOOK_SECRET": "whsec_tests_base",
 }
 
 
@@ -219,6 +222,18 @@ def fetch(client, url):
     response.get_data()
     response.close()
     return response
+
+
+def pdf_pages(data):
+    """The text of each page of a PDF as poppler's pdftotext reads it (pages split at form feeds), NFC, whitespace
+    made single."""
+    pdftotext = require_tool("pdftotext", "poppler-utils")
+    text = subprocess.run([pdftotext, "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,
+                          check=True).stdout.decode()
+    pages = text.split("\f")
+    if pages and not pages[-1].strip():
+        pages.pop()
+    return [" ".join(unicodedata.normalize("NFC", page).split()) for page in pages]
 
 
 def import_crl(nss, tmp_path):

@@ -169,11 +169,24 @@ ACCESS = {
     "agreements.verify": everyone(200),
     "agreements.ca_certificate": everyone(200),
     "agreements.ca_crl": everyone(200),
-    # orders: the buyer and the cooperative of an order only (the victim's order: 404 to everyone else)
-    "orders.detail": signed_in(404),
-    # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed; without
-    # a secret configured (as here) nothing is processed and Stripe is told to retry later
-    "stripe_webhook.stripe_webhook": everyone(503),
+    # orders: the buyer and the cooperative of an order only (the victim's order and payment: 404 to everyone
+    # else, on every order and payment route)
+    **dict.fromkeys(["orders.detail", "orders.confirm", "orders.reject", "orders.cancel", "orders.ship",
+                     "orders.deliver", "orders.confirmation_pdf", "payments.start", "payments.payment",
+                     "payments.card_return", "payments.confirm_transfer"], signed_in(404)),
+    # each side's list of its orders; the alliance follows orders through aggregates, not this list
+    "orders.index": signed_in(200, alliance=403),
+    # the cart and the checkout: verified enterprises only (the victim's draft product cannot be put in a cart,
+    # the empty form names no product, and an empty cart sends the checkout back to the cart)
+    "orders.cart": {"anonymous": LOGIN, "cooperative": 403, "enterprise": 200, "alliance": 403},
+    "orders.add_to_cart": {"anonymous": LOGIN, "cooperative": 403, "enterprise": 404, "alliance": 403},
+    "orders.update_cart_item": {"anonymous": LOGIN, "cooperative": 403, "enterprise": 404, "alliance": 403},
+    "orders.remove_cart_item": {"anonymous": LOGIN, "cooperative": 403, "enterprise": "→ /cart", "alliance": 403},
+    "orders.checkout": {"anonymous": LOGIN, "cooperative": 403, "enterprise": "→ /cart", "alliance": 403},
+    # a verified cooperative's payment terms and bank account
+    "payments.settings": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 403},
+    # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed
+    "stripe_webhook.stripe_webhook": everyone(400),
 }
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).

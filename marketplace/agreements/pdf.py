@@ -9,6 +9,10 @@ that every request loads.
     render_completion_certificate(reference, *, signers, document_sha256_final, original_sha256,
                                   verify_url, created_at=None) -> bytes
 
+Other PDFs of the platform (the order confirmation, orders/pdf.py) reuse `document(reference, running_title,
+created_at)`, the page frame with its fonts and building blocks (heading, details, paragraph, grid), and
+`plain(text)`, `vnd`, `day`, `vietnam_time`, so fpdf2 and the font setup live here alone.
+
 `content` is the frozen snapshot of one agreed revision (`AgreementContent` below): services build it
 once, hash it (`content_sha256`) and keep it; the PDF is a rendering of that snapshot and nothing
 else. Everything in it that came from users is plain text: it is normalised to NFC, stripped of
@@ -372,6 +376,20 @@ class _Document(FPDF):
                 self.set_y(max(self.get_y(), label_bottom))
             self.ln(0.9)
 
+    def grid(self, headings, rows, col_widths, text_align, size=8.5):
+        """A table of plain-text cells with a shaded heading row, repeated on every page it spans."""
+        self.set_font(FONT, "", size)
+        with self.table(col_widths=col_widths, text_align=text_align, line_height=4.2, padding=(1, 1.2, 1, 1.2),
+                        headings_style=FontFace(emphasis="BOLD", size_pt=size - 0.5, fill_color=LIGHT),
+                        v_align="TOP", width=self.width, repeat_headings=1) as table:
+            heading = table.row()
+            for text in headings:
+                heading.cell(text)
+            for values in rows:
+                row = table.row()
+                for value in values:
+                    row.cell(value)
+
     def qr_code(self, url, x, y, size):
         """A vector QR code (no image): each run of dark modules in a row is one rectangle."""
         code = segno.make(url, error="m", micro=False)
@@ -421,6 +439,12 @@ def _document(reference, running_title, created_at):
             ttfont = getattr(font, "ttfont", None)
             if ttfont is not None:
                 ttfont.close()
+
+
+# The platform's other documents (orders/pdf.py) build on the same page frame, fonts and text rules through
+# these two names, so that fpdf2 is still imported here alone (tests/agreements/test_signing.py checks it).
+document = _document
+plain = _plain
 
 
 # ----------------------------------------------------------------------------------------- agreement

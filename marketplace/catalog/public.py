@@ -94,8 +94,13 @@ def product(product_id, slug):
     product = queries.public_product(product_id)  # NotFound for drafts, hidden products, unverified sellers
     if slug != canonical_slug(product):
         return redirect(product_url(product), code=301)
+    return product_page(product)
+
+
+def product_page(product, status=200, **context):
+    """The product page of a public product (also shown again by the "Add to order" form with its error)."""
     return render_template("catalog/public/product.html", product=product, canonical_url=public_link(product),
-                           certificate=product.valid_certificate(today()))
+                           certificate=product.valid_certificate(today()), **context), status
 
 
 @blueprint.get(f"/products/{PRODUCT}/qr.svg")

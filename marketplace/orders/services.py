@@ -416,7 +416,7 @@ def confirm(actor, order_id):
     _record(order, OrderEventKind.CONFIRMED, actor)
     _notify(order, order.buyer, _l("Order %(reference)s confirmed", reference=order.reference),
             _l("%(cooperative)s confirmed your order. %(amount)s ₫ is due before shipping.",
-               cooperative=order.cooperative.legal_name, amount=f"{order.due_before_shipping_vnd:,}".replace(",", ".")))
+               cooperative=order.cooperative.legal_name, amount=_grouped(order.due_before_shipping_vnd)))
     return order
 
 
@@ -553,15 +553,18 @@ def payment_failed(order, still_pending, note):
     _record(order, OrderEventKind.PAYMENT_FAILED, None, note=note)
 
 
-def payment_arrived(order, amount_vnd, actor, note):
+def payment_arrived(order, amount_vnd, actor, note, method_label):
     """Money arrived for the order: it becomes paid once the amount due before shipping is in, and
-    completed once a delivered order is paid in full. Never moves an order backwards."""
+    completed once a delivered order is paid in full. Never moves an order backwards. Both sides are told."""
     order.paid_vnd += amount_vnd
     if order.status in (OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYMENT) and order.paid_vnd >= order.deposit_vnd:
         _set_status(order, OrderStatus.PAID)
     _record(order, OrderEventKind.PAID, actor, note=note)
-    others = order.cooperative if actor is None or actor.organisation_id == order.buyer_id else order.buyer
-    _notify(order, others, _l("Payment received for order %(reference)s", reference=order.reference), note)
+    message = _l("%(amount)s ₫ was received by %(method)s. Paid so far: %(paid)s ₫ of %(total)s ₫.",
+                 amount=_grouped(amount_vnd), method=method_label, paid=_grouped(order.paid_vnd),
+                 total=_grouped(order.total_vnd))
+    for party in (order.buyer, order.cooperative):
+        _notify(order, party, _l("Payment received for order %(reference)s", reference=order.reference), message)
     _complete_if_paid(order)
 
 
@@ -574,6 +577,11 @@ def record_refund(order, kind, amount_vnd, note):
 
 def record_mismatch(order, note):
     _record(order, OrderEventKind.PAYMENT_MISMATCH, None, note=note)
+
+
+def _grouped(amount):
+    """1.500.000: đồng grouped the Vietnamese way, for emails written in either language."""
+    return f"{amount:,}".replace(",", ".")
 
 
 def _complete_if_paid(order):

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from marketplace import textinput
 from marketplace.accounts import events as organisation_events
 from marketplace.accounts.authz import Permission, require
+from marketplace.accounts.models import label
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.jobs import outbox
@@ -298,7 +299,7 @@ def _settle(payment, amount, actor, confirmed_by=None):
         order.paid_vnd += amount
         _refund(payment)
         return True
-    orders.payment_arrived(order, amount, actor, describe(payment))
+    orders.payment_arrived(order, amount, actor, describe(payment), label(payment.method))
     return True
 
 

@@ -3,28 +3,17 @@ poppler's pdftotext: Vietnamese with its diacritics, page numbers, the reference
 honest statement about what the signature is, pagination, and users' text printed as plain text."""
 import re
 import subprocess
-import unicodedata
 from datetime import UTC, datetime
 
 import pytest
 
 from marketplace.agreements import pdf
 from tests import factories
+from tests.support import pdf_pages as pages_of
 from tests.support import require_tool
 
 VERIFY_URL = "https://chohtx.vn/agreements/verify/MOU-2026-000123"
 CREATED = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
-
-
-def pages_of(data):
-    """The text of each page (pdftotext splits pages with a form feed), NFC, whitespace made single."""
-    pdftotext = require_tool("pdftotext", "poppler-utils")
-    text = subprocess.run([pdftotext, "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,
-                          check=True).stdout.decode()
-    pages = text.split("\f")
-    if pages and not pages[-1].strip():
-        pages.pop()
-    return [" ".join(unicodedata.normalize("NFC", page).split()) for page in pages]
 
 
 def render(**fields):
