@@ -84,7 +84,9 @@ def defaults(instance_path):
         "UPLOAD_MAX_FILES": 8,  # files in one upload
         # Spreadsheet import (catalog/spreadsheet.py reads files as streams and stops at the first cap crossed).
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
-        "IMPORT_WEB_MAX_ROWS": 2000,  # products per file on /workspace/import (each row is tried twice)
+        # /workspace/import: each row is tried by the services twice (preview, then import), about 2 ms each.
+        "IMPORT_WEB_MAX_ROWS": 500,  # a cooperative's file: within about a second
+        "IMPORT_WEB_MAX_ROWS_ALLIANCE": 2000,  # the alliance's registry (staff accounts, not self-registered)
         "IMPORT_MAX_COLUMNS": 60,
         "IMPORT_MAX_CELLS": 120_000,  # cells read, empty ones and blank rows included
         "IMPORT_MAX_SHARED_STRINGS": 120_000,  # XLSX: distinct texts of the workbook
@@ -131,6 +133,7 @@ ENVIRONMENT = {
     "UPLOAD_MAX_FILES": ("UPLOAD_MAX_FILES", int),
     "IMPORT_MAX_ROWS": ("IMPORT_MAX_ROWS", int),
     "IMPORT_WEB_MAX_ROWS": ("IMPORT_WEB_MAX_ROWS", int),
+    "IMPORT_WEB_MAX_ROWS_ALLIANCE": ("IMPORT_WEB_MAX_ROWS_ALLIANCE", int),
     "IMPORT_MAX_COLUMNS": ("IMPORT_MAX_COLUMNS", int),
     "IMPORT_MAX_CELLS": ("IMPORT_MAX_CELLS", int),
     "IMPORT_MAX_SHARED_STRINGS": ("IMPORT_MAX_SHARED_STRINGS", int),
