@@ -54,6 +54,7 @@ def defaults(instance_path):
         "PASSWORD_HASH_PARALLELISM": 4,
         "PASSWORD_RESET_TTL": timedelta(hours=1),
         "INVITATION_TTL": timedelta(days=7),
+        "REGISTRATION_CONFIRM_TTL": timedelta(hours=24),  # the link that finishes a registration
         "RATELIMIT_STORAGE_URI": "memory://",
         # Side effects: without REDIS_URL they run in-process after each commit; with it, RQ workers run them.
         "REDIS_URL": None,
@@ -92,6 +93,12 @@ def defaults(instance_path):
         "IMPORT_MAX_SHARED_STRINGS": 120_000,  # XLSX: distinct texts of the workbook
         "IMPORT_MAX_UNPACKED_BYTES": 20 * 1024 * 1024,  # XLSX: the parts read (sheet, shared strings, styles)
         "IMPORT_MAX_LINE_CHARS": 100_000,  # CSV: one row, quoted line breaks included
+        # Registration and forgot-password answer the same for known and unknown emails; these limits
+        # stop probing and mail flooding (per client address, and per email address whoever asks).
+        "REGISTRATION_RATE_LIMIT_PER_IP": "20 per hour",
+        "REGISTRATION_RATE_LIMIT_PER_EMAIL": "3 per hour",
+        "PASSWORD_RESET_RATE_LIMIT_PER_IP": "10 per hour",
+        "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": "3 per hour",
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "LANGUAGES": ["vi", "en"],
@@ -121,6 +128,10 @@ ENVIRONMENT = {
     "VERIFY_MAX_BYTES": ("VERIFY_MAX_BYTES", int),
     "VERIFY_CPU_SECONDS": ("VERIFY_CPU_SECONDS", int),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "REGISTRATION_RATE_LIMIT_PER_IP": ("REGISTRATION_RATE_LIMIT_PER_IP", str),
+    "REGISTRATION_RATE_LIMIT_PER_EMAIL": ("REGISTRATION_RATE_LIMIT_PER_EMAIL", str),
+    "PASSWORD_RESET_RATE_LIMIT_PER_IP": ("PASSWORD_RESET_RATE_LIMIT_PER_IP", str),
+    "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": ("PASSWORD_RESET_RATE_LIMIT_PER_EMAIL", str),
     "REDIS_URL": ("REDIS_URL", str),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
     "LOG_FORMAT": ("LOG_FORMAT", str),

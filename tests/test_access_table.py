@@ -60,6 +60,8 @@ ACCESS = {
     "accounts.logout": everyone(HOME),
     "accounts.register_start": everyone(200),
     "accounts.register": everyone(200),
+    "accounts.register_sent": everyone(200),
+    "accounts.confirm_registration": everyone(404),  # an unknown registration link
     "accounts.forgot_password": everyone(200),
     "accounts.reset_password": everyone(404),  # an unknown reset token
     "accounts.accept_invitation": everyone(404),  # an unknown invitation token
@@ -172,7 +174,8 @@ ACCESS = {
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
 PUBLIC = {
     "main.home", "main.health", "main.set_language", "accounts.login", "accounts.logout",
-    "accounts.register_start", "accounts.register", "accounts.forgot_password", "accounts.reset_password",
+    "accounts.register_start", "accounts.register", "accounts.register_sent", "accounts.confirm_registration",
+    "accounts.forgot_password", "accounts.reset_password",
     "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",
     "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
     "catalog.photo", "catalog.thumbnail",

@@ -348,6 +348,27 @@ class PasswordReset(db.Model):
     user: Mapped[User] = relationship()
 
 
+class PendingRegistration(db.Model):
+    """A registration waiting for its owner to confirm the email address: no organisation and no user
+    exist until the emailed link is followed, so registering an address that has an account answers
+    exactly like registering a new one (no enumeration) and nobody holds an account for an address
+    they do not read. Only the link's SHA-256 and the password's Argon2id hash are kept, and not for
+    long: confirming deletes every request of the email, and `flask accounts prune` the expired ones."""
+
+    __tablename__ = "pending_registration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    kind: Mapped[OrganisationKind] = enum_column(OrganisationKind)
+    details: Mapped[dict] = mapped_column(sa.JSON)  # services.OrganisationDetails, already checked
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    locale: Mapped[str | None] = mapped_column(sa.String(5))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class OrganisationEventKind(enum.StrEnum):
     """What happened to an organisation or one of its people (accounts/events.py writes each)."""
 

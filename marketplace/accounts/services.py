@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 from stdnum.vn import mst
 
 from marketplace import geo, notifications, textinput
@@ -23,6 +24,7 @@ from marketplace.accounts.models import (
     OrganisationKind,
     OrganisationStatus,
     PasswordReset,
+    PendingRegistration,
     Sector,
     User,
 )
@@ -175,13 +177,18 @@ def _whole(value):
         return 0
 
 
-def _clean_person(email, full_name, password, personal_words=()):
+EMAIL_TAKEN = _l("An account with this email already exists. Log in or reset your password.")
+
+
+def _clean_person(email, full_name, password, personal_words=(), refuse_taken=True):
+    """Check a new person's email, name and password. `refuse_taken=False` leaves an email that has an
+    account to the caller (registration must not say so)."""
     errors = {}
     email = normalise_email(email)
     if problem := _email_problem(email):
         errors["owner_email"] = problem
-    elif db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
-        errors["owner_email"] = _l("An account with this email already exists. Log in or reset your password.")
+    elif refuse_taken and _user_id_by_email(email) is not None:
+        errors["owner_email"] = EMAIL_TAKEN
     full_name = textinput.clean(full_name)
     if problem := _name_problem(full_name, FULL_NAME_MAX, _l("Enter your full name.")):
         errors["full_name"] = problem
@@ -192,17 +199,28 @@ def _clean_person(email, full_name, password, personal_words=()):
     return email, full_name, errors
 
 
-def _new_user(email, full_name, password, organisation, role):
+def _user_id_by_email(email):
+    return db.session.scalar(db.select(User.id).filter_by(email=email))
+
+
+def _new_user(email, full_name, password, organisation, role, password_hash=None):
     """A user already validated by _clean_person."""
-    return User(email=email, full_name=full_name, password_hash=passwords.hash_password(password),
+    return User(email=email, full_name=full_name, password_hash=password_hash or passwords.hash_password(password),
                 organisation=organisation, role=role)
 
 
 # ---------------------------------------------------------------- registration and login
 
 @unit_of_work()
-def register(kind, details, owner_email, full_name, password):
-    """Create a pending organisation and its owner. Raises ValidationFailed with per-field errors."""
+def request_registration(kind, details, owner_email, full_name, password, locale=None):
+    """Check a self-registration and email its owner; nothing is created until the email is confirmed.
+
+    A new email gets a link (valid REGISTRATION_CONFIRM_TTL) that `confirm_registration` follows. An
+    email that already has an account gets a note saying someone tried to register with it, and no
+    link. The caller cannot tell which happened: the same answer (None) and the same work (the
+    password is hashed, one email rendered and queued) either way (ASVS 2.2, no enumeration). Raises
+    ValidationFailed with per-field errors for bad input, which never includes a taken email.
+    """
     kind = OrganisationKind(kind)
     if kind not in SELF_REGISTERING_KINDS:
         raise ValidationFailed(_l("Only cooperatives and enterprises can register."), field="kind")
@@ -211,12 +229,62 @@ def register(kind, details, owner_email, full_name, password):
         _clean_details(kind, details)
     except ValidationFailed as error:
         errors.update(error.errors)
-    email, full_name, person_errors = _clean_person(owner_email, full_name, password, [details.legal_name])
+    email, full_name, person_errors = _clean_person(owner_email, full_name, password, [details.legal_name],
+                                                    refuse_taken=False)
     errors.update(person_errors)
     if errors:
         raise ValidationFailed.for_fields(errors)
-    organisation = Organisation(kind=kind, status=OrganisationStatus.PENDING, **vars(details))
-    user = _new_user(email, full_name, password, organisation, MemberRole.OWNER)
+    password_hash = passwords.hash_password(password)  # kept for a new registration, spent work otherwise
+    existing = db.session.scalar(db.select(User).filter_by(email=email))
+    if existing is not None:
+        notifications.send(existing.email, _l("Someone tried to register on Chợ HTX with your email"),
+                           "registration_attempt", existing.locale, user=existing,
+                           login_link=notifications.link("accounts.login"),
+                           reset_link=notifications.link("accounts.forgot_password"))
+        return
+    secret = tokens.new_secret()
+    db.session.add(PendingRegistration(
+        email=email, kind=kind, details=vars(details), full_name=full_name, password_hash=password_hash,
+        locale=locale, token_hash=tokens.digest(secret),
+        expires_at=utcnow() + current_app.config["REGISTRATION_CONFIRM_TTL"],
+    ))
+    notifications.send(email, _l("Confirm your email to finish registering on Chợ HTX"), "registration_confirm",
+                       locale, full_name=full_name, legal_name=details.legal_name,
+                       link=notifications.link("accounts.confirm_registration", token=secret))
+
+
+def _open_registration(secret):
+    record = db.session.scalar(db.select(PendingRegistration).filter_by(token_hash=tokens.digest(secret or "")))
+    if record is None or record.expires_at <= utcnow():
+        raise NotFound(_l("This link is invalid or has expired. Register again to get a new one."),
+                       code="invalid_token")
+    return record
+
+
+def check_registration_token(secret):
+    """Raise NotFound unless the registration link can still be used."""
+    _open_registration(secret)
+
+
+@unit_of_work()
+def confirm_registration(secret):
+    """Create the pending organisation and its owner of a registration whose emailed link was followed.
+
+    The owner proved they read the email. Every rule is checked again: meanwhile the tax code may
+    have been registered by someone else (ValidationFailed) or the email confirmed through another
+    registration (Conflict, code email_taken). Raises NotFound for an unknown, used or expired link.
+    """
+    record = _open_registration(secret)
+    details = OrganisationDetails.from_mapping(record.details)
+    _clean_details(record.kind, details)
+    if _user_id_by_email(record.email) is not None:
+        raise Conflict(EMAIL_TAKEN, code="email_taken")
+    organisation = Organisation(kind=record.kind, status=OrganisationStatus.PENDING, **vars(details))
+    user = _new_user(record.email, record.full_name, None, organisation, MemberRole.OWNER,
+                     password_hash=record.password_hash)
+    user.locale = record.locale
+    # The link is spent, and so are other requests of this email: none may hold a password hash longer.
+    db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.email == record.email))
     db.session.add_all([organisation, user])
     events.organisation_registered(organisation, user)
     return user
@@ -285,13 +353,21 @@ def _notify_password_changed(user, revoked_tokens):
 
 
 @unit_of_work()
-def request_password_reset(email):
-    """Email a single-use reset link if the account exists. Says nothing either way (no enumeration)."""
-    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email), is_active=True))
-    if user is None:
-        tokens.digest(tokens.new_secret())  # similar work either way
-        return
+def request_password_reset(email, locale=None):
+    """Email a single-use reset link when an active account has this email, else a note that no account
+    uses the address (to something shaped like an address). The answer (None) and the work (one email
+    rendered and queued) are the same either way (ASVS 2.2, no enumeration); `locale` is the asker's,
+    for the note."""
+    email = normalise_email(email)
+    # The organisation comes with the user (its event needs it): both paths read the database once.
+    user = db.session.scalar(
+        db.select(User).filter_by(email=email, is_active=True).options(joinedload(User.organisation)))
     secret = tokens.new_secret()
+    if user is None:
+        if _email_problem(email) is None:
+            notifications.send(email, _l("Reset your Chợ HTX password"), "password_reset_unknown", locale,
+                               email=email, link=notifications.link("accounts.register_start"))
+        return
     db.session.add(
         PasswordReset(
             user=user,
@@ -317,6 +393,14 @@ def _spend_reset_links(user):
     outstanding = db.select(PasswordReset).filter_by(user_id=user.id, used_at=None)
     for record in db.session.scalars(outstanding):
         record.used_at = utcnow()
+
+
+@unit_of_work()
+def prune():
+    """Forget registration requests past their link's lifetime (they hold a password hash). Daily;
+    returns the number of rows deleted."""
+    result = db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.expires_at <= utcnow()))
+    return result.rowcount
 
 
 def check_reset_token(secret):

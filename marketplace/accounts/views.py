@@ -1,7 +1,7 @@
 """Account pages. Each view reads a form, calls one service, and picks a response."""
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services, sessions
@@ -18,7 +18,7 @@ from marketplace.accounts.forms import (
     ResetPasswordForm,
 )
 from marketplace.accounts.models import OrganisationKind
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import Conflict, DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.forms import apply_service_errors
 from marketplace.safety import safe_next_url
@@ -89,30 +89,72 @@ def register_start():
     return render_template("accounts/register_start.html")
 
 
+def _refreshing_communes():
+    return "refresh_communes" in request.form
+
+
+def _registration_email_key():
+    return "register-email:" + services.normalise_email(request.form.get("owner_email"))
+
+
+def _registration_accepted(response):
+    return bool(g.get("registration_accepted"))
+
+
 @blueprint.route("/register/<any(cooperative, enterprise):kind>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTRATION_RATE_LIMIT_PER_IP"], methods=["POST"],
+               exempt_when=_refreshing_communes)
+@limiter.limit(lambda: current_app.config["REGISTRATION_RATE_LIMIT_PER_EMAIL"], methods=["POST"],
+               key_func=_registration_email_key, deduct_when=_registration_accepted, exempt_when=_refreshing_communes)
 def register(kind):
     form = RegistrationForm(is_cooperative=kind == OrganisationKind.COOPERATIVE)
-    if request.method == "POST" and "refresh_communes" in request.form:
+    if request.method == "POST" and _refreshing_communes():
         form.validate_on_submit()  # keeps the CSRF check; errors are not shown on a refresh
         _clear_errors(form)
         return render_template("accounts/register.html", form=form, kind=kind)
     if form.validate_on_submit():
         try:
-            user = services.register(
+            services.request_registration(
                 kind,
                 services.OrganisationDetails.from_mapping(form.details()),
                 form.owner_email.data,
                 form.full_name.data,
                 form.password.data,
+                locale=str(get_locale()),
             )
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
-            _open_session(user)
-            flash(_("Your organisation is registered. The cooperative alliance will verify it; "
-                    "meanwhile you can complete your profile."), "success")
-            return redirect(url_for("accounts.organisation"))
+            # The same words whether the email is new or already has an account (no enumeration).
+            g.registration_accepted = True
+            flash(_("We have sent an email to %(email)s. Open the link in it within 24 hours to finish the "
+                    "registration.", email=services.normalise_email(form.owner_email.data)), "info")
+            return redirect(url_for("accounts.register_sent"))
     return render_template("accounts/register.html", form=form, kind=kind), 422 if form.errors else 200
+
+
+@blueprint.get("/register/sent")
+def register_sent():
+    return render_template("accounts/register_sent.html")
+
+
+@blueprint.route("/register/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token):
+    """The emailed link: a button, so that a mail scanner opening the link creates nothing."""
+    services.check_registration_token(token)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            user = services.confirm_registration(token)
+        except (ValidationFailed, Conflict) as error:
+            messages = [str(m) for m in getattr(error, "errors", {}).values()] or [str(error.message)]
+            flash(" ".join([_("The registration could not be finished:"), *messages]), "danger")
+            return redirect(url_for("accounts.register_start"))
+        _open_session(user)
+        flash(_("Your organisation is registered. The cooperative alliance will verify it; "
+                "meanwhile you can complete your profile."), "success")
+        return redirect(url_for("accounts.organisation"))
+    return render_template("accounts/confirm_registration.html", form=form)
 
 
 def _clear_errors(form):
@@ -122,12 +164,18 @@ def _clear_errors(form):
 
 # ---------------------------------------------------------------- password reset
 
+def _reset_email_key():
+    return "reset-email:" + services.normalise_email(request.form.get("email"))
+
+
 @blueprint.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit(lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_EMAIL"], methods=["POST"],
+               key_func=_reset_email_key)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
+        services.request_password_reset(form.email.data, locale=str(get_locale()))
         flash(_("If an account exists for this email, we have sent a link to reset the password. "
                 "It works once, for one hour."), "info")
         return redirect(url_for("accounts.login"))
