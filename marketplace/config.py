@@ -73,8 +73,17 @@ def defaults(instance_path):
         # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Login (accounts/throttle.py): every POST per client address; then wrong passwords per
+        # (account, address) are free up to LOGIN_FREE_FAILURES, then wait 1 s, 2 s, 4 s... up to
+        # LOGIN_DELAY_MAX; per account the ceiling, above which only trusted browsers may try, and
+        # the owner is emailed an unlock link valid LOGIN_UNLOCK_TTL.
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
+        "LOGIN_FREE_FAILURES": 5,
+        "LOGIN_DELAY_MAX": timedelta(minutes=15),
+        "LOGIN_CLIENT_FAILURE_WINDOW": timedelta(hours=24),
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",
+        "LOGIN_UNLOCK_TTL": timedelta(hours=1),
+        "LOGIN_TRUSTED_BROWSER_LIFETIME": timedelta(days=90),
         # Uploads (photos, certificate scans, spreadsheet previews): POSTs carrying a file, counted per
         # person and per organisation, in RATELIMIT_STORAGE_URI (Redis in production: one count for all workers).
         "UPLOAD_RATE_LIMIT_PER_USER": "10 per minute;60 per hour",
@@ -128,6 +137,9 @@ ENVIRONMENT = {
     "VERIFY_MAX_BYTES": ("VERIFY_MAX_BYTES", int),
     "VERIFY_CPU_SECONDS": ("VERIFY_CPU_SECONDS", int),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "LOGIN_RATE_LIMIT_PER_IP": ("LOGIN_RATE_LIMIT_PER_IP", str),
+    "LOGIN_FAILURES_PER_ACCOUNT": ("LOGIN_FAILURES_PER_ACCOUNT", str),
+    "LOGIN_FREE_FAILURES": ("LOGIN_FREE_FAILURES", int),
     "REGISTRATION_RATE_LIMIT_PER_IP": ("REGISTRATION_RATE_LIMIT_PER_IP", str),
     "REGISTRATION_RATE_LIMIT_PER_EMAIL": ("REGISTRATION_RATE_LIMIT_PER_EMAIL", str),
     "PASSWORD_RESET_RATE_LIMIT_PER_IP": ("PASSWORD_RESET_RATE_LIMIT_PER_IP", str),

@@ -57,6 +57,7 @@ ACCESS = {
     "main.health": everyone(200),
     "main.set_language": everyone(HOME),
     "accounts.login": {"anonymous": 200, "cooperative": HOME, "enterprise": HOME, "alliance": HOME},
+    "accounts.unlock_login": everyone(404),  # an unknown unlock link
     "accounts.logout": everyone(HOME),
     "accounts.register_start": everyone(200),
     "accounts.register": everyone(200),
@@ -173,7 +174,7 @@ ACCESS = {
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
 PUBLIC = {
-    "main.home", "main.health", "main.set_language", "accounts.login", "accounts.logout",
+    "main.home", "main.health", "main.set_language", "accounts.login", "accounts.unlock_login", "accounts.logout",
     "accounts.register_start", "accounts.register", "accounts.register_sent", "accounts.confirm_registration",
     "accounts.forgot_password", "accounts.reset_password",
     "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",

@@ -25,8 +25,9 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts import services as accounts
-from marketplace.accounts import sessions, tokens
+from marketplace.accounts import sessions, throttle, tokens
 from marketplace.accounts.models import (
+    LoginUnlock,
     Organisation,
     OrganisationEvent,
     OrganisationEventKind,
@@ -41,6 +42,7 @@ from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCerti
 from marketplace.extensions import db
 from marketplace.inquiries import services as inquiries
 from marketplace.inquiries.models import InquiryEvent, InquiryEventKind
+from marketplace.sqltypes import utcnow
 from tests import factories
 from tests.factories import PDF, invitation, jpeg, organisation_details, registration_details, reset_link
 
@@ -233,6 +235,12 @@ def _confirm_registration(w, email="minh@che-mauson.example"):
     return lambda: accounts.confirm_registration(secret)
 
 
+def _unlock_login(w, secret="secret-of-the-unlock-link"):
+    db.session.add(LoginUnlock(user=w.member, token_hash=tokens.digest(secret), expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    return lambda: accounts.unlock_login(secret, factories.PASSWORD, throttle.Client(address="203.0.113.9"))
+
+
 def _reset_password(w):
     secret = reset_link(w.member)
     return lambda: accounts.reset_password(secret, NEW_PASSWORD)
@@ -417,6 +425,9 @@ CASES = [
     Case("accounts.services.request_password_reset", OrganisationEventKind.PASSWORD_RESET_REQUESTED,
          lambda w: lambda: accounts.request_password_reset(w.member.email)),
     Case("accounts.services.reset_password", OrganisationEventKind.PASSWORD_RESET, _reset_password),
+    Case("accounts.services.request_login_unlock", OrganisationEventKind.LOGIN_CEILING_REACHED,
+         lambda w: lambda: accounts.request_login_unlock(w.member)),
+    Case("accounts.services.unlock_login", OrganisationEventKind.LOGIN_UNLOCKED, _unlock_login),
     Case("accounts.services.update_organisation", OrganisationEventKind.UPDATED,
          lambda w: lambda: accounts.update_organisation(
              w.owner, organisation_details(w.cooperative, representative="Lương Thị Hoa")), "profile"),

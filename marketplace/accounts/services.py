@@ -11,13 +11,14 @@ from sqlalchemy.orm import joinedload
 from stdnum.vn import mst
 
 from marketplace import geo, notifications, textinput
-from marketplace.accounts import events, passwords, sessions, tokens
+from marketplace.accounts import events, passwords, sessions, throttle, tokens
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import (
     AllianceClassification,
     ApiToken,
     CooperativeType,
     Invitation,
+    LoginUnlock,
     MemberRole,
     Organisation,
     OrganisationEvent,
@@ -290,17 +291,73 @@ def confirm_registration(secret):
     return user
 
 
-def authenticate(email, password):
-    """Return the user for these credentials or raise InvalidCredentials (same answer for every failure)."""
-    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
-    if user is None or not user.is_active:
-        passwords.burn_time(passwords.normalise(password or "")[:passwords.MAX_LENGTH])
+def authenticate(email, password, client=None, unlocking=False):
+    """Return the user for these credentials or raise InvalidCredentials (the same answer for every
+    failure, unknown emails included).
+
+    `client` (throttle.Client: address, trusted-browser cookie) is held to the login throttle: raises
+    throttle.TooManyAttempts, before the password is checked, while this address must wait or while
+    the account is at its ceiling and the browser is not trusted. `unlocking`: an emailed unlock link
+    is being followed, which lets the browser past the ceiling. The wrong password that brings the
+    account to its ceiling emails its owner an unlock link (request_login_unlock).
+    """
+    email = normalise_email(email)
+    user = db.session.scalar(db.select(User).filter_by(email=email))
+    if user is not None and not user.is_active:
+        user = None
+    client = client or throttle.Client(address="")
+    trusted = unlocking or client.trusts(user)
+    throttle.check(email, client, trusted)
+    if user is None or not _password_matches(user, password):
+        if user is None:
+            passwords.burn_time(passwords.normalise(password or "")[:passwords.MAX_LENGTH])
+        if throttle.failed(email, client, trusted) and user is not None and not unlocking:
+            request_login_unlock(user)
         raise InvalidCredentials(_l("Wrong email or password."))
-    if not _password_matches(user, password):
-        raise InvalidCredentials(_l("Wrong email or password."))
+    throttle.succeeded(email, client)
     if passwords.needs_rehash(user.password_hash):
         with unit_of_work():
             user.password_hash = passwords.hash_password(password)
+    return user
+
+
+@unit_of_work()
+def request_login_unlock(user):
+    """Email the owner of an account at its login ceiling a single-use link (valid LOGIN_UNLOCK_TTL)
+    that lets a browser past the ceiling. Called once per ceiling window, by authenticate."""
+    secret = tokens.new_secret()
+    db.session.add(LoginUnlock(user=user, token_hash=tokens.digest(secret),
+                               expires_at=utcnow() + current_app.config["LOGIN_UNLOCK_TTL"]))
+    events.login_ceiling_reached(user)
+    notifications.send(user.email, _l("Someone is trying passwords on your Chợ HTX account"), "login_unlock",
+                       user.locale, user=user, link=notifications.link("accounts.unlock_login", token=secret),
+                       reset_link=notifications.link("accounts.forgot_password"))
+
+
+def _open_unlock(secret):
+    record = db.session.scalar(db.select(LoginUnlock).filter_by(token_hash=tokens.digest(secret or "")))
+    if record is None or not record.is_open(utcnow()) or not record.user.is_active:
+        raise NotFound(_l("This link is invalid or has expired. If logging in is still refused, ask for a "
+                          "password reset."), code="invalid_token")
+    return record
+
+
+def open_login_unlock(secret):
+    """The user an unlock link is for; raises NotFound when it is unknown, used or expired."""
+    return _open_unlock(secret).user
+
+
+@unit_of_work()
+def unlock_login(secret, password, client):
+    """Log in through an emailed unlock link: the password is checked as at login (the per-address
+    delays apply) but the account's ceiling does not. Spends the user's unlock links. Raises NotFound,
+    InvalidCredentials or throttle.TooManyAttempts."""
+    record = _open_unlock(secret)
+    user = authenticate(record.user.email, password, client, unlocking=True)
+    now = utcnow()
+    for link in db.session.scalars(db.select(LoginUnlock).filter_by(user_id=user.id, used_at=None)):
+        link.used_at = now
+    events.login_unlocked(user)
     return user
 
 
@@ -397,9 +454,11 @@ def _spend_reset_links(user):
 
 @unit_of_work()
 def prune():
-    """Forget registration requests past their link's lifetime (they hold a password hash). Daily;
-    returns the number of rows deleted."""
-    result = db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.expires_at <= utcnow()))
+    """Forget registration requests past their link's lifetime (they hold a password hash) and login
+    unlock links that can no longer be used. Daily; returns the number of registration requests deleted."""
+    now = utcnow()
+    result = db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.expires_at <= now))
+    db.session.execute(db.delete(LoginUnlock).where(LoginUnlock.expires_at <= now))
     return result.rowcount
 
 

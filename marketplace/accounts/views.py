@@ -1,10 +1,22 @@
 """Account pages. Each view reads a form, calls one service, and picks a response."""
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import services, sessions
+from marketplace.accounts import services, sessions, throttle
 from marketplace.accounts.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -16,6 +28,7 @@ from marketplace.accounts.forms import (
     OrganisationForm,
     RegistrationForm,
     ResetPasswordForm,
+    UnlockLoginForm,
 )
 from marketplace.accounts.models import OrganisationKind
 from marketplace.errors import Conflict, DomainError, ValidationFailed
@@ -28,36 +41,51 @@ blueprint = Blueprint("accounts", __name__)
 
 # ---------------------------------------------------------------- login and logout
 
-def _login_account_key():
-    return "login-account:" + services.normalise_email(request.form.get("email"))
-
-
-def _login_failed(response):
-    return bool(g.get("login_failed"))
-
-
 @blueprint.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_FAILURES_PER_ACCOUNT"],
-    methods=["POST"],
-    key_func=_login_account_key,
-    deduct_when=_login_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        client = throttle.client_of(request)
         try:
-            user = services.authenticate(form.email.data, form.password.data)
+            user = services.authenticate(form.email.data, form.password.data, client)
         except DomainError as error:
-            g.login_failed = True
-            flash(str(error.message), "danger")
-            return render_template("accounts/login.html", form=form), 401
+            return _login_refused(error, "accounts/login.html", form=form)
         _open_session(user)
-        return redirect(safe_next_url(form.next.data))
+        return throttle.trust_browser(redirect(safe_next_url(form.next.data)), client, user)
     return render_template("accounts/login.html", form=form)
+
+
+def _login_refused(error, template, **context):
+    """The form again with the reason: 401 for wrong credentials, 429 with Retry-After when throttled."""
+    flash(str(error.message), "danger")
+    response = make_response(render_template(template, **context), error.status)
+    if isinstance(error, throttle.TooManyAttempts):
+        g.retry_after = error.retry_after  # web._init_retry_after writes it, after Flask-Limiter's headers
+    return response
+
+
+@blueprint.route("/login/unlock/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"], methods=["POST"])
+def unlock_login(token):
+    """The link emailed when wrong passwords reached the account's ceiling: log in from this browser."""
+    user = services.open_login_unlock(token)
+    form = UnlockLoginForm()
+    if form.validate_on_submit():
+        client = throttle.client_of(request)
+        try:
+            user = services.unlock_login(token, form.password.data, client)
+        except DomainError as error:
+            if error.status == 404:
+                raise
+            return _login_refused(error, "accounts/unlock_login.html", form=form, email=user.email)
+        _open_session(user)
+        flash(_("You are logged in. This browser can log in to your account from now on, even while "
+                "someone keeps trying passwords elsewhere."), "success")
+        return throttle.trust_browser(redirect(url_for("main.home")), client, user)
+    return render_template("accounts/unlock_login.html", form=form, email=user.email)
 
 
 def _open_session(user):
@@ -188,13 +216,14 @@ def reset_password(token):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            _user, revoked = services.reset_password(token, form.password.data)
+            user, revoked = services.reset_password(token, form.password.data)
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
             flash(_("Your password is changed. Log in with the new one."), "success")
             _flash_revoked_tokens(revoked)
-            return redirect(url_for("accounts.login"))
+            # The link proved the mailbox, as an unlock link does: this browser may log in despite the ceiling.
+            return throttle.trust_browser(redirect(url_for("accounts.login")), throttle.client_of(request), user)
     return render_template("accounts/reset_password.html", form=form)
 
 
