@@ -153,11 +153,14 @@ def _init_private_caching(app):
     checks the login in a before_request hook (the alliance's) is covered like a decorated view.
     """
 
-    user_unauthorized.connect(_mark_private)  # once per process: connecting the same receiver again is a no-op
+    user_unauthorized.connect(_mark_private)  # connecting the same receiver again is a no-op
 
     @app.after_request
     def private_pages_are_not_stored(response):
-        if request.endpoint in SHARED_FILE_ENDPOINTS or response.cache_control.public:
+        # Decided already: public answers, static files, and the API's own no-store (which spares the
+        # API's calls from a signed-in browser, such as the commune lists, a session lookup here).
+        decided = response.cache_control.public or response.cache_control.no_store
+        if decided or request.endpoint in SHARED_FILE_ENDPOINTS:
             return response
         if g.get("private_page") or current_user.is_authenticated:
             response.cache_control.no_store = True
