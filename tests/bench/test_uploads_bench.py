@@ -14,7 +14,7 @@ from bench.uploads_bench import QUICK, cases, render, render_markdown
 from marketplace.catalog.spreadsheet import Limits
 from marketplace.config import defaults
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASES = ["xlsx-probe", "xlsx-widest", "csv-valid-rows", "photos-probe", "photo-png-max"]
 
 
