@@ -305,6 +305,27 @@ def authenticate(email, password, client=None, unlocking=False):
     user = db.session.scalar(db.select(User).filter_by(email=email))
     if user is not None and not user.is_active:
         user = None
+    if not _throttled_password_check(email, user, password, client, unlocking):
+        raise InvalidCredentials(_l("Wrong email or password."))
+    if passwords.needs_rehash(user.password_hash):
+        with unit_of_work():
+            user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def check_password(user, password, client=None):
+    """True when a signed-in `user` re-entered their password correctly (signing an MoU, changing the
+    password), held to the login throttle exactly as a login from `client` would be: the same counters
+    per (account, address) and per account, so guesses here and at the login page add up. Raises
+    throttle.TooManyAttempts, before the password is checked, while this pair must wait (or while the
+    account is at its ceiling and the browser is not trusted). Call it outside the caller's unit of
+    work: the wrong password that brings the account to its ceiling commits its unlock email."""
+    return _throttled_password_check(user.email, user, password, client)
+
+
+def _throttled_password_check(email, user, password, client=None, unlocking=False):
+    """The login throttle around one password check; `user` None (unknown or removed) always fails,
+    after the same work."""
     client = client or throttle.Client(address="")
     trusted = unlocking or client.trusts(user)
     throttle.check(email, client, trusted)
@@ -313,12 +334,9 @@ def authenticate(email, password, client=None, unlocking=False):
             passwords.burn_time(passwords.normalise(password or "")[:passwords.MAX_LENGTH])
         if throttle.failed(email, client, trusted) and user is not None and not unlocking:
             request_login_unlock(user)
-        raise InvalidCredentials(_l("Wrong email or password."))
+        return False
     throttle.succeeded(email, client)
-    if passwords.needs_rehash(user.password_hash):
-        with unit_of_work():
-            user.password_hash = passwords.hash_password(password)
-    return user
+    return True
 
 
 @unit_of_work()
