@@ -18,17 +18,20 @@ every worker and host counts together):
    reset link, holds a signed cookie naming the account. It is not held back by the ceiling, so the
    owner's usual browser keeps working during an attack, and the emailed link lets any browser in.
    Its own failures count (a stolen cookie stops helping after TRUSTED_BROWSER_MAX_FAILURES), and
-   the per-address delays still apply to it.
+   the per-address delays still apply to it. The cookie names each account with a stamp of its
+   current password hash, so a password change or reset ends the trust of every browser but the one
+   that made it (whoever learnt the old password may have logged in somewhere).
 
 Unknown emails are counted exactly like known ones, so the answers tell nothing about which exist.
 With rate limiting disabled (RATELIMIT_ENABLED=False) nothing is counted.
 """
 import hashlib
+import hmac
 import ipaddress
 import math
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -61,10 +64,14 @@ class Client:
 
     address: str
     browser: str | None = None  # the cookie's random id
-    trusted_ids: frozenset = field(default_factory=frozenset)  # accounts this browser may log in to despite the ceiling
+    # The accounts this browser may log in to despite the ceiling: (user id, password stamp) pairs.
+    trusted: tuple = ()
 
     def trusts(self, user):
-        return user is not None and self.browser is not None and user.id in self.trusted_ids
+        if user is None or self.browser is None:
+            return False
+        stamp = password_stamp(user)
+        return any(i == user.id and hmac.compare_digest(s, stamp) for i, s in self.trusted)
 
 
 # ---------------------------------------------------------------- settings and storage
@@ -183,6 +190,14 @@ def _serializer():
     return URLSafeTimedSerializer(current_app.secret_key, salt="login-trusted-browser")
 
 
+def password_stamp(user):
+    """What the cookie keeps of the account's password: a keyed digest of its hash, which a password change
+    or reset replaces (the cookie is signed, not encrypted, so the hash itself is never put in it)."""
+    key = current_app.secret_key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, f"trusted-browser:{user.id}:{user.password_hash}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def client_of(request):
     """The Client of this request: its address, and the accounts its (valid, signed) cookie names."""
     value = request.cookies.get(_cookie_name())
@@ -193,14 +208,18 @@ def client_of(request):
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("b"), str) or not isinstance(data.get("u"), list):
         return Client(address=request.remote_addr or "")
-    ids = frozenset(i for i in data["u"] if isinstance(i, int))
-    return Client(address=request.remote_addr or "", browser=data["b"], trusted_ids=ids)
+    trusted = tuple((entry[0], entry[1]) for entry in data["u"]
+                    if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int)
+                    and isinstance(entry[1], str))
+    return Client(address=request.remote_addr or "", browser=data["b"], trusted=trusted)
 
 
 def trust_browser(response, client, user):
-    """Remember on `response` that this browser may log in to `user`'s account despite the ceiling."""
-    ids = [user.id, *[i for i in sorted(client.trusted_ids) if i != user.id]][:TRUSTED_BROWSER_MAX_ACCOUNTS]
-    value = _serializer().dumps({"b": client.browser or secrets.token_urlsafe(16), "u": ids})
+    """Remember on `response` that this browser may log in to `user`'s account, with its current password,
+    despite the ceiling."""
+    others = [[i, s] for i, s in client.trusted if i != user.id]
+    accounts = [[user.id, password_stamp(user)], *others][:TRUSTED_BROWSER_MAX_ACCOUNTS]
+    value = _serializer().dumps({"b": client.browser or secrets.token_urlsafe(16), "u": accounts})
     lifetime = current_app.config["LOGIN_TRUSTED_BROWSER_LIFETIME"]
     response.set_cookie(_cookie_name(), value, max_age=int(lifetime / timedelta(seconds=1)), path="/",
                         secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")

@@ -260,7 +260,9 @@ def change_password():
         else:
             flash(_("Your password is changed. Other devices have been logged out."), "success")
             _flash_revoked_tokens(revoked)
-            return redirect(url_for("accounts.account"))
+            # Other browsers' trust ended with the old password; this one proved it and stays trusted.
+            return throttle.trust_browser(redirect(url_for("accounts.account")), throttle.client_of(request),
+                                          current_user)
     return _account_page(password_form=form, status=422)
 
 

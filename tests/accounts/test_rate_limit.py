@@ -264,6 +264,40 @@ def test_a_forged_or_overused_trusted_browser_cookie_does_not_help(app, cooperat
         assert status(browser, email, factories.PASSWORD, ip="192.0.2.200") == 429
 
 
+def test_a_password_change_ends_the_trust_of_the_other_browsers(app, cooperative_owner):
+    """Whoever learnt the old password may have logged in somewhere: that browser must not keep guessing
+    past the ceiling. The browser that changed the password proved it and stays trusted."""
+    email, new_password = cooperative_owner.email, "một mật khẩu mới sau khi bị lộ"
+    with freeze_time(START):
+        other = app.test_client()  # a browser that logged in with the old password
+        assert status(other, email, factories.PASSWORD, ip="192.0.2.40") == 302
+        other.post("/logout")
+        owner = app.test_client()
+        assert status(owner, email, factories.PASSWORD, ip="192.0.2.41") == 302
+        changed = owner.post("/account/password", data={"current_password": factories.PASSWORD,
+                                                        "new_password": new_password})
+        assert changed.status_code == 302
+        owner.post("/logout")
+        botnet_reaches_the_ceiling(app, email)
+        assert status(other, email, new_password, ip="192.0.2.42") == 429
+        assert status(owner, email, new_password, ip="192.0.2.43") == 302
+
+
+def test_a_password_reset_ends_the_trust_of_the_other_browsers(app, cooperative_owner, outbox):
+    email, new_password = cooperative_owner.email, "một mật khẩu mới sau khi bị lộ"
+    with freeze_time(START):
+        other = app.test_client()
+        assert status(other, email, factories.PASSWORD, ip="192.0.2.44") == 302
+        other.post("/logout")
+        browser = app.test_client()
+        browser.post("/forgot-password", data={"email": email})
+        link = re.search(r"/reset-password/[A-Za-z0-9_-]+", outbox[-1].body).group(0)
+        assert browser.post(link, data={"password": new_password}).status_code == 302
+        botnet_reaches_the_ceiling(app, email)
+        assert status(other, email, new_password, ip="192.0.2.45") == 429
+        assert status(browser, email, new_password, ip="192.0.2.46") == 302
+
+
 # ---------------------------------------------------------------- per address
 
 def test_per_ip_limit(app, cooperative_owner):
