@@ -543,7 +543,14 @@ def update_organisation(actor, details):
 
 @unit_of_work()
 def invite_member(actor, email, role=MemberRole.MEMBER):
-    """The owner invites someone by email; the link expires after INVITATION_TTL."""
+    """The owner invites someone by email; the link expires after INVITATION_TTL.
+
+    An email that already has an account (of another organisation, or removed) is answered the same as a
+    new one (ASVS 2.2, no enumeration, as registration): the invitation is recorded, listed and written
+    to the history alike, but its owner gets a note that someone invited the address, with no link
+    (an account belongs to one organisation). Only a colleague already active in the owner's own
+    organisation, whom the members page lists anyway, is refused (Conflict, code already_member).
+    """
     organisation = actor.organisation
     require(actor, Permission.MANAGE_ORGANISATION, organisation)
     email = normalise_email(email)
@@ -551,8 +558,9 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
         raise ValidationFailed(problem, field="email")
     if role not in {r.value for r in MemberRole}:
         raise ValidationFailed(_l("Choose owner or member."), field="role")
-    if db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
-        raise Conflict(_l("This person already has an account on Chợ HTX."), code="email_taken")
+    existing = db.session.scalar(db.select(User).filter_by(email=email))
+    if existing is not None and existing.is_active and existing.organisation_id == organisation.id:
+        raise Conflict(_l("This person is already a member of your organisation."), code="already_member")
     role = MemberRole(role)
     secret = tokens.new_secret()
     invitation = Invitation(
@@ -565,11 +573,13 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
     )
     db.session.add(invitation)
     events.member_invited(invitation, actor)
+    subject = _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name)
+    if existing is not None:  # the secret is never sent: this invitation cannot be accepted
+        notifications.send(existing.email, subject, "invitation_existing_account", existing.locale, user=existing,
+                           invitation=invitation, login_link=notifications.link("accounts.login"))
+        return invitation
     link = notifications.link("accounts.accept_invitation", token=secret)
-    notifications.send(
-        email, _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
-        actor.locale, invitation=invitation, link=link,
-    )
+    notifications.send(email, subject, "invitation", actor.locale, invitation=invitation, link=link)
     return invitation
 
 

@@ -17,7 +17,14 @@ from freezegun import freeze_time
 
 from marketplace import notifications
 from marketplace.accounts import passwords, services
-from marketplace.accounts.models import Organisation, PendingRegistration, User
+from marketplace.accounts.models import (
+    Invitation,
+    Organisation,
+    OrganisationEvent,
+    OrganisationEventKind,
+    PendingRegistration,
+    User,
+)
 from marketplace.extensions import db
 from tests import factories
 from tests.support import confirmation_link, csrf_token_from, login_with_form
@@ -233,3 +240,53 @@ def test_forgot_password_takes_the_same_time_for_known_and_unknown_emails(make_a
         known, unknown = (statistics.median(timings[kind][10:]) for kind in ("known", "unknown"))
         assert abs(known - unknown) < 0.003 + 0.25 * max(known, unknown), (known, unknown)
         db.session.remove()
+
+
+# ---------------------------------------------------------------- invitations
+
+def test_inviting_an_email_that_has_an_account_answers_like_a_new_one(app, client, owner, outbox):
+    """The invitation form used to answer "This person already has an account on Chợ HTX": any
+    self-registered owner could test addresses. Now the page, the list of open invitations and the history
+    are the same; the account's owner gets a note instead of a link."""
+    other = factories.user(factories.organisation("enterprise"), email="khac@dn.example", full_name="Trần Văn Khác")
+    login_with_form(client, owner.email)
+
+    def invite(email):
+        with work_done() as work:
+            response = client.post("/organisation/members/invite", data={"email": email, "role": "member"})
+        page = client.get(response.headers["Location"]) if response.status_code == 302 else response
+        html = without_tokens(page.get_data(as_text=True)).replace(email.lower(), "EMAIL").replace(email, "EMAIL")
+        return response, re.sub(r"/organisation/invitations/\d+/", "/organisation/invitations/ID/", html), work
+
+    taken_answer, taken_page, taken_work = invite("Khac@DN.example")
+    # Revoked, so that the next page lists only the next invitation, as this one listed only this.
+    services.revoke_invitation(owner, db.session.scalar(sa.select(Invitation.id)))
+    new_answer, new_page, new_work = invite("moi@htx.example")
+    assert taken_answer.status_code == new_answer.status_code == 302
+    assert taken_answer.headers["Location"] == new_answer.headers["Location"]
+    assert taken_page == new_page and "EMAIL" in taken_page  # the message, and the open invitation listed
+    assert "đã có tài khoản" not in taken_page
+    assert taken_work == new_work
+    invitations = db.session.scalars(sa.select(Invitation.email).order_by(Invitation.id)).all()
+    assert invitations == ["khac@dn.example", "moi@htx.example"]
+    kinds = db.session.scalars(sa.select(OrganisationEvent.kind).order_by(OrganisationEvent.id)).all()
+    assert kinds == [OrganisationEventKind.MEMBER_INVITED, OrganisationEventKind.INVITATION_REVOKED,
+                     OrganisationEventKind.MEMBER_INVITED]
+
+    # The account's owner is told, with no link that could join anything; the new address gets its link.
+    assert [m.to for m in outbox] == [["khac@dn.example"], ["moi@htx.example"]]
+    note, invitation = outbox
+    assert note.subject == invitation.subject
+    assert "/invitations/" not in note.body and "Trần Văn Khác" in note.body
+    assert "/invitations/" in invitation.body
+    assert db.session.get(User, other.id).organisation_id == other.organisation_id
+
+
+def test_inviting_a_colleague_of_ones_own_organisation_is_explained(app, client, owner):
+    """The members page lists them anyway: saying so reveals nothing."""
+    factories.user(owner.organisation, email="dongnghiep@htx.example", role="member")
+    login_with_form(client, owner.email)
+    client.post("/language", data={"lang": "en"})
+    response = client.post("/organisation/members/invite", data={"email": "dongnghiep@htx.example", "role": "member"})
+    assert response.status_code == 422 and "already a member of your organisation" in response.get_data(as_text=True)
+    assert count(Invitation) == 0
