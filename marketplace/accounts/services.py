@@ -388,19 +388,22 @@ def _password_matches(user, password):
     return passwords.verify_password(user.password_hash, password)
 
 
-@unit_of_work()
-def change_password(user, current_password, new_password, keep_session_secret=None):
+def change_password(user, current_password, new_password, keep_session_secret=None, client=None):
     """Change a password after checking the current one. Other sessions end, every API token is revoked
-    and the user is told by mail. Returns the number of API tokens revoked (the page says so too)."""
-    if not _password_matches(user, current_password):
+    and the user is told by mail. Returns the number of API tokens revoked (the page says so too).
+
+    The current password is checked under the login throttle (check_password, before the unit of work:
+    a session left open must not let anyone guess it freely); raises throttle.TooManyAttempts."""
+    if not check_password(user, current_password, client):
         raise ValidationFailed(_l("The current password is wrong."), field="current_password")
-    passwords.check_policy(new_password, [user.email, user.full_name])
-    user.password_hash = passwords.hash_password(new_password)
-    user.password_changed_at = utcnow()
-    revoked = _end_everything_of(user, keep_session_secret)
-    events.password_changed(user)
-    _notify_password_changed(user, revoked)
-    return revoked
+    with unit_of_work():
+        passwords.check_policy(new_password, [user.email, user.full_name])
+        user.password_hash = passwords.hash_password(new_password)
+        user.password_changed_at = utcnow()
+        revoked = _end_everything_of(user, keep_session_secret)
+        events.password_changed(user)
+        _notify_password_changed(user, revoked)
+        return revoked
 
 
 def _end_everything_of(user, keep_session_secret=None):

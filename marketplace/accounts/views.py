@@ -252,9 +252,12 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            revoked = services.change_password(
-                current_user, form.current_password.data, form.new_password.data, session.get("auth")
-            )
+            revoked = services.change_password(current_user, form.current_password.data, form.new_password.data,
+                                               session.get("auth"), throttle.client_of(request))
+        except throttle.TooManyAttempts as error:
+            form.current_password.errors = [str(error.message)]
+            g.retry_after = error.retry_after  # web._init_retry_after writes it
+            return _account_page(password_form=form, status=error.status)
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:

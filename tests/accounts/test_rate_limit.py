@@ -298,6 +298,26 @@ def test_a_password_reset_ends_the_trust_of_the_other_browsers(app, cooperative_
         assert status(browser, email, new_password, ip="192.0.2.46") == 302
 
 
+def test_wrong_current_passwords_on_the_account_page_wait_like_wrong_logins(app, cooperative_owner):
+    """A session left open must not let anyone guess the password through the change form."""
+    email, ip, new_password = cooperative_owner.email, "198.51.100.60", "một mật khẩu mới sau khi bị lộ"
+    with freeze_time(START) as clock:
+        browser = app.test_client()
+        assert status(browser, email, factories.PASSWORD, ip=ip) == 302
+
+        def change(current):
+            return browser.post("/account/password", data={"current_password": current, "new_password": new_password},
+                                environ_base={"REMOTE_ADDR": ip})
+
+        assert [change(WRONG).status_code for _ in range(FREE)] == [422] * FREE
+        refused = change(factories.PASSWORD)  # not even checked while the pair waits
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+        assert 'id="current_password-error"' in refused.get_data(as_text=True)
+        assert status(app.test_client(), email, factories.PASSWORD, ip=ip) == 429  # the login's own counters
+        clock.tick(timedelta(seconds=1))
+        assert change(factories.PASSWORD).status_code == 302
+
+
 # ---------------------------------------------------------------- per address
 
 def test_per_ip_limit(app, cooperative_owner):
