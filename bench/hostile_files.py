@@ -18,14 +18,15 @@ from marketplace.catalog.spreadsheet import ELEMENTS_PER_CELL
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
-CONTENT_TYPES = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
 <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
 <Default Extension="xml" ContentType="application/xml"/>
 <Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
 <Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
-<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>
-</Types>"""
+{shared}</Types>"""
+SHARED_STRINGS_TYPE = ('<Override PartName="/xl/sharedStrings.xml" '
+                       'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
 ROOT_RELS = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationships xmlns="{PACKAGE_RELATIONSHIPS}"><Relationship Id="rId1"
  Type="{RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>""".encode()
@@ -37,6 +38,8 @@ WORKBOOK_RELS = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationship Id="rId1" Type="{RELATIONSHIPS}/worksheet" Target="worksheets/sheet1.xml"/>
 <Relationship Id="rId2" Type="{RELATIONSHIPS}/sharedStrings" Target="sharedStrings.xml"/>
 </Relationships>""".encode()
+WORKBOOK_RELS_WITHOUT_STRINGS = WORKBOOK_RELS.replace(
+    f'<Relationship Id="rId2" Type="{RELATIONSHIPS}/sharedStrings" Target="sharedStrings.xml"/>\n'.encode(), b"")
 
 # The registry columns a valid header names (the reader refuses unknown ones at the first row).
 HEADER = ("name", "category", "unit", "price_vnd", "description")
@@ -48,10 +51,12 @@ def xlsx(sheet_data, shared_strings=None, declared_strings=None):
     chunks = [sheet_data] if isinstance(sheet_data, bytes) else sheet_data
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("[Content_Types].xml",
+                         CONTENT_TYPES.format(shared=SHARED_STRINGS_TYPE if shared_strings is not None else "").encode())
         archive.writestr("_rels/.rels", ROOT_RELS)
         archive.writestr("xl/workbook.xml", WORKBOOK)
-        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        archive.writestr("xl/_rels/workbook.xml.rels",
+                         WORKBOOK_RELS if shared_strings is not None else WORKBOOK_RELS_WITHOUT_STRINGS)
         with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
             sheet.write(f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN}"><sheetData>'.encode())
             for chunk in chunks:
@@ -81,15 +86,17 @@ def probe_xlsx(cells=1_184_210, value=b"a"):
 
 
 def widest_xlsx(limits):
-    """The costliest sheet to read within `limits`: a valid header, then rows of `max_columns` rich-text
-    cells (as many XML elements as a cell may average) until `max_cells`, each cell a distinct ASCII text
-    (the most memory per byte) sized so that the sheet fills `max_unpacked_bytes`."""
+    """The costliest sheet to read within `limits`: a valid header, then `max_rows` rows (fewer if
+    `max_cells` says so) of `max_columns` rich-text cells, each spending its share of the XML element
+    allowance on runs and holding a distinct ASCII text (the most memory per byte), the texts sized so
+    that the sheet fills `max_unpacked_bytes`."""
     columns = limits.max_columns
     rows = min(limits.max_rows, (limits.max_cells - 1) // columns)
     cells = rows * columns
-    runs = max(1, (ELEMENTS_PER_CELL - 2) // 2)  # <c><is> and a <r><t> per run
+    allowance = ELEMENTS_PER_CELL * limits.max_cells - 10 * (rows + 1) - 100  # rows and header's own
+    runs = max(1, (allowance // cells - 2) // 2)  # <c><is> and a <r><t> per run
     markup = len('<c t="inlineStr"><is></is></c>') + runs * len("<r><t></t></r>")
-    text = max(8, (limits.max_unpacked_bytes - 400 - rows * 20) // cells - markup)
+    text = max(runs, (limits.max_unpacked_bytes - 400 - rows * 20) // cells - markup)
     piece = text // runs
 
     def cell(line, column):
@@ -132,7 +139,7 @@ def widest_csv(limits, max_bytes=5 * 1024 * 1024):
     """A CSV of `max_bytes` at most: the header, then rows of `max_columns` cells until `max_cells`."""
     columns = limits.max_columns
     rows = min(limits.max_rows, (limits.max_cells - len(HEADER)) // columns)
-    width = max(1, (max_bytes - 200) // (rows * columns) - 3)
+    width = max(1, min((max_bytes - 200) // (rows * columns) - 3, limits.max_line_chars // columns - 4))
     lines = [",".join(HEADER)]
     for line in range(rows):
         lines.append(",".join(f'"{line}-{column}"'.ljust(width + 2, " ")[:width + 2] for column in range(columns)))
@@ -145,6 +152,26 @@ def valid_csv(rows):
     for n in range(rows):
         lines.append(f'"Sản phẩm thử {n}",gia vị,kg,{100_000 + n},10,"Mô tả sản phẩm số {n}, sấy khô.",'
                      f'Lạng Sơn,8;9;10,"500:{90_000 + n};2000:{80_000 + n}"')
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def valid_registry_csv(rows, cooperatives=20):
+    """The alliance's registry: `rows` valid products of `cooperatives` cooperatives new to the site."""
+    from stdnum.vn import mst
+
+    codes = []
+    number = 800_000_000
+    while len(codes) < cooperatives:
+        number += 7
+        check = mst.calc_check_digit(f"{number:09d}")
+        if len(check) == 1:
+            codes.append(f"{number:09d}{check}")
+    lines = ["cooperative_name,cooperative_tax_code,cooperative_type,name,category,unit,price_vnd,min_order_qty,"
+             "description,province,harvest_months,price_tiers"]
+    for n in range(rows):
+        c = n % cooperatives
+        lines.append(f'"HTX Thử tải {c}",{codes[c]},hop_tac_xa,"Sản phẩm thử {n}",gia vị,kg,{100_000 + n},10,'
+                     f'"Mô tả sản phẩm số {n}, sấy khô.",Lạng Sơn,8;9;10,"500:{90_000 + n};2000:{80_000 + n}"')
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
@@ -183,23 +210,21 @@ def jpeg(width, height, progressive=False, subsampling=2, noise=False, quality=9
 
 
 def noisy_jpeg_within(max_bytes, quality=75):
-    """The largest square noisy JPEG that fits in `max_bytes` (searched by halving)."""
-    low, high = 64, 8192
-    best = jpeg(low, low, noise=True, quality=quality)
-    while high - low > 32:
-        side = (low + high) // 2
+    """A square noisy JPEG just under `max_bytes` (noise costs the same bytes a pixel everywhere)."""
+    sample = len(jpeg(512, 512, noise=True, quality=quality)) / 512 ** 2
+    side = int(math.sqrt(max_bytes / sample))
+    while True:
         data = jpeg(side, side, noise=True, quality=quality)
         if len(data) <= max_bytes:
-            low, best = side, data
-        else:
-            high = side
-    return best
+            return data
+        side = int(side * 0.98)
 
 
 def webp(width, height, lossless=True):
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGBA")
+    """A lossless RGBA WebP of width x height that weighs little (rows of one colour each)."""
+    image = Image.linear_gradient("L").resize((width, height), Image.Resampling.NEAREST).convert("RGBA")
     buffer = io.BytesIO()
-    image.save(buffer, "WEBP", lossless=lossless, quality=80, method=0)
+    image.save(buffer, "WEBP", lossless=lossless, quality=80, method=4)  # 0 would not compress the rows
     return buffer.getvalue()
 
 

@@ -49,6 +49,12 @@ def create_token(email, name):
     click.echo(secret)
 
 
+@accounts_cli.command("prune")
+def prune():
+    """Forget expired registration requests (daily, see `flask jobs schedule`)."""
+    click.echo(f"Deleted {services.prune()} expired registration requests.")
+
+
 @click.command("seed-demo")
 def seed_demo():
     """Load the demo organisations and users (idempotent) and print the demo logins."""

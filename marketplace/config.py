@@ -54,6 +54,7 @@ def defaults(instance_path):
         "PASSWORD_HASH_PARALLELISM": 4,
         "PASSWORD_RESET_TTL": timedelta(hours=1),
         "INVITATION_TTL": timedelta(days=7),
+        "REGISTRATION_CONFIRM_TTL": timedelta(hours=24),  # the link that finishes a registration
         "RATELIMIT_STORAGE_URI": "memory://",
         # Side effects: without REDIS_URL they run in-process after each commit; with it, RQ workers run them.
         "REDIS_URL": None,
@@ -72,8 +73,17 @@ def defaults(instance_path):
         # Explicit, because the shared Limiter otherwise keeps the last app's RATELIMIT_ENABLED.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Login (accounts/throttle.py): every POST per client address; then wrong passwords per
+        # (account, address) are free up to LOGIN_FREE_FAILURES, then wait 1 s, 2 s, 4 s... up to
+        # LOGIN_DELAY_MAX; per account the ceiling, above which only trusted browsers may try, and
+        # the owner is emailed an unlock link valid LOGIN_UNLOCK_TTL.
         "LOGIN_RATE_LIMIT_PER_IP": "30 per minute",
+        "LOGIN_FREE_FAILURES": 5,
+        "LOGIN_DELAY_MAX": timedelta(minutes=15),
+        "LOGIN_CLIENT_FAILURE_WINDOW": timedelta(hours=24),
         "LOGIN_FAILURES_PER_ACCOUNT": "100 per hour",
+        "LOGIN_UNLOCK_TTL": timedelta(hours=1),
+        "LOGIN_TRUSTED_BROWSER_LIFETIME": timedelta(days=90),
         # Uploads (photos, certificate scans, spreadsheet previews): POSTs carrying a file, counted per
         # person and per organisation, in RATELIMIT_STORAGE_URI (Redis in production: one count for all workers).
         "UPLOAD_RATE_LIMIT_PER_USER": "10 per minute;60 per hour",
@@ -84,12 +94,20 @@ def defaults(instance_path):
         "UPLOAD_MAX_FILES": 8,  # files in one upload
         # Spreadsheet import (catalog/spreadsheet.py reads files as streams and stops at the first cap crossed).
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
-        "IMPORT_WEB_MAX_ROWS": 2000,  # products per file on /workspace/import (each row is tried twice)
+        # /workspace/import: each row is tried by the services twice (preview, then import), about 2 ms each.
+        "IMPORT_WEB_MAX_ROWS": 500,  # a cooperative's file: within about a second
+        "IMPORT_WEB_MAX_ROWS_ALLIANCE": 2000,  # the alliance's registry (staff accounts, not self-registered)
         "IMPORT_MAX_COLUMNS": 60,
         "IMPORT_MAX_CELLS": 120_000,  # cells read, empty ones and blank rows included
         "IMPORT_MAX_SHARED_STRINGS": 120_000,  # XLSX: distinct texts of the workbook
         "IMPORT_MAX_UNPACKED_BYTES": 20 * 1024 * 1024,  # XLSX: the parts read (sheet, shared strings, styles)
         "IMPORT_MAX_LINE_CHARS": 100_000,  # CSV: one row, quoted line breaks included
+        # Registration and forgot-password answer the same for known and unknown emails; these limits
+        # stop probing and mail flooding (per client address, and per email address whoever asks).
+        "REGISTRATION_RATE_LIMIT_PER_IP": "20 per hour",
+        "REGISTRATION_RATE_LIMIT_PER_EMAIL": "3 per hour",
+        "PASSWORD_RESET_RATE_LIMIT_PER_IP": "10 per hour",
+        "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": "3 per hour",
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "LANGUAGES": ["vi", "en"],
@@ -126,6 +144,13 @@ ENVIRONMENT = {
     "VERIFY_MAX_BYTES": ("VERIFY_MAX_BYTES", int),
     "VERIFY_CPU_SECONDS": ("VERIFY_CPU_SECONDS", int),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "LOGIN_RATE_LIMIT_PER_IP": ("LOGIN_RATE_LIMIT_PER_IP", str),
+    "LOGIN_FAILURES_PER_ACCOUNT": ("LOGIN_FAILURES_PER_ACCOUNT", str),
+    "LOGIN_FREE_FAILURES": ("LOGIN_FREE_FAILURES", int),
+    "REGISTRATION_RATE_LIMIT_PER_IP": ("REGISTRATION_RATE_LIMIT_PER_IP", str),
+    "REGISTRATION_RATE_LIMIT_PER_EMAIL": ("REGISTRATION_RATE_LIMIT_PER_EMAIL", str),
+    "PASSWORD_RESET_RATE_LIMIT_PER_IP": ("PASSWORD_RESET_RATE_LIMIT_PER_IP", str),
+    "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": ("PASSWORD_RESET_RATE_LIMIT_PER_EMAIL", str),
     "REDIS_URL": ("REDIS_URL", str),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
     "LOG_FORMAT": ("LOG_FORMAT", str),
@@ -138,6 +163,7 @@ ENVIRONMENT = {
     "UPLOAD_MAX_FILES": ("UPLOAD_MAX_FILES", int),
     "IMPORT_MAX_ROWS": ("IMPORT_MAX_ROWS", int),
     "IMPORT_WEB_MAX_ROWS": ("IMPORT_WEB_MAX_ROWS", int),
+    "IMPORT_WEB_MAX_ROWS_ALLIANCE": ("IMPORT_WEB_MAX_ROWS_ALLIANCE", int),
     "IMPORT_MAX_COLUMNS": ("IMPORT_MAX_COLUMNS", int),
     "IMPORT_MAX_CELLS": ("IMPORT_MAX_CELLS", int),
     "IMPORT_MAX_SHARED_STRINGS": ("IMPORT_MAX_SHARED_STRINGS", int),

@@ -1,5 +1,5 @@
 """Domain errors with stable codes, and their translation to HTTP for pages and the API."""
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -115,6 +115,8 @@ def error_response(status, code, message, details=None, explanation=None):
 def register_error_handlers(app):
     @app.errorhandler(DomainError)
     def handle_domain_error(error):
+        if getattr(error, "retry_after", None):  # a throttle's refusal (429) says when to try again
+            g.retry_after = error.retry_after
         fields = {k: str(v) for k, v in getattr(error, "errors", {}).items()}
         return error_response(error.status, error.code, error.message, {"fields": fields} if fields else None)
 

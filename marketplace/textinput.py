@@ -8,13 +8,15 @@ as UTF-8) and JSON's lone surrogates (`"\\ud800"`) cannot be stored by PostgreSQ
 be a 500 (JSON), a 500 (raw bytes in a query string), or text silently kept as `%ED%A0%80` (forms). Now
 they are decoded to lone surrogates on purpose (`surrogateescape`) and refused before any view runs:
 400 `invalid_text` for query strings and the API's JSON, 422 `invalid_text` for forms, with
-`details.fields` naming each bad field. Multipart text fields keep Werkzeug's decoding (bad bytes
-become U+FFFD, which is valid text) and are normalised to NFC like the rest.
+`details.fields` naming each bad field. Multipart text fields too: Werkzeug decoded their bad bytes
+to U+FFFD, so "Na\ufffddai" was stored as if typed; its parser is given a UTF-8 codec that keeps them
+as lone surrogates instead (a part that declares another charset of Werkzeug's list keeps it).
 
 Services then `clean()` what they store (NFC again for the command line and imports, and blanks and
 invisible format characters trimmed from both ends) and ask `has_letter_or_digit()` of names: a name of
 zero-width spaces or direction marks alone looks empty, or like nothing, and is refused.
 """
+import codecs
 import re
 import unicodedata
 from urllib.parse import parse_qsl, quote
@@ -23,7 +25,7 @@ from flask import Request as FlaskRequest
 from flask import request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.utils import cached_property
 
 from marketplace.errors import ValidationFailed
@@ -96,11 +98,45 @@ def decode_pairs(raw):
             for name, value in parse_qsl(text, keep_blank_values=True, errors="surrogateescape")]
 
 
+# Werkzeug's multipart parser decodes a text field with `bytes.decode(charset, "replace")`; this codec
+# ignores the "replace" and keeps undecodable bytes as lone surrogates, which the request hook refuses.
+SURROGATEESCAPE_UTF8 = "chohtx_utf_8_surrogateescape"
+
+
+def _find_codec(name):
+    if name == SURROGATEESCAPE_UTF8:
+        return codecs.CodecInfo(
+            name=SURROGATEESCAPE_UTF8,
+            encode=lambda text, errors="strict": codecs.utf_8_encode(text, "surrogateescape"),
+            decode=lambda data, errors="strict": codecs.utf_8_decode(data, "surrogateescape", True),
+        )
+    return None
+
+
+codecs.register(_find_codec)
+
+
+class TextMultiPartParser(MultiPartParser):
+    def get_part_charset(self, headers):
+        charset = super().get_part_charset(headers)
+        return SURROGATEESCAPE_UTF8 if charset == "utf-8" else charset
+
+
 class TextFormDataParser(FormDataParser):
     def _parse_urlencoded(self, stream, mimetype, content_length, options):
         # Werkzeug keeps invalid percent-escapes as text ("%ED%A0%80") and drops a whole body holding a
         # raw invalid byte; both would hide bad input instead of refusing it.
         return stream, self.cls(decode_pairs(stream.read())), self.cls()
+
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        # Werkzeug's own, with the parser above (Werkzeug 3.1's FormDataParser._parse_multipart).
+        parser = TextMultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
+                                     max_form_parts=self.max_form_parts, cls=self.cls)
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
 
     def parse(self, *args, **kwargs):
         stream, form, files = super().parse(*args, **kwargs)

@@ -32,6 +32,7 @@ def init_web(app):
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     textinput.init_app(app)  # after the CSRF check: a forged POST is refused as such first
+    _init_retry_after(app)  # before the limiter: after-request hooks run in reverse, so this one sees its headers
     limiter.init_app(app)
     mail.init_app(app)
     bootstrap.init_app(app)
@@ -48,6 +49,26 @@ def init_web(app):
     _register_commands(app)
     _import_models()
     _init_side_effects()
+
+
+def _init_retry_after(app):
+    """Retry-After says when this client may try again, and only on a 429.
+
+    Flask-Limiter (with its headers on) writes Retry-After on every answer of a limited route, as the
+    later of any Retry-After already there and the reset of the route's own limit: the login's 1-second
+    wait for one (account, address) became the per-address minute's reset, and a 401 or a redirect
+    carried a Retry-After too. A response that set its own (the login throttle, through `g.retry_after`)
+    keeps it; Flask-Limiter's own 429s keep theirs.
+    """
+
+    @app.after_request
+    def retry_after(response):
+        wait = g.get("retry_after")
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        elif response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
 
 
 def _init_file_compression(app):
@@ -160,11 +181,14 @@ def _init_private_caching(app):
     checks the login in a before_request hook (the alliance's) is covered like a decorated view.
     """
 
-    user_unauthorized.connect(_mark_private)  # once per process: connecting the same receiver again is a no-op
+    user_unauthorized.connect(_mark_private)  # connecting the same receiver again is a no-op
 
     @app.after_request
     def private_pages_are_not_stored(response):
-        if request.endpoint in SHARED_FILE_ENDPOINTS or response.cache_control.public:
+        # Decided already: public answers, static files, and the API's own no-store (which spares the
+        # API's calls from a signed-in browser, such as the commune lists, a session lookup here).
+        decided = response.cache_control.public or response.cache_control.no_store
+        if decided or request.endpoint in SHARED_FILE_ENDPOINTS:
             return response
         if g.get("private_page") or current_user.is_authenticated:
             response.cache_control.no_store = True

@@ -182,6 +182,27 @@ def csrf_token_from(html):
     return match.group(1)
 
 
+CONFIRMATION_LINK = re.compile(r"https?://[^\s]+(/register/confirm/[A-Za-z0-9_-]+)")
+
+
+def confirmation_link(app, email):
+    """The path of the latest registration link emailed to `email` (MAIL_BACKEND=locmem)."""
+    mails = [m for m in getattr(app.extensions["mailman"], "outbox", []) if m.to == [email]]
+    links = [match.group(1) for m in mails if (match := CONFIRMATION_LINK.search(m.body))]
+    assert links, f"no registration link was emailed to {email}"
+    return links[-1]
+
+
+def register_and_confirm(client, kind="cooperative", **overrides):
+    """Submit the registration form and follow the emailed link as its owner does. Returns the answer to
+    the link (302 to the organisation page, logged in), or the form's answer when the form was refused."""
+    data = factories.registration_form(kind, **overrides)
+    response = client.post(f"/register/{kind}", data=data)
+    if response.status_code != 302:
+        return response
+    return client.post(confirmation_link(client.application, data["owner_email"].strip().lower()))
+
+
 def login_with_form(client, email, password=factories.PASSWORD, **kwargs):
     """Log in through the form, with the page's CSRF token when the page has one."""
     page = client.get("/login", **kwargs).get_data(as_text=True)

@@ -59,9 +59,12 @@ ACCESS = {
     "main.health": everyone(200),
     "main.set_language": everyone(HOME),
     "accounts.login": {"anonymous": 200, "cooperative": HOME, "enterprise": HOME, "alliance": HOME},
+    "accounts.unlock_login": everyone(404),  # an unknown unlock link
     "accounts.logout": everyone(HOME),
     "accounts.register_start": everyone(200),
     "accounts.register": everyone(200),
+    "accounts.register_sent": everyone(200),
+    "accounts.confirm_registration": everyone(404),  # an unknown registration link
     "accounts.forgot_password": everyone(200),
     "accounts.reset_password": everyone(404),  # an unknown reset token
     "accounts.accept_invitation": everyone(404),  # an unknown invitation token
@@ -191,8 +194,9 @@ ACCESS = {
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
 PUBLIC = {
-    "main.home", "main.health", "main.set_language", "accounts.login", "accounts.logout",
-    "accounts.register_start", "accounts.register", "accounts.forgot_password", "accounts.reset_password",
+    "main.home", "main.health", "main.set_language", "accounts.login", "accounts.unlock_login", "accounts.logout",
+    "accounts.register_start", "accounts.register", "accounts.register_sent", "accounts.confirm_registration",
+    "accounts.forgot_password", "accounts.reset_password",
     "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",
     "catalog.catalogue", "catalog.product", "catalog.product_qr", "catalog.product_label", "catalog.cooperative",
     "catalog.photo", "catalog.thumbnail",

@@ -25,11 +25,13 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts import services as accounts
-from marketplace.accounts import sessions
+from marketplace.accounts import sessions, throttle, tokens
 from marketplace.accounts.models import (
+    LoginUnlock,
     Organisation,
     OrganisationEvent,
     OrganisationEventKind,
+    PendingRegistration,
 )
 from marketplace.agreements import services as agreements
 from marketplace.agreements import terms as agreement_terms
@@ -44,6 +46,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import OrderEvent, OrderEventKind, PaymentMode
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentMethod, PaymentSettings
+from marketplace.sqltypes import utcnow
 from tests import factories
 from tests.factories import PDF, invitation, jpeg, organisation_details, registration_details, reset_link
 
@@ -64,6 +67,9 @@ EXEMPT = {
     "accounts.sessions.mark_reauthenticated": "a stamp on the AuthSession row (re-entered password)",
     "orders.services.put_in_cart": "a buyer's own shopping list, not a commitment: the order records what was bought",
     "orders.services.remove_from_cart": "a buyer's own shopping list, not a commitment",
+    "accounts.services.request_registration": "no organisation exists until the email is confirmed "
+                                              "(confirm_registration writes `registered`); the request is its row",
+    "accounts.services.prune": "housekeeping: deletes expired registration requests, which belong to no organisation",
 }
 
 
@@ -224,6 +230,21 @@ def _review(action, status, reason=""):
 def _accept_invitation(w):
     invitation(w)
     return lambda: accounts.accept_invitation("secret-of-the-invitation", "Vi Văn Thắng", factories.PASSWORD)
+
+
+def _confirm_registration(w, email="minh@che-mauson.example"):
+    accounts.request_registration("cooperative", registration_details(), email, "Hoàng Văn Minh", factories.PASSWORD)
+    record = db.session.scalar(sa.select(PendingRegistration).filter_by(email=email))
+    secret = "secret-of-the-registration"
+    record.token_hash = tokens.digest(secret)
+    db.session.commit()
+    return lambda: accounts.confirm_registration(secret)
+
+
+def _unlock_login(w, secret="secret-of-the-unlock-link"):
+    db.session.add(LoginUnlock(user=w.member, token_hash=tokens.digest(secret), expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    return lambda: accounts.unlock_login(secret, factories.PASSWORD, throttle.Client(address="203.0.113.9"))
 
 
 def _reset_password(w):
@@ -472,13 +493,15 @@ CASES = [
     Case("inquiries.services.open_inquiry", InquiryEventKind.OPENED, lambda w: _ask(w)),
     Case("inquiries.services.reply", InquiryEventKind.REPLIED, lambda w: _answer(w)),
     # ------------------------------------------------------------ accounts
-    Case("accounts.services.register", OrganisationEventKind.REGISTERED, lambda w: lambda: accounts.register(
-        "cooperative", registration_details(), "minh@che-mauson.example", "Hoàng Văn Minh", factories.PASSWORD)),
+    Case("accounts.services.confirm_registration", OrganisationEventKind.REGISTERED, _confirm_registration),
     Case("accounts.services.change_password", OrganisationEventKind.PASSWORD_CHANGED,
          lambda w: lambda: accounts.change_password(w.member, factories.PASSWORD, NEW_PASSWORD)),
     Case("accounts.services.request_password_reset", OrganisationEventKind.PASSWORD_RESET_REQUESTED,
          lambda w: lambda: accounts.request_password_reset(w.member.email)),
     Case("accounts.services.reset_password", OrganisationEventKind.PASSWORD_RESET, _reset_password),
+    Case("accounts.services.request_login_unlock", OrganisationEventKind.LOGIN_CEILING_REACHED,
+         lambda w: lambda: accounts.request_login_unlock(w.member)),
+    Case("accounts.services.unlock_login", OrganisationEventKind.LOGIN_UNLOCKED, _unlock_login),
     Case("accounts.services.update_organisation", OrganisationEventKind.UPDATED,
          lambda w: lambda: accounts.update_organisation(
              w.owner, organisation_details(w.cooperative, representative="Lương Thị Hoa")), "profile"),
@@ -585,6 +608,8 @@ NO_CHANGE = {
     "revoke a revoked token": _revoke_revoked_token,
     "revoke a revoked invitation": _revoke_revoked_invitation,
     "reset for an unknown email": lambda w: lambda: accounts.request_password_reset("nobody@example.vn"),
+    "register with an email that has an account": lambda w: lambda: accounts.request_registration(
+        "cooperative", registration_details(), w.member.email, "Hoàng Văn Minh", factories.PASSWORD),
     "import for a known cooperative": lambda w: lambda: catalog.cooperative_for_import(
         w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
     "expire when nothing is due": _expire_certificates(due=False),

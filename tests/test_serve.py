@@ -132,7 +132,9 @@ class Host:
             try:
                 if _get(self.url + "/healthz")[0] == 200:
                     return
-            except (urllib.error.URLError, ConnectionError):
+            # TimeoutError: gunicorn's master accepts connections before its workers have loaded the app,
+            # which takes more than _get's 10 s on a loaded machine; that is not healthy yet either.
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)  # polling a server we started; it has no readiness signal
         pytest.fail("the host did not become healthy:\n" + self.log())

@@ -80,6 +80,41 @@ def test_a_raw_invalid_byte_in_a_form_body_is_a_422_not_an_empty_form(signed_in)
     assert count(Product) == 0
 
 
+def multipart(fields, boundary="chohtx-test-boundary"):
+    """A multipart/form-data body written byte by byte (a test client would encode str values itself)."""
+    parts = [b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n'
+             + value + b"\r\n" for name, value in fields]
+    return b"".join(parts) + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("value", [b"Na\xffdai", b"\xed\xa0\x80", b"Na dai \xc3"])
+def test_bytes_that_are_not_utf8_in_a_multipart_form_are_a_422_not_replaced(signed_in, value):
+    """Werkzeug decoded them to U+FFFD, so "Na\ufffddai" was stored as if it had been typed."""
+    fields = [(name, value if name == "name" else v.encode()) for name, values in product_form().items()
+              for v in (values if isinstance(values, list) else [values])]
+    body, content_type = multipart(fields)
+    response = signed_in.post("/products/new", data=body, content_type=content_type)
+    assert response.status_code == 422
+    assert count(Product) == 0
+    # Valid UTF-8 in the same shape goes through, in NFC.
+    fields = [(name, NFD_NAME.encode() if name == "name" else v) for name, v in fields]
+    body, content_type = multipart(fields)
+    assert signed_in.post("/products/new", data=body, content_type=content_type).status_code == 302
+    assert db.session.scalar(db.select(Product.name)) == NFC_NAME
+
+
+def test_a_multipart_field_in_another_declared_charset_is_still_read(client):
+    """A part may declare latin-1 (Werkzeug's short list): those bytes are valid text in that charset."""
+    from flask import request
+
+    boundary = "b"
+    body = (b'--b\r\nContent-Disposition: form-data; name="q"\r\nContent-Type: text/plain; charset=iso-8859-1'
+            b"\r\n\r\nCaf\xe9\r\n--b--\r\n")
+    with client.application.test_request_context("/", method="POST", data=body,
+                                                 content_type=f"multipart/form-data; boundary={boundary}"):
+        assert request.form["q"] == "Café"
+
+
 @pytest.mark.parametrize("path", ["/search?q=%ED%A0%80", "/products?q=%FF", "/api/v1/products?category=%ED%B0%80",
                                   "/api/v1/search?q=%C3"])
 def test_bytes_that_are_not_utf8_in_a_query_string_are_a_400(client, path):

@@ -109,6 +109,17 @@ def password_reset(user):
     return _add(user.organisation, OrganisationEventKind.PASSWORD_RESET, user, user.email)
 
 
+def login_ceiling_reached(user):
+    """Wrong passwords for this account reached its ceiling (from anywhere: no actor); the owner was
+    emailed an unlock link. Note: the email, as for a reset link."""
+    return _add(user.organisation, OrganisationEventKind.LOGIN_CEILING_REACHED, None, user.email)
+
+
+def login_unlocked(user):
+    """The user logged in through an emailed unlock link while the account was at its ceiling."""
+    return _add(user.organisation, OrganisationEventKind.LOGIN_UNLOCKED, user, user.email)
+
+
 def api_token_created(token, actor):
     return _add(token.user.organisation, OrganisationEventKind.API_TOKEN_CREATED, actor, token.name)
 

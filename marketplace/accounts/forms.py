@@ -65,6 +65,10 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
+class UnlockLoginForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
 class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
 

@@ -348,6 +348,47 @@ class PasswordReset(db.Model):
     user: Mapped[User] = relationship()
 
 
+class LoginUnlock(db.Model):
+    """A single-use link emailed to an account's owner when wrong passwords reached the account's
+    ceiling (accounts/throttle.py): following it logs the owner in from that browser, which is trusted
+    from then on. Only the link's SHA-256 is kept."""
+
+    __tablename__ = "login_unlock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def is_open(self, now):
+        return self.used_at is None and self.expires_at > now
+
+
+class PendingRegistration(db.Model):
+    """A registration waiting for its owner to confirm the email address: no organisation and no user
+    exist until the emailed link is followed, so registering an address that has an account answers
+    exactly like registering a new one (no enumeration) and nobody holds an account for an address
+    they do not read. Only the link's SHA-256 and the password's Argon2id hash are kept, and not for
+    long: confirming deletes every request of the email, and `flask accounts prune` the expired ones."""
+
+    __tablename__ = "pending_registration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    kind: Mapped[OrganisationKind] = enum_column(OrganisationKind)
+    details: Mapped[dict] = mapped_column(sa.JSON)  # services.OrganisationDetails, already checked
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    locale: Mapped[str | None] = mapped_column(sa.String(5))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class OrganisationEventKind(enum.StrEnum):
     """What happened to an organisation or one of its people (accounts/events.py writes each)."""
 
@@ -368,6 +409,9 @@ class OrganisationEventKind(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"  # the user, knowing the current password (note: their email)
     PASSWORD_RESET_REQUESTED = "password_reset_requested"  # a reset link was emailed (no actor: anyone can ask)
     PASSWORD_RESET = "password_reset"  # the user set a new password through a reset link
+    # Wrong passwords hit the account's ceiling; an unlock link was emailed (no actor).
+    LOGIN_CEILING_REACHED = "login_ceiling_reached"
+    LOGIN_UNLOCKED = "login_unlocked"  # the user logged in through an emailed unlock link
     API_TOKEN_CREATED = "api_token_created"  # note: the token's name, never its secret
     API_TOKEN_REVOKED = "api_token_revoked"  # note: the token's name
     SIGNING_RIGHT_GRANTED = "signing_right_granted"  # the owner let a member sign agreements (note: its email)
@@ -394,6 +438,8 @@ LABELS.update({
     OrganisationEventKind.PASSWORD_CHANGED: _l("Password changed"),
     OrganisationEventKind.PASSWORD_RESET_REQUESTED: _l("Password reset link sent"),
     OrganisationEventKind.PASSWORD_RESET: _l("Password reset through an emailed link"),
+    OrganisationEventKind.LOGIN_CEILING_REACHED: _l("Too many wrong passwords tried: login unlock link emailed"),
+    OrganisationEventKind.LOGIN_UNLOCKED: _l("Logged in through an emailed unlock link"),
     OrganisationEventKind.API_TOKEN_CREATED: _l("API token created"),
     OrganisationEventKind.API_TOKEN_REVOKED: _l("API token revoked"),
     OrganisationEventKind.SIGNING_RIGHT_GRANTED: _l("Signing right given"),

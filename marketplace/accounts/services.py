@@ -7,22 +7,25 @@ from dataclasses import dataclass, fields
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 from stdnum.vn import mst
 
 from marketplace import geo, notifications, textinput
-from marketplace.accounts import events, passwords, sessions, tokens
+from marketplace.accounts import events, passwords, sessions, throttle, tokens
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import (
     AllianceClassification,
     ApiToken,
     CooperativeType,
     Invitation,
+    LoginUnlock,
     MemberRole,
     Organisation,
     OrganisationEvent,
     OrganisationKind,
     OrganisationStatus,
     PasswordReset,
+    PendingRegistration,
     Sector,
     User,
 )
@@ -175,13 +178,18 @@ def _whole(value):
         return 0
 
 
-def _clean_person(email, full_name, password, personal_words=()):
+EMAIL_TAKEN = _l("An account with this email already exists. Log in or reset your password.")
+
+
+def _clean_person(email, full_name, password, personal_words=(), refuse_taken=True):
+    """Check a new person's email, name and password. `refuse_taken=False` leaves an email that has an
+    account to the caller (registration must not say so)."""
     errors = {}
     email = normalise_email(email)
     if problem := _email_problem(email):
         errors["owner_email"] = problem
-    elif db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
-        errors["owner_email"] = _l("An account with this email already exists. Log in or reset your password.")
+    elif refuse_taken and _user_id_by_email(email) is not None:
+        errors["owner_email"] = EMAIL_TAKEN
     full_name = textinput.clean(full_name)
     if problem := _name_problem(full_name, FULL_NAME_MAX, _l("Enter your full name.")):
         errors["full_name"] = problem
@@ -192,17 +200,28 @@ def _clean_person(email, full_name, password, personal_words=()):
     return email, full_name, errors
 
 
-def _new_user(email, full_name, password, organisation, role):
+def _user_id_by_email(email):
+    return db.session.scalar(db.select(User.id).filter_by(email=email))
+
+
+def _new_user(email, full_name, password, organisation, role, password_hash=None):
     """A user already validated by _clean_person."""
-    return User(email=email, full_name=full_name, password_hash=passwords.hash_password(password),
+    return User(email=email, full_name=full_name, password_hash=password_hash or passwords.hash_password(password),
                 organisation=organisation, role=role)
 
 
 # ---------------------------------------------------------------- registration and login
 
 @unit_of_work()
-def register(kind, details, owner_email, full_name, password):
-    """Create a pending organisation and its owner. Raises ValidationFailed with per-field errors."""
+def request_registration(kind, details, owner_email, full_name, password, locale=None):
+    """Check a self-registration and email its owner; nothing is created until the email is confirmed.
+
+    A new email gets a link (valid REGISTRATION_CONFIRM_TTL) that `confirm_registration` follows. An
+    email that already has an account gets a note saying someone tried to register with it, and no
+    link. The caller cannot tell which happened: the same answer (None) and the same work (the
+    password is hashed, one email rendered and queued) either way (ASVS 2.2, no enumeration). Raises
+    ValidationFailed with per-field errors for bad input, which never includes a taken email.
+    """
     kind = OrganisationKind(kind)
     if kind not in SELF_REGISTERING_KINDS:
         raise ValidationFailed(_l("Only cooperatives and enterprises can register."), field="kind")
@@ -211,28 +230,152 @@ def register(kind, details, owner_email, full_name, password):
         _clean_details(kind, details)
     except ValidationFailed as error:
         errors.update(error.errors)
-    email, full_name, person_errors = _clean_person(owner_email, full_name, password, [details.legal_name])
+    email, full_name, person_errors = _clean_person(owner_email, full_name, password, [details.legal_name],
+                                                    refuse_taken=False)
     errors.update(person_errors)
     if errors:
         raise ValidationFailed.for_fields(errors)
-    organisation = Organisation(kind=kind, status=OrganisationStatus.PENDING, **vars(details))
-    user = _new_user(email, full_name, password, organisation, MemberRole.OWNER)
+    password_hash = passwords.hash_password(password)  # kept for a new registration, spent work otherwise
+    existing = db.session.scalar(db.select(User).filter_by(email=email))
+    if existing is not None:
+        notifications.send(existing.email, _l("Someone tried to register on Chợ HTX with your email"),
+                           "registration_attempt", existing.locale, user=existing,
+                           login_link=notifications.link("accounts.login"),
+                           reset_link=notifications.link("accounts.forgot_password"))
+        return
+    secret = tokens.new_secret()
+    db.session.add(PendingRegistration(
+        email=email, kind=kind, details=vars(details), full_name=full_name, password_hash=password_hash,
+        locale=locale, token_hash=tokens.digest(secret),
+        expires_at=utcnow() + current_app.config["REGISTRATION_CONFIRM_TTL"],
+    ))
+    notifications.send(email, _l("Confirm your email to finish registering on Chợ HTX"), "registration_confirm",
+                       locale, full_name=full_name, legal_name=details.legal_name,
+                       link=notifications.link("accounts.confirm_registration", token=secret))
+
+
+def _open_registration(secret):
+    record = db.session.scalar(db.select(PendingRegistration).filter_by(token_hash=tokens.digest(secret or "")))
+    if record is None or record.expires_at <= utcnow():
+        raise NotFound(_l("This link is invalid or has expired. Register again to get a new one."),
+                       code="invalid_token")
+    return record
+
+
+def check_registration_token(secret):
+    """Raise NotFound unless the registration link can still be used."""
+    _open_registration(secret)
+
+
+@unit_of_work()
+def confirm_registration(secret):
+    """Create the pending organisation and its owner of a registration whose emailed link was followed.
+
+    The owner proved they read the email. Every rule is checked again: meanwhile the tax code may
+    have been registered by someone else (ValidationFailed) or the email confirmed through another
+    registration (Conflict, code email_taken). Raises NotFound for an unknown, used or expired link.
+    """
+    record = _open_registration(secret)
+    details = OrganisationDetails.from_mapping(record.details)
+    _clean_details(record.kind, details)
+    if _user_id_by_email(record.email) is not None:
+        raise Conflict(EMAIL_TAKEN, code="email_taken")
+    organisation = Organisation(kind=record.kind, status=OrganisationStatus.PENDING, **vars(details))
+    user = _new_user(record.email, record.full_name, None, organisation, MemberRole.OWNER,
+                     password_hash=record.password_hash)
+    user.locale = record.locale
+    # The link is spent, and so are other requests of this email: none may hold a password hash longer.
+    db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.email == record.email))
     db.session.add_all([organisation, user])
     events.organisation_registered(organisation, user)
     return user
 
 
-def authenticate(email, password):
-    """Return the user for these credentials or raise InvalidCredentials (same answer for every failure)."""
-    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email)))
-    if user is None or not user.is_active:
-        passwords.burn_time(passwords.normalise(password or "")[:passwords.MAX_LENGTH])
-        raise InvalidCredentials(_l("Wrong email or password."))
-    if not _password_matches(user, password):
+def authenticate(email, password, client=None, unlocking=False):
+    """Return the user for these credentials or raise InvalidCredentials (the same answer for every
+    failure, unknown emails included).
+
+    `client` (throttle.Client: address, trusted-browser cookie) is held to the login throttle: raises
+    throttle.TooManyAttempts, before the password is checked, while this address must wait or while
+    the account is at its ceiling and the browser is not trusted. `unlocking`: an emailed unlock link
+    is being followed, which lets the browser past the ceiling. The wrong password that brings the
+    account to its ceiling emails its owner an unlock link (request_login_unlock).
+    """
+    email = normalise_email(email)
+    user = db.session.scalar(db.select(User).filter_by(email=email))
+    if user is not None and not user.is_active:
+        user = None
+    if not _throttled_password_check(email, user, password, client, unlocking):
         raise InvalidCredentials(_l("Wrong email or password."))
     if passwords.needs_rehash(user.password_hash):
         with unit_of_work():
             user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def check_password(user, password, client=None):
+    """True when a signed-in `user` re-entered their password correctly (signing an MoU, changing the
+    password), held to the login throttle exactly as a login from `client` would be: the same counters
+    per (account, address) and per account, so guesses here and at the login page add up. Raises
+    throttle.TooManyAttempts, before the password is checked, while this pair must wait (or while the
+    account is at its ceiling and the browser is not trusted). Call it outside the caller's unit of
+    work: the wrong password that brings the account to its ceiling commits its unlock email."""
+    return _throttled_password_check(user.email, user, password, client)
+
+
+def _throttled_password_check(email, user, password, client=None, unlocking=False):
+    """The login throttle around one password check; `user` None (unknown or removed) always fails,
+    after the same work."""
+    client = client or throttle.Client(address="")
+    trusted = unlocking or client.trusts(user)
+    throttle.check(email, client, trusted)
+    if user is None or not _password_matches(user, password):
+        if user is None:
+            passwords.burn_time(passwords.normalise(password or "")[:passwords.MAX_LENGTH])
+        if throttle.failed(email, client, trusted) and user is not None and not unlocking:
+            request_login_unlock(user)
+        return False
+    throttle.succeeded(email, client)
+    return True
+
+
+@unit_of_work()
+def request_login_unlock(user):
+    """Email the owner of an account at its login ceiling a single-use link (valid LOGIN_UNLOCK_TTL)
+    that lets a browser past the ceiling. Called once per ceiling window, by authenticate."""
+    secret = tokens.new_secret()
+    db.session.add(LoginUnlock(user=user, token_hash=tokens.digest(secret),
+                               expires_at=utcnow() + current_app.config["LOGIN_UNLOCK_TTL"]))
+    events.login_ceiling_reached(user)
+    notifications.send(user.email, _l("Someone is trying passwords on your Chợ HTX account"), "login_unlock",
+                       user.locale, user=user, link=notifications.link("accounts.unlock_login", token=secret),
+                       reset_link=notifications.link("accounts.forgot_password"))
+
+
+def _open_unlock(secret):
+    record = db.session.scalar(db.select(LoginUnlock).filter_by(token_hash=tokens.digest(secret or "")))
+    if record is None or not record.is_open(utcnow()) or not record.user.is_active:
+        raise NotFound(_l("This link is invalid or has expired. If logging in is still refused, ask for a "
+                          "password reset."), code="invalid_token")
+    return record
+
+
+def open_login_unlock(secret):
+    """The user an unlock link is for; raises NotFound when it is unknown, used or expired."""
+    return _open_unlock(secret).user
+
+
+@unit_of_work()
+def unlock_login(secret, password, client):
+    """Log in through an emailed unlock link: the password is checked as at login (the per-address
+    delays apply) but the account's ceiling does not. Spends the user's unlock links. Raises NotFound,
+    InvalidCredentials or throttle.TooManyAttempts."""
+    record = _open_unlock(secret)
+    user = authenticate(record.user.email, password, client, unlocking=True)
+    now = utcnow()
+    for link in db.session.scalars(db.select(LoginUnlock).filter_by(user_id=user.id, used_at=None)):
+        link.used_at = now
+    events.login_unlocked(user)
     return user
 
 
@@ -245,19 +388,22 @@ def _password_matches(user, password):
     return passwords.verify_password(user.password_hash, password)
 
 
-@unit_of_work()
-def change_password(user, current_password, new_password, keep_session_secret=None):
+def change_password(user, current_password, new_password, keep_session_secret=None, client=None):
     """Change a password after checking the current one. Other sessions end, every API token is revoked
-    and the user is told by mail. Returns the number of API tokens revoked (the page says so too)."""
-    if not _password_matches(user, current_password):
+    and the user is told by mail. Returns the number of API tokens revoked (the page says so too).
+
+    The current password is checked under the login throttle (check_password, before the unit of work:
+    a session left open must not let anyone guess it freely); raises throttle.TooManyAttempts."""
+    if not check_password(user, current_password, client):
         raise ValidationFailed(_l("The current password is wrong."), field="current_password")
-    passwords.check_policy(new_password, [user.email, user.full_name])
-    user.password_hash = passwords.hash_password(new_password)
-    user.password_changed_at = utcnow()
-    revoked = _end_everything_of(user, keep_session_secret)
-    events.password_changed(user)
-    _notify_password_changed(user, revoked)
-    return revoked
+    with unit_of_work():
+        passwords.check_policy(new_password, [user.email, user.full_name])
+        user.password_hash = passwords.hash_password(new_password)
+        user.password_changed_at = utcnow()
+        revoked = _end_everything_of(user, keep_session_secret)
+        events.password_changed(user)
+        _notify_password_changed(user, revoked)
+        return revoked
 
 
 def _end_everything_of(user, keep_session_secret=None):
@@ -285,13 +431,21 @@ def _notify_password_changed(user, revoked_tokens):
 
 
 @unit_of_work()
-def request_password_reset(email):
-    """Email a single-use reset link if the account exists. Says nothing either way (no enumeration)."""
-    user = db.session.scalar(db.select(User).filter_by(email=normalise_email(email), is_active=True))
-    if user is None:
-        tokens.digest(tokens.new_secret())  # similar work either way
-        return
+def request_password_reset(email, locale=None):
+    """Email a single-use reset link when an active account has this email, else a note that no account
+    uses the address (to something shaped like an address). The answer (None) and the work (one email
+    rendered and queued) are the same either way (ASVS 2.2, no enumeration); `locale` is the asker's,
+    for the note."""
+    email = normalise_email(email)
+    # The organisation comes with the user (its event needs it): both paths read the database once.
+    user = db.session.scalar(
+        db.select(User).filter_by(email=email, is_active=True).options(joinedload(User.organisation)))
     secret = tokens.new_secret()
+    if user is None:
+        if _email_problem(email) is None:
+            notifications.send(email, _l("Reset your Chợ HTX password"), "password_reset_unknown", locale,
+                               email=email, link=notifications.link("accounts.register_start"))
+        return
     db.session.add(
         PasswordReset(
             user=user,
@@ -317,6 +471,16 @@ def _spend_reset_links(user):
     outstanding = db.select(PasswordReset).filter_by(user_id=user.id, used_at=None)
     for record in db.session.scalars(outstanding):
         record.used_at = utcnow()
+
+
+@unit_of_work()
+def prune():
+    """Forget registration requests past their link's lifetime (they hold a password hash) and login
+    unlock links that can no longer be used. Daily; returns the number of registration requests deleted."""
+    now = utcnow()
+    result = db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.expires_at <= now))
+    db.session.execute(db.delete(LoginUnlock).where(LoginUnlock.expires_at <= now))
+    return result.rowcount
 
 
 def check_reset_token(secret):
@@ -382,7 +546,14 @@ def update_organisation(actor, details):
 
 @unit_of_work()
 def invite_member(actor, email, role=MemberRole.MEMBER):
-    """The owner invites someone by email; the link expires after INVITATION_TTL."""
+    """The owner invites someone by email; the link expires after INVITATION_TTL.
+
+    An email that already has an account (of another organisation, or removed) is answered the same as a
+    new one (ASVS 2.2, no enumeration, as registration): the invitation is recorded, listed and written
+    to the history alike, but its owner gets a note that someone invited the address, with no link
+    (an account belongs to one organisation). Only a colleague already active in the owner's own
+    organisation, whom the members page lists anyway, is refused (Conflict, code already_member).
+    """
     organisation = actor.organisation
     require(actor, Permission.MANAGE_ORGANISATION, organisation)
     email = normalise_email(email)
@@ -390,8 +561,9 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
         raise ValidationFailed(problem, field="email")
     if role not in {r.value for r in MemberRole}:
         raise ValidationFailed(_l("Choose owner or member."), field="role")
-    if db.session.scalar(db.select(User.id).filter_by(email=email)) is not None:
-        raise Conflict(_l("This person already has an account on Chợ HTX."), code="email_taken")
+    existing = db.session.scalar(db.select(User).filter_by(email=email))
+    if existing is not None and existing.is_active and existing.organisation_id == organisation.id:
+        raise Conflict(_l("This person is already a member of your organisation."), code="already_member")
     role = MemberRole(role)
     secret = tokens.new_secret()
     invitation = Invitation(
@@ -404,11 +576,13 @@ def invite_member(actor, email, role=MemberRole.MEMBER):
     )
     db.session.add(invitation)
     events.member_invited(invitation, actor)
+    subject = _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name)
+    if existing is not None:  # the secret is never sent: this invitation cannot be accepted
+        notifications.send(existing.email, subject, "invitation_existing_account", existing.locale, user=existing,
+                           invitation=invitation, login_link=notifications.link("accounts.login"))
+        return invitation
     link = notifications.link("accounts.accept_invitation", token=secret)
-    notifications.send(
-        email, _l("You are invited to join %(name)s on Chợ HTX", name=organisation.legal_name), "invitation",
-        actor.locale, invitation=invitation, link=link,
-    )
+    notifications.send(email, subject, "invitation", actor.locale, invitation=invitation, link=link)
     return invitation
 
 

@@ -1,10 +1,22 @@
 """Account pages. Each view reads a form, calls one service, and picks a response."""
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import services, sessions
+from marketplace.accounts import services, sessions, throttle
 from marketplace.accounts.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -16,9 +28,10 @@ from marketplace.accounts.forms import (
     OrganisationForm,
     RegistrationForm,
     ResetPasswordForm,
+    UnlockLoginForm,
 )
 from marketplace.accounts.models import OrganisationKind
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import Conflict, DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.forms import apply_service_errors
 from marketplace.safety import safe_next_url
@@ -28,36 +41,51 @@ blueprint = Blueprint("accounts", __name__)
 
 # ---------------------------------------------------------------- login and logout
 
-def _login_account_key():
-    return "login-account:" + services.normalise_email(request.form.get("email"))
-
-
-def _login_failed(response):
-    return bool(g.get("login_failed"))
-
-
 @blueprint.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_FAILURES_PER_ACCOUNT"],
-    methods=["POST"],
-    key_func=_login_account_key,
-    deduct_when=_login_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        client = throttle.client_of(request)
         try:
-            user = services.authenticate(form.email.data, form.password.data)
+            user = services.authenticate(form.email.data, form.password.data, client)
         except DomainError as error:
-            g.login_failed = True
-            flash(str(error.message), "danger")
-            return render_template("accounts/login.html", form=form), 401
+            return _login_refused(error, "accounts/login.html", form=form)
         _open_session(user)
-        return redirect(safe_next_url(form.next.data))
+        return throttle.trust_browser(redirect(safe_next_url(form.next.data)), client, user)
     return render_template("accounts/login.html", form=form)
+
+
+def _login_refused(error, template, **context):
+    """The form again with the reason: 401 for wrong credentials, 429 with Retry-After when throttled."""
+    flash(str(error.message), "danger")
+    response = make_response(render_template(template, **context), error.status)
+    if isinstance(error, throttle.TooManyAttempts):
+        g.retry_after = error.retry_after  # web._init_retry_after writes it, after Flask-Limiter's headers
+    return response
+
+
+@blueprint.route("/login/unlock/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"], methods=["POST"])
+def unlock_login(token):
+    """The link emailed when wrong passwords reached the account's ceiling: log in from this browser."""
+    user = services.open_login_unlock(token)
+    form = UnlockLoginForm()
+    if form.validate_on_submit():
+        client = throttle.client_of(request)
+        try:
+            user = services.unlock_login(token, form.password.data, client)
+        except DomainError as error:
+            if error.status == 404:
+                raise
+            return _login_refused(error, "accounts/unlock_login.html", form=form, email=user.email)
+        _open_session(user)
+        flash(_("You are logged in. This browser can log in to your account from now on, even while "
+                "someone keeps trying passwords elsewhere."), "success")
+        return throttle.trust_browser(redirect(url_for("main.home")), client, user)
+    return render_template("accounts/unlock_login.html", form=form, email=user.email)
 
 
 def _open_session(user):
@@ -89,30 +117,72 @@ def register_start():
     return render_template("accounts/register_start.html")
 
 
+def _refreshing_communes():
+    return "refresh_communes" in request.form
+
+
+def _registration_email_key():
+    return "register-email:" + services.normalise_email(request.form.get("owner_email"))
+
+
+def _registration_accepted(response):
+    return bool(g.get("registration_accepted"))
+
+
 @blueprint.route("/register/<any(cooperative, enterprise):kind>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTRATION_RATE_LIMIT_PER_IP"], methods=["POST"],
+               exempt_when=_refreshing_communes)
+@limiter.limit(lambda: current_app.config["REGISTRATION_RATE_LIMIT_PER_EMAIL"], methods=["POST"],
+               key_func=_registration_email_key, deduct_when=_registration_accepted, exempt_when=_refreshing_communes)
 def register(kind):
     form = RegistrationForm(is_cooperative=kind == OrganisationKind.COOPERATIVE)
-    if request.method == "POST" and "refresh_communes" in request.form:
+    if request.method == "POST" and _refreshing_communes():
         form.validate_on_submit()  # keeps the CSRF check; errors are not shown on a refresh
         _clear_errors(form)
         return render_template("accounts/register.html", form=form, kind=kind)
     if form.validate_on_submit():
         try:
-            user = services.register(
+            services.request_registration(
                 kind,
                 services.OrganisationDetails.from_mapping(form.details()),
                 form.owner_email.data,
                 form.full_name.data,
                 form.password.data,
+                locale=str(get_locale()),
             )
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
-            _open_session(user)
-            flash(_("Your organisation is registered. The cooperative alliance will verify it; "
-                    "meanwhile you can complete your profile."), "success")
-            return redirect(url_for("accounts.organisation"))
+            # The same words whether the email is new or already has an account (no enumeration).
+            g.registration_accepted = True
+            flash(_("We have sent an email to %(email)s. Open the link in it within 24 hours to finish the "
+                    "registration.", email=services.normalise_email(form.owner_email.data)), "info")
+            return redirect(url_for("accounts.register_sent"))
     return render_template("accounts/register.html", form=form, kind=kind), 422 if form.errors else 200
+
+
+@blueprint.get("/register/sent")
+def register_sent():
+    return render_template("accounts/register_sent.html")
+
+
+@blueprint.route("/register/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token):
+    """The emailed link: a button, so that a mail scanner opening the link creates nothing."""
+    services.check_registration_token(token)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            user = services.confirm_registration(token)
+        except (ValidationFailed, Conflict) as error:
+            messages = [str(m) for m in getattr(error, "errors", {}).values()] or [str(error.message)]
+            flash(" ".join([_("The registration could not be finished:"), *messages]), "danger")
+            return redirect(url_for("accounts.register_start"))
+        _open_session(user)
+        flash(_("Your organisation is registered. The cooperative alliance will verify it; "
+                "meanwhile you can complete your profile."), "success")
+        return redirect(url_for("accounts.organisation"))
+    return render_template("accounts/confirm_registration.html", form=form)
 
 
 def _clear_errors(form):
@@ -122,12 +192,18 @@ def _clear_errors(form):
 
 # ---------------------------------------------------------------- password reset
 
+def _reset_email_key():
+    return "reset-email:" + services.normalise_email(request.form.get("email"))
+
+
 @blueprint.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit(lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_EMAIL"], methods=["POST"],
+               key_func=_reset_email_key)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
+        services.request_password_reset(form.email.data, locale=str(get_locale()))
         flash(_("If an account exists for this email, we have sent a link to reset the password. "
                 "It works once, for one hour."), "info")
         return redirect(url_for("accounts.login"))
@@ -140,13 +216,14 @@ def reset_password(token):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            _user, revoked = services.reset_password(token, form.password.data)
+            user, revoked = services.reset_password(token, form.password.data)
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
             flash(_("Your password is changed. Log in with the new one."), "success")
             _flash_revoked_tokens(revoked)
-            return redirect(url_for("accounts.login"))
+            # The link proved the mailbox, as an unlock link does: this browser may log in despite the ceiling.
+            return throttle.trust_browser(redirect(url_for("accounts.login")), throttle.client_of(request), user)
     return render_template("accounts/reset_password.html", form=form)
 
 
@@ -175,15 +252,20 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            revoked = services.change_password(
-                current_user, form.current_password.data, form.new_password.data, session.get("auth")
-            )
+            revoked = services.change_password(current_user, form.current_password.data, form.new_password.data,
+                                               session.get("auth"), throttle.client_of(request))
+        except throttle.TooManyAttempts as error:
+            form.current_password.errors = [str(error.message)]
+            g.retry_after = error.retry_after  # web._init_retry_after writes it
+            return _account_page(password_form=form, status=error.status)
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
             flash(_("Your password is changed. Other devices have been logged out."), "success")
             _flash_revoked_tokens(revoked)
-            return redirect(url_for("accounts.account"))
+            # Other browsers' trust ended with the old password; this one proved it and stays trusted.
+            return throttle.trust_browser(redirect(url_for("accounts.account")), throttle.client_of(request),
+                                          current_user)
     return _account_page(password_form=form, status=422)
 
 

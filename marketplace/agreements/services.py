@@ -23,7 +23,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace import notifications, textinput
-from marketplace.accounts import passwords
+from marketplace.accounts import services as accounts
+from marketplace.accounts import throttle
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
 from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus, label
 from marketplace.agreements.models import (
@@ -602,15 +603,27 @@ def _certification(code):
     return Certification(code)
 
 
-@unit_of_work()
-def sign(actor, agreement_id, password, revision_number=None, audit=None):
+def sign(actor, agreement_id, password, revision_number=None, audit=None, client=None):
     """Sign the agreed PDF in the name of the actor's organisation.
 
-    Raises ValidationFailed (wrong password), Forbidden (no signing right), InvalidTransition (not
+    The password is checked under the login throttle (accounts.services.check_password, `client`: the
+    address and trusted-browser cookie; by default the audit's address), before the unit of work opens,
+    so the unlock email of a wrong password that reaches the account's ceiling is not rolled back.
+
+    Raises ValidationFailed (wrong password), throttle.TooManyAttempts (429: too many wrong passwords
+    from this address, or at the account's ceiling), Forbidden (no signing right), InvalidTransition (not
     awaiting this party's signature, already signed, or `revision_number` is not the agreed one) and
     Conflict (`signed_meanwhile`: another signature was added at the same moment; sign again).
     """
-    agreement = get_agreement(actor, agreement_id)
+    _check_signer(actor, get_agreement(actor, agreement_id))
+    audit = audit or Audit()
+    if not accounts.check_password(actor, password or "", client or throttle.Client(address=audit.ip_address)):
+        raise ValidationFailed.for_fields({"password": _l("The password is wrong.")})
+    with unit_of_work():
+        return _sign(actor, agreement_id, revision_number, audit)
+
+
+def _check_signer(actor, agreement):
     if not agreement.is_party(actor.organisation_id):
         raise NotFound()
     if agreement.role_of(actor.organisation_id) != PartyRole.WITNESS:
@@ -618,8 +631,11 @@ def sign(actor, agreement_id, password, revision_number=None, audit=None):
     if not actor.may_sign:
         raise Forbidden(_l("Only the owner, or a member the owner allowed to sign, signs for the organisation."),
                         code="no_signing_right")
-    if not passwords.verify_password(actor.password_hash, password or ""):
-        raise ValidationFailed.for_fields({"password": _l("The password is wrong.")})
+
+
+def _sign(actor, agreement_id, revision_number, audit):
+    agreement = get_agreement(actor, agreement_id)
+    _check_signer(actor, agreement)  # again, inside the transaction that signs
     if agreement.has_signed(actor.organisation_id):
         raise InvalidTransition(_l("Your organisation has already signed this MoU."), code="already_signed")
     if not agreement.can_sign(actor.organisation_id):
@@ -627,7 +643,7 @@ def sign(actor, agreement_id, password, revision_number=None, audit=None):
     if revision_number is not None and revision_number != agreement.agreed_revision_number:
         raise InvalidTransition(_l("This revision was replaced: only the agreed revision is signed."),
                                 code="superseded_revision")
-    _add_signature(agreement, actor, audit or Audit())
+    _add_signature(agreement, actor, audit)
     signed_by_all = not agreement.waiting_signers()
     _set_state(agreement, AgreementState.SIGNED if signed_by_all else AgreementState.PARTIALLY_SIGNED)
     if signed_by_all:

@@ -9,13 +9,26 @@ cost half a second to import: services import them only when a PDF is made, sign
 import io
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from marketplace.accounts import throttle
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
 from marketplace.agreements import queries, services
 from marketplace.agreements.forms import (
@@ -295,16 +308,16 @@ def _back(agreement_id, anchor=None):
 
 def _act(agreement_id, call, success, form=None, form_name=None):
     """Run one service call for the detail page: success → flash and back; bad input → the page again with
-    the message on the form's field (422); a refused step → flashed on the page. NotFound stays a 404."""
+    the message on the form's field (422); a signing password refused by the login throttle → the same,
+    429 with Retry-After; a refused step → flashed on the page. NotFound stays a 404."""
     try:
         call()
+    except throttle.TooManyAttempts as error:
+        g.retry_after = error.retry_after  # web._init_retry_after writes it
+        return _refused(agreement_id, ValidationFailed.for_fields({"password": error.message}), form, form_name,
+                        error.status)
     except ValidationFailed as error:
-        if form is None:
-            flash(str(error.message), "danger")
-            return _back(agreement_id)
-        apply_service_errors(form, error)
-        agreement = services.get_agreement(current_user, agreement_id)
-        return _detail_page(agreement, status=422, forms={form_name: form}, open_form=form_name)
+        return _refused(agreement_id, error, form, form_name)
     except NotFound:
         raise
     except DomainError as error:
@@ -312,6 +325,15 @@ def _act(agreement_id, call, success, form=None, form_name=None):
         return _back(agreement_id)
     flash(success, "success")
     return _back(agreement_id)
+
+
+def _refused(agreement_id, error, form, form_name, status=422):
+    if form is None:
+        flash(str(error.message), "danger")
+        return _back(agreement_id)
+    apply_service_errors(form, error)
+    agreement = services.get_agreement(current_user, agreement_id)
+    return _detail_page(agreement, status=status, forms={form_name: form}, open_form=form_name)
 
 
 def _revision_number(form):
@@ -363,7 +385,8 @@ def sign(agreement_id):
     form = SignForm()
     number = _revision_number(form)
     return _act(agreement_id, lambda: services.sign(current_user, agreement_id, form.password.data or "",
-                                                    revision_number=number, audit=_audit()),
+                                                    revision_number=number, audit=_audit(),
+                                                    client=throttle.client_of(request)),
                 _("Signed. The signature and the document's hash are in the evidence log."), form, "sign")
 
 

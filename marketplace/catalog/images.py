@@ -6,14 +6,14 @@ polyglot payloads and anything that is not pixels), stored under random names ou
 and served only as image/webp or as a PDF attachment.
 
 Decoding is the expensive part, so it is bounded before it starts. `inspect` reads only an image's
-header (Image.open is lazy) and works out how many pixels decoding will cost: width x height for PNG
-and WebP; for a baseline JPEG, what libjpeg decodes at the scale the largest stored version needs
-(draft: 1/2, 1/4 or 1/8, so a 48-megapixel phone photo decodes as 3); for a progressive JPEG, the
-whole image (libjpeg holds every coefficient whatever the scale). An image above IMAGE_MAX_PIXELS is
-refused there. A request's files are all inspected before any is decoded, and together they may cost
-IMAGE_MAX_PIXELS_PER_REQUEST: a batch with one bad file, or too many pixels, is refused having
-decoded nothing. Decoding then holds one image at a time, and each smaller version is made from the
-one before (docs/benchmarks.md measures the worst cases).
+header (Image.open is lazy) and works out how many pixels decoding will cost: width x height for PNG;
+twice that for WebP (DECODING_WEIGHT); for a baseline JPEG, what libjpeg decodes at the scale the
+largest stored version needs (draft: 1/2, 1/4 or 1/8, so a 48-megapixel phone photo decodes as 3); for
+a progressive JPEG, the whole image (libjpeg holds every coefficient whatever the scale). An image
+above IMAGE_MAX_PIXELS is refused there. A request's files are all inspected before any is decoded,
+and together they may cost IMAGE_MAX_PIXELS_PER_REQUEST: a batch with one bad file, or too many
+pixels, is refused having decoded nothing. Decoding then holds one image at a time, and each smaller
+version is made from the one before (docs/benchmarks.md measures the worst cases).
 """
 import io
 import math
@@ -38,8 +38,15 @@ PHOTO_MAX_SIDE = 1600
 THUMB_MAX_SIDE = 480
 SCAN_MAX_SIDE = 2400
 WEBP_QUALITY = 80
+# libwebp's effort, 0-6 (Pillow's default is 4). 2 costs about half the CPU of 4 for files within a few
+# per cent of the size on photos; WebP encoding is the one cost of an upload that grows with what the
+# pixels hold (noise) rather than with how many there are (docs/benchmarks.md).
+WEBP_METHOD = 2
 STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
 FILE_MODE = 0o640
+# Pillow's WebP decoder holds an image three times over while decoding it (libwebp's canvas, the frame's
+# bytes, the image), where PNG and JPEG hold it about once: a WebP's pixels count twice.
+DECODING_WEIGHT = {"WEBP": 2}
 # What Pillow raises on a damaged file, at open or while decoding.
 DAMAGED = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
 
@@ -115,15 +122,18 @@ def inspect(upload, field, max_side=PHOTO_MAX_SIDE, limits=None):
 def inspect_bytes(data, field, max_side=PHOTO_MAX_SIDE, limits=None):
     limits = limits or configured_limits()
     not_image = ValidationFailed.for_fields({field: _l("This file is not a JPEG, PNG or WebP image.")})
-    too_large = ValidationFailed.for_fields(
-        {field: _l("The image is too large (at most %(mp)s megapixels).", mp=megapixels(limits.max_pixels))})
+
+    def too_large(weight=1):
+        return ValidationFailed.for_fields({field: _l("The image is too large (at most %(mp)s megapixels).",
+                                                      mp=megapixels(limits.max_pixels // weight))})
+
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check (89 megapixels and more, from the header) refuses too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise too_large from None
+        raise too_large() from None
     except DAMAGED:
         raise not_image from None
     if image.format not in ACCEPTED_FORMATS:
@@ -133,8 +143,10 @@ def inspect_bytes(data, field, max_side=PHOTO_MAX_SIDE, limits=None):
         image.draft(None, _fitted(image.size, max_side))  # libjpeg decodes at 1/2, 1/4 or 1/8 scale
         if not image.info.get("progressive"):
             pixels = image.width * image.height
+    weight = DECODING_WEIGHT.get(image.format, 1)
+    pixels *= weight
     if pixels > limits.max_pixels:
-        raise too_large
+        raise too_large(weight)
     return Inspected(image=image, pixels=pixels, max_side=max_side)
 
 
@@ -173,7 +185,7 @@ def _webp_versions(inspected, field, sides):
     for side in sides:
         image.thumbnail((side, side), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
-        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
         versions.append((buffer.getvalue(), image.size))
     return versions
 

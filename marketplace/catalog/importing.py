@@ -179,9 +179,15 @@ def read_upload(upload):
     return data
 
 
-def import_limits(web=False):
-    """The caps on a file from the configuration (IMPORT_*); `web` takes the page's smaller row count."""
-    return Limits.from_config(current_app.config, web=web)
+def import_limits(web=False, alliance=False):
+    """The caps on a file from the configuration (IMPORT_*). Rows: the command line's; on the page
+    (`web`), a cooperative's file is tried within about a second (IMPORT_WEB_MAX_ROWS), the alliance's
+    registry may take a few (IMPORT_WEB_MAX_ROWS_ALLIANCE) and is pointed to the command line beyond."""
+    if not web:
+        return Limits.from_config(current_app.config)
+    if alliance:
+        return Limits.from_config(current_app.config, "IMPORT_WEB_MAX_ROWS_ALLIANCE", command_line_hint=True)
+    return Limits.from_config(current_app.config, "IMPORT_WEB_MAX_ROWS")
 
 
 def read_table(data, filename="", limits=None, stats=None):
@@ -214,7 +220,7 @@ def read_table(data, filename="", limits=None, stats=None):
 
 
 def _too_many_rows(limits):
-    if limits.web:
+    if limits.command_line_hint:
         return file_error(_l("The file has more than %(max)s rows. Split it into several files (the alliance loads "
                              "larger registries with the command `flask catalog import`).",
                              max=number(limits.max_rows)))
@@ -689,11 +695,13 @@ def _error_columns(error, columns):
 
 # ---------------------------------------------------------------- web flow: preview, then confirm
 
-def preview_upload(actor, upload):
+def preview_upload(actor, upload, stats=None):
     """Read an uploaded file and try every row without writing. Returns (token, table, report); the
-    parsed rows are kept under the token for one hour, for `confirm_upload`."""
+    parsed rows are kept under the token for one hour, for `confirm_upload`. `stats` (spreadsheet.Stats)
+    records the reading's work (for bench/uploads_bench.py)."""
     alliance = acting_for_alliance(actor)
-    table = read_table(read_upload(upload), upload.filename or "", limits=import_limits(web=True))
+    table = read_table(read_upload(upload), upload.filename or "", limits=import_limits(web=True, alliance=alliance),
+                       stats=stats)
     check_columns(table, alliance)
     report = run_import(actor, table, dry_run=True)
     return save_preview(actor, table), table, report

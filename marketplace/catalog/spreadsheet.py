@@ -57,15 +57,15 @@ class Limits:
     max_shared_strings: int = 120_000
     max_unpacked_bytes: int = 20 * 1024 * 1024
     max_line_chars: int = 100_000
-    web: bool = False  # the rows message points to the command line, which takes more rows
+    command_line_hint: bool = False  # the rows message points to `flask catalog import`, which takes more
 
     @classmethod
-    def from_config(cls, config, web=False):
-        return cls(max_rows=config["IMPORT_WEB_MAX_ROWS" if web else "IMPORT_MAX_ROWS"],
+    def from_config(cls, config, rows_setting="IMPORT_MAX_ROWS", command_line_hint=False):
+        return cls(max_rows=config[rows_setting],
                    max_columns=config["IMPORT_MAX_COLUMNS"], max_cells=config["IMPORT_MAX_CELLS"],
                    max_shared_strings=config["IMPORT_MAX_SHARED_STRINGS"],
                    max_unpacked_bytes=config["IMPORT_MAX_UNPACKED_BYTES"],
-                   max_line_chars=config["IMPORT_MAX_LINE_CHARS"], web=web)
+                   max_line_chars=config["IMPORT_MAX_LINE_CHARS"], command_line_hint=command_line_hint)
 
 
 @dataclass

@@ -18,8 +18,8 @@ from marketplace.catalog.views import blueprint
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.forms import apply_service_errors
 from marketplace.querystring import whole_number_arg
-from marketplace.ratelimits import upload_limits
 from marketplace.routing import MAX_ID
+from marketplace.upload_limits import upload_limits
 
 MAX_ROWS_SHOWN = 300
 MAX_ERRORS_SHOWN = 500

@@ -16,7 +16,7 @@ from marketplace.catalog.views import blueprint
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.forms import apply_service_errors
 from marketplace.querystring import MAX_PAGE, whole_number_arg
-from marketplace.ratelimits import upload_limits
+from marketplace.upload_limits import upload_limits
 
 PRODUCT = "<id:product_id>"
 STATUS_TABS = [("", None), *((status.value, status) for status in ProductStatus)]

@@ -27,6 +27,8 @@ SCHEDULE = (
                  "mark OCOP certificates past their expiry date as expired and tell the cooperatives"),
     ScheduledJob("agreements remind", "15 8 * * *", "marketplace.agreements.services:remind",
                  "expire MoUs past their end date and remind parties an MoU waits for (once per step)"),
+    ScheduledJob("accounts prune", "45 3 * * *", "marketplace.accounts.services:prune",
+                 "forget registration requests whose confirmation link has expired"),
     ScheduledJob("search prune-changes", "30 3 * * *", "marketplace.search.sync:prune_changes",
                  "forget search changes older than SEARCH_CHANGE_RETENTION_DAYS"),
 )

@@ -1,7 +1,7 @@
 """Orders, capacity usage, payments and Stripe events
 
 Revision ID: edee04a45134
-Revises: 2f331cf6d46c
+Revises: 8ecbe9418d04
 Create Date: 2026-11-28 15:19:04.456933
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'edee04a45134'
-down_revision = '2f331cf6d46c'
+down_revision = '8ecbe9418d04'
 branch_labels = None
 depends_on = None
 

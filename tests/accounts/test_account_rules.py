@@ -7,7 +7,14 @@ import pytest
 from flask_babel import force_locale
 
 from marketplace.accounts import services
-from marketplace.accounts.models import Invitation, Organisation, OrganisationEvent, OrganisationStatus, User
+from marketplace.accounts.models import (
+    Invitation,
+    Organisation,
+    OrganisationEvent,
+    OrganisationStatus,
+    PendingRegistration,
+    User,
+)
 from marketplace.errors import Forbidden, ValidationFailed
 from marketplace.extensions import db
 from tests import factories
@@ -35,7 +42,7 @@ def test_assumptions_of_the_long_values():
 
 
 def test_a_full_name_has_at_most_120_characters_in_every_service(app, cooperative_owner):
-    assert refused_fields(lambda: services.register("cooperative", registration_details(), "minh@example.vn",
+    assert refused_fields(lambda: services.request_registration("cooperative", registration_details(), "minh@example.vn",
                                                     LONG_NAME, factories.PASSWORD)) == {
         "full_name": "Use at most 120 characters."}
     invitation(SimpleNamespace(cooperative=cooperative_owner.organisation, owner=cooperative_owner))
@@ -45,8 +52,9 @@ def test_a_full_name_has_at_most_120_characters_in_every_service(app, cooperativ
     assert refused_fields(lambda: services.create_alliance_user("staff@lienminh.example", LONG_NAME,
                                                                 factories.PASSWORD)) == {
         "full_name": "Use at most 120 characters."}
-    services.register("cooperative", registration_details(), "minh@example.vn", LONG_NAME[:120], factories.PASSWORD)
-    assert count(User, full_name=LONG_NAME[:120]) == 1
+    services.request_registration("cooperative", registration_details(), "minh@example.vn", LONG_NAME[:120],
+                                  factories.PASSWORD)
+    assert count(PendingRegistration, full_name=LONG_NAME[:120]) == 1
 
 
 def test_the_command_line_refuses_a_long_staff_name(app):
@@ -65,11 +73,11 @@ def test_the_registration_page_refuses_a_long_name_next_to_the_field(client):
 
 def test_emails_have_at_most_254_characters(app, cooperative_owner):
     too_long = {"owner_email": "Use at most 254 characters."}
-    assert refused_fields(lambda: services.register("cooperative", registration_details(), LONG_EMAIL,
+    assert refused_fields(lambda: services.request_registration("cooperative", registration_details(), LONG_EMAIL,
                                                     "Hoàng Văn Minh", factories.PASSWORD)) == too_long
     details = registration_details()
     details.email = LONG_EMAIL
-    assert refused_fields(lambda: services.register("cooperative", details, "minh@example.vn", "Hoàng Văn Minh",
+    assert refused_fields(lambda: services.request_registration("cooperative", details, "minh@example.vn", "Hoàng Văn Minh",
                                                     factories.PASSWORD)) == {"email": "Use at most 254 characters."}
     assert refused_fields(lambda: services.invite_member(cooperative_owner, LONG_EMAIL)) == {
         "email": "Use at most 254 characters."}

@@ -263,6 +263,7 @@ def test_session_cookie_attributes_in_production(production_app, cooperative_own
         **https,
     )
     assert response.status_code == 302
+    login_response = response
     login_cookies = set_cookie_headers(response, "__Host-session")
     assert login_cookies, "login must set a fresh session cookie"
     seen += login_cookies
@@ -280,6 +281,10 @@ def test_session_cookie_attributes_in_production(production_app, cooperative_own
     for header in seen:
         assert_host_session_cookie(header)
     assert all(h.split("=", 1)[0] == "__Host-session" for h in seen)
+    (trusted,) = set_cookie_headers(login_response, "__Host-trusted-browser")
+    attributes = [part.strip().lower() for part in trusted.split(";")[1:]]
+    assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(attributes), trusted
+    assert not any(a.startswith("domain") for a in attributes), trusted
 
 
 def test_plain_http_is_redirected_to_https_in_production(production_app):
@@ -310,6 +315,11 @@ def test_login_never_sets_a_remember_cookie(app, client, cooperative_owner, reme
     })
     assert response.status_code == 302
     names = [h.split("=", 1)[0] for h in set_cookie_headers(response)]
-    assert names == ["session"]
+    assert sorted(names) == ["session", "trusted_browser"]
     assert client.get_cookie("remember_token") is None
+    # The trusted-browser cookie (accounts/throttle.py) only lets this browser past the login ceiling:
+    # alone it logs nobody in.
+    other = app.test_client()
+    other.set_cookie("trusted_browser", client.get_cookie("trusted_browser").value)
+    assert_sent_to_login(other.get("/account"))
     assert "remember" not in app.test_client().get("/login").get_data(as_text=True).lower()

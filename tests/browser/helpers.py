@@ -5,6 +5,7 @@ interface is translated (Vietnamese first, English second) and its wording may c
 """
 import itertools
 import random
+import re
 import uuid
 from email import message_from_string
 from email import policy as email_policy
@@ -91,8 +92,17 @@ def submit_registration(page):
     page.locator("main form[action^='/register/'] > button[type=submit]").click()
 
 
-def register(page, kind, legal_name=None, owner_email=None):
-    """Register an organisation through the form; returns (legal name, owner email)."""
+def finish_registration(page, server, owner_email):
+    """After the form: open the link emailed to the owner (the server prints mail to its log) and confirm."""
+    page.wait_for_url("**/register/sent")
+    body = mail_sent_to(server.log(), owner_email)
+    page.goto(re.search(r"http://127\.0\.0\.1:\d+/register/confirm/\S+", body).group(0))
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/organisation")
+
+
+def register(page, kind, server, legal_name=None, owner_email=None):
+    """Register an organisation through the form and the emailed link; returns (legal name, owner email)."""
     legal_name = legal_name or f"{'HTX' if kind == 'cooperative' else 'Công ty'} {unique('Thử nghiệm')}"
     owner_email = owner_email or f"{unique(kind)}@example.vn"
     page.goto("/register")
@@ -100,7 +110,7 @@ def register(page, kind, legal_name=None, owner_email=None):
     page.wait_for_url(f"**/register/{kind}")
     fill_registration(page, kind, legal_name, owner_email)
     submit_registration(page)
-    page.wait_for_url("**/organisation")
+    finish_registration(page, server, owner_email)
     expect(page.locator("main h1")).to_have_text(legal_name)
     expect(page.locator("main .badge.status-pending")).to_be_visible()
     return legal_name, owner_email

@@ -104,6 +104,7 @@ PUBLIC_PAGES = [
     ("/register", 200),
     ("/register/cooperative", 200),
     ("/register/enterprise", 200),
+    ("/register/sent", 200),
     ("/forgot-password", 200),
     ("/no-such-page", 404),
 ]

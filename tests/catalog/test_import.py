@@ -346,6 +346,16 @@ def test_the_web_takes_fewer_rows_than_the_command_line(client, auth, english, c
     assert preview_files(client.application) == []
 
 
+def test_the_alliances_registry_may_be_longer_on_the_page(client, auth, english, alliance_user):
+    client.application.config.update(IMPORT_WEB_MAX_ROWS=1, IMPORT_WEB_MAX_ROWS_ALLIANCE=2)
+    auth.login(alliance_user.email)
+    assert upload(client, csv_bytes([registry_row(), registry_row(name="Chè đen")])).status_code == 200
+    response = upload(client, csv_bytes([registry_row(name=str(n)) for n in range(3)]))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "more than 2 rows" in page and "flask catalog import" in page
+
+
 def test_an_xlsx_zip_bomb_is_refused_before_parsing(app, alliance_user):
     app.config["IMPORT_MAX_UNPACKED_BYTES"] = 1000
     with pytest.raises(ValidationFailed):

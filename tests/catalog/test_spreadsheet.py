@@ -246,7 +246,7 @@ def test_values_are_those_openpyxl_reads():
 def test_a_workbook_with_prefixed_names_and_1904_dates_is_read():
     main = hostile_files.MAIN
     parts = {
-        "[Content_Types].xml": hostile_files.CONTENT_TYPES,
+        "[Content_Types].xml": hostile_files.CONTENT_TYPES.format(shared="").encode(),
         "_rels/.rels": hostile_files.ROOT_RELS,
         "xl/workbook.xml": (f'<x:workbook xmlns:x="{main}" xmlns:r="{hostile_files.RELATIONSHIPS}">'
                             '<x:workbookPr date1904="1"/><x:sheets><x:sheet name="a" sheetId="1" r:id="rId1"/>'

@@ -1,5 +1,5 @@
 """Uploads are rate-limited per person and per organisation (issue 12, checklist row 36): photos,
-certificate scans and spreadsheet previews share the budgets (marketplace/ratelimits.py), refused
+certificate scans and spreadsheet previews share the budgets (marketplace/upload_limits.py), refused
 uploads count, a form sent without a file does not, and the counts are global in Redis.
 """
 import io

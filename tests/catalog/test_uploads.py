@@ -405,3 +405,12 @@ def test_the_image_limits_are_settings(app, owner_client, english, product, deco
     response = post_photos(owner_client, product.id, (hostile_files.png(1001, 1000), "a.png"))
     assert_refused(response, app, product.id, "a.png: The image is too large (at most 1 megapixels).")
     assert decodes == []
+
+
+def test_a_webps_pixels_count_twice(app, owner_client, english, product, decodes):
+    """Pillow's WebP decoder holds the image three times over while decoding it."""
+    side = hostile_files.square_side(9_000_000)
+    response = post_photos(owner_client, product.id, (hostile_files.webp(side, side), "big.webp"))
+    assert_refused(response, app, product.id, "big.webp: The image is too large (at most 8 megapixels).")
+    assert decodes == []
+    assert post_photos(owner_client, product.id, (hostile_files.webp(2000, 2000), "ok.webp")).status_code == 302
