@@ -152,7 +152,9 @@ class Store:
 
     def create(self):
         if self.sqlite:
-            Path(self.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+            path = self.url.removeprefix("sqlite:///")
+            for suffix in ("", "-wal", "-shm"):  # a WAL left by a crash must not meet a new file
+                Path(path + suffix).unlink(missing_ok=True)
         else:
             with self.admin() as connection:
                 connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
