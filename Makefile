@@ -74,4 +74,4 @@ test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance/*.sqlite3 search_index/*[!p] test-artifacts
+	rm -rf $(VENV) instance/*.sqlite3 instance/*.sqlite3-wal instance/*.sqlite3-shm search_index/*[!p] test-artifacts

@@ -17,12 +17,7 @@ database is a temporary SQLite file, SIGNING_DIR a temporary folder; nothing is 
 Run it from the repository root. See docs/benchmarks.md for results.
 """
 import argparse
-import json
-import math
-import os
-import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import stats  # noqa: E402
 
 STEPS = ("render", "credentials", "sign_seller", "sign_buyer", "sign_witness", "verify")
 TARGET_TOTAL_MS = 1000.0
@@ -52,17 +50,6 @@ def parse_args(argv=None):
     if args.runs < 1 or args.lines < 1:
         parser.error("--runs and --lines must be at least 1")
     return args
-
-
-def percentile(sorted_values, p):
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
-
-
-def stats(nanoseconds):
-    values = sorted(ns / 1e6 for ns in nanoseconds)
-    return {"n": len(values), "p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2),
-            "max": round(values[-1], 2), "mean": round(sum(values) / len(values), 2)}
 
 
 def party(name, tax_code, representative):
@@ -101,18 +88,6 @@ def content(lines, organisations):
     }
 
 
-def revision():
-    """The commit measured, and whether the agreements' files differ from it (None outside git)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--", "marketplace/agreements"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return {"commit": commit, "agreements_modified": bool(changed)}
-
-
 def one_run(pdf, signing, document, organisations, verify_url):
     """(nanoseconds per step, the verification) for the whole path once."""
     from marketplace.unit_of_work import unit_of_work
@@ -143,7 +118,7 @@ def one_run(pdf, signing, document, organisations, verify_url):
 
 
 def benchmark(args, log):
-    load_start = [round(x, 2) for x in os.getloadavg()]
+    load_start = common.load_average()
     started = time.perf_counter()
     from marketplace.agreements import pdf, signing  # noqa: E402 - measured: what a web worker pays once
     import_seconds = time.perf_counter() - started
@@ -202,20 +177,18 @@ def benchmark(args, log):
             db.drop_all()
             db.engine.dispose()
 
-    total = stats(totals)
+    total = stats(totals, digits=2)
     return {
         "benchmark": "agreements",
         "version": 1,
         "params": {"runs": args.runs, "lines": args.lines},
-        "machine": {"cpus": os.cpu_count(), "load_average_start": load_start,
-                    "load_average_end": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "revision": revision(),
+        "machine": {**common.machine(), "load_average_start": load_start, "load_average_end": common.load_average()},
+        "revision": common.revision(["marketplace/agreements"], "agreements_modified"),
         "document": {"pages": pages, "bytes": len(data), "signatures": 3},
         "once": {"import_seconds": round(import_seconds, 3),
                  "ca_and_three_certificates_seconds": round(issue_seconds, 3),
                  "warmup_run_seconds": round(warmup_seconds, 3)},
-        "steps_ms": {step: stats(measured[step]) for step in STEPS},
+        "steps_ms": {step: stats(measured[step], digits=2) for step in STEPS},
         "total_ms": total,
         "target": {"total_p95_ms": TARGET_TOTAL_MS, "met": total["p95"] < TARGET_TOTAL_MS},
     }
@@ -265,19 +238,7 @@ def render_markdown(report):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-
-    def log(message):
-        print(message, file=sys.stderr, flush=True)
-
-    report = benchmark(args, log)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=1))
-    elif args.markdown:
-        print(render_markdown(report))
-    else:
-        print(render(report))
-    return 0
+    return common.main(argv, parse_args, benchmark, render, render_markdown)
 
 
 if __name__ == "__main__":

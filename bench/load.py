@@ -28,16 +28,13 @@ Everything stays on 127.0.0.1; every loop ends at its phase's deadline. See docs
 import argparse
 import gzip
 import http.client
-import json
 import multiprocessing
 import os
-import platform
 import random
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,9 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import corpus  # noqa: E402
+from bench import common, corpus  # noqa: E402
 from bench import queries as query_mix  # noqa: E402
-from bench.search_bench import percentile  # noqa: E402
+from bench.common import free_port, percentile  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "mật khẩu thử tải của doanh nghiệp"
@@ -152,7 +149,9 @@ class Store:
 
     def create(self):
         if self.sqlite:
-            Path(self.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+            path = self.url.removeprefix("sqlite:///")
+            for suffix in ("", "-wal", "-shm"):  # a WAL left by a crash must not meet a new file
+                Path(path + suffix).unlink(missing_ok=True)
         else:
             with self.admin() as connection:
                 connection.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
@@ -429,12 +428,6 @@ def request_plan(app, products, args):
 
 # ---------------------------------------------------------------- the server
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """gunicorn as make serve starts it (gunicorn.conf.py), on the benchmark's application module."""
 
@@ -644,26 +637,14 @@ def summarise(phase, samples, seconds):
 
 # ---------------------------------------------------------------- the whole run
 
-def revision():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "marketplace", "templates"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return {"commit": commit, "app_modified": bool(dirty)}
-
-
 def benchmark(args, log):
     report = {
         "benchmark": "load", "version": 1,
         "params": {"products": args.products, "seed": args.seed, "users": args.users, "seconds": args.seconds,
                    "warmup": args.warmup, "client_processes": args.client_processes,
                    "database": "sqlite" if args.sqlite else "postgresql"},
-        "machine": {"cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "revision": revision(),
+        "machine": common.machine(),
+        "revision": common.revision(["marketplace", "templates"], "app_modified"),
         "targets": dict(TARGETS),
     }
     store = Store(args)
@@ -711,7 +692,7 @@ def benchmark(args, log):
             server.stop()
         if not store.keep:
             store.drop()
-    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"]["load_average_end"] = common.load_average()
     report["results"] = results(report)
     if args.profile:
         profile_pages(store, args, plan, log)
@@ -857,19 +838,7 @@ def render_markdown(report):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-
-    def log(message):
-        print(message, file=sys.stderr, flush=True)
-
-    report = benchmark(args, log)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=1))
-    elif args.markdown:
-        print(render_markdown(report))
-    else:
-        print(render(report))
-    return 0
+    return common.main(argv, parse_args, benchmark, render, render_markdown)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The application as `make serve` runs it (gunicorn -c gunicorn.conf.py), for bench/load.py only.
+"""The application as `make serve` runs it (gunicorn -c gunicorn.conf.py), for bench/load.py and
+bench/orders_bench.py only.
 
 Three differences from wsgi.py, each needed to measure and none making a page cheaper:
 - SQL_QUERY_COUNT_HEADER: every response says how many SQL statements it ran (X-SQL-Queries);

@@ -19,10 +19,7 @@ Run it from the repository root. See docs/benchmarks.md for results.
 """
 import argparse
 import gc
-import json
-import math
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -34,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import corpus, peers, queries  # noqa: E402
+from bench import common, corpus, peers, queries  # noqa: E402
+from bench.common import stats  # noqa: E402
 from bench.engine import ENGINE_NAME, EngineUnavailable, MarketplaceEngine  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -72,21 +70,6 @@ def parse_args(argv=None):
     if args.keep_index and Path(args.keep_index).exists() and any(Path(args.keep_index).iterdir()):
         parser.error(f"--keep-index {args.keep_index} is not empty")
     return args
-
-
-def percentile(sorted_values, p):
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return None
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
-
-
-def stats(nanoseconds):
-    values = sorted(ns / 1e6 for ns in nanoseconds)
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "max": None, "mean": None}
-    return {"n": len(values), "p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
-            "max": round(values[-1], 3), "mean": round(sum(values) / len(values), 3)}
 
 
 def peak_rss_mb():
@@ -149,29 +132,14 @@ def profile(engine, measured, path, log):
     log(out.getvalue())
 
 
-def revision():
-    """The commit measured, and whether the engine's files differ from it (None outside git)."""
-    import subprocess
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--", "marketplace/search"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return {"commit": commit, "engine_modified": bool(changed)}
-
-
 def benchmark(args, log):
     report = {
         "benchmark": "search",
         "version": 1,
         "params": {"products": args.products, "queries": args.queries, "seed": args.seed,
                    "warmup": queries.WARMUP},
-        "machine": {"cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "revision": revision(),
+        "machine": common.machine(),
+        "revision": common.revision(["marketplace/search"], "engine_modified"),
     }
     started = time.perf_counter()
     products = corpus.generate(args.products, args.seed)
@@ -271,7 +239,7 @@ def benchmark(args, log):
             "p95_met": mine["latency_ms"]["p95"] <= TARGET_P95_MS,
             "rebuild_met": mine["build_seconds"] < TARGET_REBUILD_S,
         }
-    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"]["load_average_end"] = common.load_average()
     report["peak_rss_mb"] = peak_rss_mb()  # the engine's full build sets it (its writer's memory budget)
     report["rss_after_queries_mb"] = rss_after_queries
     return report
@@ -376,23 +344,8 @@ def render_markdown(report):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-
-    def log(message):
-        print(message, file=sys.stderr, flush=True)
-
-    try:
-        report = benchmark(args, log)
-    except (peers.PeerUnavailable, EngineUnavailable) as error:
-        print(f"search_bench: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=1))
-    elif args.markdown:
-        print(render_markdown(report))
-    else:
-        print(render(report))
-    return 0
+    return common.main(argv, parse_args, benchmark, render, render_markdown,
+                       unavailable=(peers.PeerUnavailable, EngineUnavailable), name="search_bench")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from flask import g, request, session
 from flask_login import current_user, user_unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import errors, i18n, logging_setup, routing, textinput
+from marketplace import database, errors, i18n, logging_setup, routing, textinput
 from marketplace.extensions import babel, bootstrap, compress, csrf, db, limiter, login_manager, mail, migrate, talisman
 
 # Only our own files and Stripe.js (issue: payments) may run scripts; no inline script or style.
@@ -29,6 +29,7 @@ def init_web(app):
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
     app.config.setdefault("MAIL_BACKEND", "console")
     db.init_app(app)
+    database.init_app(app)  # SQLite: busy timeout, WAL
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     textinput.init_app(app)  # after the CSRF check: a forged POST is refused as such first

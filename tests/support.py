@@ -4,11 +4,17 @@ the database URL of a backend for another process, logging in through the form, 
 import contextlib
 import os
 import re
+import secrets
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import unicodedata
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -143,6 +149,65 @@ def database_url(database):
     url = database["SQLALCHEMY_DATABASE_URI"]
     options = database.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("connect_args", {}).get("options")
     return url + ("?options=" + urllib.parse.quote(options) if options else "")
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn_server(database, tmp_path, workers=4, app="wsgi:app", env=None, timeout=60):
+    """gunicorn as `make serve` runs it (gunicorn.conf.py: sync workers, the app's own access lines) with
+    `workers` workers on a free port of 127.0.0.1, against the `database` fixture's backend (development
+    profile, console mail, files under tmp_path). Yields (base URL, log path) once /healthz answers 200;
+    stopped (SIGTERM, then waited for) afterwards."""
+    port = free_port()
+    settings = {
+        **os.environ,
+        "MARKETPLACE_ENV": "development",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url(database),
+        "SEARCH_INDEX_DIR": str(tmp_path / "search_index"),
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "SIGNING_DIR": str(tmp_path / "signing"),
+        "MAIL_BACKEND": "console",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": str(workers),
+        "LOG_FORMAT": "text",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    for name in ("REDIS_URL", "FLASK_APP"):
+        settings.pop(name, None)
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+                                   cwd=ROOT, env=settings, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, log_path.read_text(errors="replace")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start:\n" + log_path.read_text(errors="replace")
+            time.sleep(0.1)  # polling a process we do not control: it has no readiness signal
+        yield base, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def postgres_config(schema):
