@@ -2,7 +2,19 @@
 
 Every test that uses `app` runs on SQLite, and also on PostgreSQL when TEST_DATABASE_URL is set.
 In CI (CI=true) PostgreSQL is required: a missing server fails the run, it never skips.
+
+`localstripe` starts `python -m marketplace.payments.fake_stripe` once per run on a free port and yields its
+base URL (the payment tests and the browser tests use it). In CI a missing or failing localstripe fails the
+run; elsewhere a missing one skips the tests that need it (`pip install -e '.[test]'` installs it).
 """
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
 import pytest
 import sqlalchemy as sa
 
@@ -13,6 +25,7 @@ from tests.support import (
     BASE_CONFIG,
     IN_CI,
     POSTGRES_URL,
+    ROOT,
     AuthActions,
     IsolatedClient,
     compile_catalogues,
@@ -157,3 +170,67 @@ def english(client):
     """Switch the client to English, for tests that read English messages."""
     client.post("/language", data={"lang": "en"})
 
+
+# ---------------------------------------------------------------- fake Stripe
+
+START_SECONDS = 30
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url):
+    try:
+        with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def _start(log_path):
+    """A started fake Stripe (process, URL), or None if its port was taken before it could listen."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "marketplace.payments.fake_stripe", "--port", str(port)],
+                                   cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + START_SECONDS
+    while not _answers(url):
+        if process.poll() is not None:
+            if "address already in use" in log_path.read_text(errors="replace").lower():
+                return None
+            pytest.fail(f"the fake Stripe server exited ({process.returncode}):\n{log_path.read_text()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            pytest.fail(f"the fake Stripe server did not answer within {START_SECONDS} s:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory):
+    """The base URL of a fake Stripe server (localstripe, in memory) running for this test session."""
+    if importlib.util.find_spec("localstripe") is None:
+        reason = "localstripe is not installed (pip install -e '.[test]')"
+        if IN_CI:
+            pytest.fail(f"CI needs localstripe: {reason}")
+        pytest.skip(reason)
+    log_path = tmp_path_factory.mktemp("localstripe") / "server.log"
+    for _attempt in range(3):
+        started = _start(log_path)
+        if started:
+            break
+    else:
+        pytest.fail(f"the fake Stripe server found no free port:\n{log_path.read_text()}")
+    process, url = started
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

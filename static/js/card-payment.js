@@ -14,7 +14,8 @@
   card.mount("#card-element");
   button.disabled = false;
   card.on("change", function (event) {
-    errors.textContent = event.error ? event.error.message : "";
+    // Stripe.js passes an event; the fake Stripe's stand-in (tests, STRIPE_DEMO) calls this without one.
+    errors.textContent = event && event.error ? event.error.message : "";
   });
   form.addEventListener("submit", function (event) {
     event.preventDefault();

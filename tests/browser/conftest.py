@@ -2,7 +2,7 @@
 
 The server runs `flask run` with MARKETPLACE_ENV=development on a fresh SQLite file, after
 `flask db upgrade`, `flask seed-demo` and `flask search rebuild --if-missing`, exactly as `make run`
-does. Every page opened through these fixtures is watched: a CSP violation, a console error or an
+does; card payments go to the fake Stripe server (`localstripe`). Every page opened through these fixtures is watched: a CSP violation, a console error or an
 uncaught JavaScript exception fails the test. A failing test leaves a screenshot in test-artifacts/<test name>.png.
 """
 import os
@@ -97,8 +97,10 @@ def _wait_healthy(url, process, log_path, timeout=30.0):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """A real server process with demo data, shared by all browser tests; stopped at the end."""
+def live_server(tmp_path_factory, localstripe):
+    """A real server process with demo data, shared by all browser tests; stopped at the end.
+
+    Card payments go to the fake Stripe server (localstripe), whose Stripe.js stand-in the card page loads."""
     root = tmp_path_factory.mktemp("live")
     database_url = f"sqlite:///{root / 'marketplace.sqlite3'}"
     env = {
@@ -110,6 +112,11 @@ def live_server(tmp_path_factory):
         "SEARCH_INDEX_DIR": str(root / "search_index"),
         "MAIL_BACKEND": "console",
         "PYTHONUNBUFFERED": "1",
+        "STRIPE_SECRET_KEY": "sk_test_browser",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_browser",
+        "STRIPE_WEBHOOK_SECRET": "whsec_browser",
+        "STRIPE_API_BASE": localstripe,
+        "STRIPE_JS_URL": f"{localstripe}/js.stripe.com/v3/",
     }
     for name in ("FLASK_DEBUG", "FLASK_RUN_PORT", "FLASK_RUN_HOST"):
         env.pop(name, None)
