@@ -56,7 +56,7 @@ def seed_orders():
         request = orders.OrderRequest.from_mapping({
             "lines": [{"product_id": p.id, "quantity": q} for p, (_n, q) in zip(products, lines, strict=True)],
             "delivery": {"province_code": province, "commune_code": commune, "street": street,
-                         "requested_date": _possible_date(products).isoformat()},
+                         "requested_date": possible_date(products).isoformat()},
             "po_number": po, "agreement_id": agreement.id if agreement else None,
             "notes": "Đơn hàng minh họa của Chợ HTX."})
         order, = orders.place_orders(users[buyer], request)
@@ -104,7 +104,7 @@ def _signed_mou(buyer, seller):
         buyer_id=buyer.organisation_id, seller_id=seller.organisation_id, state=AgreementState.SIGNED, is_demo=True))
 
 
-def _possible_date(products):
+def possible_date(products):
     """The first date after every product's lead time (plus a week) that falls in each one's season."""
     day = today() + timedelta(days=7 + max(p.lead_time_days or 0 for p in products))
     for _ in range(366):

@@ -14,7 +14,7 @@ from marketplace import create_app
 from marketplace.accounts import services as accounts
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Product
-from marketplace.demo_orders import ADDRESSES, _possible_date
+from marketplace.demo_orders import ADDRESSES, possible_date
 from marketplace.extensions import db
 from tests.browser.helpers import (
     ALLIANCE,
@@ -59,7 +59,7 @@ def order_data(live_server):
         data = {
             "card": f"/products/{rice.id}/{rice.slug}",
             "transfer": f"/products/{product.id}/{product.slug}",
-            "date": _possible_date([rice, product]).isoformat(),
+            "date": possible_date([rice, product]).isoformat(),
             "province": str(province),
             "card_cooperative": rice.cooperative.legal_name,
             "transfer_cooperative": cooperative.legal_name,
