@@ -924,7 +924,9 @@ AGREEMENT_PATHS = {
          "409": _error("Not awaiting your organisation's signature (codes `invalid_transition`, `already_signed`; "
                        "`superseded_revision` when `revision_number` is not the agreed one; `signed_meanwhile`)."),
          "422": _error("The password is wrong (code `validation_failed`, field `password`), or the body is not "
-                       "valid.")}),
+                       "valid."),
+         "429": _error("Too many wrong passwords for this account (code `login_delayed`): the signing password is "
+                       "held to the login's throttle. Wait the seconds the `Retry-After` header gives.")}),
     "/agreements/{agreement_id}/void": _action(
         "voidAgreement", "Ask to void a signed agreement (with a reason), or confirm the other party's request.",
         {"type": "object", "additionalProperties": False,
