@@ -78,10 +78,19 @@ def _after_flush(session, _flush_context):
 
 
 def _after_rollback(session):
+    # Fired for a savepoint rolled back too: the outer transaction's messages still commit, so the list stays
+    # (an id whose row the savepoint took back finds nothing to deliver).
+    if session.in_nested_transaction():
+        return
     session.info.pop(NEW_MESSAGES, None)
 
 
 def _after_commit(session):
+    # SQLAlchemy also fires after_commit when a savepoint is released; its rows commit (or not) with the
+    # outer transaction, so they wait for it (delivering now would read uncommitted rows or, on SQLite,
+    # wait for this transaction's own write lock).
+    if session.in_nested_transaction():
+        return
     ids = session.info.pop(NEW_MESSAGES, None)
     if ids and has_app_context():
         dispatch(ids)

@@ -100,6 +100,8 @@ def _record(connection, products, cooperatives):
 
 
 def _after_rollback(session):
+    if session.in_nested_transaction():
+        return  # a savepoint: _after_soft_rollback decides
     session.info.pop(WRITTEN, None)
 
 
@@ -110,6 +112,8 @@ def _after_soft_rollback(session, previous_transaction):
 
 
 def _after_commit(session):
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy fires after_commit for it too): wait for the real commit
     recorded = session.info.pop(WRITTEN, None)
     if not recorded or not (recorded["products"] or recorded["cooperatives"]) or not has_app_context():
         return

@@ -91,6 +91,26 @@ def test_a_nested_unit_of_work_joins_the_outer_one(app, outbox, cooperative_owne
     assert messages() == [] and outbox == []
 
 
+def test_a_savepoint_neither_sends_early_nor_drops_the_outer_messages(app, outbox, cooperative_owner, monkeypatch):
+    # SQLAlchemy fires after_commit and after_rollback for savepoints too (the API's idempotency keys use one).
+    dispatched, dispatch = [], jobs_outbox.dispatch
+    monkeypatch.setattr(jobs_outbox, "dispatch", lambda ids: (dispatched.append(list(ids)), dispatch(ids)))
+    with unit_of_work():
+        notifications.send(cooperative_owner.email, "Before", "password_changed", user=cooperative_owner)
+        db.session.flush()
+        with db.session.begin_nested():
+            notifications.send(cooperative_owner.email, "Released", "password_changed", user=cooperative_owner)
+        with pytest.raises(RuntimeError):
+            with db.session.begin_nested():
+                notifications.send(cooperative_owner.email, "Taken back", "password_changed", user=cooperative_owner)
+                db.session.flush()
+                raise RuntimeError("refused")
+        assert dispatched == [] and outbox == []  # nothing is sent before the real commit
+    assert len(dispatched) == 1
+    assert sorted(m.subject for m in outbox) == ["Before", "Released"]
+    assert [m.status for m in messages()] == [OutboxStatus.DONE, OutboxStatus.DONE]
+
+
 def test_side_effects_outside_a_unit_of_work_are_refused(app, cooperative_owner):
     with pytest.raises(RuntimeError, match="inside a unit of work"):
         notifications.send(cooperative_owner.email, "Hello", "password_changed", user=cooperative_owner)
