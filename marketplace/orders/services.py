@@ -628,7 +628,7 @@ def _notify(order, organisation, subject, message):
 
 
 def _reason(reason):
-    reason = textinput.clean(reason if isinstance(reason, str) else "")
+    reason = _plain(reason)
     if not textinput.has_letter_or_digit(reason):
         raise ValidationFailed.for_fields({"reason": _l("Give a reason: the other side will read it.")})
     if len(reason) > MAX_REASON:
@@ -636,8 +636,13 @@ def _reason(reason):
     return reason
 
 
+def _plain(value):
+    """Text as stored: cleaned, without NUL characters (which PostgreSQL text cannot hold)."""
+    return textinput.clean(value.replace("\x00", "") if isinstance(value, str) else "")
+
+
 def _text(value, maximum, name, errors, required=False, missing=None):
-    text = textinput.clean(value if isinstance(value, str) else "")
+    text = _plain(value)
     if required and not textinput.has_letter_or_digit(text):
         errors[name] = missing
     elif len(text) > maximum:

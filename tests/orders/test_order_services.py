@@ -293,3 +293,14 @@ def test_season_start_wraps_over_the_new_year():
     assert capacity.season_start([], date(2026, 6, 1)) == date(2026, 1, 1)
     with pytest.raises(capacity.OutOfSeason):
         capacity.season_start([5, 6, 7], date(2026, 9, 1))
+
+
+def test_text_is_stored_without_nul_characters(cooperatives, buyer):
+    # PostgreSQL text cannot hold NUL (a form's %00, a JSON "\u0000"): it is dropped, not a 500.
+    thach = _product(cooperatives[0])
+    request = factories.order_request([(thach, 2)], po_number="PO\x00-9", notes="\x00Sáng")
+    request["delivery"]["street"] = "Số\x00 12"
+    order, = services.place_orders(buyer, services.OrderRequest.from_mapping(request))
+    assert (order.po_number, order.notes, order.street) == ("PO-9", "Sáng", "Số 12")
+    services.cancel(buyer, order.id, "Đổi\x00 kế hoạch")
+    assert order.status_reason == "Đổi kế hoạch"
