@@ -171,6 +171,10 @@ ACCESS = {
     "agreements.ca_crl": everyone(200),
     # orders: the buyer and the cooperative of an order only (the victim's order: 404 to everyone else)
     "orders.detail": signed_in(404),
+    # the order API: bearer tokens only (test_api_orders.py checks third parties' tokens get 404 on every route)
+    **dict.fromkeys(["api.orders", "api.order", "api.place_orders", "api.confirm_order", "api.reject_order",
+                     "api.cancel_order", "api.ship_order", "api.deliver_order", "api.start_payment",
+                     "api.payment_received"], everyone(401)),
     # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed
     "stripe_webhook.stripe_webhook": everyone(400),
 }
