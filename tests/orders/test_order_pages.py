@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import OrganisationStatus
 from marketplace.catalog.models import CapacityPeriod, Unit
+from marketplace.catalog.services import today as local_today  # the app's date: Vietnam's, not the machine's
 from marketplace.extensions import db
 from marketplace.orders import services
 from marketplace.orders.models import CartItem, Order, OrderStatus, PaymentMode
@@ -114,7 +115,7 @@ def test_the_whole_way_from_two_product_pages_to_a_completed_order(app, outbox, 
 
     form = page(shop.get("/checkout"))
     assert 'name="province_code"' in form and 'value="Số 5 Lê Lợi"' in form  # the buyer's address to start from
-    assert f'min="{(date.today() + timedelta(days=7)).isoformat()}"' in form  # the longest lead time: 7 days
+    assert f'min="{(local_today() + timedelta(days=7)).isoformat()}"' in form  # the longest lead time: 7 days
     response = shop.post("/checkout", data=checkout_form())
     assert response.status_code == 302, page(response)
     location = urlsplit(response.headers["Location"])
@@ -297,7 +298,7 @@ def test_the_list_shows_each_sides_orders_with_filters(app, thach, hoi, buyer, r
     assert first.reference in by_status and second.reference not in by_status
     by_cooperative = page(shop.get(f"/orders?counterparty={hoi.organisation_id}"))
     assert second.reference in by_cooperative and first.reference not in by_cooperative
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     assert "No order matches these filters." in page(shop.get(f"/orders?from={tomorrow}"))
     assert first.reference in page(shop.get(f"/orders?to={tomorrow}&from=not-a-date&status=nonsense"))
     seller = page(client_of(app, thach).get("/orders"))
