@@ -31,6 +31,8 @@ SCHEDULE = (
                  "forget registration requests whose confirmation link has expired"),
     ScheduledJob("search prune-changes", "30 3 * * *", "marketplace.search.sync:prune_changes",
                  "forget search changes older than SEARCH_CHANGE_RETENTION_DAYS"),
+    ScheduledJob("api prune-idempotency-keys", "20 * * * *", "marketplace.api.idempotency:prune",
+                 "forget the stored answers to API Idempotency-Keys older than 24 hours"),
 )
 
 
