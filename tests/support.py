@@ -376,3 +376,24 @@ def encrypted_pdf():
     document.cell(text="secret")
     document.set_encryption(owner_password="owner", user_password="")
     return bytes(document.output())
+
+
+def assert_documented(response, method, path):
+    """Assert that an API answer is what marketplace/api/openapi.py documents for this operation and status (the
+    body against its schema, formats included), as schemathesis checks; returns the JSON body. `path` is the
+    document's template, e.g. "/orders/{order_id}"."""
+    import jsonschema_rs
+
+    from marketplace.api.openapi import openapi_document
+
+    document = openapi_document()
+    responses = document["paths"][path][method.lower()]["responses"]
+    documented = responses.get(str(response.status_code))
+    assert documented is not None, f"{method} {path} answered {response.status_code}, which is not documented"
+    schema = documented["content"]["application/json"]["schema"]
+    body = response.get_json()
+    validator = jsonschema_rs.Draft202012Validator({**schema, "components": document["components"]},
+                                                   validate_formats=True)
+    errors = [f"{'/'.join(map(str, error.instance_path))}: {error.message}" for error in validator.iter_errors(body)]
+    assert not errors, f"{method} {path} {response.status_code} does not match the document: {errors}"
+    return body

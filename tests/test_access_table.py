@@ -188,6 +188,10 @@ ACCESS = {
     "orders.checkout": {"anonymous": LOGIN, "cooperative": 403, "enterprise": "→ /cart", "alliance": 403},
     # a verified cooperative's payment terms and bank account
     "payments.settings": {"anonymous": LOGIN, "cooperative": 200, "enterprise": 403, "alliance": 403},
+    # the order API: bearer tokens only (test_api_orders.py checks third parties' tokens get 404 on every route)
+    **dict.fromkeys(["api.orders", "api.order", "api.place_orders", "api.confirm_order", "api.reject_order",
+                     "api.cancel_order", "api.ship_order", "api.deliver_order", "api.start_payment",
+                     "api.payment_received"], everyone(401)),
     # Stripe's webhook: anyone may post, only a body signed with STRIPE_WEBHOOK_SECRET is processed
     "stripe_webhook.stripe_webhook": everyone(400),
 }

@@ -934,3 +934,374 @@ AGREEMENT_PATHS = {
 }
 SCHEMAS.update(AGREEMENT_SCHEMAS)
 PATHS.update(AGREEMENT_PATHS)
+
+
+# ---------------------------------------------------------------- orders and payments (issue 10): api/orders.py
+
+def _order_enums():
+    from marketplace.catalog.models import Unit
+    from marketplace.orders.models import OrderEventKind, OrderStatus, PaymentMode
+    from marketplace.payments.models import PaymentMethod, PaymentPurpose, PaymentStatus
+
+    def values(enum_class):
+        return [member.value for member in enum_class]
+
+    return {"status": values(OrderStatus), "event": values(OrderEventKind), "mode": values(PaymentMode),
+            "method": values(PaymentMethod), "purpose": values(PaymentPurpose), "payment_status": values(PaymentStatus),
+            "unit": values(Unit)}
+
+
+ORDER_ENUMS = _order_enums()
+ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": ID_PARAMETER}
+PAYMENT_ID = {"name": "payment_id", "in": "path", "required": True, "schema": ID_PARAMETER}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Any unique string you choose (1 to 255 visible ASCII characters, e.g. a UUID). A retry with "
+                   "the same key and the same body within 24 hours is not carried out again: it gets the first "
+                   "answer (its status and body, every answer except a 5xx), with `Idempotent-Replayed: true`. "
+                   "Two requests with the same key at the same moment order once: the second waits and gets the "
+                   "first's answer. The same key with another body is refused (422 `idempotency_key_reused`). "
+                   "Keys belong to the token's user.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_PARTY = {"type": "object", "required": ["id", "name"],
+          "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+_DATE_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _quantities(minimum, description):
+    return {"type": ["array", "null"], "description": description, "items": {
+        "type": "object", "required": ["product_id", "quantity"], "additionalProperties": False,
+        "properties": {"product_id": _ID, "quantity": {"type": "integer", "minimum": minimum, "maximum": 10**9}}}}
+
+
+ORDER_SCHEMAS = {
+    "Payment": {
+        "type": "object",
+        "description": "One attempt to pay (part of) an order. Money is integer đồng (VND).",
+        "required": ["id", "order_id", "method", "purpose", "amount_vnd", "status", "reference", "created_at",
+                     "paid_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "order_id": {"type": "integer"},
+            "method": {"enum": ORDER_ENUMS["method"]},
+            "purpose": {"enum": ORDER_ENUMS["purpose"],
+                        "description": "deposit or full: due before shipping; balance: due on delivery."},
+            "amount_vnd": {"type": "integer"},
+            "status": {"enum": ORDER_ENUMS["payment_status"]},
+            "reference": {"type": "string", "description": "The transfer message (and Stripe's metadata)."},
+            "created_at": _DATE_TIME,
+            "paid_at": _NULLABLE_DATE_TIME,
+        },
+    },
+    "StartedPayment": {
+        "description": "A payment just started, with what the buyer needs to pay it.",
+        "allOf": [
+            {"$ref": "#/components/schemas/Payment"},
+            {
+                "type": "object",
+                "required": ["client_secret", "vietqr"],
+                "properties": {
+                    "client_secret": {"type": ["string", "null"],
+                                      "description": "Card: the Stripe PaymentIntent's client secret, for Stripe.js."},
+                    "vietqr": {
+                        "type": ["object", "null"],
+                        "description": "Bank transfer: the VietQR code's text (any Vietnamese banking app scans it "
+                                       "as a QR code) and the same facts to type in.",
+                        "required": ["payload", "reference", "bank_name", "account_number", "account_name",
+                                     "amount_vnd"],
+                        "properties": {
+                            "payload": {"type": "string", "description": "EMVCo text of the NAPAS 247 VietQR code."},
+                            "reference": {"type": "string", "description": "The transfer message to write."},
+                            "bank_name": {"type": "string"},
+                            "account_number": {"type": "string"},
+                            "account_name": {"type": "string"},
+                            "amount_vnd": {"type": "integer"},
+                        },
+                    },
+                },
+            },
+        ],
+    },
+    "Order": {
+        "type": "object",
+        "description": "An enterprise's order to one cooperative. Lines are a snapshot of what was sold (name, unit "
+                       "and price when ordered). Money is integer đồng (VND). Happy path of `status`: placed → "
+                       "confirmed → awaiting_payment → paid → shipped → delivered → completed; or rejected, "
+                       "cancelled.",
+        "required": ["id", "reference", "status", "status_reason", "buyer", "cooperative", "agreement_id",
+                     "po_number", "notes", "requested_date", "delivery", "delivery_note", "placed_at",
+                     "status_changed_at", "lines", "total_vnd", "paid_vnd", "refunded_vnd", "amount_due_vnd",
+                     "payment_terms", "payments", "events"],
+        "properties": {
+            "id": {"type": "integer"},
+            "reference": {"type": "string", "description": "e.g. DH-2026-000123"},
+            "status": {"enum": ORDER_ENUMS["status"]},
+            "status_reason": {**NULLABLE_STRING, "description": "Why it was rejected or cancelled."},
+            "buyer": _PARTY,
+            "cooperative": _PARTY,
+            "agreement_id": {"type": ["integer", "null"], "description": "The MoU whose prices it was placed under."},
+            "po_number": NULLABLE_STRING,
+            "notes": NULLABLE_STRING,
+            "requested_date": {"type": "string", "format": "date"},
+            "delivery": {
+                "type": "object",
+                "required": ["province_code", "commune_code", "street", "requested_date", "address"],
+                "properties": {
+                    "province_code": {"type": "integer"},
+                    "commune_code": {"type": "integer"},
+                    "street": {"type": "string"},
+                    "requested_date": {"type": "string", "format": "date"},
+                    "address": {"type": "string", "description": "Street, commune and province in words."},
+                },
+            },
+            "delivery_note": {**NULLABLE_STRING, "description": "The cooperative's note when it shipped."},
+            "placed_at": _DATE_TIME,
+            "status_changed_at": _DATE_TIME,
+            "lines": {"type": "array", "items": {
+                "type": "object",
+                "required": ["product_id", "name", "unit", "quantity", "unit_price_vnd", "line_total_vnd",
+                             "price_source", "quantity_shipped", "quantity_received"],
+                "properties": {
+                    "product_id": {"type": ["integer", "null"], "description": "Null once the product was deleted."},
+                    "name": {"type": "string"},
+                    "unit": {"enum": ORDER_ENUMS["unit"]},
+                    "quantity": {"type": "integer"},
+                    "unit_price_vnd": {"type": "integer"},
+                    "line_total_vnd": {"type": "integer"},
+                    "price_source": {"enum": ["tier", "agreement"],
+                                     "description": "The catalogue's volume tier, or the MoU's agreed price."},
+                    "quantity_shipped": {"type": ["integer", "null"]},
+                    "quantity_received": {"type": ["integer", "null"]},
+                }}},
+            "total_vnd": {"type": "integer"},
+            "paid_vnd": {"type": "integer"},
+            "refunded_vnd": {"type": "integer"},
+            "amount_due_vnd": {"type": "integer", "description": "What the buyer may pay now (deposit, full amount "
+                                                                  "or balance): POST /orders/{id}/payments."},
+            "payment_terms": {
+                "type": "object",
+                "required": ["mode", "deposit_percent", "before_shipping_vnd"],
+                "properties": {
+                    "mode": {"enum": ORDER_ENUMS["mode"],
+                             "description": "full: everything before shipping; deposit: a percentage before "
+                                            "shipping, the balance on delivery."},
+                    "deposit_percent": {"type": ["integer", "null"]},
+                    "before_shipping_vnd": {"type": "integer", "description": "What must be paid before shipping."},
+                },
+            },
+            "payments": {"type": "array", "items": {"$ref": "#/components/schemas/Payment"}},
+            "events": {"type": "array", "description": "The order's timeline, oldest first (append-only).", "items": {
+                "type": "object",
+                "required": ["kind", "status", "at", "organisation_id", "note"],
+                "properties": {
+                    "kind": {"enum": ORDER_ENUMS["event"]},
+                    "status": {"enum": ORDER_ENUMS["status"], "description": "The order's status after it."},
+                    "at": _DATE_TIME,
+                    "organisation_id": {"type": ["integer", "null"],
+                                        "description": "Who did it; null for the platform (payments, Stripe)."},
+                    "note": NULLABLE_STRING,
+                }}},
+        },
+    },
+    "OrderPage": {
+        "type": "object",
+        "required": ["results", "total", "page"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+        },
+    },
+    "PlacedOrders": {
+        "type": "object",
+        "required": ["orders"],
+        "properties": {"orders": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Order"},
+                                  "description": "One order per cooperative, by cooperative id."}},
+    },
+    "OrderInput": {
+        "type": "object",
+        "description": "What to order and where to deliver it. Products of several cooperatives make one order per "
+                       "cooperative, all or none.",
+        "required": ["lines", "delivery"],
+        "additionalProperties": False,
+        "properties": {
+            "lines": {"type": "array", "minItems": 1, "maxItems": 50, "items": {
+                "type": "object", "required": ["product_id", "quantity"], "additionalProperties": False,
+                "properties": {
+                    "product_id": {**_ID, "description": "A product of the public catalogue, once per order."},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 10**9,
+                                 "description": "In the product's unit: at least its minimum order, a multiple of "
+                                                "its increment."}}}},
+            "delivery": {
+                "type": "object",
+                "required": ["province_code", "commune_code", "street", "requested_date"],
+                "additionalProperties": False,
+                "properties": {
+                    "province_code": {"enum": ENUMS["province"]},
+                    "commune_code": {"type": "integer", "minimum": 1, "maximum": 10**7,
+                                     "description": "A commune of the province (GET /geo/provinces/{code}/communes)."},
+                    "street": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+                    "requested_date": {"type": "string", "format": "date",
+                                       "description": "After every product's lead time, within a year, in the "
+                                                      "harvest months of seasonal products."},
+                },
+            },
+            "po_number": {"type": ["string", "null"], "maxLength": 40, "description": "Your purchase order number."},
+            "agreement_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID,
+                             "description": "An MoU in force with the cooperative: its agreed prices apply."},
+            "notes": {"type": ["string", "null"], "maxLength": 2000},
+        },
+    },
+}
+
+_ORDER = _json({"$ref": "#/components/schemas/Order"}, "The order.")
+NOT_A_PARTY_TO_THE_ORDER = {"404": _error("No such order, or your organisation is not its buyer or cooperative.")}
+BAD_ORDER_BODY = {
+    "400": _error("The body is not a JSON object (code `invalid_json`) or names fields that cannot be written "
+                  "(code `unknown_fields`)."),
+    "422": _error("Values break the rules (code `validation_failed`; `error.details.fields` holds a message per "
+                  "field, e.g. `lines.0.quantity`)."),
+}
+WRONG_SIDE = {"409": _error("Not possible in the order's status, or not your side's step (code "
+                            "`invalid_transition`; the message says why).")}
+NOT_FULFILLING = {"403": _error("Your organisation may not fulfil orders: not a verified cooperative (codes "
+                                "`wrong_organisation_kind`, `organisation_not_verified`).")}
+_EMPTY_BODY = {"type": "object", "additionalProperties": False}
+
+
+def _order_action(operation_id, summary, body_schema, extra=None, required=False):
+    return {"post": {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": SECURED,
+        "parameters": [ORDER_ID],
+        "requestBody": {"required": required, "content": {"application/json": {"schema": body_schema}}},
+        "responses": {"200": _ORDER, **BAD_ORDER_BODY, **UNAUTHENTICATED, **NOT_A_PARTY_TO_THE_ORDER, **WRONG_SIDE,
+                      **(extra or {})},
+    }}
+
+
+ORDER_PATHS = {
+    "/orders": {
+        "get": {
+            "operationId": "listOrders",
+            "summary": "Your organisation's orders, as buyer or as cooperative, newest first.",
+            "security": SECURED,
+            "parameters": [{"name": "status", "in": "query", "schema": {"enum": ORDER_ENUMS["status"]}},
+                           {"name": "agreement_id", "in": "query", "description": "Orders placed under one MoU.",
+                            "schema": ID_PARAMETER},
+                           PAGE, {**PER_PAGE, "description": "Results per page (default 20, at most 100)."}],
+            "responses": {"200": _json({"$ref": "#/components/schemas/OrderPage"}, "One page of orders."),
+                          **BAD_QUERY, **UNAUTHENTICATED},
+        },
+        "post": {
+            "operationId": "placeOrders",
+            "summary": "Order products of the public catalogue: one order per cooperative, all or none, with their "
+                       "capacity reserved. Prices are the volume tier's, or the MoU's when `agreement_id` names one "
+                       "in force.",
+            "security": SECURED,
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/OrderInput"}}}},
+            "responses": {
+                "201": {**_json({"$ref": "#/components/schemas/PlacedOrders"}, "The orders placed."),
+                        "headers": {"Idempotent-Replayed": {
+                            "description": "`true` when this is the stored answer to an earlier request with the "
+                                           "same Idempotency-Key (on every replayed status, not only 201).",
+                            "schema": {"enum": ["true"]}}}},
+                "400": _error("The body is not a JSON object (code `invalid_json`), names fields that cannot be "
+                              "written (code `unknown_fields`), or the Idempotency-Key is empty, longer than 255 "
+                              "characters or not visible ASCII (code `invalid_parameter`)."),
+                **UNAUTHENTICATED,
+                "403": _error("Your organisation may not order: not a verified enterprise (codes "
+                              "`wrong_organisation_kind`, `organisation_not_verified`)."),
+                "409": _error("A cooperative cannot supply a quantity for the requested date (code "
+                              "`insufficient_capacity`; `error.details.fields` names each short line, e.g. "
+                              "`lines.1.quantity`, with what is left). Nothing was ordered."),
+                "422": _error("Values break the rules (code `validation_failed`; `error.details.fields` holds a "
+                              "message per field: `lines.0.product_id`, `lines.0.quantity`, `delivery.commune_code`, "
+                              "`delivery.requested_date`, `agreement_id`, ...), or the Idempotency-Key was used for "
+                              "another request (code `idempotency_key_reused`). Nothing was ordered."),
+            },
+        },
+    },
+    "/orders/{order_id}": {
+        "get": {
+            "operationId": "getOrder",
+            "summary": "One order with its lines, payments and timeline.",
+            "security": SECURED,
+            "parameters": [ORDER_ID],
+            "responses": {"200": _ORDER, **BAD_QUERY, **UNAUTHENTICATED, **NOT_A_PARTY_TO_THE_ORDER},
+        },
+    },
+    "/orders/{order_id}/confirm": _order_action(
+        "confirmOrder", "The cooperative accepts a placed order: the buyer may then pay what is due before shipping.",
+        _EMPTY_BODY, NOT_FULFILLING),
+    "/orders/{order_id}/reject": _order_action(
+        "rejectOrder", "The cooperative refuses a placed order, with a reason; its capacity is released.", _REASON,
+        NOT_FULFILLING, required=True),
+    "/orders/{order_id}/cancel": _order_action(
+        "cancelOrder", "Either side cancels before shipping, with a reason: capacity is released, pending payments "
+        "cancelled, card payments refunded, bank transfers marked to pay back.", _REASON, required=True),
+    "/orders/{order_id}/ship": _order_action(
+        "shipOrder", "The cooperative ships a paid order, with a delivery note. `lines` gives the quantities shipped "
+        "(0 up to what was ordered); without it, everything ordered is shipped.",
+        {"type": "object", "additionalProperties": False, "required": ["delivery_note"], "properties": {
+            "delivery_note": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S",
+                              "description": "Carrier, vehicle, packages."},
+            "lines": _quantities(0, "Quantities shipped per product; products left out ship in full.")}},
+        NOT_FULFILLING, required=True),
+    "/orders/{order_id}/deliver": _order_action(
+        "deliverOrder", "The buyer confirms receipt. `lines` gives the quantities received (0 up to what was "
+        "shipped); without it, everything shipped was received. Paid in full, the order is completed; otherwise "
+        "the balance becomes due.",
+        {"type": "object", "additionalProperties": False, "properties": {
+            "lines": _quantities(0, "Quantities received per product; products left out were received in full.")}}),
+    "/orders/{order_id}/payments": {
+        "post": {
+            "operationId": "startPayment",
+            "summary": "The buyer starts the payment that is due now (deposit, full amount or balance) by card or "
+                       "bank transfer. A pending payment of the same method and amount is given again rather than a "
+                       "second one, so a retry is harmless.",
+            "security": SECURED,
+            "parameters": [ORDER_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["method"],
+                "properties": {"method": {"enum": ORDER_ENUMS["method"]}}}}}},
+            "responses": {
+                "201": _json({"$ref": "#/components/schemas/StartedPayment"},
+                             "The payment: for a card, `client_secret` to confirm it with Stripe.js; for a bank "
+                             "transfer, `vietqr` to show or send to the bank."),
+                **BAD_ORDER_BODY, **UNAUTHENTICATED, **NOT_A_PARTY_TO_THE_ORDER,
+                "409": _error("Nothing is due now, or the method is not offered for this order (code "
+                              "`payment_not_possible`: cards need Stripe configured, transfers the cooperative's "
+                              "bank account); Stripe failed (code `cards_unavailable`); only the buyer pays (code "
+                              "`invalid_transition`)."),
+            },
+        },
+    },
+    "/payments/{payment_id}/received": {
+        "post": {
+            "operationId": "confirmPaymentReceived",
+            "summary": "The cooperative confirms that a bank transfer arrived, with the amount received (at most "
+                       "what is unpaid on the order). Recorded once: the order becomes paid or completed.",
+            "security": SECURED,
+            "parameters": [PAYMENT_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["amount_vnd"],
+                "properties": {"amount_vnd": {"type": "integer", "minimum": 1, "maximum": 10**14}}}}}},
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/Payment"}, "The payment, received."),
+                **BAD_ORDER_BODY, **UNAUTHENTICATED, **NOT_FULFILLING,
+                "404": _error("No such payment, not a bank transfer, or not a payment to your cooperative (the "
+                              "buyer and third parties get 404)."),
+                "409": _error("Already recorded, or its order was cancelled (code `payment_not_possible`)."),
+            },
+        },
+    },
+}
+SCHEMAS.update(ORDER_SCHEMAS)
+PATHS.update(ORDER_PATHS)
