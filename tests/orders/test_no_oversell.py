@@ -2,10 +2,11 @@
 orders and 40 clear refusals (`insufficient_capacity`), on SQLite (no row locks: one writer at a time) and
 on PostgreSQL (row locks, re-checked after the wait), with nothing else going wrong.
 
-Several processes share one database, as production does: 4 processes × 12-13 threads, each thread in its
-own app context (its own session and connection) calling `orders.services.place_orders` once, all released
-together. The same through `POST /api/v1/orders` of gunicorn with 4 workers comes with the orders API (not
-on main yet).
+Two ways in, both with several processes sharing one database, as production does:
+- through HTTP: 50 threads released together against `POST /api/v1/orders` of gunicorn with 4 sync
+  workers, each buyer with its own API token (201 `{"orders": [...]}` or 409 `insufficient_capacity`);
+- through the service: 4 processes × 12-13 threads, each thread in its own app context (its own session
+  and connection) calling `orders.services.place_orders` once, all released together.
 
 Scenarios: a capacity per month (10 a month, one unit each); stock on hand (10 units); two products
 ordered together, listed in either order (PostgreSQL must not deadlock: lines are reserved in product
@@ -18,6 +19,8 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,7 @@ from marketplace.catalog.models import CapacityPeriod
 from marketplace.extensions import db
 from marketplace.orders.models import CapacityUsage, Order, OrderLine
 from tests import factories
-from tests.support import BASE_CONFIG
+from tests.support import BASE_CONFIG, gunicorn_server
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +93,63 @@ def _assert_exactly_capacity_held(products, rounds_done):
 
 # ---------------------------------------------------------------- through HTTP, gunicorn with 4 workers
 
+def _post(url, secret, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _fire_together(url, calls):
+    """POST every (secret, body) of `calls` from its own thread, all released by one barrier: [(status, body)]."""
+    answers = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def buyer(index, secret, body):
+        barrier.wait(timeout=TIMEOUT)
+        try:
+            status, raw = _post(url, secret, body)
+        except Exception as error:  # noqa: BLE001 - a refused or dropped connection is an answer to count
+            status, raw = None, repr(error).encode()
+        try:
+            answers[index] = (status, json.loads(raw))
+        except ValueError:
+            answers[index] = (status, raw.decode(errors="replace"))
+
+    threads = [threading.Thread(target=buyer, args=(n, *call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT)
+    return [answer or (None, "no answer") for answer in answers]
+
+
+def _refused_for_capacity(answer):
+    status, body = answer
+    return status == 409 and isinstance(body, dict) and body.get("error", {}).get("code") == "insufficient_capacity"
+
+
+def test_fifty_buyers_at_once_over_http_get_exactly_ten_orders(app, database, tmp_path):
+    rounds = {name: _products(periods) for name, periods in SCENARIOS.items()}
+    buyers = _buyers(BUYERS)
+    with gunicorn_server(database, tmp_path, workers=4) as (base, log_path):
+        for done, (name, products) in enumerate(rounds.items(), start=1):
+            answers = _fire_together(base + "/api/v1/orders",
+                                     [(secret, body) for (_id, secret), body in zip(buyers, _requests(products))])
+            placed = [a for a in answers if a[0] == 201]
+            refused = [a for a in answers if _refused_for_capacity(a)]
+            others = [a for a in answers if a not in placed and a not in refused]
+            assert (len(placed), len(refused), others) == (CAPACITY, BUYERS - CAPACITY, []), name
+            assert all(len(body["orders"]) == 1 for _status, body in placed), name
+            _assert_exactly_capacity_held(products, done)
+        log = log_path.read_text(errors="replace")
+    assert log.count("Booting worker") == 4, log
+    assert "Traceback" not in log and "database is locked" not in log and "deadlock" not in log, log
+
+
 # ---------------------------------------------------------------- through the service, 4 processes × threads
 
 # One launcher process imports the application once and forks PROCESSES workers (each builds its own app, so
@@ -145,12 +205,15 @@ def worker(number, rounds, ready, go, results):
 
 
 def collect(source, processes, count):
-    got = []
+    # A worker that delivered its last result exits 0 while the others still work: only a failed exit, or
+    # nothing for the whole timeout, is a death.
+    got, deadline = [], time.monotonic() + 120  # TIMEOUT
     while len(got) < count:
         try:
             got.append(source.get(timeout=0.5))
         except queue.Empty:
-            assert all(p.is_alive() for p in processes), "a worker process died"
+            assert all(p.exitcode in (None, 0) for p in processes), "a worker process died"
+            assert time.monotonic() < deadline, "no answer from the worker processes"
     return got
 
 
