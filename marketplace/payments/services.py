@@ -242,12 +242,13 @@ def confirm_transfer(actor, payment_id, amount_vnd):
     if order.cooperative_id != actor.organisation_id or payment.method != PaymentMethod.BANK_TRANSFER:
         raise NotFound()
     require(actor, Permission.FULFIL_ORDERS)
+    # The state first: a repeated confirmation is "already recorded" (409), not a bad amount (422).
+    if payment.status not in SETTLEABLE or order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+        raise PaymentNotPossible(_l("This payment is already recorded, or its order was cancelled."))
     amount = orders._whole(amount_vnd, 1, max(order.balance_vnd, 1))
     if amount is None:
         raise ValidationFailed.for_fields({"amount_vnd": _l(
             "Give the amount received in đồng, from 1 to %(max)s.", max=order.balance_vnd)})
-    if payment.status not in SETTLEABLE or order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
-        raise PaymentNotPossible(_l("This payment is already recorded, or its order was cancelled."))
     _settle(payment, amount, actor, confirmed_by=actor)
     return payment
 
