@@ -44,10 +44,12 @@ def seed_orders():
         return
     users = {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(
         [THU_DO, HAI_PHONG, TRANG_DINH, LE_HONG_PHONG, DONG_BANH, HOANG_TRUNG, HA_DUNG])))}
+    from marketplace.demo import DEMO_PASSWORD  # the same for every demo user; demo.py imports this module
+
     for email, (mode, percent, bank_bin, account, name) in SETTINGS.items():
         payments.save_settings(users[email], payments.SettingsDetails(
             mode=mode.value, deposit_percent=str(percent or 30), bank_bin=bank_bin, account_number=account,
-            account_name=name))
+            account_name=name), DEMO_PASSWORD)
 
     def place(buyer, seller, lines, mou=False, po=""):
         products = [_product(users[seller], name) for name, _quantity in lines]

@@ -448,7 +448,7 @@ CASES = [
     Case("payments.services.save_settings", OrganisationEventKind.PAYMENT_SETTINGS_CHANGED,
          lambda w: lambda: payments.save_settings(w.owner, payments.SettingsDetails(
              mode="deposit", deposit_percent="30", bank_bin="970436", account_number="0011001932418",
-             account_name="HTX NA DAI"))),
+             account_name="HTX NA DAI"), factories.PASSWORD)),
     Case("payments.services.confirm_transfer", OrderEventKind.PAID, _transfer_arrives),
     Case("payments.services.apply_intent", OrderEventKind.PAID, _succeeded_intent),
     # ------------------------------------------------------------ agreements

@@ -1,7 +1,7 @@
 """Input shapes of the payment pages (rules live in payments/services.py)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField
+from wtforms import PasswordField, RadioField, SelectField, StringField
 
 from marketplace.catalog.forms import Marked
 from marketplace.forms import select_choices
@@ -30,6 +30,9 @@ class PaymentSettingsForm(FlaskForm):
     account_number = StringField(_l("Account number"), filters=[_text], render_kw={"autocomplete": "off"})
     account_name = StringField(_l("Account holder"), filters=[_text],
                                description=_l("As the bank writes it, usually in capitals without accents."))
+    password = PasswordField(_l("Your password"), render_kw={"autocomplete": "current-password"},
+                             description=_l("Only to add, change or remove the bank account: where buyers' money "
+                                            "goes is protected like a signature."))
 
     def set_choices(self, modes):
         self.mode.choices = modes

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from marketplace import textinput
+from marketplace import notifications, textinput
 from marketplace.accounts import events as organisation_events
+from marketplace.accounts import services as accounts
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import label
 from marketplace.errors import Conflict, NotFound, ValidationFailed
@@ -70,11 +71,31 @@ def settings_of(organisation_id):
         account_name="")
 
 
-@unit_of_work()
-def save_settings(actor, details):
+def save_settings(actor, details, password=None, client=None):
     """Set the cooperative's payment terms and bank account (new orders take them; placed orders keep theirs).
-    Raises Forbidden (not a verified cooperative's member) and ValidationFailed."""
+
+    Adding, changing or removing the bank account moves where buyers' money goes, so it needs the actor's
+    password again (ASVS 3.7.1), checked under the login throttle before the unit of work opens (as signing
+    an MoU does; `client`: the request's address and trusted-browser cookie), and every owner of the
+    organisation, and the actor, is emailed about it (ASVS 2.2.3).
+    Raises Forbidden (not a verified cooperative's member), ValidationFailed (bad input; the password
+    missing or wrong when the account changes) and throttle.TooManyAttempts (429).
+    """
     require(actor, Permission.FULFIL_ORDERS)
+    terms = _checked_terms(details)
+    current = settings_of(actor.organisation_id)
+    account_changes = (terms.bank_bin, terms.account_number, terms.account_name) != (
+        current.bank_bin or "", current.account_number or "", current.account_name or "")
+    if account_changes:
+        if not password:
+            raise ValidationFailed.for_fields({"password": _l("Enter your password to change the bank account.")})
+        if not accounts.check_password(actor, password, client):
+            raise ValidationFailed.for_fields({"password": _l("The password is wrong.")})
+    return _store_settings(actor, terms, account_changes)
+
+
+def _checked_terms(details):
+    """The settings as they will be stored (clean text, an enum): raises ValidationFailed per field."""
     errors = {}
     try:
         mode = PaymentMode(details.mode)
@@ -95,19 +116,57 @@ def save_settings(actor, details):
             errors["account_number"] = _l("Give the account number: 1 to 19 letters or digits.")
         if not textinput.has_letter_or_digit(name) or len(name) > 120:
             errors["account_name"] = _l("Give the account holder's name, as the bank writes it.")
+    else:
+        name = ""  # no account: no holder either
     if errors:
         raise ValidationFailed.for_fields(errors)
+    return SettingsDetails(mode=mode, deposit_percent=percent, bank_bin=bank_bin, account_number=account,
+                           account_name=name)
+
+
+@unit_of_work()
+def _store_settings(actor, terms, account_changes):
+    require(actor, Permission.FULFIL_ORDERS)  # again, inside the transaction that writes
     settings = db.session.get(PaymentSettings, actor.organisation_id)
     if settings is None:
         settings = PaymentSettings(organisation_id=actor.organisation_id)
         db.session.add(settings)
-    settings.mode = mode
-    settings.deposit_percent = percent if mode == PaymentMode.DEPOSIT else settings.deposit_percent or 30
-    settings.bank_bin, settings.account_number, settings.account_name = bank_bin, account, name
-    terms = f"{mode.value} {settings.deposit_percent}%" if mode == PaymentMode.DEPOSIT else mode.value
-    bank = f"{bank_bin} …{account[-4:]}" if account else "-"
-    organisation_events.payment_settings_changed(actor.organisation, actor, f"{terms} · {bank}")
+    old_account = _masked_account(settings.bank_bin, settings.account_number)
+    settings.mode = terms.mode
+    if terms.mode == PaymentMode.DEPOSIT:
+        settings.deposit_percent = terms.deposit_percent
+    else:
+        settings.deposit_percent = settings.deposit_percent or 30
+    settings.bank_bin, settings.account_number = terms.bank_bin, terms.account_number
+    settings.account_name = terms.account_name
+    new_account = _masked_account(terms.bank_bin, terms.account_number)
+    mode_text = terms.mode.value
+    if terms.mode == PaymentMode.DEPOSIT:
+        mode_text += f" {settings.deposit_percent}%"
+    organisation_events.payment_settings_changed(actor.organisation, actor, f"{mode_text} · {new_account or '-'}")
+    if account_changes:
+        _tell_bank_account_changed(actor, old_account, new_account, terms.account_name)
     return settings
+
+
+def _masked_account(bank_bin, account_number):
+    """"Vietcombank …6789": the bank and the account's last four characters, or "" for no account."""
+    if not account_number:
+        return ""
+    return f"{vietqr.bank_name(bank_bin) or bank_bin} …{account_number[-4:]}"
+
+
+def _tell_bank_account_changed(actor, old_account, new_account, holder):
+    """Email every active owner of the organisation, and the actor, that the bank account changed."""
+    recipients = {member.email: member for member in actor.organisation.members
+                  if member.is_active and member.is_owner}
+    recipients.setdefault(actor.email, actor)
+    for user in recipients.values():
+        notifications.send(user.email, _l("The bank account of %(name)s on Chợ HTX was changed",
+                                          name=actor.organisation.legal_name),
+                           "bank_account_changed", user.locale, user=user, actor=actor,
+                           organisation=actor.organisation, old_account=old_account, new_account=new_account,
+                           holder=holder, link=notifications.link("payments.settings"))
 
 
 def _payable(bank_bin, account):

@@ -8,13 +8,14 @@ organisation is no party to, or of another order than the one in the path, answe
 import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from marketplace import web
+from marketplace.accounts import throttle
 from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import label
 from marketplace.errors import DomainError, NotFound, ValidationFailed
@@ -174,7 +175,11 @@ def settings():
                                        bank_bin=form.bank_bin.data, account_number=form.account_number.data,
                                        account_name=form.account_name.data)
     try:
-        services.save_settings(current_user, details)
+        services.save_settings(current_user, details, form.password.data, throttle.client_of(request))
+    except throttle.TooManyAttempts as error:
+        g.retry_after = error.retry_after  # web._init_retry_after writes it
+        apply_service_errors(form, ValidationFailed.for_fields({"password": error.message}))
+        return render_template("payments/settings.html", form=form), error.status
     except ValidationFailed as error:
         apply_service_errors(form, error)
         return render_template("payments/settings.html", form=form), 422

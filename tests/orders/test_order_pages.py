@@ -130,7 +130,8 @@ def test_the_whole_way_from_two_product_pages_to_a_completed_order(app, outbox, 
     assert order.po_number == "PO-2026-77" and order.notes == "Giao buổi sáng"
 
     seller = client_of(app, thach)
-    settings = seller.post("/workspace/payment-settings", data={"mode": "full", "deposit_percent": "", **BANK})
+    settings = seller.post("/workspace/payment-settings", data={"mode": "full", "deposit_percent": "", **BANK,
+                                                                "password": factories.PASSWORD})
     assert settings.status_code == 302
     assert seller.post(f"/orders/{order.id}/confirm").status_code == 302
     assert reload(order).status == OrderStatus.CONFIRMED
@@ -533,7 +534,8 @@ def test_the_cooperative_sets_its_terms_and_bank_with_errors_at_their_fields(app
     assert response.status_code == 422
     for name in ("deposit_percent", "account_number", "account_name"):
         assert f'id="{name}-error"' in body, name
-    response = seller.post("/workspace/payment-settings", data={"mode": "deposit", "deposit_percent": "40", **BANK})
+    response = seller.post("/workspace/payment-settings", data={"mode": "deposit", "deposit_percent": "40", **BANK,
+                                                                "password": factories.PASSWORD})
     assert response.status_code == 302
     settings = db.session.get(PaymentSettings, thach.organisation_id)
     assert (settings.mode, settings.deposit_percent, settings.account_number) == (PaymentMode.DEPOSIT, 40,
@@ -618,3 +620,43 @@ def test_every_form_of_the_order_pages_carries_a_csrf_token(make_app, thach, buy
         # and a POST without the token is refused
         assert client.post(f"/orders/{order.id}/cancel", data={"cancel-reason": "x"}).status_code == 400
     assert reload(order).status == OrderStatus.AWAITING_PAYMENT and payment.status == PaymentStatus.PENDING
+
+
+def test_changing_the_bank_account_asks_for_the_password_and_tells_the_owners(app, thach, buyer, outbox):
+    """ASVS 3.7.1 and 2.2.3 (checklist rows 13 and 5): where buyers' money goes is protected like a signature."""
+    seller = client_of(app, thach)
+    assert seller.post("/workspace/payment-settings", data={"mode": "full", **BANK,
+                                                            "password": factories.PASSWORD}).status_code == 302
+    outbox.clear()
+    changed = {**BANK, "account_number": "9999888877776666"}
+    for password, message in (("", "Enter your password to change the bank account."),
+                              ("not the password", "The password is wrong.")):
+        response = seller.post("/workspace/payment-settings", data={"mode": "full", **changed, "password": password})
+        body = page(response)
+        assert response.status_code == 422 and 'id="password-error"' in body and message in body, password
+    assert db.session.get(PaymentSettings, thach.organisation_id).account_number == "0011001932418"
+    assert outbox == []
+    # The terms alone change without the password, and nobody is emailed about them.
+    assert seller.post("/workspace/payment-settings", data={"mode": "deposit", "deposit_percent": "30",
+                                                            **BANK}).status_code == 302
+    assert outbox == []
+    response = seller.post("/workspace/payment-settings", data={"mode": "full", **changed,
+                                                                "password": factories.PASSWORD})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PaymentSettings, thach.organisation_id).account_number == "9999888877776666"
+    owners = {u.email for u in thach.organisation.members if u.is_owner and u.is_active} | {thach.email}
+    assert {m.to[0] for m in outbox} == owners
+    body = outbox[0].body
+    assert "…6666" in body and "…2418" in body and thach.full_name in body and "/workspace/payment-settings" in body
+
+
+def test_the_bank_account_password_is_held_to_the_login_throttle(app, thach):
+    app.config["LOGIN_FREE_FAILURES"] = 2
+    seller = client_of(app, thach)
+    data = {"mode": "full", **BANK, "password": "wrong"}
+    statuses = [seller.post("/workspace/payment-settings", data=data).status_code for _ in range(3)]
+    assert statuses == [422, 422, 429], statuses
+    refused = seller.post("/workspace/payment-settings", data={**data, "password": factories.PASSWORD})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert db.session.get(PaymentSettings, thach.organisation_id) is None
