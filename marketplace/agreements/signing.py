@@ -781,8 +781,8 @@ def _structure_problem(pdf_bytes):
     fpdf2 and pyHanko's incremental writer (on fpdf2's output) write classic cross-reference tables and
     no object streams, so our documents have neither; object streams would let 20 MB hold millions of
     objects (pyHanko needs ~5 s to read a million). A file that does not end with `startxref` is damaged.
-    The counts are estimates from the bytes (an object
-    header is "N G obj"): cheap (a few ms for 20 MB) and, if anything, too strict.
+    The counts are estimates from the bytes (an object header is "N G obj"): cheap (a few ms for 20 MB)
+    and, if anything, too strict.
     """
     if b"/ObjStm" in pdf_bytes or re.search(rb"/Type\s*/XRef\b", pdf_bytes):
         return "unsupported"
