@@ -225,7 +225,6 @@ def place_orders(actor, request, from_cart=False):
     for product, quantity in checked.lines:
         by_cooperative.setdefault(product.cooperative_id, []).append((product, quantity))
     orders = [_new_order(actor, lines, checked, checkout_id) for _id, lines in sorted(by_cooperative.items())]
-    _reserve_capacity(orders, checked)
     for order in orders:
         _record(order, OrderEventKind.PLACED, actor)
         _notify(order, order.cooperative, _l("New order %(reference)s", reference=order.reference),
@@ -233,6 +232,10 @@ def place_orders(actor, request, from_cart=False):
     if from_cart:
         db.session.execute(sa.delete(CartItem).where(
             CartItem.user_id == actor.id, CartItem.product_id.in_([p.id for p, _q in checked.lines])))
+    # Last, so that the capacity rows stay locked (by PostgreSQL, until the commit) for the least time:
+    # the emails above are rendered before, not while other buyers of the same products wait.
+    _reserve_capacity(orders, checked)
+    db.session.flush()
     return orders
 
 
