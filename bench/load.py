@@ -74,6 +74,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=50000, help="corpus size (default 50000)")
     parser.add_argument("--seed", type=int, default=20261, help="seed of the corpus and of the request mix")
+    parser.add_argument("--cheap-passwords", action="store_true",
+                        help="the buyers' passwords hashed at Argon2id's smallest cost (smoke tests; not for figures)")
     parser.add_argument("--users", type=int, default=20, help="concurrent virtual users (default 20)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured mixed traffic first (default 5 s)")
@@ -226,9 +228,10 @@ def reusable(store, args, app):
 
 
 def loader_app(store):
+    from bench.common import password_settings
     from marketplace import create_app
 
-    return create_app({
+    return create_app({**password_settings(),
         "TESTING": False, "SECRET_KEY": secrets.token_urlsafe(48), "PUBLIC_BASE_URL": "https://cho-htx.example",
         "SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(store.url), "SEARCH_INDEX_DIR": str(store.index_dir),
         "UPLOAD_DIR": str(store.upload_dir), "SEARCH_SYNC": False, "LOG_LEVEL": "WARNING",
@@ -329,7 +332,7 @@ def load(app, products, users, log):
 
     started = time.perf_counter()
     with app.app_context():
-        password_hash = passwords.hash_password(PASSWORD)  # the production Argon2id parameters
+        password_hash = passwords.hash_password(PASSWORD)  # the served app's Argon2id parameters
         tables = rows_for(products, users, password_hash, date.today())
         metadata = db.metadata
         for name, rows in tables.items():
@@ -653,6 +656,8 @@ def benchmark(args, log):
     try:
         products = corpus.generate(args.products, args.seed)
         app = loader_app(store)
+        if args.cheap_passwords:
+            os.environ["BENCH_CHEAP_PASSWORDS"] = "1"  # read by loader_app here and bench/load_app.py in gunicorn
         env = server_environment(store)
         accounts = max(args.users, TARGETS["users"])
         build = {}

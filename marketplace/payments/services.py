@@ -91,7 +91,8 @@ def save_settings(actor, details, password=None, client=None):
             raise ValidationFailed.for_fields({"password": _l("Enter your password to change the bank account.")})
         if not accounts.check_password(actor, password, client):
             raise ValidationFailed.for_fields({"password": _l("The password is wrong.")})
-    return _store_settings(actor, terms, account_changes)
+    with unit_of_work():
+        return _store_settings(actor, terms, account_changes)
 
 
 def _checked_terms(details):
@@ -124,7 +125,6 @@ def _checked_terms(details):
                            account_name=name)
 
 
-@unit_of_work()
 def _store_settings(actor, terms, account_changes):
     require(actor, Permission.FULFIL_ORDERS)  # again, inside the transaction that writes
     settings = db.session.get(PaymentSettings, actor.organisation_id)

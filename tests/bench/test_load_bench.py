@@ -25,7 +25,8 @@ RUNS = ["sqlite"] + (["postgresql"] if (POSTGRES_URL or IN_CI) else [])
 def run_load(*arguments):
     completed = subprocess.run(
         [sys.executable, "-W", "error", "bench/load.py", "--products", str(PRODUCTS), "--users", str(USERS),
-         "--seconds", "1", "--warmup", "0.5", "--workers", "2", "--client-processes", "2", "--json", *arguments],
+         "--seconds", "1", "--warmup", "0.5", "--workers", "2", "--client-processes", "2", "--json",
+         "--cheap-passwords", *arguments],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
