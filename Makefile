@@ -70,8 +70,11 @@ serve: install
 lint: install-test
 	$(BIN)/ruff check .
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist; each test file stays in one process, so its module
+# fixtures are built once): 2 for the 2-core CI machine. `make test TEST_PROCESSES=0` runs it in this process.
+TEST_PROCESSES ?= 2
 test: install-test lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 instance/*.sqlite3-wal instance/*.sqlite3-shm search_index/*[!p] test-artifacts

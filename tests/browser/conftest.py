@@ -149,9 +149,14 @@ def live_server(tmp_path_factory, localstripe):
 
 # ---------------------------------------------------------------- browser
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium; fails in CI and skips elsewhere when it is not installed."""
+    """Debian's Chromium; fails in CI and skips elsewhere when it is not installed.
+
+    One per test module, not per run: Playwright's sync API keeps an asyncio loop running in the test's
+    thread while it lives, and pyHanko's synchronous signing calls asyncio.run, which refuses to start inside
+    a running loop. With the suite spread over processes (pytest-xdist), a process runs other modules, which
+    sign MoUs, after a browser module."""
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         message = f"{CHROMIUM} is missing: install Debian's chromium package"
         if IN_CI:
@@ -233,10 +238,15 @@ def page(new_context):
 
 
 @pytest.fixture(scope="session")
-def login_states(browser, live_server, tmp_path_factory):
-    """Storage states of logged-in users per language, made once: (email, lang) → file."""
-    folder = tmp_path_factory.mktemp("storage")
-    states = {}
+def _saved_logins(tmp_path_factory):
+    """Where login_states keeps its files for the whole run, and which it has made: (folder, {key: path})."""
+    return tmp_path_factory.mktemp("storage"), {}
+
+
+@pytest.fixture(scope="module")
+def login_states(browser, live_server, _saved_logins):
+    """Storage states of logged-in users per language, made once a run: (email, lang) → file."""
+    folder, states = _saved_logins
 
     def state(email, lang):
         if (email, lang) not in states:
