@@ -22,7 +22,6 @@ from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
 
 MAX_MESSAGE = 2000
-DEFAULT_INTERVAL_MINUTES = 60
 TARGETS = {"buyer": (PartyRole.BUYER,), "seller": (PartyRole.SELLER,), "both": (PartyRole.BUYER, PartyRole.SELLER)}
 
 
@@ -36,7 +35,7 @@ class NudgedRecently(Conflict):
 
 
 def interval():
-    return timedelta(minutes=current_app.config.get("NUDGE_INTERVAL_MINUTES", DEFAULT_INTERVAL_MINUTES))
+    return timedelta(minutes=current_app.config["NUDGE_INTERVAL_MINUTES"])
 
 
 def _last_nudge(agreement, organisation):
