@@ -224,11 +224,17 @@ def mark_done(actor, agreement_id, milestone_id, note="", upload=None):
     has_file = upload is not None and getattr(upload, "filename", "")
     if not note and not has_file:
         raise ValidationFailed.for_fields({"note": _l("Give the evidence: a note, a file, or both.")})
-    if has_file:
-        milestone.evidence_file = images.store_evidence(upload, "evidence")  # validates; raises ValidationFailed
-    milestone.evidence_note = note
-    milestone.done_at = utcnow()
-    milestone.done_by_id = actor.id
+    stored = images.store_evidence(upload, "evidence") if has_file else None  # validates; raises ValidationFailed
+    # Done once: two people marking it at the same moment must not both succeed (nor add two next occurrences).
+    # A conditional UPDATE decides, under the row's lock on PostgreSQL and the write lock on SQLite.
+    done = db.session.execute(sa.update(Milestone).where(Milestone.id == milestone.id, Milestone.done_at.is_(None))
+                              .values(done_at=utcnow(), done_by_id=actor.id, evidence_note=note,
+                                      evidence_file=stored).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        if stored:
+            images.discard_files([], [], [stored])
+        raise Conflict(_l("This milestone is already marked done."), code="milestone_done")
+    db.session.refresh(milestone)
     following = _next_occurrence(agreement, milestone)
     events.milestone_done(agreement, milestone, actor)
     recipients = [agreement.buyer, agreement.seller] if staff else [agreement.counterparty_of(actor.organisation_id)]
