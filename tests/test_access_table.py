@@ -163,10 +163,10 @@ ACCESS = {
     "inquiries.reply": signed_in(404),
     # the alliance's conferences and the MoUs it prepares for them
     # the follow-up of an MoU (milestones, evidence, the log, nudges): the victim's MoU is a third party's to
-    # everyone but the alliance; it is not signed, so milestones cannot change (flashed), and its milestone has no file
+    # everyone but the alliance; it is not signed, so its milestone cannot change (flashed), and it has no file
     **dict.fromkeys(["followup.add_milestone", "followup.delete_milestone", "followup.mark_done"],
                     signed_in(404, alliance="→ /agreements/")),
-    "followup.edit_milestone": signed_in(404, alliance=200),
+    "followup.edit_milestone": signed_in(404, alliance="→ /agreements/"),  # not signed: back to the MoU
     "followup.evidence": signed_in(404),
     "followup.record_entry": signed_in(404, alliance=422),  # an empty form
     "followup.delete_entry": signed_in(404, alliance="→ /agreements/"),

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, send_
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from marketplace.accounts.authz import is_alliance_staff
 from marketplace.agreements.models import AgreementState
 from marketplace.alliance import followup_common as common
 from marketplace.alliance import followup_log, milestones, nudges
@@ -102,6 +103,12 @@ def add_milestone(agreement_id):
 def edit_milestone(agreement_id, milestone_id):
     """A milestone's own form (the organisation that added it, or alliance staff, until it is done)."""
     milestone = milestones.get(current_user, agreement_id, milestone_id)
+    agreement = milestone_agreement(agreement_id)
+    if request.method == "GET" and not (agreement.state == AgreementState.SIGNED and milestone.may_be_changed_by(
+            current_user.organisation_id, is_alliance_staff(current_user))):
+        flash(_("Only the organisation that added this milestone, or the alliance, can change it, while the MoU is "
+                "signed and the milestone not done."), "danger")
+        return _back(agreement_id)
     form = MilestoneForm(prefix="milestone", data=None if request.method == "POST" else {
         "title": milestone.title, "responsible": milestone.responsible.value,
         "due_on": milestone.due_on.isoformat(), "repeat": milestone.repeat.value if milestone.repeat else "",
@@ -122,8 +129,7 @@ def edit_milestone(agreement_id, milestone_id):
         else:
             flash(_("The milestone is saved. The other party has been told."), "success")
             return _back(agreement_id)
-    return render_template("alliance/milestone_edit.html", milestone=milestone, form=form,
-                           agreement=milestone_agreement(agreement_id)), status
+    return render_template("alliance/milestone_edit.html", milestone=milestone, form=form, agreement=agreement), status
 
 
 def milestone_agreement(agreement_id):

@@ -360,3 +360,28 @@ def test_evidence_uploads_count_against_the_upload_rate_limits(make_app, databas
                                 content_type="multipart/form-data").status_code for _ in range(3)]
         assert statuses == [422, 422, 429]
         db.session.remove()
+
+
+def test_the_edit_page_is_for_the_organisation_that_added_the_milestone_and_the_alliance(mou, app, client, auth):
+    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
+    url = f"/agreements/{mou.agreement.id}/milestones/{milestone.id}/edit"
+    auth.login(mou.seller.email)
+    response = client.get(url)
+    assert response.status_code == 302 and response.headers["Location"].endswith("#follow-up")
+
+    buyer = app.test_client()
+    buyer.post("/login", data={"email": mou.buyer.email, "password": factories.PASSWORD})
+    page = buyer.get(url)
+    assert page.status_code == 200 and 'value="Giao mẫu đầu tiên"' in page.get_data(as_text=True)
+    form = {"milestone-title": "Giao mẫu lần 1", "milestone-responsible": "seller",
+            "milestone-due_on": milestone.due_on.isoformat(), "milestone-repeat": "", "milestone-details": ""}
+    assert buyer.post(url, data={**form, "milestone-due_on": "31/02"}).status_code == 422
+    assert buyer.post(url, data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Milestone, milestone.id).title == "Giao mẫu lần 1"
+    assert client.post(url, data={**form, "milestone-title": "Của người bán"}).status_code == 302  # refused, flashed
+    db.session.expire_all()
+    assert db.session.get(Milestone, milestone.id).title == "Giao mẫu lần 1"
+
+    home = client.get("/").get_data(as_text=True)
+    assert 'id="home-notices"' not in home

@@ -118,6 +118,7 @@ def test_the_unread_count_in_the_header_and_the_notices_page(mou, app, client, a
     auth.login(mou.seller.email)
     home = client.get("/").get_data(as_text=True)
     assert 'id="nav-notices"' in home and 'class="nav-count" aria-hidden="true">1<' in home
+    assert 'id="home-notices"' in home
 
     page = client.get("/notices").get_data(as_text=True)
     assert "Nhắc &lt;b&gt;giao hàng&lt;/b&gt;" in page and f'href="/agreements/{mou.agreement.id}"' in page
