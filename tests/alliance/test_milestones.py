@@ -385,3 +385,17 @@ def test_the_edit_page_is_for_the_organisation_that_added_the_milestone_and_the_
 
     home = client.get("/").get_data(as_text=True)
     assert 'id="home-notices"' not in home
+
+
+def test_the_demo_data_has_a_followed_up_mou(app):
+    from marketplace import demo, demo_agreements
+    from marketplace.alliance import followup_log
+
+    demo.seed()
+    signed = [a for a in demo_agreements.demo_agreements() if a.state == AgreementState.SIGNED]
+    overdue = milestones.overdue_milestones([a.id for a in signed])
+    [(agreement_id, count)] = overdue.items()
+    assert count == 1
+    agreement = next(a for a in signed if a.id == agreement_id)
+    assert sum(m.is_done for m in milestones.list_for(agreement.buyer.members[0], agreement)) == 1
+    assert "dữ liệu minh họa" in followup_log.entries(agreement.buyer.members[0], agreement)[0].note
