@@ -92,6 +92,8 @@ def defaults(instance_path):
         "IMAGE_MAX_PIXELS": 16_000_000,  # one image (a baseline JPEG counts at the scale it is decoded at)
         "IMAGE_MAX_PIXELS_PER_REQUEST": 16_000_000,  # all the images of one upload, together
         "UPLOAD_MAX_FILES": 8,  # files in one upload
+        # MoU follow-up (alliance/nudges.py): an organisation is nudged about one MoU at most once in this time.
+        "NUDGE_INTERVAL_MINUTES": 60,
         # Spreadsheet import (catalog/spreadsheet.py reads files as streams and stops at the first cap crossed).
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
         # /workspace/import: each row is tried by the services twice (preview, then import), about 2 ms each.
@@ -161,6 +163,7 @@ ENVIRONMENT = {
     "IMAGE_MAX_PIXELS": ("IMAGE_MAX_PIXELS", int),
     "IMAGE_MAX_PIXELS_PER_REQUEST": ("IMAGE_MAX_PIXELS_PER_REQUEST", int),
     "UPLOAD_MAX_FILES": ("UPLOAD_MAX_FILES", int),
+    "NUDGE_INTERVAL_MINUTES": ("NUDGE_INTERVAL_MINUTES", int),
     "IMPORT_MAX_ROWS": ("IMPORT_MAX_ROWS", int),
     "IMPORT_WEB_MAX_ROWS": ("IMPORT_WEB_MAX_ROWS", int),
     "IMPORT_WEB_MAX_ROWS_ALLIANCE": ("IMPORT_WEB_MAX_ROWS_ALLIANCE", int),

@@ -129,6 +129,30 @@ def seed_agreements():
     inquiries.reply(users[HA_DUNG], inquiry.id, inquiries.MessageDetails(
         body="HTX gửi 1 kg mẫu trong tuần này. Với 2 tấn mỗi năm, giá 240.000 đồng/kg.", unit_price_vnd="240000"))
 
+    _follow_up(users, custard_apple)
+
+
+def _follow_up(users, agreement):
+    """The follow-up of the custard-apple MoU: a sample delivered (with its note), a first lot overdue, a yearly
+    obligation of the buyer, and a visit of the alliance (demo data, said so in the words)."""
+    from marketplace.alliance import followup_log, milestones
+
+    staff, seller, buyer = users[ALLIANCE], users[DONG_BANH], users[HAI_PHONG]
+
+    def milestone(author, title, responsible, due_on, repeat=""):
+        return milestones.add(author, agreement.id, milestones.MilestoneDetails.from_mapping(
+            {"title": title, "responsible": responsible, "due_on": due_on, "repeat": repeat}))
+
+    sample = milestone(buyer, "Gửi 5 kg na dai mẫu cho bên mua", "seller", "2025-07-15")
+    milestones.mark_done(seller, agreement.id, sample.id,
+                         "Đã gửi 5 kg na dai mẫu ngày 12/07/2025, bên mua đã nhận (dữ liệu minh họa).")
+    milestone(buyer, "Giao lô đầu tiên 500 kg na dai", "seller", "2025-08-20")
+    milestone(staff, "Bên mua xác nhận kế hoạch thu mua mùa sau", "buyer", "2026-12-15", "yearly")
+    followup_log.record(staff, agreement.id, followup_log.EntryDetails.from_mapping({
+        "kind": "visit", "happened_on": "2025-08-28", "party": "seller",
+        "note": "Thăm vườn na Chi Lăng: mưa kéo dài làm chậm thu hoạch; liên minh đề nghị hai bên thống nhất lại "
+                "lịch giao lô đầu (dữ liệu minh họa)."}))
+
 
 def _signer():
     """Sign as a demo user: the demo password is the same for everyone (demo.DEMO_PASSWORD)."""

@@ -210,11 +210,13 @@ def _init_templates(app):
 def _register_blueprints(app):
     from marketplace.accounts.views import blueprint as accounts
     from marketplace.agreements.views import blueprint as agreements
+    from marketplace.alliance.followup_views import blueprint as followup
     from marketplace.alliance.views import blueprint as alliance
     from marketplace.api import blueprint as api
     from marketplace.catalog.views import blueprint as catalog
     from marketplace.inquiries.views import blueprint as inquiries
     from marketplace.main.views import blueprint as main
+    from marketplace.notices.views import blueprint as notices
     from marketplace.orders.views import blueprint as orders
     from marketplace.payments.views import blueprint as payments
     from marketplace.payments.webhooks import blueprint as stripe_webhook
@@ -226,6 +228,8 @@ def _register_blueprints(app):
     app.register_blueprint(catalog)
     app.register_blueprint(search)
     app.register_blueprint(agreements)
+    app.register_blueprint(followup)
+    app.register_blueprint(notices)
     app.register_blueprint(inquiries)
     app.register_blueprint(orders)
     app.register_blueprint(payments)
@@ -245,9 +249,11 @@ def _import_models():
     import marketplace.accounts.models  # noqa: F401
     import marketplace.agreements.models  # noqa: F401
     import marketplace.agreements.signing_models  # noqa: F401
+    import marketplace.alliance.followup_models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
     import marketplace.inquiries.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401
+    import marketplace.notices.models  # noqa: F401
     import marketplace.orders.models  # noqa: F401
     import marketplace.payments.models  # noqa: F401
     import marketplace.search.models  # noqa: F401

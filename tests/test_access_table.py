@@ -21,7 +21,8 @@ from marketplace.accounts.models import (
     OrganisationStatus,
     User,
 )
-from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState, ConferenceEvent
+from marketplace.agreements.models import Agreement, AgreementRevision, AgreementState, ConferenceEvent, PartyRole
+from marketplace.alliance.followup_models import FollowUpEntry, FollowUpKind, Milestone
 from marketplace.catalog import importing
 from marketplace.catalog.models import OcopCertificate, ProductImage
 from marketplace.extensions import db
@@ -161,6 +162,16 @@ ACCESS = {
     "inquiries.thread": signed_in(404),
     "inquiries.reply": signed_in(404),
     # the alliance's conferences and the MoUs it prepares for them
+    # the follow-up of an MoU (milestones, evidence, the log, nudges): the victim's MoU is a third party's to
+    # everyone but the alliance; it is not signed, so its milestone cannot change (flashed), and it has no file
+    **dict.fromkeys(["followup.add_milestone", "followup.delete_milestone", "followup.mark_done"],
+                    signed_in(404, alliance="→ /agreements/")),
+    "followup.edit_milestone": signed_in(404, alliance="→ /agreements/"),  # not signed: back to the MoU
+    "followup.evidence": signed_in(404),
+    "followup.record_entry": signed_in(404, alliance=422),  # an empty form
+    "followup.delete_entry": signed_in(404, alliance="→ /agreements/"),
+    "followup.nudge": signed_in(404, alliance=422),  # an empty form
+    "notices.index": signed_in(200),  # one's own organisation's notices
     "agreements.conferences": alliance_only(200),
     "agreements.conference": alliance_only(200),
     "agreements.import_conference_batch": alliance_only(422),  # no file
@@ -252,8 +263,13 @@ def victim(app):
     payment = Payment(order=order, method=PaymentMethod.BANK_TRANSFER, purpose=PaymentPurpose.FULL, amount_vnd=100,
                       reference="HTXVICTIM0001")
     db.session.add_all([inquiry, conference, order, payment])
+    db.session.flush()
+    milestone = Milestone(agreement_id=agreement.id, title="Giao mẫu", responsible=PartyRole.SELLER,
+                          due_on=date(2099, 1, 1), created_by_organisation_id=organisation.id)
+    entry = FollowUpEntry(agreement_id=agreement.id, kind=FollowUpKind.CALL, happened_on=date(2026, 1, 2), note="Gọi")
+    db.session.add_all([milestone, entry])
     db.session.commit()
-    return {"order": order, "payment": payment, "organisation": organisation, "agreement": agreement, "inquiry": inquiry, "conference": conference, "owner": owner, "member": member, "invitation": invitation,
+    return {"milestone": milestone, "entry": entry, "order": order, "payment": payment, "organisation": organisation, "agreement": agreement, "inquiry": inquiry, "conference": conference, "owner": owner, "member": member, "invitation": invitation,
             "token": token, "secret": secret, "product": product, "image": image, "certificate": certificate,
             "rejected_cooperative": rejected}
 
@@ -283,6 +299,8 @@ def path_values(victim):
         "image_id": victim["image"].id,
         "certificate_id": victim["certificate"].id,
         "agreement_id": victim["agreement"].id,
+        "milestone_id": victim["milestone"].id,
+        "entry_id": victim["entry"].id,
         "inquiry_id": victim["inquiry"].id,
         "conference_id": victim["conference"].id,
         "order_id": victim["order"].id,

@@ -36,6 +36,7 @@ from marketplace.accounts.models import (
 from marketplace.agreements import services as agreements
 from marketplace.agreements import terms as agreement_terms
 from marketplace.agreements.models import AgreementEvent, AgreementEventKind
+from marketplace.alliance import followup_log, milestones, nudges
 from marketplace.catalog import importing
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import CatalogEvent, CatalogEventKind, OcopCertificate, Product
@@ -70,6 +71,7 @@ EXEMPT = {
     "accounts.services.request_registration": "no organisation exists until the email is confirmed "
                                               "(confirm_registration writes `registered`); the request is its row",
     "accounts.services.prune": "housekeeping: deletes expired registration requests, which belong to no organisation",
+    "notices.services.mark_seen": "a read receipt: how far a person has read their organisation's notices",
 }
 
 
@@ -79,6 +81,7 @@ def service_modules():
     """Every area's services.py, plus the modules that hold use cases under another name."""
     paths = sorted((ROOT / "marketplace").glob("*/services.py"))
     paths += [ROOT / "marketplace" / "accounts" / "sessions.py", ROOT / "marketplace" / "catalog" / "importing.py"]
+    paths += [ROOT / "marketplace" / "alliance" / f"{name}.py" for name in ("milestones", "followup_log", "nudges")]
     return [".".join(path.relative_to(ROOT / "marketplace").with_suffix("").parts) for path in paths]
 
 
@@ -332,6 +335,29 @@ def _agreement_details(w, product=None, place="Kho Hà Nội"):
         "delivery_place": place})
 
 
+def _milestone(**overrides):
+    values = {"title": "Giao 2 tấn", "responsible": "seller", "due_on": catalog.today().isoformat()}
+    return milestones.MilestoneDetails.from_mapping({**values, **overrides})
+
+
+def _log_entry():
+    return followup_log.EntryDetails.from_mapping({"kind": "call", "happened_on": catalog.today().isoformat(),
+                                                   "note": "Gọi điện hỏi kế hoạch thu hoạch."})
+
+
+def _on_signed(call):
+    """A signed MoU of the world's cooperative, with a milestone the cooperative added and an entry of the
+    follow-up log (not measured)."""
+    def arrange(w):
+        buyer = factories.user(factories.organisation("enterprise"))
+        agreement = factories.signed_mou(buyer.organisation, w.cooperative, {factories.product(w.cooperative): 1000})
+        milestone = milestones.add(w.owner, agreement.id, _milestone())
+        entry = followup_log.record(w.alliance, agreement.id, _log_entry())
+        signed = SimpleNamespace(agreement=agreement, buyer=buyer, milestone=milestone, entry=entry)
+        return lambda: call(w, signed)
+    return arrange
+
+
 def _draft(w):
     buyer, details = _agreement(w).buyer, _agreement_details(w)
     return lambda: agreements.draft(buyer, w.cooperative.id, details)
@@ -476,6 +502,22 @@ CASES = [
     Case("agreements.services.expire_lapsed", AgreementEventKind.EXPIRED, _on_agreement(
         lambda w, a: agreements.expire_lapsed(on=a.agreement.end_date + timedelta(days=1)))),
     Case("agreements.services.remind", AgreementEventKind.REMINDED, _remind, changes_state=False),
+    # ------------------------------------------------------------ the follow-up of a signed MoU
+    Case("alliance.milestones.add", AgreementEventKind.MILESTONE_ADDED,
+         _on_signed(lambda w, s: milestones.add(s.buyer, s.agreement.id, _milestone()))),
+    Case("alliance.milestones.update", AgreementEventKind.MILESTONE_CHANGED,
+         _on_signed(lambda w, s: milestones.update(w.owner, s.agreement.id, s.milestone.id,
+                                                   _milestone(title="Giao 3 tấn")))),
+    Case("alliance.milestones.delete", AgreementEventKind.MILESTONE_DELETED,
+         _on_signed(lambda w, s: milestones.delete(w.alliance, s.agreement.id, s.milestone.id))),
+    Case("alliance.milestones.mark_done", AgreementEventKind.MILESTONE_DONE,
+         _on_signed(lambda w, s: milestones.mark_done(w.member, s.agreement.id, s.milestone.id, "Đã giao"))),
+    Case("alliance.followup_log.record", AgreementEventKind.FOLLOW_UP_RECORDED,
+         _on_signed(lambda w, s: followup_log.record(w.alliance, s.agreement.id, _log_entry()))),
+    Case("alliance.followup_log.delete", AgreementEventKind.FOLLOW_UP_DELETED,
+         _on_signed(lambda w, s: followup_log.delete(w.alliance, s.agreement.id, s.entry.id))),
+    Case("alliance.nudges.nudge", AgreementEventKind.NUDGED,
+         _on_signed(lambda w, s: nudges.nudge(w.alliance, s.agreement.id, "both", "Đề nghị đặt hàng tháng 12."))),
     Case("agreements.services.record_view", AgreementEventKind.VIEWED,
          _on_agreement(lambda w, a: agreements.record_view(w.owner, a.agreement.id)), changes_state=False),
     Case("agreements.services.download", AgreementEventKind.DOWNLOADED, _on_agreement(
@@ -614,6 +656,8 @@ NO_CHANGE = {
         w.alliance, "Tên khác", w.cooperative.tax_code, "hop_tac_xa"),
     "expire when nothing is due": _expire_certificates(due=False),
     "view an MoU again": _view_again,
+    "save a milestone unchanged": _on_signed(
+        lambda w, s: milestones.update(w.owner, s.agreement.id, s.milestone.id, _milestone())),
     "give a signing right already given": _signing_right_given(
         lambda w: accounts.set_signing_right(w.owner, w.member.id, True)),
     "view one's own proposal": _on_agreement(lambda w, a: agreements.record_view(a.buyer, a.agreement.id)),

@@ -76,6 +76,14 @@ class AgreementEventKind(enum.StrEnum):
     COMPLETED = "completed"
     REMINDED = "reminded"  # the daily reminder was sent for the current step
     DOWNLOADED = "downloaded"
+    # The follow-up of a signed MoU (marketplace/alliance: milestones, the follow-up log, nudges).
+    MILESTONE_ADDED = "milestone_added"  # a party or the alliance added a milestone or obligation
+    MILESTONE_CHANGED = "milestone_changed"  # its title, side, due date or repetition changed
+    MILESTONE_DONE = "milestone_done"  # marked done by the responsible side or the alliance, with evidence
+    MILESTONE_DELETED = "milestone_deleted"  # removed before it was done (the note keeps its title)
+    FOLLOW_UP_RECORDED = "follow_up_recorded"  # alliance staff wrote a call, visit, meeting or other contact
+    FOLLOW_UP_DELETED = "follow_up_deleted"  # alliance staff removed such an entry (the note keeps what it said)
+    NUDGED = "nudged"  # alliance staff nudged one or both parties (notice and email)
 
 
 LABELS.update({
@@ -124,6 +132,13 @@ LABELS.update({
     AgreementEventKind.COMPLETED: _l("Completed"),
     AgreementEventKind.REMINDED: _l("Reminder sent"),
     AgreementEventKind.DOWNLOADED: _l("PDF downloaded"),
+    AgreementEventKind.MILESTONE_ADDED: _l("Milestone added"),
+    AgreementEventKind.MILESTONE_CHANGED: _l("Milestone changed"),
+    AgreementEventKind.MILESTONE_DONE: _l("Milestone done"),
+    AgreementEventKind.MILESTONE_DELETED: _l("Milestone deleted"),
+    AgreementEventKind.FOLLOW_UP_RECORDED: _l("Follow-up recorded"),
+    AgreementEventKind.FOLLOW_UP_DELETED: _l("Follow-up entry removed"),
+    AgreementEventKind.NUDGED: _l("Parties nudged"),
 })
 
 

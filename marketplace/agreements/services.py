@@ -123,6 +123,18 @@ def events_of(actor, agreement):
                               .order_by(AgreementEvent.id)).all()
 
 
+def record_follow_up(agreement, kind, actor, note=""):
+    """Write one follow-up event (milestones, the follow-up log, nudges: marketplace/alliance) into the
+    agreement's evidence log, inside the caller's unit of work. The alliance's services call this instead of
+    writing the table themselves."""
+    _record(agreement, kind, actor, note=note)
+
+
+def alliance_organisation():
+    """The provincial cooperative alliance (None before it exists)."""
+    return _alliance()
+
+
 # ---------------------------------------------------------------- helpers
 
 def _record(agreement, kind, actor=None, audit=None, note="", organisation=None):

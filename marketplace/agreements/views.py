@@ -299,7 +299,15 @@ def _detail_page(agreement, status=200, forms=None, open_form=None):
         void_form=forms.get("void") or ReasonForm(formdata=None, prefix="void"),
         sign_form=forms.get("sign") or SignForm(formdata=None),
         open_form=open_form, unit_label=queries.unit_label, certification_label=queries.certification_label,
+        followup=_followup(agreement, forms),
     ), status
+
+
+def _followup(agreement, forms):
+    """The follow-up section (milestones, log, nudges: marketplace/alliance), with any form sent back."""
+    from marketplace.alliance import followup_views
+
+    return followup_views.section(agreement, forms)
 
 
 def _back(agreement_id, anchor=None):

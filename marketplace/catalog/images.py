@@ -1,4 +1,4 @@
-"""Uploaded files: product photos and certificate scans. The only module that touches them on disk.
+"""Uploaded files: product photos, certificate scans, milestones' evidence. The only module that touches them on disk.
 
 Nothing a user sends is trusted: the type is read from the content (never the name or the
 Content-Type header), images are decoded and re-encoded with Pillow (which drops EXIF, trailing
@@ -34,6 +34,7 @@ from marketplace.jobs import outbox
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+EVIDENCE_IMAGE_FORMATS = {"JPEG", "PNG"}  # a milestone's evidence: photos and scans as phones make them
 PHOTO_MAX_SIDE = 1600
 THUMB_MAX_SIDE = 480
 SCAN_MAX_SIDE = 2400
@@ -104,6 +105,14 @@ def scan_path(scan_name):
     return _folder("certificates") / f"{stored}.{extension}"
 
 
+def evidence_path(evidence_name):
+    """Where a milestone's evidence file lives; None for a name we could not have made."""
+    stored, _, extension = (evidence_name or "").partition(".")
+    if not STORED_NAME.match(stored) or extension not in ("webp", "pdf"):
+        return None
+    return _folder("evidence") / f"{stored}.{extension}"
+
+
 def _read_limited(upload, field):
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if not data:
@@ -119,9 +128,11 @@ def inspect(upload, field, max_side=PHOTO_MAX_SIDE, limits=None):
     return inspect_bytes(_read_limited(upload, field), field, max_side, limits)
 
 
-def inspect_bytes(data, field, max_side=PHOTO_MAX_SIDE, limits=None):
+def inspect_bytes(data, field, max_side=PHOTO_MAX_SIDE, limits=None, accepted=ACCEPTED_FORMATS, not_image=None):
+    """`accepted`: the image formats allowed (a subset of ACCEPTED_FORMATS); `not_image`: the ValidationFailed
+    for anything else (default: "not a JPEG, PNG or WebP image")."""
     limits = limits or configured_limits()
-    not_image = ValidationFailed.for_fields({field: _l("This file is not a JPEG, PNG or WebP image.")})
+    not_image = not_image or ValidationFailed.for_fields({field: _l("This file is not a JPEG, PNG or WebP image.")})
 
     def too_large(weight=1):
         return ValidationFailed.for_fields({field: _l("The image is too large (at most %(mp)s megapixels).",
@@ -131,12 +142,12 @@ def inspect_bytes(data, field, max_side=PHOTO_MAX_SIDE, limits=None):
         with warnings.catch_warnings():
             # Pillow's own bomb check (89 megapixels and more, from the header) refuses too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
+            image = Image.open(io.BytesIO(data), formats=sorted(accepted))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_large() from None
     except DAMAGED:
         raise not_image from None
-    if image.format not in ACCEPTED_FORMATS:
+    if image.format not in accepted:
         raise not_image
     pixels = image.width * image.height
     if image.format == "JPEG":
@@ -229,26 +240,51 @@ def store_scan(upload, field="scan"):
     return name
 
 
-def discard_after_commit(photo_names, scan_names):
+def store_evidence(upload, field="evidence"):
+    """Store the evidence of a milestone: a PDF kept as is (served only as an attachment to the MoU's parties and
+    the alliance), or a JPEG or PNG decoded within the image limits and re-encoded to WebP (EXIF and anything
+    that is not pixels dropped). Returns the stored name. Raises ValidationFailed on `field` for an empty file,
+    one over 5 MB, anything else (an HTML page or a program named .pdf, a WebP, an SVG), a PDF cut short, or an
+    image too large to decode."""
+    data = _read_limited(upload, field)
+    not_accepted = ValidationFailed.for_fields({field: _l("This file is not a PDF, JPEG or PNG file.")})
+    stored = uuid.uuid4().hex
+    if data.startswith(b"%PDF-"):
+        if b"%%EOF" not in data[-1024:]:  # every complete PDF ends with its end-of-file marker
+            raise not_accepted
+        name = f"{stored}.pdf"
+        _write(evidence_path(name), data)
+        return name
+    inspected = inspect_bytes(data, field, SCAN_MAX_SIDE, accepted=EVIDENCE_IMAGE_FORMATS, not_image=not_accepted)
+    check_together([inspected], field)
+    [(encoded, _size)] = _webp_versions(inspected, field, (SCAN_MAX_SIDE,))
+    name = f"{stored}.webp"
+    _write(evidence_path(name), encoded)
+    return name
+
+
+def discard_after_commit(photo_names, scan_names, evidence_names=()):
     """Remove the files of rows deleted in the current unit of work, once it has committed (an outbox
     message: a rolled-back deletion keeps its files, and a failed removal is retried)."""
-    if photo_names or scan_names:
-        outbox.add("discard_files", {"photos": list(photo_names), "scans": list(scan_names)})
+    if photo_names or scan_names or evidence_names:
+        outbox.add("discard_files", {"photos": list(photo_names), "scans": list(scan_names),
+                                     "evidence": list(evidence_names)})
 
 
 @outbox.register("discard_files")
 def _discard_committed(payload):
-    if discard_files(payload["photos"], payload["scans"]):
+    if discard_files(payload["photos"], payload["scans"], payload.get("evidence", ())):
         raise OSError("some files could not be removed (see the log); the outbox retries")
 
 
-def discard_files(photo_names, scan_names):
+def discard_files(photo_names, scan_names, evidence_names=()):
     """Remove files now: those of rows that were never committed (use discard_after_commit otherwise).
 
     Returns the paths that could not be removed (each logged); a file already gone is no failure.
     """
     paths = [photo_path(n) for n in photo_names] + [photo_path(n, thumbnail=True) for n in photo_names]
     paths += [scan_path(n) for n in scan_names]
+    paths += [evidence_path(n) for n in evidence_names]
     failed = []
     for path in paths:
         if path is not None:
