@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from marketplace.accounts import services
 from marketplace.agreements.cli import agreements_cli
+from marketplace.alliance.cli import alliance_cli
 from marketplace.catalog.cli import catalog_cli
 from marketplace.errors import DomainError
 from marketplace.jobs.cli import jobs_cli
@@ -73,3 +74,4 @@ def register_commands(app):
     app.cli.add_command(search_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(agreements_cli)
+    app.cli.add_command(alliance_cli)

@@ -245,6 +245,7 @@ def _import_models():
     import marketplace.accounts.models  # noqa: F401
     import marketplace.agreements.models  # noqa: F401
     import marketplace.agreements.signing_models  # noqa: F401
+    import marketplace.alliance.tracking_models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
     import marketplace.inquiries.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401

@@ -87,6 +87,7 @@ ACCESS = {
     "alliance.certificates": alliance_only(200),
     "alliance.certificate": alliance_only(200),
     "alliance.review_certificate": alliance_only("→ /alliance/certificates/"),  # verifies the victim's certificate
+    "alliance.needs_attention": alliance_only(200),  # issue 11: MoUs needing attention, alliance staff only
     # the public catalogue: the victim's draft and the rejected cooperative answer 404 to everyone
     "catalog.catalogue": everyone(200),
     "catalog.product": everyone(404),

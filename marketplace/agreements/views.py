@@ -43,6 +43,7 @@ from marketplace.agreements.forms import (
 )
 from marketplace.agreements.models import AgreementState
 from marketplace.agreements.terms import TermsDetails
+from marketplace.alliance import tracking
 from marketplace.catalog.services import today
 from marketplace.errors import DomainError, NotFound, ValidationFailed, error_response
 from marketplace.extensions import limiter
@@ -299,6 +300,7 @@ def _detail_page(agreement, status=200, forms=None, open_form=None):
         void_form=forms.get("void") or ReasonForm(formdata=None, prefix="void"),
         sign_form=forms.get("sign") or SignForm(formdata=None),
         open_form=open_form, unit_label=queries.unit_label, certification_label=queries.certification_label,
+        progress=tracking.progress_for_page(current_user, agreement),
     ), status
 
 
