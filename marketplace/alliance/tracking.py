@@ -12,19 +12,33 @@ What the words mean (docs/architecture.md, "Alliance follow-up: tracking"):
 - delivered: the quantity the buyer confirmed receiving (orders delivered or completed);
 - paid: what those orders received, shared between their lines pro rata to the line totals.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
+from marketplace import notifications
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
+from marketplace.accounts.models import Organisation, OrganisationKind, User
 from marketplace.agreements import queries as agreement_queries
-from marketplace.agreements.models import AgreementState, Period
-from marketplace.alliance.tracking_models import TrackingStatus
+from marketplace.agreements import services as agreement_services
+from marketplace.agreements.models import Agreement, AgreementState, Period
+from marketplace.alliance.tracking_models import (
+    AgreementTracking,
+    FollowUpRun,
+    TrackingEvent,
+    TrackingEventKind,
+    TrackingStatus,
+)
 from marketplace.errors import NotFound
+from marketplace.extensions import db
 from marketplace.orders import queries as order_queries
+from marketplace.sqltypes import utcnow
+from marketplace.unit_of_work import unit_of_work
 
 __all__ = ["TrackingStatus", "LineProgress", "Progress", "progress_of", "progress_map", "periods_in_term",
            "status_of", "progress_for_page", "Reason", "reason_provider", "needs_attention", "today"]
@@ -224,16 +238,12 @@ def progress_map(agreement_ids=None, on=None):
 
 
 def _with_status(progress, status):
-    from dataclasses import replace
-
     return replace(progress, status=status)
 
 
 def progress_of(actor, agreement_id, on=None):
     """The progress of one signed MoU, for its parties (buyer, seller, witness) and alliance staff.
     Raises NotFound for anyone else, and for an MoU that is not signed (nothing to follow yet)."""
-    from marketplace.agreements import services as agreement_services
-
     agreement = agreement_services.get_agreement(actor, agreement_id)  # NotFound for a third party
     progress = progress_map([agreement.id], on).get(agreement.id)
     if progress is None:
@@ -374,12 +384,13 @@ class Page:
         return shown
 
 
-def attention_items(on=None, status=None):
+def attention_items(on=None, status=None, progress=None):
     """[AttentionItem] of every MoU some provider gives a reason for (or, with `status`, of every signed MoU with
     that TrackingStatus, reasons or not), most urgent first: the sum of the weights, then the nearest end of term,
-    then the id. No permission check: callers are the alliance's page, API and daily command."""
+    then the id. `progress` is progress_map(on=on) when the caller has it already. No permission check: callers
+    are the alliance's page, API and daily command."""
     on = on or today()
-    progress = progress_map(on=on)
+    progress = progress_map(on=on) if progress is None else progress
     context = AttentionContext(on=on, progress=progress, config=current_app.config)
     reasons = {}
     for provider in REASON_PROVIDERS:
@@ -392,8 +403,7 @@ def attention_items(on=None, status=None):
         ids = list(reasons)
     items = [AttentionItem(i, tuple(sorted(reasons.get(i, []), key=lambda r: -r.weight)), progress.get(i))
              for i in ids]
-    far = date.max
-    items.sort(key=lambda item: (-item.urgency, item.progress.end_date if item.progress else far,
+    items.sort(key=lambda item: (-item.urgency, item.progress.end_date if item.progress else date.max,
                                  item.agreement_id))
     return items
 
@@ -425,13 +435,6 @@ def follow_up(on=None):
     (the owners and signers of the buyer and the seller) one reminder listing its own MoUs that need attention,
     through the outbox. Idempotent per Vietnamese day: the day's FollowUpRun row is written first, so a second
     run that day (or a concurrent one, which fails on the primary key and rolls back) sends nothing."""
-    import sqlalchemy as sa
-    from sqlalchemy.exc import IntegrityError
-
-    from marketplace.alliance.tracking_models import FollowUpRun
-    from marketplace.extensions import db
-    from marketplace.unit_of_work import unit_of_work
-
     on = on or today()
     try:
         with unit_of_work():
@@ -442,7 +445,7 @@ def follow_up(on=None):
             db.session.flush()
             progress = progress_map(on=on)
             changed = _record_statuses(progress)
-            items = _attention(on, progress)
+            items = attention_items(on, progress=progress)
             run.digest_count = _send_digest(on, items)
             run.reminder_count = _send_reminders(items)
             result = FollowUpResult(False, changed, run.digest_count, run.reminder_count)
@@ -454,27 +457,8 @@ def follow_up(on=None):
     return result
 
 
-def _attention(on, progress):
-    context = AttentionContext(on=on, progress=progress, config=current_app.config)
-    reasons = {}
-    for provider in REASON_PROVIDERS:
-        for agreement_id, reason in provider(context):
-            reasons.setdefault(agreement_id, []).append(reason)
-    items = [AttentionItem(i, tuple(sorted(r, key=lambda reason: -reason.weight)), progress.get(i))
-             for i, r in reasons.items()]
-    items.sort(key=lambda item: (-item.urgency, item.progress.end_date if item.progress else date.max,
-                                 item.agreement_id))
-    return items
-
-
 def _record_statuses(progress):
     """Save each MoU's status; a new or changed one writes a TrackingEvent (status_changed)."""
-    import sqlalchemy as sa
-
-    from marketplace.alliance.tracking_models import AgreementTracking
-    from marketplace.extensions import db
-    from marketplace.sqltypes import utcnow
-
     now = utcnow()
     stored = {row.agreement_id: row for row in db.session.scalars(sa.select(AgreementTracking))}
     changed = []
@@ -495,19 +479,11 @@ def _record_statuses(progress):
 
 def status_changed(agreement_id, previous, status):
     """The event: the follow-up found a new tracking status for this MoU (joins the unit of work)."""
-    from marketplace.alliance.tracking_models import TrackingEvent, TrackingEventKind
-    from marketplace.extensions import db
-
     db.session.add(TrackingEvent(agreement_id=agreement_id, kind=TrackingEventKind.STATUS_CHANGED,
                                  previous_status=previous, status=status))
 
 
 def _agreements(ids):
-    import sqlalchemy as sa
-
-    from marketplace.agreements.models import Agreement
-    from marketplace.extensions import db
-
     if not ids:
         return {}
     return {a.id: a for a in db.session.scalars(sa.select(Agreement).where(Agreement.id.in_(ids)))}
@@ -515,12 +491,6 @@ def _agreements(ids):
 
 def _send_digest(on, items):
     """Email every active alliance staff member the day's needs-attention list (nothing when it is empty)."""
-    import sqlalchemy as sa
-
-    from marketplace import notifications
-    from marketplace.accounts.models import Organisation, OrganisationKind, User
-    from marketplace.extensions import db
-
     if not items:
         return 0
     agreements = _agreements([item.agreement_id for item in items])
@@ -541,8 +511,6 @@ PARTY_REASONS = frozenset({"stalled", "behind", "ending_soon"})
 def _send_reminders(items):
     """Email the owners and signers of each buyer and seller one reminder listing its own MoUs that need
     attention, with the reasons. Returns the number of emails."""
-    from marketplace import notifications
-
     relevant = [item for item in items if item.progress is not None and PARTY_REASONS & set(item.codes)]
     agreements = _agreements([item.agreement_id for item in relevant])
     per_organisation = {}
