@@ -12,7 +12,8 @@ What the words mean (docs/architecture.md, "Alliance follow-up: tracking"):
 - delivered: the quantity the buyer confirmed receiving (orders delivered or completed);
 - paid: what those orders received, shared between their lines pro rata to the line totals.
 """
-from dataclasses import dataclass, field, replace
+import functools
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -94,9 +95,9 @@ class LineProgress:
         return _ratio(self.paid_vnd, self.committed_value_vnd)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Progress:
-    """A signed MoU's progress on a day: its lines, totals, ratios and status."""
+    """A signed MoU's progress on a day: its lines, totals, ratios and status (set by progress_map)."""
 
     agreement_id: int
     reference: str
@@ -155,7 +156,12 @@ def _ratio(part, whole):
 
 
 def _vietnam_date(moment):
-    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    return moment.astimezone(_zone(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+@functools.cache
+def _zone(name):
+    return ZoneInfo(name)
 
 
 def periods_in_term(period, start, end):
@@ -233,12 +239,9 @@ def progress_map(agreement_ids=None, on=None):
             start_date=agreement.start_date, end_date=agreement.end_date, on=on, status=TrackingStatus.ON_TRACK,
             time_elapsed_ratio=time_elapsed_ratio(agreement.start_date, agreement.end_date, on),
             last_order_at=last_orders.get(agreement.id), lines=lines)
-        result[agreement.id] = _with_status(figures, status_of(figures, config))
+        figures.status = status_of(figures, config)
+        result[agreement.id] = figures
     return result
-
-
-def _with_status(progress, status):
-    return replace(progress, status=status)
 
 
 def progress_of(actor, agreement_id, on=None):
@@ -486,7 +489,9 @@ def status_changed(agreement_id, previous, status):
 def _agreements(ids):
     if not ids:
         return {}
-    return {a.id: a for a in db.session.scalars(sa.select(Agreement).where(Agreement.id.in_(ids)))}
+    statement = sa.select(Agreement).where(Agreement.id.in_(ids)).options(
+        sa.orm.selectinload(Agreement.seller), sa.orm.selectinload(Agreement.buyer))
+    return {a.id: a for a in db.session.scalars(statement)}
 
 
 def _send_digest(on, items):

@@ -103,20 +103,20 @@ def totals_under_agreements(agreement_ids=None):
     GROUP BY query. Ordered: quantities of the counted orders; delivered: quantities received on delivered or
     completed orders; paid: what each order received (Order.paid_vnd, kept by payments) shared between its
     lines pro rata."""
-    statement = (sa.select(Order.agreement_id, OrderLine.product_id,
-                           sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0),
-                           sa.func.coalesce(sa.func.sum(sa.case(
-                               (Order.status.in_(RECEIVED), sa.func.coalesce(OrderLine.quantity_received, 0)),
-                               else_=0)), 0),
-                           sa.func.coalesce(sa.func.sum(OrderLine.line_total_vnd), 0),
-                           sa.func.coalesce(sa.func.sum(_paid_share()), 0))
+    def total(expression):
+        # Cast back to bigint: PostgreSQL sums bigints as numeric (Decimal in Python).
+        return sa.cast(sa.func.coalesce(sa.func.sum(expression), 0), sa.BigInteger)
+
+    received = sa.case((Order.status.in_(RECEIVED), sa.func.coalesce(OrderLine.quantity_received, 0)), else_=0)
+    statement = (sa.select(Order.agreement_id, OrderLine.product_id, total(OrderLine.quantity), total(received),
+                           total(OrderLine.line_total_vnd), total(_paid_share()))
                  .join(OrderLine, OrderLine.order_id == Order.id)
                  .where(Order.agreement_id.is_not(None), Order.status.in_(COUNTED),
                         OrderLine.product_id.is_not(None))
                  .group_by(Order.agreement_id, OrderLine.product_id))
     if agreement_ids is not None:
         statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
-    return [LineTotals(*(int(value) for value in row)) for row in db.session.execute(statement)]
+    return [LineTotals(*row) for row in db.session.execute(statement)]
 
 
 def last_order_under_agreements(agreement_ids=None):
