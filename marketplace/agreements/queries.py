@@ -1,6 +1,8 @@
 """Read models for the MoU pages and the API: choices for the forms, the terms of a revision as form
 values, and changes between two revisions in words. No rules: services.py decides."""
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -248,8 +250,7 @@ def agreed_unit_prices(agreement):
 TRACKED_STATES = (AgreementState.SIGNED, AgreementState.EXPIRED, AgreementState.COMPLETED)
 
 
-@dataclass(frozen=True)
-class TrackedAgreement:
+class TrackedAgreement(NamedTuple):
     """What follow-up needs of a signed MoU (plain values: the list of every MoU loads no objects)."""
 
     id: int
@@ -258,13 +259,12 @@ class TrackedAgreement:
     buyer_id: int
     seller_id: int
     witness_id: int | None
-    start_date: object
-    end_date: object
-    signed_at: object
+    start_date: date
+    end_date: date
+    signed_at: datetime | None
 
 
-@dataclass(frozen=True)
-class CommittedLine:
+class CommittedLine(NamedTuple):
     """A line of the terms in force (a signed addendum's, else the MoU's agreed revision)."""
 
     agreement_id: int
@@ -285,7 +285,7 @@ def tracked_agreements(agreement_ids=None):
         Agreement.kind == AgreementKind.MOU, Agreement.state.in_(TRACKED_STATES), Agreement.signed_at.is_not(None))
     if agreement_ids is not None:
         statement = statement.where(Agreement.id.in_(list(agreement_ids)))
-    return {row.id: TrackedAgreement(*row) for row in db.session.execute(statement)}
+    return {row.id: TrackedAgreement._make(row) for row in db.session.execute(statement)}
 
 
 def committed_lines(agreement_ids=None):

@@ -54,7 +54,7 @@ def today():
 
 # ---------------------------------------------------------------- figures
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineProgress:
     """One product of the terms in force against the orders under the MoU."""
 
@@ -95,7 +95,7 @@ class LineProgress:
         return _ratio(self.paid_vnd, self.committed_value_vnd)
 
 
-@dataclass
+@dataclass(slots=True)
 class Progress:
     """A signed MoU's progress on a day: its lines, totals, ratios and status (set by progress_map)."""
 
@@ -109,6 +109,7 @@ class Progress:
     time_elapsed_ratio: float
     last_order_at: datetime | None
     lines: list = field(default_factory=list)
+    last_order_on: date | None = None  # the day of last_order_at in Vietnam (set by progress_map)
 
     @property
     def committed_value_vnd(self):
@@ -146,8 +147,10 @@ class Progress:
     @property
     def days_since_order(self):
         """Days since the last order under it, or since the start of the term when there was none."""
-        last = _vietnam_date(self.last_order_at) if self.last_order_at else None
-        since = max(d for d in (self.start_date, last) if d is not None)
+        last = self.last_order_on
+        if last is None and self.last_order_at is not None:
+            last = _vietnam_date(self.last_order_at)
+        since = self.start_date if last is None or last < self.start_date else last
         return max((self.on - since).days, 0)
 
 
@@ -222,8 +225,10 @@ def progress_map(agreement_ids=None, on=None):
     totals = {(t.agreement_id, t.product_id): t for t in order_queries.totals_under_agreements(ids)}
     last_orders = order_queries.last_order_under_agreements(ids)
     config = current_app.config
+    zone = _zone(config["BABEL_DEFAULT_TIMEZONE"])
     result = {}
     for agreement in agreements.values():
+        last_order_at = last_orders.get(agreement.id)
         lines = []
         for line in committed.get(agreement.id, []):
             total = totals.get((agreement.id, line.product_id))
@@ -238,7 +243,8 @@ def progress_map(agreement_ids=None, on=None):
             agreement_id=agreement.id, reference=agreement.reference, state=agreement.state,
             start_date=agreement.start_date, end_date=agreement.end_date, on=on, status=TrackingStatus.ON_TRACK,
             time_elapsed_ratio=time_elapsed_ratio(agreement.start_date, agreement.end_date, on),
-            last_order_at=last_orders.get(agreement.id), lines=lines)
+            last_order_at=last_order_at, lines=lines,
+            last_order_on=last_order_at.astimezone(zone).date() if last_order_at else None)
         figures.status = status_of(figures, config)
         result[agreement.id] = figures
     return result

@@ -1,7 +1,7 @@
 """Read models of the order pages: filter choices, the orders of one checkout, what the cart and checkout
 pages show beside the lines. Only the user's own organisation's orders are ever read here, except by the
 aggregates under MoUs at the end (the alliance's follow-up reads sums per MoU, never an order)."""
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -74,8 +74,7 @@ COUNTED = (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYME
 RECEIVED = (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
 
 
-@dataclass(frozen=True)
-class LineTotals:
+class LineTotals(NamedTuple):
     """What was ordered, delivered and paid of one product under one MoU."""
 
     agreement_id: int
@@ -116,7 +115,7 @@ def totals_under_agreements(agreement_ids=None):
                  .group_by(Order.agreement_id, OrderLine.product_id))
     if agreement_ids is not None:
         statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
-    return [LineTotals(*row) for row in db.session.execute(statement)]
+    return [LineTotals._make(row) for row in db.session.execute(statement)]
 
 
 def last_order_under_agreements(agreement_ids=None):
