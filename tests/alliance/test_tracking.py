@@ -313,3 +313,42 @@ def test_the_follow_up_is_scheduled_daily():
     minute, hour, day, month, weekday = job.cron.split()
     assert (day, month, weekday) == ("*", "*", "*") and minute.isdigit() and hour.isdigit()
 
+
+
+def test_a_signed_addendum_replaces_the_committed_lines(mou, buyer, products):
+    import hashlib
+
+    from marketplace.agreements.models import (
+        Agreement,
+        AgreementKind,
+        AgreementLine,
+        AgreementRevision,
+        PriceBasis,
+    )
+    from marketplace.sqltypes import utcnow
+
+    def addendum(number, quantity, state=AgreementState.SIGNED):
+        row = Agreement(reference=f"{mou.reference}-PL{number}", kind=AgreementKind.ADDENDUM, parent_id=mou.id,
+                        state=state, buyer_id=mou.buyer_id, seller_id=mou.seller_id, initiator_id=mou.buyer_id,
+                        start_date=mou.start_date, end_date=mou.end_date, agreed_revision_number=1,
+                        signed_at=utcnow() if state == AgreementState.SIGNED else None)
+        db.session.add(row)
+        revision = AgreementRevision(number=1, author_id=mou.buyer_id, terms={},
+                                     content_sha256=hashlib.sha256(row.reference.encode()).hexdigest())
+        revision.lines = [AgreementLine(position=0, product_id=products[2].id, name=products[2].name, unit="kg",
+                                        quantity=quantity, period=Period.TOTAL, price_basis=PriceBasis.FIXED,
+                                        unit_price_vnd=280_000)]
+        row.revisions.append(revision)
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    addendum(1, 300)
+    addendum(2, 400)  # the latest signed one is in force
+    addendum(3, 999, state=AgreementState.NEGOTIATING)  # not signed: not in force
+    place(buyer, [(products[2], 50)], mou)
+    for progress in (tracking.progress_of(buyer, mou.id), tracking.progress_map()[mou.id]):
+        assert [(line.product_id, line.committed_qty, line.ordered_qty) for line in progress.lines] == \
+            [(products[2].id, 400, 50)]
+        assert progress.committed_value_vnd == 400 * 280_000
+    assert set(tracking.progress_map()) == {mou.id}  # addenda are followed through their MoU
