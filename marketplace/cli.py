@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from marketplace.accounts import services
 from marketplace.agreements.cli import agreements_cli
+from marketplace.alliance.cli import alliance_cli
 from marketplace.api.cli import api_cli
 from marketplace.catalog.cli import catalog_cli
 from marketplace.errors import DomainError
@@ -75,3 +76,4 @@ def register_commands(app):
     app.cli.add_command(jobs_cli)
     app.cli.add_command(agreements_cli)
     app.cli.add_command(api_cli)
+    app.cli.add_command(alliance_cli)

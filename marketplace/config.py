@@ -63,6 +63,13 @@ def defaults(instance_path):
         "JOBS_RETRY_INTERVALS": (10, 60, 300, 1800),  # seconds before attempts 2, 3, 4 and 5
         "SCHEDULE_TIMEZONE": "Asia/Ho_Chi_Minh",
         "AGREEMENT_REMINDER_DAYS": 3,  # `flask agreements remind` reminds a party an MoU has waited for this long
+        # Alliance follow-up (alliance/tracking.py): an MoU is "behind" when its ordered share of the committed value
+        # trails the elapsed share of its term by more than this margin (0.15 = 15 points), "stalled" after this
+        # many days without an order; a signature awaited longer than FOLLOW_UP_SIGNATURE_DAYS needs attention.
+        "FOLLOW_UP_BEHIND_MARGIN": 0.15,
+        "FOLLOW_UP_STALLED_DAYS": 30,
+        "FOLLOW_UP_SIGNATURE_DAYS": 7,
+        "FOLLOW_UP_ENDING_DAYS": 30,  # "ending soon": the term ends within this many days
         # Search change log: how often a host's follower looks for changes, and how long changes are kept.
         "SEARCH_FOLLOW_INTERVAL": 1.0,
         "SEARCH_CHANGE_RETENTION_DAYS": 14,
@@ -154,6 +161,10 @@ ENVIRONMENT = {
     "PASSWORD_RESET_RATE_LIMIT_PER_IP": ("PASSWORD_RESET_RATE_LIMIT_PER_IP", str),
     "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": ("PASSWORD_RESET_RATE_LIMIT_PER_EMAIL", str),
     "REDIS_URL": ("REDIS_URL", str),
+    "FOLLOW_UP_BEHIND_MARGIN": ("FOLLOW_UP_BEHIND_MARGIN", float),
+    "FOLLOW_UP_STALLED_DAYS": ("FOLLOW_UP_STALLED_DAYS", int),
+    "FOLLOW_UP_SIGNATURE_DAYS": ("FOLLOW_UP_SIGNATURE_DAYS", int),
+    "FOLLOW_UP_ENDING_DAYS": ("FOLLOW_UP_ENDING_DAYS", int),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
     "LOG_FORMAT": ("LOG_FORMAT", str),
     "LOG_LEVEL": ("LOG_LEVEL", str),

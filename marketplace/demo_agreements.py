@@ -1,6 +1,7 @@
 """Demo MoUs (loaded by demo.seed, idempotent): the alliance's 2024 conference "Hội nghị gặp mặt, kết nối tiêu thụ
-sản phẩm HTX" with six memoranda between the demo cooperatives and enterprises, in different states, and one
-inquiry thread. Everything goes through the agreements and inquiries services as the demo users, so each rule,
+sản phẩm HTX" with six memoranda between the demo cooperatives and enterprises, in different states (three
+signed, whose orders in demo_orders.py make the alliance's follow-up show them on track, behind and stalled), and
+one inquiry thread. Everything goes through the agreements and inquiries services as the demo users, so each rule,
 event, PDF and signature is real; the rows are flagged is_demo and every page says "demo data". Signatures are
 made (and dated) when the demo is loaded: they are never backdated to the conference.
 """
@@ -116,10 +117,13 @@ def seed_agreements():
     services.decline(users[LE_HONG_PHONG], carp.id,
                      "Mùa lạnh chưa bảo đảm được 2 tấn cá trắm giòn mỗi tháng; hẹn bàn lại vào mùa sau.")
 
-    # 6. Sent, waiting for the cooperative's answer.
-    start(HAI_PHONG, DONG_BANH, terms("Cảng Hải Phòng", [
+    # 6. Signed by both, but no order was ever placed under it: the alliance's follow-up shows it stalled.
+    cartons = start(HAI_PHONG, DONG_BANH, terms("Cảng Hải Phòng", [
         line(DONG_BANH, "Na Chi Lăng thùng 10 kg", 200, "season"),
         line(DONG_BANH, "Rượu na Chi Lăng", 600, "total")]))
+    services.accept(users[DONG_BANH], cartons.id)
+    for email in (DONG_BANH, HAI_PHONG):
+        sign_as(users[email], cartons)
 
     # An inquiry thread, answered, which the buyer can turn into an MoU.
     inquiry = inquiries.open_inquiry(users[HAI_PHONG], product(HA_DUNG, "Thảo quả khô"), inquiries.MessageDetails(

@@ -1,5 +1,6 @@
 """Demo orders (loaded by demo.seed after the MoUs, idempotent): orders between the demo enterprises and
-cooperatives in every stage, two of them under the signed demo MoUs, paid by bank transfer and by card.
+cooperatives in every stage, three of them under two signed demo MoUs, paid by bank transfer and by card; the
+alliance's follow-up shows one MoU on track, one behind, one stalled (no order at all).
 
 Everything goes through the orders and payments services as the demo users, so capacity, prices, events
 and emails are real. The card payment is settled by the same idempotent step a Stripe webhook runs, with a
@@ -82,6 +83,13 @@ def seed_orders():
     _card_paid(users[HAI_PHONG], apples)
     orders.ship(users[DONG_BANH], apples.id, "Xe lạnh 14C-223.19, 80 thùng (minh họa)")
 
+    # 2b. Under the same MoU, a second order placed today, large enough to keep that MoU on track (the follow-up's
+    # figures); the black-jelly MoU, with its one order, is behind, and the carton MoU, without any, is stalled.
+    na = _product(users[DONG_BANH], "Na dai Chi Lăng")
+    more = keep_on_track_qty(apples.agreement, na.id, 800, na.order_increment or 1)
+    if more:
+        place(HAI_PHONG, DONG_BANH, [("Na dai Chi Lăng", max(more, na.min_order_qty))], mou=True, po="HP-EXP-0459")
+
     # 3. Placed, waiting for the cooperative's answer.
     place(THU_DO, HOANG_TRUNG, [("Hoa hồi khô Lạng Sơn", 200), ("Quế vỏ khô", 300)])
 
@@ -102,8 +110,26 @@ def _product(owner, name):
 
 
 def _signed_mou(buyer, seller):
-    return db.session.scalar(sa.select(Agreement).filter_by(
-        buyer_id=buyer.organisation_id, seller_id=seller.organisation_id, state=AgreementState.SIGNED, is_demo=True))
+    """The first signed demo MoU between the two (for the custard apples: the one signed after a counter-offer)."""
+    return db.session.scalars(sa.select(Agreement).filter_by(
+        buyer_id=buyer.organisation_id, seller_id=seller.organisation_id, state=AgreementState.SIGNED, is_demo=True)
+        .order_by(Agreement.id)).first()
+
+
+def keep_on_track_qty(agreement, product_id, already, step):
+    """How much more of a product to order under the MoU so that its ordered share of the committed quantity is
+    five points above the elapsed share of the term today (rounded up to the product's order step), so the
+    follow-up shows it on track whatever day the demo is loaded during the term; 0 outside the term."""
+    from marketplace.alliance import tracking
+
+    on = tracking.today()
+    if not agreement.start_date <= on <= agreement.end_date:
+        return 0
+    line = next(line for line in agreement.revision_in_force().lines if line.product_id == product_id)
+    committed = line.quantity * tracking.periods_in_term(line.period, agreement.start_date, agreement.end_date)
+    share = min(tracking.time_elapsed_ratio(agreement.start_date, agreement.end_date, on) + 0.05, 1)
+    missing = max(int(committed * share) - already, 0)
+    return -(-missing // step) * step
 
 
 def possible_date(products):

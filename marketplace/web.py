@@ -250,6 +250,7 @@ def _import_models():
     import marketplace.agreements.models  # noqa: F401
     import marketplace.agreements.signing_models  # noqa: F401
     import marketplace.alliance.followup_models  # noqa: F401
+    import marketplace.alliance.tracking_models  # noqa: F401
     import marketplace.catalog.models  # noqa: F401
     import marketplace.inquiries.models  # noqa: F401
     import marketplace.jobs.models  # noqa: F401

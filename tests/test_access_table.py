@@ -88,6 +88,7 @@ ACCESS = {
     "alliance.certificates": alliance_only(200),
     "alliance.certificate": alliance_only(200),
     "alliance.review_certificate": alliance_only("→ /alliance/certificates/"),  # verifies the victim's certificate
+    "alliance.needs_attention": alliance_only(200),  # issue 11: MoUs needing attention, alliance staff only
     # the public catalogue: the victim's draft and the rejected cooperative answer 404 to everyone
     "catalog.catalogue": everyone(200),
     "catalog.product": everyone(404),
@@ -179,6 +180,9 @@ ACCESS = {
     **dict.fromkeys(["api.agreements", "api.agreement", "api.agreement_document", "api.create_agreement",
                      "api.revise_agreement", "api.send_agreement", "api.accept_agreement", "api.decline_agreement",
                      "api.withdraw_agreement", "api.sign_agreement", "api.void_agreement"], everyone(401)),
+    # the follow-up API (issue 11): bearer tokens only (test_tracking_pages.py checks parties, third parties, staff)
+    "api.agreement_progress": everyone(401),
+    "api.alliance_agreements": everyone(401),
     # public: anyone verifies a PDF with the platform's CA certificate and revocation list
     "agreements.verify": everyone(200),
     "agreements.ca_certificate": everyone(200),

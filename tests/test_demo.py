@@ -143,6 +143,26 @@ def test_seeding_again_adds_no_mou(seeded):
     assert len(demo_agreements.demo_agreements()) == 6 and count(AgreementEvent) == events
 
 
+def test_the_demo_mous_show_several_tracking_states_with_the_figures_of_their_orders(seeded):
+    from marketplace import demo_agreements, demo_orders
+    from marketplace.agreements.models import AgreementState
+    from marketplace.alliance import tracking
+    from marketplace.orders.models import OrderStatus
+
+    signed = [a for a in demo_agreements.demo_agreements() if a.state == AgreementState.SIGNED]
+    progress = tracking.progress_map([a.id for a in signed])
+    assert sorted(p.status.value for p in progress.values()) == ["behind", "on_track", "stalled"]
+    for agreement in signed:
+        counted = [o for o in demo_orders.demo_orders() if o.agreement_id == agreement.id
+                   and o.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED)]
+        for line in progress[agreement.id].lines:
+            mine = [(o, ol) for o in counted for ol in o.lines if ol.product_id == line.product_id]
+            assert line.ordered_qty == sum(ol.quantity for _o, ol in mine)
+            assert line.delivered_qty == sum(ol.quantity_received or 0 for o, ol in mine
+                                             if o.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED))
+            assert line.paid_vnd == sum(ol.line_total_vnd * o.paid_vnd // o.total_vnd for o, ol in mine)
+
+
 def test_demo_orders_cover_the_stages_and_both_ways_of_paying(seeded):
     from marketplace import demo_orders
     from marketplace.orders.models import OrderStatus
@@ -151,7 +171,7 @@ def test_demo_orders_cover_the_stages_and_both_ways_of_paying(seeded):
     found = demo_orders.demo_orders()
     assert {o.status for o in found} == {OrderStatus.COMPLETED, OrderStatus.SHIPPED, OrderStatus.PLACED,
                                          OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, OrderStatus.REJECTED}
-    assert sum(1 for o in found if o.agreement_id) == 2
+    assert sum(1 for o in found if o.agreement_id) == 3
     received = {p.method for o in found for p in o.payments if p.status == PaymentStatus.SUCCEEDED}
     assert received == {PaymentMethod.CARD, PaymentMethod.BANK_TRANSFER}
     shipped = next(o for o in found if o.status == OrderStatus.SHIPPED)

@@ -21,6 +21,7 @@ class Permission(enum.StrEnum):
     FULFIL_ORDERS = "fulfil_orders"  # verified cooperative: confirm, reject and ship orders, set payment terms
     MANAGE_PRODUCTS = "manage_products"  # any member of the cooperative: drafts, photos, certificates
     CURATE_CATALOG = "curate_catalog"  # alliance: verify or revoke OCOP certificates, import registries
+    FOLLOW_UP_AGREEMENTS = "follow_up_agreements"  # alliance: every MoU's progress, the needs-attention list
 
 
 _TRADING = {
@@ -78,7 +79,7 @@ def require(user, permission, organisation=None):
         if not own.is_cooperative:
             raise Forbidden(_l("Only cooperatives list products."), code="wrong_organisation_kind")
         return
-    if permission in (Permission.REVIEW_ORGANISATIONS, Permission.CURATE_CATALOG):
+    if permission in (Permission.REVIEW_ORGANISATIONS, Permission.CURATE_CATALOG, Permission.FOLLOW_UP_AGREEMENTS):
         if not is_alliance_staff(user):
             raise Forbidden(_l("Only cooperative alliance staff can do this."), code="alliance_only")
         return

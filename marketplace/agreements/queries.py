@@ -1,6 +1,8 @@
 """Read models for the MoU pages and the API: choices for the forms, the terms of a revision as form
 values, and changes between two revisions in words. No rules: services.py decides."""
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -240,3 +242,96 @@ def agreed_unit_prices(agreement):
     if revision is None:
         return {}
     return {line.product_id: line.unit_price_vnd for line in revision.lines if line.product_id is not None}
+
+
+# ---------------------------------------------------------------- for the alliance's follow-up
+
+# The MoUs whose fulfilment is followed: signed ones, in force or ended since (expired, or recorded as carried out).
+TRACKED_STATES = (AgreementState.SIGNED, AgreementState.EXPIRED, AgreementState.COMPLETED)
+
+
+class TrackedAgreement(NamedTuple):
+    """What follow-up needs of a signed MoU (plain values: the list of every MoU loads no objects)."""
+
+    id: int
+    reference: str
+    state: AgreementState
+    buyer_id: int
+    seller_id: int
+    witness_id: int | None
+    start_date: date
+    end_date: date
+    signed_at: datetime | None
+
+
+class CommittedLine(NamedTuple):
+    """A line of the terms in force (a signed addendum's, else the MoU's agreed revision)."""
+
+    agreement_id: int
+    product_id: int | None
+    name: str
+    unit: str
+    quantity: int  # per period
+    period: Period
+    unit_price_vnd: int
+
+
+def tracked_agreements(agreement_ids=None):
+    """{id: TrackedAgreement} of the signed MoUs (kind MOU, signed, then in force, expired or completed), or of
+    those among `agreement_ids`. One query."""
+    statement = sa.select(Agreement.id, Agreement.reference, Agreement.state, Agreement.buyer_id,
+                          Agreement.seller_id, Agreement.witness_id, Agreement.start_date, Agreement.end_date,
+                          Agreement.signed_at).where(
+        Agreement.kind == AgreementKind.MOU, Agreement.state.in_(TRACKED_STATES), Agreement.signed_at.is_not(None))
+    if agreement_ids is not None:
+        statement = statement.where(Agreement.id.in_(list(agreement_ids)))
+    return {row.id: TrackedAgreement._make(row) for row in db.session.execute(statement)}
+
+
+def committed_lines(agreement_ids=None):
+    """{MoU id: [CommittedLine]} of the terms in force of these MoUs (all MoUs when None): a signed addendum's
+    agreed lines replace the MoU's. Two queries, whatever the number of MoUs."""
+    from marketplace.agreements.models import AgreementLine, AgreementRevision
+
+    addendum = sa.orm.aliased(Agreement)
+    latest = (sa.select(addendum.parent_id, addendum.id, addendum.signed_at)
+              .where(addendum.kind == AgreementKind.ADDENDUM,
+                     addendum.state.in_([AgreementState.SIGNED, AgreementState.COMPLETED]),
+                     addendum.signed_at.is_not(None)))
+    if agreement_ids is not None:
+        latest = latest.where(addendum.parent_id.in_(list(agreement_ids)))
+    source = {}  # MoU id → the agreement whose agreed lines are in force
+    for row in db.session.execute(latest.order_by(addendum.signed_at, addendum.id)):
+        source[row.parent_id] = row.id  # ordered: the latest signed addendum wins
+    statement = (sa.select(Agreement.id, Agreement.parent_id, AgreementLine.product_id, AgreementLine.name,
+                           AgreementLine.unit, AgreementLine.quantity, AgreementLine.period,
+                           AgreementLine.unit_price_vnd)
+                 .join(AgreementRevision, AgreementRevision.agreement_id == Agreement.id)
+                 .join(AgreementLine, AgreementLine.revision_id == AgreementRevision.id)
+                 .where(AgreementRevision.number == Agreement.agreed_revision_number)
+                 .order_by(Agreement.id, AgreementLine.position))
+    if agreement_ids is not None:
+        ids = list(agreement_ids)
+        statement = statement.where(sa.or_(Agreement.id.in_(ids), Agreement.id.in_(list(source.values()))))
+    else:
+        statement = statement.where(sa.or_(
+            sa.and_(Agreement.kind == AgreementKind.MOU, Agreement.state.in_(TRACKED_STATES)),
+            Agreement.id.in_(list(source.values()))))
+    lines = {}
+    for row in db.session.execute(statement):
+        mou_id = row.parent_id if row.parent_id is not None else row.id
+        if row.parent_id is None and mou_id in source:
+            continue  # replaced by a signed addendum
+        if row.parent_id is not None and source.get(mou_id) != row.id:
+            continue  # an older addendum
+        lines.setdefault(mou_id, []).append(CommittedLine(mou_id, row.product_id, row.name, row.unit, row.quantity,
+                                                          row.period, row.unit_price_vnd))
+    return lines
+
+
+def awaiting_signatures_since(before):
+    """[(id, reference, state_changed_at)] of the MoUs waiting for signatures since before `before` (a datetime)."""
+    rows = db.session.execute(sa.select(Agreement.id, Agreement.reference, Agreement.state_changed_at).where(
+        Agreement.state.in_([AgreementState.AWAITING_SIGNATURES, AgreementState.PARTIALLY_SIGNED]),
+        Agreement.state_changed_at < before).order_by(Agreement.state_changed_at, Agreement.id))
+    return [tuple(row) for row in rows]

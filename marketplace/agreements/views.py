@@ -43,6 +43,7 @@ from marketplace.agreements.forms import (
 )
 from marketplace.agreements.models import AgreementState
 from marketplace.agreements.terms import TermsDetails
+from marketplace.alliance import tracking
 from marketplace.catalog.services import today
 from marketplace.errors import DomainError, NotFound, ValidationFailed, error_response
 from marketplace.extensions import limiter
@@ -300,6 +301,7 @@ def _detail_page(agreement, status=200, forms=None, open_form=None):
         sign_form=forms.get("sign") or SignForm(formdata=None),
         open_form=open_form, unit_label=queries.unit_label, certification_label=queries.certification_label,
         followup=_followup(agreement, forms),
+        progress=tracking.progress_for_page(current_user, agreement),
     ), status
 
 

@@ -100,4 +100,5 @@ def classify(organisation_id):
     return redirect(url_for("alliance.organisation", organisation_id=organisation_id))
 
 
+from marketplace.alliance import attention  # noqa: E402,F401,I001  (needs-attention list on this blueprint)
 from marketplace.alliance import certificates  # noqa: E402,F401  (OCOP certificate routes on this blueprint)

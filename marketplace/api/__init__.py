@@ -46,4 +46,4 @@ def no_store(response):
 
 
 # The routes register on the blueprint when their modules are imported, after it exists.
-from marketplace.api import agreements, catalog, endpoints, orders, search  # noqa: E402,F401,I001
+from marketplace.api import agreements, alliance, catalog, endpoints, orders, search  # noqa: E402,F401,I001

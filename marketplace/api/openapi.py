@@ -1305,3 +1305,103 @@ ORDER_PATHS = {
 }
 SCHEMAS.update(ORDER_SCHEMAS)
 PATHS.update(ORDER_PATHS)
+
+
+# ---------------------------------------------------------------- alliance follow-up (issue 11)
+
+TRACKING_STATUSES = ["on_track", "behind", "stalled", "completed", "expired"]
+_RATIO = {"type": "number", "minimum": 0,
+          "description": "A share from 0 to 1 (volume may exceed 1 when more was ordered than committed)."}
+FOLLOW_UP_SCHEMAS = {
+    "AgreementProgress": {
+        "type": "object",
+        "description": "A signed MoU's progress, computed from the orders placed under it (rejected and cancelled "
+                       "orders do not count). Ordered: quantities on those orders; delivered: quantities the buyer "
+                       "confirmed receiving; paid: what the orders received, shared between their lines pro rata.",
+        "required": ["agreement_id", "status", "time_elapsed_ratio", "volume_ratio", "last_order_at", "lines"],
+        "additionalProperties": False,
+        "properties": {
+            "agreement_id": {"type": "integer"},
+            "status": {"enum": TRACKING_STATUSES, "description": "on_track; behind: ordered share of the committed "
+                       "value below the elapsed share of the term by more than the configured margin; stalled: no "
+                       "order for the configured number of days; completed: every committed quantity delivered or "
+                       "the MoU recorded as carried out; expired: the term ended first."},
+            "time_elapsed_ratio": {**_RATIO, "maximum": 1, "description": "The elapsed share of the term."},
+            "volume_ratio": {**_RATIO, "description": "The ordered share of the committed value."},
+            "last_order_at": {"type": ["string", "null"], "format": "date-time"},
+            "lines": {"type": "array", "items": {
+                "type": "object",
+                "required": ["product_id", "committed_qty", "ordered_qty", "delivered_qty", "paid_vnd",
+                             "committed_value_vnd"],
+                "additionalProperties": False,
+                "properties": {
+                    "product_id": {"type": ["integer", "null"], "description": "Null once the product was deleted."},
+                    "committed_qty": {"type": "integer", "description": "Over the whole term: the quantity per "
+                                      "period times the periods the term holds."},
+                    "ordered_qty": {"type": "integer"},
+                    "delivered_qty": {"type": "integer"},
+                    "paid_vnd": {"type": "integer"},
+                    "committed_value_vnd": {"type": "integer"},
+                },
+            }},
+        },
+    },
+    "AttentionItem": {
+        "type": "object",
+        "required": ["agreement_id", "reference", "state", "status", "urgency", "reasons", "time_elapsed_ratio",
+                     "volume_ratio", "end_date"],
+        "additionalProperties": False,
+        "properties": {
+            "agreement_id": {"type": "integer"},
+            "reference": {"type": "string"},
+            "state": {"enum": AGREEMENT_ENUMS["state"]},
+            "status": {"enum": [*TRACKING_STATUSES, None], "description": "Null while signatures are awaited."},
+            "urgency": {"type": "integer", "description": "The sum of the reasons' weights: higher is more urgent."},
+            "reasons": {"type": "array", "items": {
+                "type": "object", "required": ["code", "message"], "additionalProperties": False,
+                "properties": {"code": {"type": "string", "description": "stalled, behind, ending_soon, "
+                                        "signatures_pending (more may come)."},
+                               "message": {"type": "string"}}}},
+            "time_elapsed_ratio": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "volume_ratio": {"type": ["number", "null"], "minimum": 0},
+            "end_date": {"type": "string", "format": "date"},
+        },
+    },
+}
+FOLLOW_UP_SCHEMAS["AttentionPage"] = _page_of("AttentionItem")
+FOLLOW_UP_PATHS = {
+    "/agreements/{agreement_id}/progress": {
+        "get": {
+            "operationId": "getAgreementProgress",
+            "summary": "A signed MoU's progress: committed, ordered, delivered and paid per product, the elapsed "
+                       "share of the term and the tracking status. For its parties and alliance staff.",
+            "security": SECURED,
+            "parameters": [AGREEMENT_ID],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/AgreementProgress"}, "The progress."),
+                **BAD_QUERY, **UNAUTHENTICATED,
+                "404": _error("No such agreement, you are not a party to it, or it is not signed yet."),
+            },
+        },
+    },
+    "/alliance/agreements": {
+        "get": {
+            "operationId": "listAllianceAgreements",
+            "summary": "Alliance staff: the MoUs needing attention (stalled, behind, ending soon, signatures "
+                       "awaited too long), most urgent first; with `status`, every signed MoU of that tracking "
+                       "status, most urgent first.",
+            "security": SECURED,
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"enum": TRACKING_STATUSES}},
+                PAGE, {**PER_PAGE, "description": "Results per page (default 20, at most 100)."},
+            ],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/AttentionPage"}, "One page of MoUs."),
+                **BAD_QUERY, **UNAUTHENTICATED,
+                "403": _error("Only cooperative alliance staff read this list (code `alliance_only`)."),
+            },
+        },
+    },
+}
+SCHEMAS.update(FOLLOW_UP_SCHEMAS)
+PATHS.update(FOLLOW_UP_PATHS)

@@ -27,6 +27,8 @@ SCHEDULE = (
                  "mark OCOP certificates past their expiry date as expired and tell the cooperatives"),
     ScheduledJob("agreements remind", "15 8 * * *", "marketplace.agreements.services:remind",
                  "expire MoUs past their end date and remind parties an MoU waits for (once per step)"),
+    ScheduledJob("alliance follow-up", "30 8 * * *", "marketplace.alliance.tracking:follow_up",
+                 "recompute MoU tracking statuses, email the alliance its digest and the parties their reminders"),
     ScheduledJob("accounts prune", "45 3 * * *", "marketplace.accounts.services:prune",
                  "forget registration requests whose confirmation link has expired"),
     ScheduledJob("search prune-changes", "30 3 * * *", "marketplace.search.sync:prune_changes",

@@ -1,5 +1,8 @@
 """Read models of the order pages: filter choices, the orders of one checkout, what the cart and checkout
-pages show beside the lines. Only the user's own organisation's orders are ever read here."""
+pages show beside the lines. Only the user's own organisation's orders are ever read here, except by the
+aggregates under MoUs at the end (the alliance's follow-up reads sums per MoU, never an order)."""
+from typing import NamedTuple
+
 import sqlalchemy as sa
 
 from marketplace.accounts.models import Organisation
@@ -7,7 +10,7 @@ from marketplace.agreements import queries as agreement_queries
 from marketplace.agreements.models import Agreement
 from marketplace.catalog.models import UNIT_NAMES_VI, Unit
 from marketplace.extensions import db
-from marketplace.orders.models import Order
+from marketplace.orders.models import Order, OrderLine, OrderStatus
 
 
 def _own_orders(organisation_id):
@@ -60,3 +63,66 @@ def unit_name(code):
         return UNIT_NAMES_VI[Unit(code)]
     except ValueError:
         return code
+
+
+# ---------------------------------------------------------------- aggregates under MoUs (alliance follow-up)
+
+# Orders that count towards an MoU: every order under it but those the cooperative rejected or either side cancelled.
+COUNTED = (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID,
+           OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+# Orders whose goods the buyer confirmed receiving: their lines' quantity_received is what was delivered.
+RECEIVED = (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+
+
+class LineTotals(NamedTuple):
+    """What was ordered, delivered and paid of one product under one MoU."""
+
+    agreement_id: int
+    product_id: int
+    ordered_qty: int
+    delivered_qty: int
+    ordered_vnd: int
+    paid_vnd: int
+
+
+def _paid_share():
+    """The part of the order's payments that falls to a line, pro rata to the line's total: exact when the order
+    is paid in full, unpaid, or has this one line (most MoU orders); otherwise rounded down to the đồng (the
+    product runs in floating point so two large amounts cannot overflow a bigint)."""
+    return sa.case(
+        (Order.paid_vnd <= 0, 0),
+        (Order.paid_vnd >= Order.total_vnd, OrderLine.line_total_vnd),
+        (OrderLine.line_total_vnd == Order.total_vnd, Order.paid_vnd),
+        else_=sa.cast(sa.cast(OrderLine.line_total_vnd, sa.Float) * Order.paid_vnd / Order.total_vnd,
+                      sa.BigInteger))
+
+
+def totals_under_agreements(agreement_ids=None):
+    """[LineTotals] per (MoU, product) of the counted orders placed under these MoUs (every MoU when None): one
+    GROUP BY query. Ordered: quantities of the counted orders; delivered: quantities received on delivered or
+    completed orders; paid: what each order received (Order.paid_vnd, kept by payments) shared between its
+    lines pro rata."""
+    def total(expression):
+        # Cast back to bigint: PostgreSQL sums bigints as numeric (Decimal in Python).
+        return sa.cast(sa.func.coalesce(sa.func.sum(expression), 0), sa.BigInteger)
+
+    received = sa.case((Order.status.in_(RECEIVED), sa.func.coalesce(OrderLine.quantity_received, 0)), else_=0)
+    statement = (sa.select(Order.agreement_id, OrderLine.product_id, total(OrderLine.quantity), total(received),
+                           total(OrderLine.line_total_vnd), total(_paid_share()))
+                 .join(OrderLine, OrderLine.order_id == Order.id)
+                 .where(Order.agreement_id.is_not(None), Order.status.in_(COUNTED),
+                        OrderLine.product_id.is_not(None))
+                 .group_by(Order.agreement_id, OrderLine.product_id))
+    if agreement_ids is not None:
+        statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
+    return [LineTotals._make(row) for row in db.session.execute(statement)]
+
+
+def last_order_under_agreements(agreement_ids=None):
+    """{MoU id: when the latest counted order under it was placed} (one GROUP BY query)."""
+    statement = (sa.select(Order.agreement_id, sa.func.max(Order.placed_at))
+                 .where(Order.agreement_id.is_not(None), Order.status.in_(COUNTED))
+                 .group_by(Order.agreement_id))
+    if agreement_ids is not None:
+        statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
+    return {agreement_id: placed_at for agreement_id, placed_at in db.session.execute(statement)}

@@ -40,42 +40,42 @@ def mail_to(outbox, email):
 
 # ---------------------------------------------------------------- adding, changing, deleting
 
-def test_either_party_and_the_alliance_add_milestones_and_the_others_are_told(mou, outbox):
-    by_seller = milestones.add(mou.seller, mou.agreement.id, details())
-    by_buyer = milestones.add(mou.buyer, mou.agreement.id, details(title="Thanh toán đợt 1", responsible="buyer"))
-    by_staff = milestones.add(mou.alliance, mou.agreement.id, details(title="2 tấn mỗi tháng", repeat="monthly"))
+def test_either_party_and_the_alliance_add_milestones_and_the_others_are_told(party_mou, outbox):
+    by_seller = milestones.add(party_mou.seller, party_mou.agreement.id, details())
+    by_buyer = milestones.add(party_mou.buyer, party_mou.agreement.id, details(title="Thanh toán đợt 1", responsible="buyer"))
+    by_staff = milestones.add(party_mou.alliance, party_mou.agreement.id, details(title="2 tấn mỗi tháng", repeat="monthly"))
 
-    assert [m.id for m in milestones.list_for(mou.buyer, mou.agreement)] == [by_seller.id, by_buyer.id, by_staff.id]
+    assert [m.id for m in milestones.list_for(party_mou.buyer, party_mou.agreement)] == [by_seller.id, by_buyer.id, by_staff.id]
     assert by_staff.repeat == MilestoneRepeat.MONTHLY
-    assert by_seller.created_by_organisation_id == mou.seller.organisation_id
-    assert len(events_of(mou.agreement, AgreementEventKind.MILESTONE_ADDED)) == 3
+    assert by_seller.created_by_organisation_id == party_mou.seller.organisation_id
+    assert len(events_of(party_mou.agreement, AgreementEventKind.MILESTONE_ADDED)) == 3
     # The seller's milestone is emailed to the buyer, the buyer's to the seller, the alliance's to both.
-    assert len(mail_to(outbox, mou.buyer.email)) == 2
-    assert len(mail_to(outbox, mou.seller.email)) == 2
-    assert mail_to(outbox, mou.seller_member.email) == []  # a member without the signing right is not emailed
-    assert "Giao mẫu đầu tiên" in mail_to(outbox, mou.buyer.email)[0].body
+    assert len(mail_to(outbox, party_mou.buyer.email)) == 2
+    assert len(mail_to(outbox, party_mou.seller.email)) == 2
+    assert mail_to(outbox, party_mou.seller_member.email) == []  # a member without the signing right is not emailed
+    assert "Giao mẫu đầu tiên" in mail_to(outbox, party_mou.buyer.email)[0].body
 
 
-def test_a_third_party_sees_and_changes_nothing(mou):
-    milestone = milestones.add(mou.seller, mou.agreement.id, details())
-    for call in (lambda: milestones.add(mou.stranger, mou.agreement.id, details()),
-                 lambda: milestones.list_for(mou.stranger, mou.agreement),
-                 lambda: milestones.get(mou.stranger, mou.agreement.id, milestone.id),
-                 lambda: milestones.update(mou.stranger, mou.agreement.id, milestone.id, details(title="X")),
-                 lambda: milestones.delete(mou.stranger, mou.agreement.id, milestone.id),
-                 lambda: milestones.mark_done(mou.stranger, mou.agreement.id, milestone.id, "xong")):
+def test_a_third_party_sees_and_changes_nothing(party_mou):
+    milestone = milestones.add(party_mou.seller, party_mou.agreement.id, details())
+    for call in (lambda: milestones.add(party_mou.stranger, party_mou.agreement.id, details()),
+                 lambda: milestones.list_for(party_mou.stranger, party_mou.agreement),
+                 lambda: milestones.get(party_mou.stranger, party_mou.agreement.id, milestone.id),
+                 lambda: milestones.update(party_mou.stranger, party_mou.agreement.id, milestone.id, details(title="X")),
+                 lambda: milestones.delete(party_mou.stranger, party_mou.agreement.id, milestone.id),
+                 lambda: milestones.mark_done(party_mou.stranger, party_mou.agreement.id, milestone.id, "xong")):
         with pytest.raises(NotFound):
             call()
     db.session.expire_all()
     assert db.session.get(Milestone, milestone.id).title == "Giao mẫu đầu tiên"
 
 
-def test_a_milestone_of_another_mou_is_not_found_through_this_one(mou):
-    other = factories.signed_mou(mou.buyer.organisation, mou.seller.organisation,
-                                 {factories.product(mou.seller.organisation): 1000})
-    milestone = milestones.add(mou.seller, other.id, details())
+def test_a_milestone_of_another_mou_is_not_found_through_this_one(party_mou):
+    other = factories.signed_mou(party_mou.buyer.organisation, party_mou.seller.organisation,
+                                 {factories.product(party_mou.seller.organisation): 1000})
+    milestone = milestones.add(party_mou.seller, other.id, details())
     with pytest.raises(NotFound):
-        milestones.get(mou.seller, mou.agreement.id, milestone.id)
+        milestones.get(party_mou.seller, party_mou.agreement.id, milestone.id)
 
 
 @pytest.mark.parametrize(("overrides", "field"), [
@@ -88,87 +88,87 @@ def test_a_milestone_of_another_mou_is_not_found_through_this_one(mou):
     ({"repeat": "daily"}, "repeat"),
     ({"details": "x" * 2001}, "details"),
 ])
-def test_bad_input_is_refused_at_its_field(mou, overrides, field):
+def test_bad_input_is_refused_at_its_field(party_mou, overrides, field):
     with pytest.raises(ValidationFailed) as refused:
-        milestones.add(mou.seller, mou.agreement.id, details(**overrides))
+        milestones.add(party_mou.seller, party_mou.agreement.id, details(**overrides))
     assert field in refused.value.errors
     assert db.session.scalar(sa.select(sa.func.count(Milestone.id))) == 0
 
 
-def test_milestones_are_added_to_signed_mous_only(mou):
-    mou.agreement.state = AgreementState.NEGOTIATING
+def test_milestones_are_added_to_signed_mous_only(party_mou):
+    party_mou.agreement.state = AgreementState.NEGOTIATING
     db.session.commit()
     with pytest.raises(Conflict) as refused:
-        milestones.add(mou.seller, mou.agreement.id, details())
+        milestones.add(party_mou.seller, party_mou.agreement.id, details())
     assert refused.value.code == "not_signed"
 
 
-def test_only_the_organisation_that_added_it_or_the_alliance_changes_or_deletes_it(mou, outbox):
-    demand = milestones.add(mou.buyer, mou.agreement.id, details(title="Giao 2 tấn", responsible="seller"))
+def test_only_the_organisation_that_added_it_or_the_alliance_changes_or_deletes_it(party_mou, outbox):
+    demand = milestones.add(party_mou.buyer, party_mou.agreement.id, details(title="Giao 2 tấn", responsible="seller"))
     with pytest.raises(Forbidden):
-        milestones.update(mou.seller, mou.agreement.id, demand.id, details(title="Giao 1 tấn"))
+        milestones.update(party_mou.seller, party_mou.agreement.id, demand.id, details(title="Giao 1 tấn"))
     with pytest.raises(Forbidden):
-        milestones.delete(mou.seller, mou.agreement.id, demand.id)
+        milestones.delete(party_mou.seller, party_mou.agreement.id, demand.id)
 
     outbox.clear()
-    milestones.update(mou.buyer, mou.agreement.id, demand.id, details(title="Giao 1,5 tấn"))
+    milestones.update(party_mou.buyer, party_mou.agreement.id, demand.id, details(title="Giao 1,5 tấn"))
     assert db.session.get(Milestone, demand.id).title == "Giao 1,5 tấn"
-    assert len(mail_to(outbox, mou.seller.email)) == 1
-    milestones.update(mou.buyer, mou.agreement.id, demand.id, details(title="Giao 1,5 tấn"))  # nothing changes
-    assert len(events_of(mou.agreement, AgreementEventKind.MILESTONE_CHANGED)) == 1
+    assert len(mail_to(outbox, party_mou.seller.email)) == 1
+    milestones.update(party_mou.buyer, party_mou.agreement.id, demand.id, details(title="Giao 1,5 tấn"))  # nothing changes
+    assert len(events_of(party_mou.agreement, AgreementEventKind.MILESTONE_CHANGED)) == 1
 
-    milestones.delete(mou.alliance, mou.agreement.id, demand.id)
+    milestones.delete(party_mou.alliance, party_mou.agreement.id, demand.id)
     assert db.session.get(Milestone, demand.id) is None
-    [deleted] = events_of(mou.agreement, AgreementEventKind.MILESTONE_DELETED)
+    [deleted] = events_of(party_mou.agreement, AgreementEventKind.MILESTONE_DELETED)
     assert "Giao 1,5 tấn" in deleted.note
 
 
 # ---------------------------------------------------------------- done, with evidence
 
-def test_the_responsible_side_marks_it_done_and_the_other_party_and_the_alliance_are_told(mou, outbox):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())  # the seller must deliver the sample
+def test_the_responsible_side_marks_it_done_and_the_other_party_and_the_alliance_are_told(party_mou, outbox):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())  # the seller must deliver the sample
     with pytest.raises(Forbidden) as refused:
-        milestones.mark_done(mou.buyer, mou.agreement.id, milestone.id, "Đã nhận mẫu")
+        milestones.mark_done(party_mou.buyer, party_mou.agreement.id, milestone.id, "Đã nhận mẫu")
     assert refused.value.code == "not_responsible"
     with pytest.raises(ValidationFailed) as refused:
-        milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "  ")
+        milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "  ")
     assert "note" in refused.value.errors
 
     outbox.clear()
-    milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "Đã giao 2 kg mẫu ngày 10/07, phiếu giao số 12")
+    milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "Đã giao 2 kg mẫu ngày 10/07, phiếu giao số 12")
     db.session.expire_all()
     done = db.session.get(Milestone, milestone.id)
-    assert done.is_done and done.done_by_id == mou.seller.id and done.status(today()) == MilestoneStatus.DONE
+    assert done.is_done and done.done_by_id == party_mou.seller.id and done.status(today()) == MilestoneStatus.DONE
     assert done.evidence_note.startswith("Đã giao 2 kg")
-    assert len(events_of(mou.agreement, AgreementEventKind.MILESTONE_DONE)) == 1
-    assert len(mail_to(outbox, mou.buyer.email)) == 1
-    assert len(mail_to(outbox, mou.alliance.email)) == 1
-    assert mail_to(outbox, mou.seller.email) == []
+    assert len(events_of(party_mou.agreement, AgreementEventKind.MILESTONE_DONE)) == 1
+    assert len(mail_to(outbox, party_mou.buyer.email)) == 1
+    assert len(mail_to(outbox, party_mou.alliance.email)) == 1
+    assert mail_to(outbox, party_mou.seller.email) == []
     with pytest.raises(Conflict):
-        milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "lần nữa")
+        milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "lần nữa")
     with pytest.raises(Conflict):
-        milestones.update(mou.buyer, mou.agreement.id, milestone.id, details(title="Khác"))
+        milestones.update(party_mou.buyer, party_mou.agreement.id, milestone.id, details(title="Khác"))
 
 
-def test_the_alliance_may_mark_any_milestone_done_and_both_parties_are_told(mou, outbox):
-    milestone = milestones.add(mou.seller, mou.agreement.id, details(responsible="buyer"))
+def test_the_alliance_may_mark_any_milestone_done_and_both_parties_are_told(party_mou, outbox):
+    milestone = milestones.add(party_mou.seller, party_mou.agreement.id, details(responsible="buyer"))
     outbox.clear()
-    milestones.mark_done(mou.alliance, mou.agreement.id, milestone.id, "Cán bộ liên minh đã kiểm tra tại kho")
-    assert len(mail_to(outbox, mou.buyer.email)) == 1 and len(mail_to(outbox, mou.seller.email)) == 1
+    milestones.mark_done(party_mou.alliance, party_mou.agreement.id, milestone.id, "Cán bộ liên minh đã kiểm tra tại kho")
+    assert len(mail_to(outbox, party_mou.buyer.email)) == 1 and len(mail_to(outbox, party_mou.seller.email)) == 1
 
 
-def test_a_repeating_obligation_gets_its_next_occurrence_within_the_term(mou):
+def test_a_repeating_obligation_gets_its_next_occurrence_within_the_term(party_mou):
     due = today() + timedelta(days=3)
-    monthly = milestones.add(mou.seller, mou.agreement.id, details(title="2 tấn mỗi tháng", repeat="monthly",
+    monthly = milestones.add(party_mou.seller, party_mou.agreement.id, details(title="2 tấn mỗi tháng", repeat="monthly",
                                                                    due_on=due.isoformat()))
-    milestones.mark_done(mou.seller, mou.agreement.id, monthly.id, "Tháng này đã giao đủ")
+    milestones.mark_done(party_mou.seller, party_mou.agreement.id, monthly.id, "Tháng này đã giao đủ")
     following = db.session.scalars(sa.select(Milestone).where(Milestone.done_at.is_(None))).all()
     assert [(m.title, m.due_on, m.repeat) for m in following] == [
         ("2 tấn mỗi tháng", milestones.next_due_date(due, MilestoneRepeat.MONTHLY), MilestoneRepeat.MONTHLY)]
 
-    last = milestones.add(mou.seller, mou.agreement.id, details(repeat="yearly",
-                                                                due_on=mou.agreement.end_date.isoformat()))
-    milestones.mark_done(mou.seller, mou.agreement.id, last.id, "Xong")
+    last = milestones.add(party_mou.seller, party_mou.agreement.id, details(repeat="yearly",
+                                                                due_on=party_mou.agreement.end_date.isoformat()))
+    milestones.mark_done(party_mou.seller, party_mou.agreement.id, last.id, "Xong")
     assert db.session.scalar(sa.select(sa.func.count(Milestone.id)).where(Milestone.done_at.is_(None))) == 1
 
 
@@ -183,11 +183,11 @@ def test_next_due_dates_keep_to_the_end_of_short_months():
 
 # ---------------------------------------------------------------- evidence files
 
-def test_a_pdf_is_kept_as_it_is_and_a_photo_is_re_encoded(mou):
-    pdf_milestone = milestones.add(mou.buyer, mou.agreement.id, details())
-    photo_milestone = milestones.add(mou.buyer, mou.agreement.id, details(title="Ảnh lô hàng"))
-    milestones.mark_done(mou.seller, mou.agreement.id, pdf_milestone.id, "", upload(factories.PDF))
-    milestones.mark_done(mou.seller, mou.agreement.id, photo_milestone.id, "",
+def test_a_pdf_is_kept_as_it_is_and_a_photo_is_re_encoded(party_mou):
+    pdf_milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
+    photo_milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details(title="Ảnh lô hàng"))
+    milestones.mark_done(party_mou.seller, party_mou.agreement.id, pdf_milestone.id, "", upload(factories.PDF))
+    milestones.mark_done(party_mou.seller, party_mou.agreement.id, photo_milestone.id, "",
                          upload(factories.jpeg(), "IMG_0001.JPG", "image/jpeg"))
     db.session.expire_all()
     pdf_name = db.session.get(Milestone, pdf_milestone.id).evidence_file
@@ -205,43 +205,43 @@ def test_a_pdf_is_kept_as_it_is_and_a_photo_is_re_encoded(mou):
     (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "anh.png"),
     (factories.jpeg()[:200], "damaged.jpg"),
 ])
-def test_files_that_are_not_pdf_jpeg_or_png_are_refused(mou, data, filename):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
+def test_files_that_are_not_pdf_jpeg_or_png_are_refused(party_mou, data, filename):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
     with pytest.raises(ValidationFailed) as refused:
-        milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "kèm tệp", upload(data, filename))
+        milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "kèm tệp", upload(data, filename))
     assert "evidence" in refused.value.errors
     db.session.expire_all()
     assert not db.session.get(Milestone, milestone.id).is_done
 
 
-def test_a_webp_is_refused_too(mou):
+def test_a_webp_is_refused_too(party_mou):
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.new("RGB", (20, 20)).save(buffer, "WEBP")
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
     with pytest.raises(ValidationFailed):
-        milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "", upload(buffer.getvalue(), "a.webp"))
+        milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "", upload(buffer.getvalue(), "a.webp"))
 
 
-def test_files_over_5_mb_and_images_over_the_pixel_cap_are_refused(mou, app):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
+def test_files_over_5_mb_and_images_over_the_pixel_cap_are_refused(party_mou, app):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
     too_large = factories.PDF[:-7] + b"%" * (5 * 1024 * 1024) + b"\n%%EOF\n"
     with pytest.raises(ValidationFailed) as refused:
-        milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "", upload(too_large))
+        milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "", upload(too_large))
     assert "5 MB" in str(refused.value.errors["evidence"])
     app.config["IMAGE_MAX_PIXELS"] = 1000
     with pytest.raises(ValidationFailed) as refused:
-        milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "",
+        milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "",
                              upload(factories.png((100, 100)), "a.png", "image/png"))
     assert "0.001 megapixel" in str(refused.value.errors["evidence"])
 
 
-def test_evidence_is_served_to_the_parties_and_the_alliance_only(mou, app):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
-    milestones.mark_done(mou.seller, mou.agreement.id, milestone.id, "", upload(factories.PDF))
-    url = f"/agreements/{mou.agreement.id}/milestones/{milestone.id}/evidence"
-    for person, status in ((mou.buyer, 200), (mou.seller_member, 200), (mou.alliance, 200), (mou.stranger, 404)):
+def test_evidence_is_served_to_the_parties_and_the_alliance_only(party_mou, app):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
+    milestones.mark_done(party_mou.seller, party_mou.agreement.id, milestone.id, "", upload(factories.PDF))
+    url = f"/agreements/{party_mou.agreement.id}/milestones/{milestone.id}/evidence"
+    for person, status in ((party_mou.buyer, 200), (party_mou.seller_member, 200), (party_mou.alliance, 200), (party_mou.stranger, 404)):
         client = app.test_client()
         client.post("/login", data={"email": person.email, "password": factories.PASSWORD})
         response = client.get(url)
@@ -258,38 +258,38 @@ def test_evidence_is_served_to_the_parties_and_the_alliance_only(mou, app):
 
 # ---------------------------------------------------------------- overdue, from Vietnam's date
 
-def test_overdue_is_computed_from_vietnams_date(mou):
+def test_overdue_is_computed_from_vietnams_date(party_mou):
     yesterday, on_time = today() - timedelta(days=1), today()
-    late = milestones.add(mou.seller, mou.agreement.id, details(due_on=yesterday.isoformat()))
-    due_today = milestones.add(mou.seller, mou.agreement.id, details(due_on=on_time.isoformat()))
+    late = milestones.add(party_mou.seller, party_mou.agreement.id, details(due_on=yesterday.isoformat()))
+    due_today = milestones.add(party_mou.seller, party_mou.agreement.id, details(due_on=on_time.isoformat()))
     assert late.status(today()) == MilestoneStatus.OVERDUE and late.is_overdue(today())
     assert due_today.status(today()) == MilestoneStatus.OPEN
     assert due_today.status(on_time + timedelta(days=1)) == MilestoneStatus.OVERDUE
 
 
-def test_overdue_milestones_counts_per_mou_in_sql(mou):
-    other = factories.signed_mou(mou.buyer.organisation, mou.seller.organisation,
-                                 {factories.product(mou.seller.organisation): 1000})
-    quiet = factories.signed_mou(mou.buyer.organisation, mou.seller.organisation,
-                                 {factories.product(mou.seller.organisation): 1000})
+def test_overdue_milestones_counts_per_mou_in_sql(party_mou):
+    other = factories.signed_mou(party_mou.buyer.organisation, party_mou.seller.organisation,
+                                 {factories.product(party_mou.seller.organisation): 1000})
+    quiet = factories.signed_mou(party_mou.buyer.organisation, party_mou.seller.organisation,
+                                 {factories.product(party_mou.seller.organisation): 1000})
     past = (today() - timedelta(days=5)).isoformat()
-    for agreement, count in ((mou.agreement, 2), (other, 1)):
+    for agreement, count in ((party_mou.agreement, 2), (other, 1)):
         for _ in range(count):
-            milestones.add(mou.seller, agreement.id, details(due_on=past))
-    done = milestones.add(mou.seller, other.id, details(due_on=past))
-    milestones.mark_done(mou.seller, other.id, done.id, "Xong")
-    milestones.add(mou.seller, quiet.id, details())  # not due yet
+            milestones.add(party_mou.seller, agreement.id, details(due_on=past))
+    done = milestones.add(party_mou.seller, other.id, details(due_on=past))
+    milestones.mark_done(party_mou.seller, other.id, done.id, "Xong")
+    milestones.add(party_mou.seller, quiet.id, details())  # not due yet
 
-    assert milestones.overdue_milestones([mou.agreement.id, other.id, quiet.id]) == {mou.agreement.id: 2, other.id: 1}
+    assert milestones.overdue_milestones([party_mou.agreement.id, other.id, quiet.id]) == {party_mou.agreement.id: 2, other.id: 1}
     assert milestones.overdue_milestones([]) == {}
     assert milestones.overdue_milestones([quiet.id], on=today() + timedelta(days=30)) == {quiet.id: 1}
 
 
 # ---------------------------------------------------------------- the MoU's page
 
-def test_the_page_shows_the_follow_up_to_both_parties_and_404_to_a_third_party(mou, app, client, auth):
-    page = f"/agreements/{mou.agreement.id}"
-    auth.login(mou.seller.email)
+def test_the_page_shows_the_follow_up_to_both_parties_and_404_to_a_third_party(party_mou, app, client, auth):
+    page = f"/agreements/{party_mou.agreement.id}"
+    auth.login(party_mou.seller.email)
     html = client.get(page).get_data(as_text=True)
     assert 'id="follow-up"' in html and 'id="no-milestones"' in html and 'id="add-milestone"' in html
 
@@ -307,7 +307,7 @@ def test_the_page_shows_the_follow_up_to_both_parties_and_404_to_a_third_party(m
     assert 'id="milestone-title-error"' in response.get_data(as_text=True)
 
     other = app.test_client()
-    other.post("/login", data={"email": mou.stranger.email, "password": factories.PASSWORD})
+    other.post("/login", data={"email": party_mou.stranger.email, "password": factories.PASSWORD})
     assert other.get(page).status_code == 404
     assert other.post(f"{page}/milestones", data={"milestone-title": "X"}).status_code == 404
     milestone_id = db.session.scalar(sa.select(Milestone.id))
@@ -317,10 +317,10 @@ def test_the_page_shows_the_follow_up_to_both_parties_and_404_to_a_third_party(m
     assert other.get(f"{page}/milestones/{milestone_id}/edit").status_code == 404
 
 
-def test_marking_done_on_the_page_with_a_file(mou, client, auth):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
-    auth.login(mou.seller.email)
-    url = f"/agreements/{mou.agreement.id}/milestones/{milestone.id}/done"
+def test_marking_done_on_the_page_with_a_file(party_mou, client, auth):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
+    auth.login(party_mou.seller.email)
+    url = f"/agreements/{party_mou.agreement.id}/milestones/{milestone.id}/done"
     disguised = {f"done-{milestone.id}-note": "",
                  f"done-{milestone.id}-evidence": (io.BytesIO(b"<html></html>"), "phieu-giao.pdf")}
     response = client.post(url, data=disguised, content_type="multipart/form-data")
@@ -330,16 +330,16 @@ def test_marking_done_on_the_page_with_a_file(mou, client, auth):
     good = {f"done-{milestone.id}-note": "Phiếu giao hàng",
             f"done-{milestone.id}-evidence": (io.BytesIO(factories.png()), "anh.png")}
     assert client.post(url, data=good, content_type="multipart/form-data").status_code == 302
-    html = client.get(f"/agreements/{mou.agreement.id}").get_data(as_text=True)
+    html = client.get(f"/agreements/{party_mou.agreement.id}").get_data(as_text=True)
     assert "Phiếu giao hàng" in html and f"/milestones/{milestone.id}/evidence" in html
 
 
-def test_a_request_over_5_mb_is_refused_before_the_view(mou, client, auth):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
-    auth.login(mou.seller.email)
+def test_a_request_over_5_mb_is_refused_before_the_view(party_mou, client, auth):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
+    auth.login(party_mou.seller.email)
     boundary, body = encode_multipart({f"done-{milestone.id}-evidence": FileStorage(
         io.BytesIO(factories.PDF + b"0" * (6 * 1024 * 1024)), filename="big.pdf", content_type="application/pdf")})
-    response = client.post(f"/agreements/{mou.agreement.id}/milestones/{milestone.id}/done", data=body,
+    response = client.post(f"/agreements/{party_mou.agreement.id}/milestones/{milestone.id}/done", data=body,
                            content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 413
     db.session.expire_all()
@@ -362,15 +362,15 @@ def test_evidence_uploads_count_against_the_upload_rate_limits(make_app, databas
         db.session.remove()
 
 
-def test_the_edit_page_is_for_the_organisation_that_added_the_milestone_and_the_alliance(mou, app, client, auth):
-    milestone = milestones.add(mou.buyer, mou.agreement.id, details())
-    url = f"/agreements/{mou.agreement.id}/milestones/{milestone.id}/edit"
-    auth.login(mou.seller.email)
+def test_the_edit_page_is_for_the_organisation_that_added_the_milestone_and_the_alliance(party_mou, app, client, auth):
+    milestone = milestones.add(party_mou.buyer, party_mou.agreement.id, details())
+    url = f"/agreements/{party_mou.agreement.id}/milestones/{milestone.id}/edit"
+    auth.login(party_mou.seller.email)
     response = client.get(url)
     assert response.status_code == 302 and response.headers["Location"].endswith("#follow-up")
 
     buyer = app.test_client()
-    buyer.post("/login", data={"email": mou.buyer.email, "password": factories.PASSWORD})
+    buyer.post("/login", data={"email": party_mou.buyer.email, "password": factories.PASSWORD})
     page = buyer.get(url)
     assert page.status_code == 200 and 'value="Giao mẫu đầu tiên"' in page.get_data(as_text=True)
     form = {"milestone-title": "Giao mẫu lần 1", "milestone-responsible": "seller",

@@ -27,60 +27,60 @@ def count(model):
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
-def test_a_nudge_to_both_parties_is_a_notice_an_email_a_log_entry_and_an_event(mou, outbox):
-    entry = nudges.nudge(mou.alliance, mou.agreement.id, "both", MESSAGE)
+def test_a_nudge_to_both_parties_is_a_notice_an_email_a_log_entry_and_an_event(party_mou, outbox):
+    entry = nudges.nudge(party_mou.alliance, party_mou.agreement.id, "both", MESSAGE)
 
     assert (entry.kind, entry.party, entry.note) == (FollowUpKind.NUDGE, None, MESSAGE)
-    assert [e.id for e in followup_log.entries(mou.buyer, mou.agreement)] == [entry.id]
-    assert sorted(o.id for o in nudges.nudges_of(mou.seller, mou.agreement)[entry.id]) == sorted(
-        [mou.buyer.organisation_id, mou.seller.organisation_id])
-    for person in (mou.seller, mou.seller_member, mou.buyer):
+    assert [e.id for e in followup_log.entries(party_mou.buyer, party_mou.agreement)] == [entry.id]
+    assert sorted(o.id for o in nudges.nudges_of(party_mou.seller, party_mou.agreement)[entry.id]) == sorted(
+        [party_mou.buyer.organisation_id, party_mou.seller.organisation_id])
+    for person in (party_mou.seller, party_mou.seller_member, party_mou.buyer):
         [(notice, unread)] = notices.latest(person)
-        assert unread and notice.body == MESSAGE and notice.link == f"/agreements/{mou.agreement.id}"
-        assert mou.agreement.reference in notice.title
-    assert notices.latest(mou.stranger) == []
-    assert [m.subject for m in mail_to(outbox, mou.buyer.email)] == [m.subject for m in mail_to(outbox, mou.seller.email)]
-    assert len(mail_to(outbox, mou.buyer.email)) == 1 and MESSAGE in mail_to(outbox, mou.buyer.email)[0].body
-    assert mail_to(outbox, mou.seller_member.email) == []  # notices reach everyone; emails those who answer
-    [event] = db.session.scalars(sa.select(AgreementEvent).filter_by(agreement_id=mou.agreement.id,
+        assert unread and notice.body == MESSAGE and notice.link == f"/agreements/{party_mou.agreement.id}"
+        assert party_mou.agreement.reference in notice.title
+    assert notices.latest(party_mou.stranger) == []
+    assert [m.subject for m in mail_to(outbox, party_mou.buyer.email)] == [m.subject for m in mail_to(outbox, party_mou.seller.email)]
+    assert len(mail_to(outbox, party_mou.buyer.email)) == 1 and MESSAGE in mail_to(outbox, party_mou.buyer.email)[0].body
+    assert mail_to(outbox, party_mou.seller_member.email) == []  # notices reach everyone; emails those who answer
+    [event] = db.session.scalars(sa.select(AgreementEvent).filter_by(agreement_id=party_mou.agreement.id,
                                                                     kind=AgreementEventKind.NUDGED)).all()
-    assert event.user_id == mou.alliance.id
+    assert event.user_id == party_mou.alliance.id
     assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 2
 
 
-def test_a_nudge_to_one_party_reaches_that_party_only(mou, outbox):
-    entry = nudges.nudge(mou.alliance, mou.agreement.id, "seller", MESSAGE)
+def test_a_nudge_to_one_party_reaches_that_party_only(party_mou, outbox):
+    entry = nudges.nudge(party_mou.alliance, party_mou.agreement.id, "seller", MESSAGE)
     assert entry.party.value == "seller"
-    assert len(notices.latest(mou.seller)) == 1 and notices.latest(mou.buyer) == []
-    assert mail_to(outbox, mou.buyer.email) == [] and len(mail_to(outbox, mou.seller.email)) == 1
+    assert len(notices.latest(party_mou.seller)) == 1 and notices.latest(party_mou.buyer) == []
+    assert mail_to(outbox, party_mou.buyer.email) == [] and len(mail_to(outbox, party_mou.seller.email)) == 1
 
 
-def test_the_same_party_is_not_nudged_twice_within_an_hour(mou, outbox):
-    nudges.nudge(mou.alliance, mou.agreement.id, "seller", MESSAGE)
+def test_the_same_party_is_not_nudged_twice_within_an_hour(party_mou, outbox):
+    nudges.nudge(party_mou.alliance, party_mou.agreement.id, "seller", MESSAGE)
     other_staff = factories.alliance_user(email="canbo2@lienminh.example")
     before = (count(Notice), count(FollowUpEntry), count(Nudge), len(outbox))
     for target in ("seller", "both"):
         with pytest.raises(nudges.NudgedRecently) as refused:
-            nudges.nudge(other_staff, mou.agreement.id, target, "Nhắc lại")
+            nudges.nudge(other_staff, party_mou.agreement.id, target, "Nhắc lại")
         assert refused.value.status == 429 and 0 < refused.value.retry_after <= 3600
     assert (count(Notice), count(FollowUpEntry), count(Nudge), len(outbox)) == before  # nothing went out
 
-    nudges.nudge(mou.alliance, mou.agreement.id, "buyer", MESSAGE)  # the other party may be nudged
+    nudges.nudge(party_mou.alliance, party_mou.agreement.id, "buyer", MESSAGE)  # the other party may be nudged
     for row in db.session.scalars(sa.select(Nudge)):
         row.sent_at -= timedelta(minutes=61)
     db.session.commit()
-    nudges.nudge(mou.alliance, mou.agreement.id, "both", "Một giờ sau")
+    nudges.nudge(party_mou.alliance, party_mou.agreement.id, "both", "Một giờ sau")
     assert count(Nudge) == 4
 
 
-def test_only_alliance_staff_nudge_and_a_third_party_gets_404(mou):
-    for party in (mou.seller, mou.buyer):
+def test_only_alliance_staff_nudge_and_a_third_party_gets_404(party_mou):
+    for party in (party_mou.seller, party_mou.buyer):
         with pytest.raises(Forbidden):
-            nudges.nudge(party, mou.agreement.id, "both", MESSAGE)
+            nudges.nudge(party, party_mou.agreement.id, "both", MESSAGE)
     with pytest.raises(NotFound):
-        nudges.nudge(mou.stranger, mou.agreement.id, "both", MESSAGE)
+        nudges.nudge(party_mou.stranger, party_mou.agreement.id, "both", MESSAGE)
     with pytest.raises(NotFound):
-        nudges.nudges_of(mou.stranger, mou.agreement)
+        nudges.nudges_of(party_mou.stranger, party_mou.agreement)
     assert count(Notice) == 0
 
 
@@ -88,65 +88,65 @@ def test_only_alliance_staff_nudge_and_a_third_party_gets_404(mou):
     ("witness", MESSAGE, "target"), ("", MESSAGE, "target"), ("both", " \u200b", "message"),
     ("both", "x" * 2001, "message"),
 ])
-def test_bad_nudges_are_refused_at_their_field(mou, target, message, field):
+def test_bad_nudges_are_refused_at_their_field(party_mou, target, message, field):
     with pytest.raises(ValidationFailed) as refused:
-        nudges.nudge(mou.alliance, mou.agreement.id, target, message)
+        nudges.nudge(party_mou.alliance, party_mou.agreement.id, target, message)
     assert field in refused.value.errors
 
 
 @pytest.mark.parametrize("state", [AgreementState.VOIDED, AgreementState.COMPLETED, AgreementState.EXPIRED])
-def test_an_mou_that_ended_is_not_nudged_about(mou, state):
-    mou.agreement.state = state
+def test_an_mou_that_ended_is_not_nudged_about(party_mou, state):
+    party_mou.agreement.state = state
     db.session.commit()
     with pytest.raises(Conflict) as refused:
-        nudges.nudge(mou.alliance, mou.agreement.id, "both", MESSAGE)
+        nudges.nudge(party_mou.alliance, party_mou.agreement.id, "both", MESSAGE)
     assert refused.value.code == "not_nudgeable"
 
 
-def test_an_mou_awaiting_signatures_can_be_nudged_about(mou):
-    mou.agreement.state = AgreementState.PARTIALLY_SIGNED
+def test_an_mou_awaiting_signatures_can_be_nudged_about(party_mou):
+    party_mou.agreement.state = AgreementState.PARTIALLY_SIGNED
     db.session.commit()
-    nudges.nudge(mou.alliance, mou.agreement.id, "buyer", "Bên mua chưa ký thỏa thuận.")
+    nudges.nudge(party_mou.alliance, party_mou.agreement.id, "buyer", "Bên mua chưa ký thỏa thuận.")
     assert count(Nudge) == 1
 
 
 # ---------------------------------------------------------------- notices
 
-def test_the_unread_count_in_the_header_and_the_notices_page(mou, app, client, auth):
-    nudges.nudge(mou.alliance, mou.agreement.id, "seller", "Nhắc <b>giao hàng</b>")
-    assert notices.unread_count(mou.seller) == 1 and notices.unread_count(mou.seller_member) == 1
-    auth.login(mou.seller.email)
+def test_the_unread_count_in_the_header_and_the_notices_page(party_mou, app, client, auth):
+    nudges.nudge(party_mou.alliance, party_mou.agreement.id, "seller", "Nhắc <b>giao hàng</b>")
+    assert notices.unread_count(party_mou.seller) == 1 and notices.unread_count(party_mou.seller_member) == 1
+    auth.login(party_mou.seller.email)
     home = client.get("/").get_data(as_text=True)
     assert 'id="nav-notices"' in home and 'class="nav-count" aria-hidden="true">1<' in home
     assert 'id="home-notices"' in home
 
     page = client.get("/notices").get_data(as_text=True)
-    assert "Nhắc &lt;b&gt;giao hàng&lt;/b&gt;" in page and f'href="/agreements/{mou.agreement.id}"' in page
+    assert "Nhắc &lt;b&gt;giao hàng&lt;/b&gt;" in page and f'href="/agreements/{party_mou.agreement.id}"' in page
     assert 'class="notice unread"' in page
-    assert notices.unread_count(mou.seller) == 0 and notices.unread_count(mou.seller_member) == 1
+    assert notices.unread_count(party_mou.seller) == 0 and notices.unread_count(party_mou.seller_member) == 1
     assert 'class="notice unread"' not in client.get("/notices").get_data(as_text=True)
     assert 'class="nav-count"' not in client.get("/notices").get_data(as_text=True)
 
     stranger = app.test_client()
-    stranger.post("/login", data={"email": mou.stranger.email, "password": factories.PASSWORD})
+    stranger.post("/login", data={"email": party_mou.stranger.email, "password": factories.PASSWORD})
     assert 'id="no-notices"' in stranger.get("/notices").get_data(as_text=True)
     assert app.test_client().get("/notices").status_code == 302
 
 
-def test_notices_are_posted_only_inside_a_unit_of_work(mou):
+def test_notices_are_posted_only_inside_a_unit_of_work(party_mou):
     with pytest.raises(RuntimeError):
-        notices.post(mou.seller.organisation, "Tiêu đề")
+        notices.post(party_mou.seller.organisation, "Tiêu đề")
 
 
 # ---------------------------------------------------------------- the MoU's page
 
-def test_nudging_from_the_mou_page(mou, app, client, auth):
-    page = f"/agreements/{mou.agreement.id}"
-    auth.login(mou.alliance.email)
+def test_nudging_from_the_mou_page(party_mou, app, client, auth):
+    page = f"/agreements/{party_mou.agreement.id}"
+    auth.login(party_mou.alliance.email)
     response = client.post(f"{page}/nudge", data={"nudge-target": "both", "nudge-message": MESSAGE})
     assert response.status_code == 302 and response.headers["Location"].endswith("#follow-up")
     html = client.get(page).get_data(as_text=True)
-    assert "kind-nudge" in html and mou.buyer.organisation.legal_name in html
+    assert "kind-nudge" in html and party_mou.buyer.organisation.legal_name in html
 
     again = client.post(f"{page}/nudge", data={"nudge-target": "seller", "nudge-message": "Lần nữa"})
     assert again.status_code == 429 and 0 < int(again.headers["Retry-After"]) <= 3600
@@ -154,9 +154,9 @@ def test_nudging_from_the_mou_page(mou, app, client, auth):
     assert client.post(f"{page}/nudge", data={"nudge-target": "both", "nudge-message": ""}).status_code == 422
 
     seller = app.test_client()
-    seller.post("/login", data={"email": mou.seller.email, "password": factories.PASSWORD})
+    seller.post("/login", data={"email": party_mou.seller.email, "password": factories.PASSWORD})
     assert seller.post(f"{page}/nudge", data={"nudge-target": "buyer", "nudge-message": "x"}).status_code == 302
     assert count(Nudge) == 2  # the seller's attempt was refused (flashed)
     stranger = app.test_client()
-    stranger.post("/login", data={"email": mou.stranger.email, "password": factories.PASSWORD})
+    stranger.post("/login", data={"email": party_mou.stranger.email, "password": factories.PASSWORD})
     assert stranger.post(f"{page}/nudge", data={"nudge-target": "both", "nudge-message": "x"}).status_code == 404

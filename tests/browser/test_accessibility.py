@@ -161,6 +161,8 @@ LOGGED_IN_PAGES = [
     (ALLIANCE, "/organisation"),
     (ALLIANCE, "/alliance/organisations"),
     (ALLIANCE, "/alliance/organisations?status="),
+    (ALLIANCE, "/alliance/follow-up"),  # issue 11: the demo's stalled and behind MoUs, with progress bars
+    (ALLIANCE, "/alliance/follow-up?status=completed"),  # the empty state
 ]
 
 
@@ -171,6 +173,27 @@ def test_logged_in_page(new_context, login_states, email, path, lang):
     response = page.goto(path)
     assert response.status == 200 and "/login" not in page.url
     expect_language(page, lang)
+    assert_accessible(page)
+
+
+@pytest.fixture(scope="session")
+def followed_mou_id(server_app):
+    """The demo's signed black-jelly MoU, whose seller is the demo cooperative's owner (issue 11's progress)."""
+    from marketplace.agreements.models import Agreement, AgreementState
+
+    with server_app.app_context():
+        owner = db.session.scalar(db.select(User).filter_by(email=COOPERATIVE_OWNER))
+        return db.session.scalar(db.select(Agreement.id).filter_by(
+            seller_id=owner.organisation_id, state=AgreementState.SIGNED, is_demo=True).order_by(Agreement.id))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_mou_page_with_its_progress(new_context, login_states, followed_mou_id, lang):
+    page = new_context(storage_state=login_states(COOPERATIVE_OWNER, lang)).new_page()
+    response = page.goto(f"/agreements/{followed_mou_id}")
+    assert response.status == 200
+    expect(page.locator("#progress-heading")).to_be_visible()
+    expect(page.locator("#progress progress").first).to_be_visible()
     assert_accessible(page)
 
 
