@@ -338,6 +338,14 @@ def _signatures_pending(context):
             "Signatures awaited for %(days)s days", days=waited))
 
 
+@reason_provider
+def _overdue_milestones(context):
+    from marketplace.alliance import milestones  # it imports the agreements services, as this module does
+
+    for agreement_id, count in milestones.overdue_milestones(context.progress.keys(), context.on).items():
+        yield agreement_id, Reason("milestones_overdue", 50, _l("Overdue milestones: %(num)s", num=count))
+
+
 @dataclass(frozen=True)
 class AttentionItem:
     agreement_id: int
@@ -516,7 +524,7 @@ def _send_digest(on, items):
 
 
 # Reasons the parties are reminded of (pending signatures are `flask agreements remind`'s business).
-PARTY_REASONS = frozenset({"stalled", "behind", "ending_soon"})
+PARTY_REASONS = frozenset({"stalled", "behind", "milestones_overdue", "ending_soon"})
 
 
 def _send_reminders(items):

@@ -1359,8 +1359,8 @@ FOLLOW_UP_SCHEMAS = {
             "urgency": {"type": "integer", "description": "The sum of the reasons' weights: higher is more urgent."},
             "reasons": {"type": "array", "items": {
                 "type": "object", "required": ["code", "message"], "additionalProperties": False,
-                "properties": {"code": {"type": "string", "description": "stalled, behind, ending_soon, "
-                                        "signatures_pending (more may come)."},
+                "properties": {"code": {"type": "string", "description": "stalled, behind, milestones_overdue, "
+                                        "ending_soon, signatures_pending (more may come)."},
                                "message": {"type": "string"}}}},
             "time_elapsed_ratio": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
             "volume_ratio": {"type": ["number", "null"], "minimum": 0},

@@ -258,6 +258,25 @@ def test_needs_attention_sorts_by_urgency(buyer, seller, products, alliance_user
     assert [item.agreement_id for item in only.items] == [on_track.id]
 
 
+def test_an_overdue_milestone_puts_an_mou_on_the_list_until_it_is_done(mou, buyer, seller, products, alliance_user):
+    from marketplace.alliance import milestones
+    from marketplace.alliance.followup_models import Milestone
+
+    place(buyer, [(products[0], 90)], mou)  # ordered today, early in the term: nothing else to say about it
+    assert tracking.needs_attention(alliance_user).total == 0
+    due = milestones.add(seller, mou.id, milestones.MilestoneDetails.from_mapping({
+        "title": "Giao mẫu đầu tiên", "responsible": "seller", "repeat": "", "details": "",
+        "due_on": (tracking.today() + timedelta(days=3)).isoformat()}))
+    assert tracking.needs_attention(alliance_user).total == 0  # not due yet
+    db.session.get(Milestone, due.id).due_on = tracking.today() - timedelta(days=1)
+    db.session.commit()
+    item, = tracking.needs_attention(alliance_user).items
+    assert (item.agreement_id, item.codes, str(item.reasons[0].text)) == (mou.id, ["milestones_overdue"],
+                                                                          "Overdue milestones: 1")
+    milestones.mark_done(seller, mou.id, due.id, note="Đã giao 2 kg mẫu")
+    assert tracking.needs_attention(alliance_user).total == 0
+
+
 def test_a_reason_provider_adds_reasons(mou, alliance_user, monkeypatch):
     def overdue(context):
         yield mou.id, tracking.Reason("milestone_overdue", 80, "Mẫu chưa giao")
