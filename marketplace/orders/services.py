@@ -351,7 +351,8 @@ def _new_order(actor, lines, checked, checkout_id):
         agreement_id=agreement.id if agreement else None, placed_by=actor, checkout_id=checkout_id,
         province_code=checked.province_code, commune_code=checked.commune_code, street=checked.street,
         requested_date=checked.requested_date, po_number=checked.po_number, notes=checked.notes,
-        payment_mode=settings[0], deposit_percent=settings[1], total_vnd=0, status=OrderStatus.PLACED)
+        payment_mode=settings[0], deposit_percent=settings[1], total_vnd=0, status=OrderStatus.PLACED,
+        events=[])  # a new order has none: appending its first event then needs no SELECT
     for position, (product, quantity) in enumerate(lines):
         price, source = (agreed[product.id], "agreement") if product.id in agreed else \
             (product.unit_price_for(quantity), "tier")
