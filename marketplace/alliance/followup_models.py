@@ -48,7 +48,7 @@ LABELS.update({
     MilestoneRepeat.YEARLY: _l("Every year"),
 })
 LABELS.update({
-    MilestoneStatus.OPEN: _l("Open"),
+    MilestoneStatus.OPEN: _l("To do"),
     MilestoneStatus.OVERDUE: _l("Overdue"),
     MilestoneStatus.DONE: _l("Done"),
 })
