@@ -90,3 +90,17 @@ def password_settings():
     if os.environ.get("BENCH_CHEAP_PASSWORDS") != "1":
         return {}
     return {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_COST": 1024, "PASSWORD_HASH_PARALLELISM": 1}
+
+
+def verified_organisation(kind, number, name, **fields):
+    """A verified organisation of a benchmark's data, added to the session (its tax code passes the checksum)."""
+    from bench import load
+    from marketplace.accounts.models import Organisation, OrganisationStatus, Sector
+    from marketplace.extensions import db
+
+    organisation = Organisation(kind=kind, legal_name=name, tax_code=load.tax_code(number), province_code=20,
+                                commune_code=6040, phone="0205381234", email=f"org{number}@bench.example",
+                                representative="Nguyễn Văn A", sector=Sector.AGRICULTURE,
+                                status=OrganisationStatus.VERIFIED, **fields)
+    db.session.add(organisation)
+    return organisation

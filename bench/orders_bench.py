@@ -108,10 +108,7 @@ def seed(app, args):
     from marketplace.accounts.models import (
         CooperativeType,
         MemberRole,
-        Organisation,
         OrganisationKind,
-        OrganisationStatus,
-        Sector,
         User,
     )
     from marketplace.catalog.models import CapacityPeriod, Category, Product, ProductStatus, Unit
@@ -119,13 +116,7 @@ def seed(app, args):
     from marketplace.search import sync
     from marketplace.sqltypes import utcnow
 
-    def organisation(kind, number, name, **fields):
-        org = Organisation(kind=kind, legal_name=name, tax_code=load.tax_code(number), province_code=20,
-                           commune_code=6040, phone="0205381234", email=f"org{number}@bench.example",
-                           representative="Nguyễn Văn A", sector=Sector.AGRICULTURE,
-                           status=OrganisationStatus.VERIFIED, **fields)
-        db.session.add(org)
-        return org
+    organisation = common.verified_organisation
 
     with app.app_context():
         db.create_all()
