@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 
+from marketplace.accounts.services import TAX_CODE_EXAMPLE
 from marketplace.catalog import importing
 from marketplace.catalog.views import blueprint
 from marketplace.errors import NotFound, ValidationFailed
@@ -28,7 +29,7 @@ MAX_ERRORS_SHOWN = 500
 COLUMN_HELP = [
     ("cooperative_name", _l("Legal name of the cooperative (alliance imports only)."), "HTX Nông sản sạch Tràng Định"),
     ("cooperative_tax_code", _l("Its tax code: 10 digits, or 13 written as 10-3 (alliance imports only)."),
-     "0101234567-001"),
+     TAX_CODE_EXAMPLE),
     ("cooperative_type", _l("hop_tac_xa, to_hop_tac or ho_kinh_doanh; needed when the cooperative is new."),
      "hop_tac_xa"),
     ("name", _l("Product name in Vietnamese. A product with the same name is updated, not duplicated."),
