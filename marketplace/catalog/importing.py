@@ -41,7 +41,6 @@ from marketplace.catalog.models import (
     CapacityPeriod,
     Category,
     Certification,
-    IssuingLevel,
     Product,
     ProductStatus,
     Unit,
@@ -515,7 +514,7 @@ def _certificate(cells, errors):
         errors.append(("ocop_expiry", _l("Write the date as yyyy-mm-dd (e.g. 2027-06-30).")))
     elif expiry and expiry < services.today():
         errors.append(("ocop_expiry", _l("This certificate has already expired.")))
-    level = IssuingLevel.CENTRAL if stars == 5 else IssuingLevel.PROVINCE
+    level = services.issuing_level_for(stars)
     return services.CertificateDetails(stars=stars, certificate_no=given["ocop_certificate_no"],
                                        issuing_level=level.value, decision_date=None, expires_on=expiry)
 
