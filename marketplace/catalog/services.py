@@ -698,7 +698,8 @@ def cooperative_for_import(actor, name, tax_code, cooperative_type, province_cod
 
 @unit_of_work()
 def import_product(actor, cooperative, details, certificate=None, publish=False):
-    """Create or update one imported product, matched by its name within the cooperative.
+    """Create or update one imported product, matched by its name within the cooperative; `publish`
+    publishes it when it is new or a draft, never when it is hidden.
 
     Joins the import's unit of work: an import writes all its rows in one transaction. The alliance imports for any
     cooperative (its OCOP certificates are verified: the registry is the alliance's own); a
@@ -721,7 +722,9 @@ def import_product(actor, cooperative, details, certificate=None, publish=False)
     _apply(product, values)
     if certificate_values:
         _import_certificate(product, certificate_values, actor if by_alliance else None)
-    if publish and product.status != ProductStatus.PUBLISHED and not product.missing_for_publication():
+    # `publish` puts new products and drafts in the catalogue, never one its cooperative hid (issue 13: a
+    # product hidden out of season came back with "publish valid rows").
+    if publish and product.status == ProductStatus.DRAFT and not product.missing_for_publication():
         product.status = ProductStatus.PUBLISHED
         product.published_at = product.published_at or utcnow()
     db.session.flush()

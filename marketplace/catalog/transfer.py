@@ -36,7 +36,8 @@ COLUMN_HELP = [
      "Hoa hồi khô Lạng Sơn"),
     ("category", _l("A category code or its Vietnamese or English name: fresh_produce, processed_food, beverages, "
                     "spices_herbs, medicinal_herbs, aquatic, handicrafts, other."), "gia vị"),
-    ("description", _l("Description (optional)."), ""),
+    ("description", _l("Description (optional). Empty keeps the current one; %(mark)s erases it.",
+                       mark=importing.ERASE), ""),
     ("unit", _l("Unit code or Vietnamese name: kg, tấn, hộp, chai, thùng, túi, lít, cái, bó, quả."), "kg"),
     ("price_vnd", _l("Base price per unit in đồng, a whole number."), "160.000"),
     ("min_order_qty", _l("Minimum order quantity (default 1)."), "50"),
@@ -66,13 +67,14 @@ class UploadForm(FlaskForm):
 def _upload_page(form, status=200):
     cooperatives = importing.cooperatives_for_export(current_user)  # also refuses enterprises (403)
     return render_template("catalog/transfer/import.html", form=form, columns=COLUMN_HELP,
-                           cooperatives=cooperatives, required=importing.REQUIRED), status
+                           cooperatives=cooperatives, required=importing.REQUIRED,
+                           erase_mark=importing.ERASE), status
 
 
 def _preview_page(token, table, report, status=200):
     return render_template("catalog/transfer/preview.html", token=token, table=table, report=report,
                            rows=report.rows[:MAX_ROWS_SHOWN], errors=report.errors[:MAX_ERRORS_SHOWN],
-                           max_rows=MAX_ROWS_SHOWN), status
+                           max_rows=MAX_ROWS_SHOWN, erase_mark=importing.ERASE), status
 
 
 @blueprint.route("/workspace/import", methods=["GET", "POST"])
