@@ -426,6 +426,7 @@ class ParsedRow:
     certificate: services.CertificateDetails | None
     cooperative: dict  # name, tax_code, type (alliance only)
     errors: list  # [(column, message)]
+    commune_text: str = ""  # a commune given without a province: looked up in the product's current province
 
 
 def parse_row(cells, vocabulary, for_alliance):
@@ -463,7 +464,7 @@ def parse_row(cells, vocabulary, for_alliance):
             values[column] = text(column) or 1
     if "lead_time_days" in cells:
         values["lead_time_days"] = text("lead_time_days") or None
-    _origin(cells, vocabulary, values, errors)
+    commune_text = _origin(cells, vocabulary, values, errors)
     if "certifications" in cells:
         codes = [vocabulary.find(Certification, part) for part in _list(text("certifications"))]
         if None in codes:
@@ -482,7 +483,7 @@ def parse_row(cells, vocabulary, for_alliance):
         _capacity(text("capacity"), vocabulary, values, errors)
     certificate = _certificate(cells, errors)
     cooperative = _cooperative(cells, vocabulary, errors) if for_alliance else {}
-    return ParsedRow(values, certificate, cooperative, errors)
+    return ParsedRow(values, certificate, cooperative, errors, commune_text or "")
 
 
 def is_erase_mark(text):
@@ -514,6 +515,7 @@ def _given_cells(cells, errors):
 
 
 def _origin(cells, vocabulary, values, errors):
+    """Province and commune codes into `values`; returns the text of a commune given without a province."""
     province_text, commune_text = cells.get("province", "").strip(), cells.get("commune", "").strip()
     if "province" in cells:
         values["province_code"] = _province(province_text, vocabulary) if province_text else None
@@ -522,10 +524,12 @@ def _origin(cells, vocabulary, values, errors):
         if province_text and values["province_code"] is None:
             errors.append(("province", _l("Unknown province. Use its name (e.g. Lạng Sơn) or its code.")))
     if commune_text:
+        if "province" not in cells:
+            return commune_text  # the province the product has (an empty cell keeps it): see _apply_row
         if not values.get("province_code"):
-            if "province" not in cells or province_text == "":
+            if province_text == "":
                 errors.append(("commune", _l("Give the province of the commune.")))
-            return
+            return None
         values["commune_code"], problem = _commune(commune_text, values["province_code"])
         if problem:
             errors.append(("commune", problem))
@@ -681,6 +685,8 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
             setattr(details, key, value)
         if before and "commune_code" not in parsed.values and details.province_code != before.province_code:
             details.commune_code = None  # a new province without a commune: the old commune is not in it
+        if parsed.commune_text:
+            details.commune_code = _commune_of_current_province(parsed.commune_text, details.province_code)
         was_published = existing is not None and existing.status == ProductStatus.PUBLISHED
         certificates_before = {c.certificate_no for c in existing.certificates} if existing else set()
         product, created = services.import_product(actor, cooperative, details, parsed.certificate, publish=publish)
@@ -757,6 +763,16 @@ def _shown(details, name):
 def _certificate_text(certificate):
     return str(_l("%(stars)s stars, no. %(number)s, valid until %(date)s", stars=certificate.stars,
                   number=certificate.certificate_no, date=short_date(certificate.expires_on)))
+
+
+def _commune_of_current_province(text, province_code):
+    """The commune a row names while its province cell is empty: one of the product's current province."""
+    if not province_code:
+        raise DomainError(_l("Give the province of the commune."), field="commune")
+    code, problem = _commune(text, province_code)
+    if problem:
+        raise DomainError(problem, field="commune")
+    return code
 
 
 def _forget_new_cooperative(cooperative):

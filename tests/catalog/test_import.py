@@ -333,6 +333,17 @@ def test_an_empty_cell_keeps_the_current_value_and_the_erase_mark_clears_it(app,
     assert (product.capacity_qty, product.order_increment, product.province_code) == (None, 1, 20)
 
 
+def test_a_commune_without_a_province_is_looked_up_in_the_products_current_province(app, cooperative_owner):
+    run(cooperative_owner, csv_bytes([registry_row()]))
+    report = run(cooperative_owner, csv_bytes([registry_row(province="", commune="Xã Đình Lập")]))
+    assert report.written and report.errors == []
+    assert (products()[0].province_code, products()[0].commune_name) == (20, "Xã Đình Lập")
+    report = run(cooperative_owner, csv_bytes([registry_row(province="", commune="Xã Không Có")]))
+    assert errors_of(report) == [(2, "commune")]
+    report = run(cooperative_owner, csv_bytes([registry_row(name="Chè mới", province="", commune="Xã Đình Lập")]))
+    assert errors_of(report) == [(2, "commune")], "a new product has no province to look in"
+
+
 @pytest.mark.parametrize("column", ["name", "category", "unit", "price_vnd", "ocop_stars", "cooperative_name"])
 def test_required_values_certificates_and_cooperatives_cannot_be_erased(app, alliance_user, column):
     run(alliance_user, csv_bytes([registry_row()]))
