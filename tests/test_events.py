@@ -599,7 +599,7 @@ CASES = [
     Case("catalog.services.withdraw_certificate", CatalogEventKind.CERTIFICATE_WITHDRAWN,
          _on_certificate(lambda w, c: catalog.withdraw_certificate(w.member, c.id))),
     Case("catalog.services.verify_certificate", CatalogEventKind.CERTIFICATE_VERIFIED,
-         _on_certificate(lambda w, c: catalog.verify_certificate(w.alliance, c.id))),
+         _on_certificate(lambda w, c: catalog.verify_certificate(w.alliance, c.id, "Đối chiếu quyết định."))),
     Case("catalog.services.revoke_certificate", CatalogEventKind.CERTIFICATE_REVOKED,
          _on_certificate(lambda w, c: catalog.revoke_certificate(w.alliance, c.id, "Số quyết định sai."), "verified")),
     Case("catalog.services.expire_certificates", CatalogEventKind.CERTIFICATE_EXPIRED, _expire_certificates(due=True)),

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from marketplace import geo
 from marketplace.accounts.models import CooperativeType, MemberRole, Sector, label
+from marketplace.accounts.services import TAX_CODE_EXAMPLE
 from marketplace.forms import int_or_none, select_choices
 
 
@@ -17,7 +18,8 @@ class OrganisationForm(FlaskForm):
     legal_name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=200)],
                              description=_l("As written on the business or cooperative registration certificate."))
     tax_code = StringField(_l("Tax code (mã số thuế)"), validators=[DataRequired(), Length(max=20)],
-                           description=_l("10 digits, or 13 written as 10-3 for a branch."))
+                           description=_l("10 digits, or 13 written as 10-3 for a branch (e.g. %(example)s).",
+                                       example=TAX_CODE_EXAMPLE))
     cooperative_type = SelectField(_l("Type of cooperative"), validators=[Optional()])
     sector = SelectField(_l("Sector"), validators=[DataRequired()])
     province_code = SelectField(_l("Province / city"), coerce=int_or_none, validators=[DataRequired()])

@@ -94,7 +94,10 @@ def _email_problem(email):
     return None
 
 
-TAX_CODE_HINT = _l("A tax code has 10 digits, or 13 written as 10-3 (e.g. 0101234567-001).")
+# The example the hints show: its check digit is right (0101234567 fails the checksum clean_tax_code
+# enforces), and tests/accounts/test_registration.py holds it to that.
+TAX_CODE_EXAMPLE = "0101234565-001"
+TAX_CODE_HINT = _l("A tax code has 10 digits, or 13 written as 10-3 (e.g. %(example)s).", example=TAX_CODE_EXAMPLE)
 
 
 def clean_tax_code(value):

@@ -28,7 +28,14 @@ ACTION_MESSAGES = {
 
 
 class VerifyForm(FlaskForm):
-    """Only the CSRF token: verifying needs no input."""
+    """What was checked: required by the service when the certificate has no scan."""
+
+    note = TextAreaField(
+        _l("What did you check?"),
+        description=_l("For example: the decision of the provincial People's Committee, its number and date. "
+                       "The cooperative can read it."),
+        validators=[Length(max=services.VERIFY_NOTE_MAX)],
+    )
 
 
 class RevokeForm(FlaskForm):
@@ -66,12 +73,14 @@ def certificate(certificate_id):
     return _detail_page(certificate_id)
 
 
-def _detail_page(certificate_id, revoke_form=None, problem=None, status=200):
+def _detail_page(certificate_id, revoke_form=None, verify_form=None, problem=None, status=200):
     certificate = services.get_certificate(current_user, certificate_id)
+    verify_form = verify_form or VerifyForm(formdata=None)
+    verify_form.note.flags.required = not certificate.scan_name  # the service's rule, marked on the field
     return render_template(
         "alliance/certificate.html",
         certificate=certificate,
-        verify_form=VerifyForm(),
+        verify_form=verify_form,
         revoke_form=revoke_form or RevokeForm(formdata=None),
         problem=problem,
         today=today(),
@@ -81,16 +90,18 @@ def _detail_page(certificate_id, revoke_form=None, problem=None, status=200):
 @blueprint.post(f"/certificates/{CERTIFICATE}/<any(verify, revoke):action>")
 def review_certificate(certificate_id, action):
     form = RevokeForm() if action == "revoke" else VerifyForm()
+    forms = {"revoke_form" if action == "revoke" else "verify_form": form}
     if not form.validate_on_submit():
-        return _detail_page(certificate_id, revoke_form=form if action == "revoke" else None, status=422)
+        return _detail_page(certificate_id, **forms, status=422)
     try:
         if action == "verify":
-            services.verify_certificate(current_user, certificate_id)
+            services.verify_certificate(current_user, certificate_id, form.note.data)
         else:
             services.revoke_certificate(current_user, certificate_id, form.reason.data)
     except ValidationFailed as error:
-        form.reason.errors = [str(message) for message in error.errors.values()] or [str(error.message)]
-        return _detail_page(certificate_id, revoke_form=form, status=422)
+        field = form.note if action == "verify" else form.reason
+        field.errors = [str(message) for message in error.errors.values()] or [str(error.message)]
+        return _detail_page(certificate_id, **forms, status=422)
     except Conflict as error:  # e.g. a colleague reviewed it first, or it expired meanwhile
         return _detail_page(certificate_id, problem=error.message, status=409)
     flash(ACTION_MESSAGES[action], "success")

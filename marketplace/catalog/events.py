@@ -84,7 +84,9 @@ def certificate_withdrawn(certificate, actor):
 
 
 def certificate_verified(certificate, actor):
-    return _add(CatalogEventKind.CERTIFICATE_VERIFIED, certificate.product, actor, certificate=certificate)
+    """The note is what the alliance checked (required when there was no scan)."""
+    return _add(CatalogEventKind.CERTIFICATE_VERIFIED, certificate.product, actor,
+                note=certificate.status_reason, certificate=certificate)
 
 
 def certificate_revoked(certificate, actor):

@@ -6,6 +6,10 @@ created verified, an existing tax code is reused); a cooperative imports its own
 cooperative columns are ignored). Each row goes through services.cooperative_for_import and
 services.import_product, so the rules of a product are those of the forms and the API.
 
+An empty cell keeps an existing product's current value; only `ERASE` ("(xoá)") alone in an optional
+column erases it. Updates are compared field by field for the preview (`changes`), and publishing
+never touches a product its cooperative hid.
+
 A run is all or nothing: every row is tried in one transaction and the errors of all rows are
 collected as (line, column, message); the transaction is committed only when no row failed, or,
 when the caller asks for the valid rows only, after a second pass over just those. A preview is
@@ -27,13 +31,20 @@ from datetime import date, datetime
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, format_number
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from marketplace import geo
 from marketplace.accounts.authz import Permission, is_alliance_staff, require
-from marketplace.accounts.models import LABELS, CooperativeType, Organisation, OrganisationEvent, OrganisationKind
+from marketplace.accounts.models import (
+    LABELS,
+    CooperativeType,
+    Organisation,
+    OrganisationEvent,
+    OrganisationKind,
+    label,
+)
 from marketplace.accounts.services import TAX_CODE_HINT, clean_tax_code
 from marketplace.catalog import services
 from marketplace.catalog.models import (
@@ -41,7 +52,6 @@ from marketplace.catalog.models import (
     CapacityPeriod,
     Category,
     Certification,
-    IssuingLevel,
     Product,
     ProductStatus,
     Unit,
@@ -49,6 +59,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.spreadsheet import Limits, Stats, csv_records, file_error, number, xlsx_records
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.i18n import short_date, vnd
 from marketplace.routing import MAX_ID
 from marketplace.text import fold, slugify
 from marketplace.unit_of_work import unit_of_work
@@ -62,6 +73,13 @@ COLUMNS = (
     "name_en", "order_increment", "lead_time_days",
 )
 REQUIRED = ("name", "category", "unit", "price_vnd")
+# An empty cell keeps the product's current value (a file is often a partial update, and a spreadsheet
+# loses cells); erasing needs this mark, alone in the cell (its other spelling and "(erase)" also count).
+# Only optional product columns can be erased: min_order_qty and order_increment go back to 1.
+ERASE = "(xoá)"
+ERASE_MARKS = {"(xoa)", "(erase)"}  # folded: "(xoá)", "(xóa)", "(XOÁ)", "(erase)"
+ERASABLE = ("description", "name_en", "min_order_qty", "order_increment", "province", "commune", "certifications",
+            "harvest_months", "price_tiers", "capacity", "lead_time_days")
 REQUIRED_FOR_ALLIANCE = ("cooperative_name", "cooperative_tax_code")  # the type: for new cooperatives only
 CERTIFICATE_COLUMNS = ("ocop_stars", "ocop_certificate_no", "ocop_expiry")
 
@@ -138,6 +156,8 @@ class RowResult:
     cells: dict
     errors: list = field(default_factory=list)  # [(column, message)]; column "" for the whole row
     action: str = ""  # "create" or "update" when the row is valid
+    changes: list = field(default_factory=list)  # [(column, old text, new text)] of an update
+    kept_status: str = ""  # "hidden" when an update leaves a product its cooperative hid hidden
 
     @property
     def ok(self):
@@ -406,6 +426,7 @@ class ParsedRow:
     certificate: services.CertificateDetails | None
     cooperative: dict  # name, tax_code, type (alliance only)
     errors: list  # [(column, message)]
+    commune_text: str = ""  # a commune given without a province: looked up in the product's current province
 
 
 def parse_row(cells, vocabulary, for_alliance):
@@ -415,6 +436,7 @@ def parse_row(cells, vocabulary, for_alliance):
     if cells.get(EXTRA_CELLS):
         errors.append(("", _l("This row has cells under no column name (a separator inside a value? Put the value "
                               "in quotes, e.g. \"12,5\").")))
+    cells = _given_cells(cells, errors)
 
     def text(column):
         return cells.get(column, "").strip()
@@ -442,7 +464,7 @@ def parse_row(cells, vocabulary, for_alliance):
             values[column] = text(column) or 1
     if "lead_time_days" in cells:
         values["lead_time_days"] = text("lead_time_days") or None
-    _origin(cells, vocabulary, values, errors)
+    commune_text = _origin(cells, vocabulary, values, errors)
     if "certifications" in cells:
         codes = [vocabulary.find(Certification, part) for part in _list(text("certifications"))]
         if None in codes:
@@ -461,21 +483,53 @@ def parse_row(cells, vocabulary, for_alliance):
         _capacity(text("capacity"), vocabulary, values, errors)
     certificate = _certificate(cells, errors)
     cooperative = _cooperative(cells, vocabulary, errors) if for_alliance else {}
-    return ParsedRow(values, certificate, cooperative, errors)
+    return ParsedRow(values, certificate, cooperative, errors, commune_text or "")
+
+
+def is_erase_mark(text):
+    return fold(text.strip()).lower() in ERASE_MARKS
+
+
+def _given_cells(cells, errors):
+    """The cells that say something: an empty cell is left out (the product keeps its value, as for a column
+    the file lacks) and an erase mark in an optional column becomes "" (the value is cleared). An erase mark
+    anywhere else is an error: required values, certificates and cooperatives are not erased by a file."""
+    given = {}
+    for column, value in cells.items():
+        if column == EXTRA_CELLS or column in COOPERATIVE_COLUMNS or column in CERTIFICATE_COLUMNS:
+            if is_erase_mark(value):
+                errors.append((column, _l("This column cannot be erased by an import.")))
+                continue
+            given[column] = value  # read as before: certificate cells go together, cooperatives are named
+        elif not value.strip():
+            continue
+        elif is_erase_mark(value):
+            if column in ERASABLE:
+                given[column] = ""
+            else:
+                errors.append((column, _l("A required value cannot be erased: leave the cell empty to keep it, "
+                                          "or write the new value.")))
+        else:
+            given[column] = value
+    return given
 
 
 def _origin(cells, vocabulary, values, errors):
+    """Province and commune codes into `values`; returns the text of a commune given without a province."""
     province_text, commune_text = cells.get("province", "").strip(), cells.get("commune", "").strip()
     if "province" in cells:
         values["province_code"] = _province(province_text, vocabulary) if province_text else None
-        values["commune_code"] = None
+        if not province_text:
+            values["commune_code"] = None  # no province, no commune
         if province_text and values["province_code"] is None:
             errors.append(("province", _l("Unknown province. Use its name (e.g. Lạng Sơn) or its code.")))
     if commune_text:
+        if "province" not in cells:
+            return commune_text  # the province the product has (an empty cell keeps it): see _apply_row
         if not values.get("province_code"):
-            if "province" not in cells or province_text == "":
+            if province_text == "":
                 errors.append(("commune", _l("Give the province of the commune.")))
-            return
+            return None
         values["commune_code"], problem = _commune(commune_text, values["province_code"])
         if problem:
             errors.append(("commune", problem))
@@ -515,7 +569,7 @@ def _certificate(cells, errors):
         errors.append(("ocop_expiry", _l("Write the date as yyyy-mm-dd (e.g. 2027-06-30).")))
     elif expiry and expiry < services.today():
         errors.append(("ocop_expiry", _l("This certificate has already expired.")))
-    level = IssuingLevel.CENTRAL if stars == 5 else IssuingLevel.PROVINCE
+    level = services.issuing_level_for(stars)
     return services.CertificateDetails(stars=stars, certificate_no=given["ocop_certificate_no"],
                                        issuing_level=level.value, decision_date=None, expires_on=expiry)
 
@@ -604,7 +658,7 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
     cooperatives earlier rows stored (a registry lists many products per cooperative)."""
     parsed = parse_row(row.cells, vocabulary, alliance)
     if parsed.errors:
-        row.errors = _plain(parsed.errors + _more_errors(parsed, table.columns))
+        row.errors = _plain(parsed.errors + _more_errors(parsed, table.columns, row.cells))
         return
     cooperative = actor.organisation
     new_cooperative = False
@@ -625,10 +679,16 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
                                  line=seen[identity]), field="name")
         seen[identity] = row.line
         existing = _existing(cooperative, name)
+        before = services.ProductDetails.of(existing) if existing else None
         details = services.ProductDetails.of(existing) if existing else services.ProductDetails()
         for key, value in parsed.values.items():
             setattr(details, key, value)
+        if before and "commune_code" not in parsed.values and details.province_code != before.province_code:
+            details.commune_code = None  # a new province without a commune: the old commune is not in it
+        if parsed.commune_text:
+            details.commune_code = _commune_of_current_province(parsed.commune_text, details.province_code)
         was_published = existing is not None and existing.status == ProductStatus.PUBLISHED
+        certificates_before = {c.certificate_no for c in existing.certificates} if existing else set()
         product, created = services.import_product(actor, cooperative, details, parsed.certificate, publish=publish)
     except DomainError as error:
         if new_cooperative:
@@ -638,10 +698,81 @@ def _apply_row(actor, table, row, alliance, vocabulary, publish, report, seen, k
     if alliance:
         known[parsed.cooperative["tax_code"]] = cooperative
     row.action = "create" if created else "update"
+    if not created:
+        row.changes = changes(before, services.ProductDetails.of(product))
+        if parsed.certificate and parsed.certificate.certificate_no not in certificates_before:
+            row.changes.append(("ocop_certificate_no", "", _certificate_text(parsed.certificate)))
+        if product.status == ProductStatus.HIDDEN:
+            row.kept_status = ProductStatus.HIDDEN.value
     report.created += created
     report.updated += not created
     report.published += product.status == ProductStatus.PUBLISHED and not was_published
     report.cooperatives_created += new_cooperative
+
+
+# The columns of a product's fields, in the file's order, for the preview's list of changes.
+CHANGE_COLUMNS = (
+    ("name", "name"), ("name_en", "name_en"), ("category", "category"), ("description", "description"),
+    ("unit", "unit"), ("base_price_vnd", "price_vnd"), ("min_order_qty", "min_order_qty"),
+    ("order_increment", "order_increment"), ("tiers", "price_tiers"), ("capacity", "capacity"),
+    ("province_code", "province"), ("commune_code", "commune"), ("certifications", "certifications"),
+    ("harvest_months", "harvest_months"), ("lead_time_days", "lead_time_days"),
+)
+
+
+def changes(before, after):
+    """What an update changes, as [(column, old text, new text)] in the reader's language; "" is no value.
+    `before` and `after` are ProductDetails (cleaned values, as ProductDetails.of gives them)."""
+    listed = []
+    for name, column in CHANGE_COLUMNS:
+        old, new = _shown(before, name), _shown(after, name)
+        if old != new:
+            listed.append((column, old, new))
+    return listed
+
+
+def _shown(details, name):
+    if name == "capacity":
+        if details.capacity_qty is None:
+            return ""
+        period = CapacityPeriod(details.capacity_period) if details.capacity_period else None
+        return f"{format_number(details.capacity_qty)} / {label(period)}" if period else format_number(
+            details.capacity_qty)
+    value = getattr(details, name)
+    if value in (None, "", []):
+        return ""
+    if name in ("category", "unit"):
+        return str(label((Category if name == "category" else Unit)(value)))
+    if name == "base_price_vnd":
+        return vnd(value)
+    if name == "tiers":
+        return "; ".join(f"{format_number(q)}: {vnd(p)}" for q, p in value)
+    if name == "province_code":
+        return geo.province_name(value) or str(value)
+    if name == "commune_code":
+        return geo.commune_name(value) or str(value)
+    if name == "certifications":
+        return "; ".join(str(label(Certification(code))) for code in value)
+    if name == "harvest_months":
+        return "; ".join(str(m) for m in value)
+    if isinstance(value, int):
+        return format_number(value)
+    return str(value)
+
+
+def _certificate_text(certificate):
+    return str(_l("%(stars)s stars, no. %(number)s, valid until %(date)s", stars=certificate.stars,
+                  number=certificate.certificate_no, date=short_date(certificate.expires_on)))
+
+
+def _commune_of_current_province(text, province_code):
+    """The commune a row names while its province cell is empty: one of the product's current province."""
+    if not province_code:
+        raise DomainError(_l("Give the province of the commune."), field="commune")
+    code, problem = _commune(text, province_code)
+    if problem:
+        raise DomainError(problem, field="commune")
+    return code
 
 
 def _forget_new_cooperative(cooperative):
@@ -665,9 +796,11 @@ def _existing(cooperative, name):
                                                       Product.slug == slugify(name)))
 
 
-def _more_errors(parsed, columns):
-    """The service's verdict on the cells that could be read, so one pass shows every problem of a row."""
+def _more_errors(parsed, columns, cells):
+    """The service's verdict on the cells that could be read, so one pass shows every problem of a row. An
+    empty cell may keep an existing product's value, which is not known here: it is not blamed."""
     flagged = {column for column, _message in parsed.errors}
+    flagged |= {column for column, value in cells.items() if column not in CERTIFICATE_COLUMNS and not value.strip()}
     details = services.ProductDetails()
     for key, value in parsed.values.items():
         setattr(details, key, value)

@@ -488,7 +488,15 @@ def _renumber(ordered):
 
 # ---------------------------------------------------------------- OCOP certificates
 
+def issuing_level_for(stars):
+    """Who rates an OCOP product with `stars` (3 to 5): the province's People's Committee for 3 and 4 stars,
+    the central level (Trung ương) for 5; the form's hint and the import say the same."""
+    return IssuingLevel.CENTRAL if stars == 5 else IssuingLevel.PROVINCE
+
+
 def clean_certificate(details):
+    """The cleaned values of a certificate; raises ValidationFailed naming each bad field, among them an
+    issuing level that does not agree with the stars (issue 13: a 4-star "Trung ương" was accepted)."""
     errors = {}
     stars = _whole_number(details.stars, errors, "stars", 3, 5)
     number = _text(details.certificate_no, errors, "certificate_no", 80, required=True, visible=True)
@@ -500,8 +508,9 @@ def clean_certificate(details):
         expiry = add_months(decision, CERTIFICATE_VALIDITY_MONTHS)
     if decision and expiry and expiry <= decision:
         errors["expires_on"] = _l("The expiry date must be after the decision date.")
-    if stars == 5 and level == IssuingLevel.PROVINCE:
-        errors["issuing_level"] = _l("Five-star OCOP ratings are issued at central level.")
+    if stars is not None and level is not None and level != issuing_level_for(stars):
+        errors["issuing_level"] = (_l("Five-star OCOP ratings are issued at central level.") if stars == 5 else
+                                   _l("Three- and four-star OCOP ratings are issued by the province."))
     if errors:
         raise ValidationFailed.for_fields(errors)
     return {"stars": stars, "certificate_no": number, "issuing_level": level,
@@ -573,13 +582,26 @@ def get_certificate(actor, certificate_id):
     return certificate
 
 
+VERIFY_NOTE_MAX = 2000
+
+
 @unit_of_work()
-def verify_certificate(actor, certificate_id):
+def verify_certificate(actor, certificate_id, note=""):
+    """Verify a pending, unexpired certificate. `note` says what was checked; it is required when the
+    cooperative uploaded no scan (issue 13: a certificate could be verified on nothing), optional otherwise,
+    and kept as the certificate's `status_reason` and the event's note.
+    Raises ValidationFailed (field "note"), Conflict (not_verifiable)."""
     certificate = get_certificate(actor, certificate_id)
     if not certificate.can_be_verified(today()):
         raise Conflict(_l("Only unexpired certificates waiting for verification can be verified."),
                        code="not_verifiable")
-    _set_certificate_status(certificate, CertificateStatus.VERIFIED, actor, "")
+    note = textinput.clean(note or "")
+    if not certificate.scan_name and not textinput.has_letter_or_digit(note):
+        raise ValidationFailed.for_fields({"note": _l(
+            "There is no scan: say what you checked (e.g. the provincial decision and its number).")})
+    if len(note) > VERIFY_NOTE_MAX:
+        raise ValidationFailed.for_fields({"note": _l("Use at most %(max)s characters.", max=VERIFY_NOTE_MAX)})
+    _set_certificate_status(certificate, CertificateStatus.VERIFIED, actor, note)
     events.certificate_verified(certificate, actor)
     _notify_certificate(certificate)
     return certificate
@@ -676,7 +698,8 @@ def cooperative_for_import(actor, name, tax_code, cooperative_type, province_cod
 
 @unit_of_work()
 def import_product(actor, cooperative, details, certificate=None, publish=False):
-    """Create or update one imported product, matched by its name within the cooperative.
+    """Create or update one imported product, matched by its name within the cooperative; `publish`
+    publishes it when it is new or a draft, never when it is hidden.
 
     Joins the import's unit of work: an import writes all its rows in one transaction. The alliance imports for any
     cooperative (its OCOP certificates are verified: the registry is the alliance's own); a
@@ -699,7 +722,9 @@ def import_product(actor, cooperative, details, certificate=None, publish=False)
     _apply(product, values)
     if certificate_values:
         _import_certificate(product, certificate_values, actor if by_alliance else None)
-    if publish and product.status != ProductStatus.PUBLISHED and not product.missing_for_publication():
+    # `publish` puts new products and drafts in the catalogue, never one its cooperative hid (issue 13: a
+    # product hidden out of season came back with "publish valid rows").
+    if publish and product.status == ProductStatus.DRAFT and not product.missing_for_publication():
         product.status = ProductStatus.PUBLISHED
         product.published_at = product.published_at or utcnow()
     db.session.flush()

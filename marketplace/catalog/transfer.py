@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 
+from marketplace.accounts.services import TAX_CODE_EXAMPLE
 from marketplace.catalog import importing
 from marketplace.catalog.views import blueprint
 from marketplace.errors import NotFound, ValidationFailed
@@ -28,14 +29,15 @@ MAX_ERRORS_SHOWN = 500
 COLUMN_HELP = [
     ("cooperative_name", _l("Legal name of the cooperative (alliance imports only)."), "HTX Nông sản sạch Tràng Định"),
     ("cooperative_tax_code", _l("Its tax code: 10 digits, or 13 written as 10-3 (alliance imports only)."),
-     "0101234567-001"),
+     TAX_CODE_EXAMPLE),
     ("cooperative_type", _l("hop_tac_xa, to_hop_tac or ho_kinh_doanh; needed when the cooperative is new."),
      "hop_tac_xa"),
     ("name", _l("Product name in Vietnamese. A product with the same name is updated, not duplicated."),
      "Hoa hồi khô Lạng Sơn"),
     ("category", _l("A category code or its Vietnamese or English name: fresh_produce, processed_food, beverages, "
                     "spices_herbs, medicinal_herbs, aquatic, handicrafts, other."), "gia vị"),
-    ("description", _l("Description (optional)."), ""),
+    ("description", _l("Description (optional). Empty keeps the current one; %(mark)s erases it.",
+                       mark=importing.ERASE), ""),
     ("unit", _l("Unit code or Vietnamese name: kg, tấn, hộp, chai, thùng, túi, lít, cái, bó, quả."), "kg"),
     ("price_vnd", _l("Base price per unit in đồng, a whole number."), "160.000"),
     ("min_order_qty", _l("Minimum order quantity (default 1)."), "50"),
@@ -65,13 +67,14 @@ class UploadForm(FlaskForm):
 def _upload_page(form, status=200):
     cooperatives = importing.cooperatives_for_export(current_user)  # also refuses enterprises (403)
     return render_template("catalog/transfer/import.html", form=form, columns=COLUMN_HELP,
-                           cooperatives=cooperatives, required=importing.REQUIRED), status
+                           cooperatives=cooperatives, required=importing.REQUIRED,
+                           erase_mark=importing.ERASE), status
 
 
 def _preview_page(token, table, report, status=200):
     return render_template("catalog/transfer/preview.html", token=token, table=table, report=report,
                            rows=report.rows[:MAX_ROWS_SHOWN], errors=report.errors[:MAX_ERRORS_SHOWN],
-                           max_rows=MAX_ROWS_SHOWN), status
+                           max_rows=MAX_ROWS_SHOWN, erase_mark=importing.ERASE), status
 
 
 @blueprint.route("/workspace/import", methods=["GET", "POST"])

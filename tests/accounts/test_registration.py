@@ -74,6 +74,21 @@ def test_bad_registration_input_is_explained_next_to_the_field_and_nothing_is_wr
     assert count(Organisation) == 0 and count(User) == 0
 
 
+def test_the_tax_code_example_the_hints_show_passes_the_checksum_the_form_enforces(client):
+    """Issue 13: the hint said "e.g. 0101234567-001", which the registration form itself refused."""
+    example = services.TAX_CODE_EXAMPLE
+    assert services.clean_tax_code(example) is not None
+    assert services.clean_tax_code("0101234567-001") is None  # the old example
+    page = client.get("/register/cooperative").get_data(as_text=True)
+    assert f"(e.g. {example})" in page  # the field's description
+    response = client.post("/register/cooperative", data=factories.registration_form("cooperative", tax_code="1"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and f"(e.g. {example})" in page and "0101234567" not in page
+    data = factories.registration_form("cooperative", tax_code=example)
+    response = client.post("/register/cooperative", data=data)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/register/sent")
+
+
 def test_a_duplicate_tax_code_is_refused_but_a_registered_email_is_not_told(client):
     """A tax code is public (the business registry); whether an email has an account is not (issue 12)."""
     first = factories.registration_form("cooperative")

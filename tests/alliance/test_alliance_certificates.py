@@ -15,6 +15,7 @@ from tests.support import csrf_token_from, login_with_form
 
 XSS = '"><img src=x onerror=alert(1)>'
 TODAY = date.today()
+CHECKED = "Đã đối chiếu quyết định công nhận OCOP số 185/QĐ-UBND."
 CONFIRMED = {"reason": "Số giấy chứng nhận không khớp quyết định của UBND tỉnh.", "confirm": "y"}
 
 
@@ -137,7 +138,7 @@ def test_verifying_through_the_page_shows_the_badge_and_tells_the_cooperative(st
     assert "ocop-badge" not in html(staff.get(f"/products/{product.id}/{product.slug}"))
     page = html(staff.get(f"/alliance/certificates/{row.id}"))
     assert f'action="/alliance/certificates/{row.id}/verify"' in page
-    response = staff.post(f"/alliance/certificates/{row.id}/verify")
+    response = staff.post(f"/alliance/certificates/{row.id}/verify", data={"note": CHECKED})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/alliance/certificates/{row.id}")
     assert status_of(row) == CertificateStatus.VERIFIED
@@ -148,6 +149,35 @@ def test_verifying_through_the_page_shows_the_badge_and_tells_the_cooperative(st
     assert "OCOP 4★" in html(staff.get(f"/products/{product.id}/{product.slug}"))
     kinds = db.session.scalars(db.select(CatalogEvent.kind).filter_by(certificate_id=row.id)).all()
     assert CatalogEventKind.CERTIFICATE_VERIFIED in kinds
+
+
+def test_verifying_without_a_scan_warns_and_needs_a_note_saying_what_was_checked(staff, english):
+    """Issue 13: the alliance could verify a certificate with no scan and was not warned."""
+    row = certificate()
+    page = html(staff.get(f"/alliance/certificates/{row.id}"))
+    assert 'id="no-scan-warning"' in page and "No scan was uploaded." in text_of(page)
+    assert re.search(r'<label class="form-label" for="note">What did you check\? <span class="required"', page)
+    for note in ("", "  \u200b "):
+        page = html(staff.post(f"/alliance/certificates/{row.id}/verify", data={"note": note}), 422)
+        assert 'id="note-error"' in page and 'aria-invalid="true"' in page
+        assert "There is no scan: say what you checked" in page
+        assert status_of(row) == CertificateStatus.PENDING
+    response = staff.post(f"/alliance/certificates/{row.id}/verify", data={"note": CHECKED})
+    assert response.status_code == 302 and status_of(row) == CertificateStatus.VERIFIED
+    page = text_of(html(staff.get(f"/alliance/certificates/{row.id}")))
+    assert f"What was checked {CHECKED}" in page and "No scan was uploaded. Check" not in page
+    event = db.session.scalar(db.select(CatalogEvent).filter_by(certificate_id=row.id,
+                                                                kind=CatalogEventKind.CERTIFICATE_VERIFIED))
+    assert event.note == CHECKED
+
+
+def test_a_certificate_with_a_scan_is_verified_without_a_note_and_no_warning(staff, english):
+    row = certificate(scan_name="0" * 32 + ".pdf")
+    page = html(staff.get(f"/alliance/certificates/{row.id}"))
+    assert 'id="no-scan-warning"' not in page
+    assert '<label class="form-label" for="note">What did you check? <span class="required"' not in page
+    response = staff.post(f"/alliance/certificates/{row.id}/verify", data={"note": ""})
+    assert response.status_code == 302 and status_of(row) == CertificateStatus.VERIFIED
 
 
 def test_revoking_needs_a_reason_and_a_confirmation(staff, english):
@@ -238,7 +268,7 @@ def test_review_needs_the_pages_csrf_token(make_app):
         page = html(client.get(f"/alliance/certificates/{rows[0].id}"))
         assert len(re.findall(r'name="csrf_token"', page)) >= 4  # logout, language, verify, revoke
         token = csrf_token_from(page)
-        assert client.post(f"/alliance/certificates/{rows[0].id}/verify", data={"csrf_token": token}).status_code == 302
+        assert client.post(f"/alliance/certificates/{rows[0].id}/verify", data={"csrf_token": token, "note": CHECKED}).status_code == 302
         assert client.post(f"/alliance/certificates/{rows[1].id}/revoke",
                            data={**CONFIRMED, "csrf_token": token}).status_code == 302
         assert [status_of(row) for row in rows] == [CertificateStatus.VERIFIED, CertificateStatus.REVOKED]

@@ -182,6 +182,12 @@ def test_alliance_certificate_pages_are_accessible(new_context, catalogue_data, 
     expect(page.locator("main #confirm")).to_have_attribute("aria-describedby", "confirm-error")
     expect(page.locator("main [role=alert]")).to_be_visible()
     assert_accessible(page)
+    # No scan: the page warns, and verifying without saying what was checked is refused at the note.
+    expect(page.locator("main #no-scan-warning")).to_be_visible()
+    page.locator("main form[action$='/verify'] button[type=submit]").click()
+    expect(page.locator("main #note")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("main #note")).to_have_attribute("aria-describedby", "note-hint note-error")
+    assert_accessible(page)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -63,6 +63,31 @@ def test_a_cooperative_previews_and_imports_the_valid_rows(new_context, lang):
     expect(page.locator("main .product-row", has_text=bad)).to_have_count(0)
 
 
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_preview_of_an_update_lists_each_fields_old_and_new_value(new_context, lang):
+    """Issue 13: for each product that will change, a table of its fields' current and new values."""
+    page = logged_in_page(new_context, PENDING_COOPERATIVE, lang, viewport={"width": 320, "height": 640})
+    name = unique("Hồi khô")
+    header = "name,category,unit,price_vnd,min_order_qty,description,price_tiers\r\n"
+    for row in (f"{name},gia vị,kg,85.000,100,Hồi phơi nắng,1000:78000\r\n",
+                f"{name},gia vị,kg,90.000,100,,(xoá)\r\n"):
+        page.goto("/workspace/import")
+        page.locator("main input[type=file][name=file]").set_input_files(
+            {"name": "san-pham.csv", "mimeType": "text/csv", "buffer": (header + row).encode()})
+        page.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
+        expect(page.locator("main form.confirm-import")).to_be_visible()
+        if "90.000" in row:
+            break
+        page.locator("main form.confirm-import button[type=submit]").click()
+        page.wait_for_url("**/workspace/products")
+    diff = page.locator("main table.transfer-diff")
+    expect(diff).to_have_count(1)
+    expect(diff.locator("tbody tr")).to_have_count(2)  # price_vnd and price_tiers; the empty description stays
+    expect(diff.locator("tbody th code")).to_have_text(["price_vnd", "price_tiers"])
+    assert_fits_the_screen(page)
+    assert_accessible(page)
+
+
 def test_a_bad_file_is_explained_on_the_upload_form(new_context):
     page = logged_in_page(new_context, PENDING_COOPERATIVE, "en")
     page.goto("/workspace/import")

@@ -202,6 +202,8 @@ def test_expiry_defaults_to_36_months_after_the_decision(tiered, cooperative_own
     ({"certificate_no": ""}, "certificate_no"),
     ({"decision_date": None}, "decision_date"),
     ({"stars": 5, "issuing_level": "province"}, "issuing_level"),
+    ({"stars": 4, "issuing_level": "central"}, "issuing_level"),  # issue 13: 3-4 stars are provincial
+    ({"stars": 3, "issuing_level": "central"}, "issuing_level"),
     ({"expires_on": date.today() - timedelta(days=20)}, "expires_on"),
 ])
 def test_bad_certificates_are_refused(tiered, cooperative_owner, overrides, field):
@@ -210,11 +212,18 @@ def test_bad_certificates_are_refused(tiered, cooperative_owner, overrides, fiel
     assert field in fields_of(error)
 
 
+@pytest.mark.parametrize("stars, level", [(3, "province"), (4, "province"), (5, "central")])
+def test_stars_and_issuing_level_agree(tiered, cooperative_owner, stars, level):
+    assert services.issuing_level_for(stars).value == level
+    added = services.add_certificate(cooperative_owner, tiered.id, certificate(stars=stars, issuing_level=level))
+    assert added.issuing_level.value == level
+
+
 def test_the_badge_shows_only_once_the_alliance_verifies(tiered, cooperative_owner, alliance_user, outbox):
     added = services.add_certificate(cooperative_owner, tiered.id, certificate())
     assert tiered.ocop_stars(date.today()) is None
     assert added in services.certificates_to_review(alliance_user).items
-    services.verify_certificate(alliance_user, added.id)
+    services.verify_certificate(alliance_user, added.id, "Đối chiếu quyết định.")
     assert tiered.ocop_stars(date.today()) == 4
     assert [m.to for m in outbox] == [[cooperative_owner.email]]
 
@@ -222,7 +231,7 @@ def test_the_badge_shows_only_once_the_alliance_verifies(tiered, cooperative_own
 def test_revocation_needs_a_reason_removes_the_badge_and_tells_the_cooperative(tiered, cooperative_owner,
                                                                              alliance_user, outbox):
     added = services.add_certificate(cooperative_owner, tiered.id, certificate())
-    services.verify_certificate(alliance_user, added.id)
+    services.verify_certificate(alliance_user, added.id, "Đối chiếu quyết định.")
     with pytest.raises(ValidationFailed):
         services.revoke_certificate(alliance_user, added.id, "  ")
     services.revoke_certificate(alliance_user, added.id, "Số giấy chứng nhận không khớp quyết định.")
@@ -230,19 +239,35 @@ def test_revocation_needs_a_reason_removes_the_badge_and_tells_the_cooperative(t
     assert tiered.ocop_stars(date.today()) is None
     assert len(outbox) == 2 and "không khớp" in outbox[-1].body
     with pytest.raises(Conflict):
-        services.verify_certificate(alliance_user, added.id)
+        services.verify_certificate(alliance_user, added.id, "Đối chiếu quyết định.")
+
+
+def test_verifying_a_certificate_without_a_scan_needs_a_note_saying_what_was_checked(tiered, cooperative_owner,
+                                                                                     alliance_user):
+    added = services.add_certificate(cooperative_owner, tiered.id, certificate())
+    assert added.scan_name is None
+    for note in ("", "   ", "\u200b"):
+        with pytest.raises(ValidationFailed) as error:
+            services.verify_certificate(alliance_user, added.id, note)
+        assert fields_of(error) == {"note"}
+    assert added.status == CertificateStatus.PENDING
+    with pytest.raises(ValidationFailed):
+        services.verify_certificate(alliance_user, added.id, "x" * 2001)
+    services.verify_certificate(alliance_user, added.id, " Đối chiếu quyết định 185/QĐ-UBND. ")
+    assert added.status == CertificateStatus.VERIFIED
+    assert added.status_reason == "Đối chiếu quyết định 185/QĐ-UBND."
 
 
 def test_only_the_alliance_reviews_certificates(tiered, cooperative_owner):
     added = services.add_certificate(cooperative_owner, tiered.id, certificate())
     with pytest.raises(Forbidden):
-        services.verify_certificate(cooperative_owner, added.id)
+        services.verify_certificate(cooperative_owner, added.id, "Đối chiếu quyết định.")
 
 
 def test_expiry_removes_the_badge_on_the_day_after_and_tells_the_cooperative(tiered, cooperative_owner,
                                                                            alliance_user, outbox):
     added = services.add_certificate(cooperative_owner, tiered.id, certificate())
-    services.verify_certificate(alliance_user, added.id)
+    services.verify_certificate(alliance_user, added.id, "Đối chiếu quyết định.")
     outbox.clear()
     last_day = added.expires_on
     assert tiered.ocop_stars(last_day) == 4

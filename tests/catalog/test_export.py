@@ -26,7 +26,7 @@ def catalogue(app, cooperative_owner, alliance_user):
     anise = services.create_product(cooperative_owner, details)
     services.add_certificate(cooperative_owner, anise.id, services.CertificateDetails(
         stars=4, certificate_no="DEMO-OCOP-LS-2025-021", decision_date=date.today() - timedelta(days=30)))
-    services.verify_certificate(alliance_user, anise.certificates[0].id)
+    services.verify_certificate(alliance_user, anise.certificates[0].id, "Đối chiếu quyết định.")
     honey = services.create_product(cooperative_owner, services.ProductDetails(
         name="Mật ong rừng", category="processed_food", unit="lit", base_price_vnd=450000))
     services.add_certificate(cooperative_owner, honey.id, services.CertificateDetails(

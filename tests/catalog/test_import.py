@@ -300,7 +300,72 @@ def test_columns_left_out_keep_the_values_of_an_existing_product(app, alliance_u
     assert [(t.min_qty, t.unit_price_vnd) for t in product.tiers] == [(20, 330000), (100, 300000)]
     assert product.description == "Chè búp sao chảo gang."
     run(alliance_user, csv_bytes([{**short, "description": ""}]))
-    assert products()[0].description == "", "an empty cell clears the value"
+    assert products()[0].description == "Chè búp sao chảo gang.", "an empty cell keeps the value (issue 13)"
+
+
+def test_an_empty_cell_keeps_the_current_value_and_the_erase_mark_clears_it(app, cooperative_owner):
+    """Issue 13: a CSV import with an empty cell erased an existing description."""
+    run(cooperative_owner, csv_bytes([registry_row(name_en="Green tea", order_increment="5", lead_time_days="3")]))
+    empty = {column: "" for column in ("description", "name_en", "category", "unit", "price_vnd", "min_order_qty",
+                                       "order_increment", "province", "commune", "certifications",
+                                       "harvest_months", "price_tiers", "capacity", "lead_time_days")}
+    report = run(cooperative_owner, csv_bytes([registry_row(**empty)]))
+    assert report.written and report.errors == [] and report.updated == 1
+    product = products()[0]
+    assert product.description == "Chè búp sao chảo gang." and product.name_en == "Green tea"
+    assert (product.base_price_vnd, product.min_order_qty, product.order_increment, product.lead_time_days) == (
+        350000, 5, 5, 3)
+    assert (product.province_code, product.commune_code) == (20, 6040)
+    assert [(t.min_qty, t.unit_price_vnd) for t in product.tiers] == [(20, 330000), (100, 300000)]
+    assert (product.capacity_qty, product.capacity_period) == (600, CapacityPeriod.SEASON)
+    assert product.harvest_months == [3, 4, 5] and [c.value for c in product.certifications] == ["vietgap"]
+
+    erase = {column: mark for column, mark in zip(
+        ("description", "name_en", "commune", "certifications", "harvest_months", "price_tiers", "capacity",
+         "lead_time_days", "order_increment"),
+        ("(xoá)", "(xóa)", " (XOÁ) ", "(erase)", "(xoá)", "(xoá)", "(xoá)", "(xoá)", "(xoá)"))}
+    report = run(cooperative_owner, csv_bytes([registry_row(**erase)]))
+    assert report.written and report.errors == []
+    product = products()[0]
+    assert (product.description, product.name_en, product.commune_code, product.lead_time_days) == ("", "", None,
+                                                                                                   None)
+    assert product.tiers == [] and product.certifications == [] and product.harvest_months == []
+    assert (product.capacity_qty, product.order_increment, product.province_code) == (None, 1, 20)
+
+
+def test_a_commune_without_a_province_is_looked_up_in_the_products_current_province(app, cooperative_owner):
+    run(cooperative_owner, csv_bytes([registry_row()]))
+    report = run(cooperative_owner, csv_bytes([registry_row(province="", commune="Xã Đình Lập")]))
+    assert report.written and report.errors == []
+    assert (products()[0].province_code, products()[0].commune_name) == (20, "Xã Đình Lập")
+    report = run(cooperative_owner, csv_bytes([registry_row(province="", commune="Xã Không Có")]))
+    assert errors_of(report) == [(2, "commune")]
+    report = run(cooperative_owner, csv_bytes([registry_row(name="Chè mới", province="", commune="Xã Đình Lập")]))
+    assert errors_of(report) == [(2, "commune")], "a new product has no province to look in"
+
+
+@pytest.mark.parametrize("column", ["name", "category", "unit", "price_vnd", "ocop_stars", "cooperative_name"])
+def test_required_values_certificates_and_cooperatives_cannot_be_erased(app, alliance_user, column):
+    run(alliance_user, csv_bytes([registry_row()]))
+    report = run(alliance_user, csv_bytes([registry_row(**{column: importing.ERASE})]))
+    assert not report.written and column in [c for _line, c in errors_of(report)]
+
+
+def test_publishing_valid_rows_never_republishes_a_hidden_product(app, cooperative_owner):
+    """Issue 13: "publish valid rows" re-published a product the cooperative had hidden out of season."""
+    run(cooperative_owner, csv_bytes([registry_row(), registry_row(name="Chè đen")]), publish=True)
+    green, black = products()
+    assert green.status == black.status == ProductStatus.PUBLISHED
+    services.hide_product(cooperative_owner, green.id)
+    run(cooperative_owner, csv_bytes([registry_row(name="Chè vàng")]))  # a draft
+    draft_id = products()[-1].id
+    report = run(cooperative_owner, csv_bytes([registry_row(price_vnd="360000"), registry_row(name="Chè đen"),
+                                               registry_row(name="Chè vàng")]), publish=True)
+    assert report.written and report.updated == 3 and report.published == 1
+    statuses = {p.id: p.status for p in products()}
+    assert statuses[green.id] == ProductStatus.HIDDEN and products()[0].base_price_vnd == 360000
+    assert statuses[black.id] == ProductStatus.PUBLISHED and statuses[draft_id] == ProductStatus.PUBLISHED
+    assert [row.kept_status for row in report.rows] == ["hidden", "", ""]
 
 
 # ---------------------------------------------------------------- whole-file problems
@@ -435,6 +500,51 @@ def test_preview_then_confirm(client, auth, app, cooperative_owner):
                                                         ("Chè đen", ProductStatus.PUBLISHED)]
     assert preview_files(app) == [], "a confirmed preview is spent"
     assert client.post(f"/workspace/import/{token}").status_code == 404
+
+
+def test_the_upload_page_documents_the_erase_convention(client, auth, english, cooperative_owner):
+    auth.login(cooperative_owner.email)
+    page = client.get("/workspace/import").get_data(as_text=True)
+    convention = re.search(r'<p id="erase-convention">(.*?)</p>', page, re.S)[1]
+    assert "An empty cell also keeps the current value" in convention and "(xoá)" in convention
+    assert "never publishes a product your cooperative hid" in convention
+    assert "An empty cell clears the value" not in page
+
+
+def test_the_preview_lists_old_and_new_values_per_field_and_keeps_a_hidden_product_hidden(
+        client, auth, english, cooperative_owner):
+    """Issue 13: the preview said only "✓ update"; an empty description cell erased it; a hidden product came back."""
+    run(cooperative_owner, csv_bytes([registry_row(), registry_row(name="Chè đen")]), publish=True)
+    green = products()[0]
+    services.hide_product(cooperative_owner, green.id)
+    auth.login(cooperative_owner.email)
+    data = csv_bytes([registry_row(description="", price_vnd="360000", capacity="(xoá)", price_tiers="50:320000"),
+                      registry_row(name="Chè đen")])
+    response = upload(client, data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    diff = re.search(r'<table class="table table-sm transfer-diff">(.*?)</table>', html, re.S)[1]
+    caption = re.search(r'<caption id="changes-2">(.*?)</caption>', diff, re.S)[1]
+    assert "Line 2" in caption and "Chè xanh Mẫu Sơn" in caption
+    assert '<th scope="col">Now</th>' in diff and '<th scope="col">After the import</th>' in diff
+    cells = [re.sub(r"<[^>]+>", "", c).strip()
+             for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", diff.split("<tbody>")[1], re.S)]
+    rows = [tuple(cells[i:i + 3]) for i in range(0, len(cells), 3)]
+    assert rows == [("price_vnd", "₫350,000", "₫360,000"),
+                    ("price_tiers", "20: ₫330,000; 100: ₫300,000", "50: ₫320,000"),
+                    ("capacity", "600 / per season", "(erased)")]
+    assert "description" not in dict((r[0], r) for r in rows), "an empty cell changes nothing"
+    assert 'href="#changes-2"' in html and "3 fields change" in html
+    assert "nothing changes" in html  # line 3, the same values again
+    assert "it stays hidden" in html
+    assert len(re.findall(r'class="table table-sm transfer-diff"', html)) == 1
+
+    response = client.post(f"/workspace/import/{token_of(html)}", data={"publish": "1"})
+    assert response.status_code == 302
+    green, black = products()
+    assert green.status == ProductStatus.HIDDEN and black.status == ProductStatus.PUBLISHED
+    assert green.description == "Chè búp sao chảo gang." and green.base_price_vnd == 360000
+    assert green.capacity_qty is None
 
 
 def test_the_preview_lists_errors_by_line_and_column(client, auth, english, cooperative_owner):

@@ -254,7 +254,7 @@ def test_from_an_empty_workspace_to_a_published_four_star_product(app, owner, co
     response = owner.post(f"/products/{product.id}/publish")
     assert response.status_code == 302 and reload(product.id).status == ProductStatus.PUBLISHED
     assert "The product is published" in owner.get(edit_url).get_data(as_text=True)
-    services.verify_certificate(alliance_user, certificate.id)
+    services.verify_certificate(alliance_user, certificate.id, "Đối chiếu quyết định.")
     page = owner.get(edit_url).get_data(as_text=True)
     assert "OCOP 4 stars" in page and f'href="/products/{product.id}/na-dai-chi-lang"' in page
     assert_unique_ids(page)
@@ -304,6 +304,7 @@ def test_hiding_a_draft_changes_nothing_and_says_nothing(app, owner, cooperative
 
 @pytest.mark.parametrize("overrides, field_id", [
     ({"stars": "5", "issuing_level": "province"}, "issuing_level"),
+    ({"stars": "4", "issuing_level": "central"}, "issuing_level"),
     ({"stars": "2"}, "stars"),
     ({"certificate_no": ""}, "certificate_no"),
     ({"decision_date": ""}, "decision_date"),
@@ -317,6 +318,18 @@ def test_a_certificate_with_errors_is_not_recorded(app, owner, cooperative_owner
     response = owner.post(f"/products/{product.id}/certificates/new", data=data)
     assert response.status_code == 422
     assert is_marked(response.get_data(as_text=True), field_id)
+    assert db.session.scalar(db.select(db.func.count(OcopCertificate.id))) == 0
+
+
+def test_a_four_star_certificate_issued_centrally_is_explained_at_the_issuing_level(app, owner, cooperative_owner,
+                                                                                  english):
+    """Issue 13: a 4-star certificate "issued by Trung ương" was accepted, against the field's own hint."""
+    product = factories.product(cooperative_owner.organisation, status="draft")
+    data = {"stars": "4", "certificate_no": "Demo-1", "issuing_level": "central",
+            "decision_date": services.today().isoformat(), "expires_on": ""}
+    page = owner.post(f"/products/{product.id}/certificates/new", data=data).get_data(as_text=True)
+    assert is_marked(page, "issuing_level")
+    assert "Three- and four-star OCOP ratings are issued by the province." in page
     assert db.session.scalar(db.select(db.func.count(OcopCertificate.id))) == 0
 
 

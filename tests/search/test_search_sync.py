@@ -78,7 +78,7 @@ def test_ocop_certificates_change_the_stars_when_verified_revoked_or_expired(app
     certificate = catalog.add_certificate(cooperative_owner, product.id, catalog.CertificateDetails(
         stars=4, certificate_no="DEMO-1", decision_date=today - timedelta(days=10)))
     assert found(app, "che", stars=4) == []  # waiting for the alliance: no badge
-    catalog.verify_certificate(alliance_user, certificate.id)
+    catalog.verify_certificate(alliance_user, certificate.id, "Đối chiếu quyết định.")
     assert found(app, "che", stars=4) == [product.id]
     catalog.revoke_certificate(alliance_user, certificate.id, "Số quyết định không khớp.")
     assert found(app, "che", stars=4) == []
@@ -86,7 +86,7 @@ def test_ocop_certificates_change_the_stars_when_verified_revoked_or_expired(app
 
     second = catalog.add_certificate(cooperative_owner, product.id, catalog.CertificateDetails(
         stars=3, certificate_no="DEMO-2", decision_date=today - timedelta(days=10)))
-    catalog.verify_certificate(alliance_user, second.id)
+    catalog.verify_certificate(alliance_user, second.id, "Đối chiếu quyết định.")
     assert found(app, "che", stars=3) == [product.id]
     expires_on = db.session.get(type(second), second.id).expires_on
     catalog.expire_certificates(on=expires_on + timedelta(days=1))
