@@ -12,4 +12,4 @@ def cooperatives_by_classification():
                  .where(Organisation.kind == OrganisationKind.COOPERATIVE,
                         Organisation.status == OrganisationStatus.VERIFIED)
                  .group_by(Organisation.classification))
-    return list(db.session.execute(statement).tuples())
+    return [tuple(row) for row in db.session.execute(statement)]

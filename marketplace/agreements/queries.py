@@ -351,7 +351,7 @@ def mous_by_state():
     statement = (sa.select(Agreement.state, sa.func.count()).where(
         Agreement.kind == AgreementKind.MOU, Agreement.state != AgreementState.DRAFT).group_by(Agreement.state))
     order = {state: i for i, state in enumerate(AgreementState)}
-    return sorted(db.session.execute(statement).tuples(), key=lambda row: order[row[0]])
+    return sorted((tuple(row) for row in db.session.execute(statement)), key=lambda row: order[row[0]])
 
 
 class EventCount(NamedTuple):

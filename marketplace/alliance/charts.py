@@ -9,6 +9,7 @@ written again with the standard library's XML tools, which escape every text (la
 conference's name), and is the only chart markup the templates output unescaped (tests/test_security.py).
 """
 import itertools
+import sys
 import xml.etree.ElementTree as ET
 
 from markupsafe import Markup
@@ -25,7 +26,7 @@ def bar_chart(title, description, labels, series, *, horizontal=True, width=640,
     """Markup of an inline SVG bar chart. `labels`: the categories; `series`: [(name, [value per label])],
     one colour each (a legend only when there are several). `description` is read by screen readers (the
     figures in words). Height grows with the number of bars so labels stay readable on a phone."""
-    import pygal
+    pygal = _pygal()
     from pygal.style import Style
 
     bars = max(len(labels), 1) * max(len(series), 1)
@@ -39,6 +40,16 @@ def bar_chart(title, description, labels, series, *, horizontal=True, width=640,
     for name, values in series:
         chart.add(str(name), list(values))
     return _clean(chart.render(is_unicode=True), title, description)
+
+
+def _pygal():
+    """pygal, without the legacy import hook it appends to sys.meta_path on import (PluginImportFixer, for map
+    plugins we do not use): it has no find_spec, so every later import that reaches it (any module not found
+    first, e.g. an optional dependency) raises ImportWarning, an error under `-W error`."""
+    import pygal
+
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, pygal.PluginImportFixer)]
+    return pygal
 
 
 def _group(number):

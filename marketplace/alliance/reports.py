@@ -7,6 +7,7 @@ Every figure is an aggregate: counts come from GROUP BY read models of the modul
 ordered, delivered and paid values from `tracking.progress_map` (computed once a request, never again here);
 alliance staff never see single orders. Only alliance staff may read them (Permission.FOLLOW_UP_AGREEMENTS).
 """
+import enum
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -16,6 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 
 from marketplace import geo
 from marketplace.accounts import queries as account_queries
@@ -38,7 +40,8 @@ VALUE_KINDS = (VND, VND, VND, VND)
 
 @dataclass
 class Table:
-    """One figure of a report: headings, kinds (TEXT, COUNT, VND, DATE, PERCENT) and rows of plain values.
+    """One figure of a report: headings, kinds (TEXT, COUNT, VND, DATE, PERCENT) and rows of values (numbers,
+    dates, text, enums and lazy strings: `text()` turns a cell into words).
     `chart`: the indices of the numeric columns drawn as bars (the first column labels them), () for none."""
 
     key: str
@@ -62,6 +65,15 @@ class Report:
         return next(t for t in self.tables if t.key == key)
 
 
+def text(value):
+    """A cell as words: an enum's label (translated), anything else as it is (numbers stay numbers)."""
+    if isinstance(value, enum.Enum):
+        return str(label(value))
+    if isinstance(value, LazyString):
+        return str(value)
+    return value
+
+
 def _values(progress, ids):
     """[committed, ordered, delivered, paid] (₫) of these MoUs, added up from their Progress."""
     figures = [progress[i] for i in ids if i in progress]
@@ -71,7 +83,7 @@ def _values(progress, ids):
 
 def _grouped(key, title, first_heading, groups, name_of, progress, order=None):
     rows = [[name_of(value), len(ids), *_values(progress, ids)] for value, ids in groups.items()]
-    rows.sort(key=order or (lambda row: (-row[1], str(row[0]))))
+    rows.sort(key=order or (lambda row: (-row[1], text(row[0]))))
     return Table(key, title, [first_heading, _l("MoUs"), *VALUE_HEADINGS],
                  [TEXT, COUNT, *VALUE_KINDS], rows, chart=(1,))
 
@@ -84,7 +96,7 @@ def dashboard(actor, on=None):
     tables = []
 
     tables.append(Table("mous_by_stage", _l("MoUs by stage"), [_l("Stage"), _l("MoUs")], [TEXT, COUNT],
-                        [[str(label(state)), count] for state, count in agreement_queries.mous_by_state()],
+                        [[state, count] for state, count in agreement_queries.mous_by_state()],
                         chart=(1,), note=_l("Drafts are left out: only the party writing one sees it.")))
 
     by_status = {}
@@ -93,12 +105,12 @@ def dashboard(actor, on=None):
     tables.append(Table(
         "mous_by_status", _l("Signed MoUs by tracking status"),
         [_l("Tracking status"), _l("MoUs"), *VALUE_HEADINGS], [TEXT, COUNT, *VALUE_KINDS],
-        [[str(label(status)), len(by_status.get(status, [])), *_values(progress, by_status.get(status, []))]
+        [[status, len(by_status.get(status, [])), *_values(progress, by_status.get(status, []))]
          for status in TrackingStatus], chart=(1,)))
 
     tables.append(Table("committed_achieved", _l("Committed against achieved value of the signed MoUs"),
                         [_l("Measure"), _l("Value (₫)")], [TEXT, VND],
-                        [[str(name), value] for name, value in zip(
+                        [[name, value] for name, value in zip(
                             (_l("Committed"), _l("Ordered"), _l("Delivered"), _l("Paid")),
                             _values(progress, list(progress)), strict=True)], chart=(1,)))
 
@@ -107,18 +119,18 @@ def dashboard(actor, on=None):
         "mous_by_event", _l("Signed MoUs by conference"), _l("Conference"),
         agreement_queries.signed_mou_ids_by("event"),
         lambda i: f"{events[i].name} ({events[i].held_on.strftime('%d/%m/%Y')})" if i in events
-        else str(_l("No conference")), progress))
+        else _l("No conference"), progress))
     tables.append(_grouped(
         "mous_by_province", _l("Signed MoUs by the cooperative's province"), _l("Province"),
         agreement_queries.signed_mou_ids_by("province"),
-        lambda code: geo.province_name(code) or str(_l("Not given")), progress))
+        lambda code: geo.province_name(code) or _l("Not given"), progress))
     tables.append(_grouped(
         "mous_by_sector", _l("Signed MoUs by the cooperative's sector"), _l("Sector"),
         agreement_queries.signed_mou_ids_by("sector"),
-        lambda sector: str(label(Sector(sector))) if sector else str(_l("Not given")), progress))
+        lambda sector: Sector(sector) if sector else _l("Not given"), progress))
 
     tables.append(Table("ocop_by_stars", _l("OCOP products by stars"), [_l("Stars"), _l("Products")],
-                        [TEXT, COUNT], [[str(_l("%(num)s stars", num=stars)), count]
+                        [TEXT, COUNT], [[_l("%(num)s stars", num=stars), count]
                                         for stars, count in catalog_queries.ocop_products_by_stars(on)],
                         chart=(1,), note=_l("Products with a verified, unexpired certificate, by their best one.")))
     tables.append(Table(
@@ -132,8 +144,8 @@ def dashboard(actor, on=None):
     tables.append(Table(
         "cooperatives_by_classification", _l("Verified cooperatives by classification"),
         [_l("Classification"), _l("Cooperatives")], [TEXT, COUNT],
-        [[str(label(c)), classified.get(c, 0)] for c in AllianceClassification]
-        + [[str(_l("Not classified")), classified.get(None, 0)]], chart=(1,)))
+        [[c, classified.get(c, 0)] for c in AllianceClassification]
+        + [[_l("Not classified"), classified.get(None, 0)]], chart=(1,)))
 
     first_month = _months_back(on, MONTHS_SHOWN - 1)
     zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
@@ -195,18 +207,18 @@ def conference_report(actor, event_id, on=None):
     rows = []
     for mou in mous:
         p = progress[mou.id]
-        rows.append([mou.reference, mou.seller_name, mou.buyer_name, str(label(p.status)),
+        rows.append([mou.reference, mou.seller_name, mou.buyer_name, p.status,
                      *_values(progress, [mou.id]), p.volume_ratio])
     per_mou = Table("conference_mous", _l("MoUs of the conference"),
                     [_l("MoU"), _l("Seller"), _l("Buyer"), _l("Tracking status"), *VALUE_HEADINGS,
                      _l("Ordered share")], [TEXT, TEXT, TEXT, TEXT, *VALUE_KINDS, PERCENT],
                     rows, chart=(4, 5), note=_l("Committed against ordered value, per MoU."))
     by_status = Table("conference_by_status", _l("MoUs by tracking status"), [_l("Tracking status"), _l("MoUs")],
-                      [TEXT, COUNT], [[str(label(s)), counts.get(s, 0)] for s in TrackingStatus], chart=(1,))
+                      [TEXT, COUNT], [[s, counts.get(s, 0)] for s in TrackingStatus], chart=(1,))
     totals = _values(progress, list(progress))
     value = Table("conference_values", _l("Value under the conference's MoUs since signing"),
                   [_l("Measure"), _l("Value (₫)")], [TEXT, VND],
-                  [[str(name), amount] for name, amount in zip(
+                  [[name, amount] for name, amount in zip(
                       (_l("Committed"), _l("Ordered"), _l("Delivered"), _l("Paid")), totals, strict=True)],
                   chart=(1,))
     return ConferenceReport(_l("Conference report: %(name)s", name=event.name), on, [by_status, value, per_mou],
@@ -228,5 +240,5 @@ def conferences(actor):
     return agreement_queries.conference_events()
 
 
-__all__ = ["Table", "Report", "ConferenceReport", "dashboard", "conference_report", "conferences", "summary_of",
+__all__ = ["Table", "Report", "ConferenceReport", "dashboard", "conference_report", "conferences", "summary_of", "text",
            "TEXT", "COUNT", "VND", "DATE", "PERCENT"]
