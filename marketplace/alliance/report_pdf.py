@@ -39,8 +39,11 @@ TABLES_VI = {
                         ["Tháng", "Số đơn", "Giá trị đơn (₫)", "Đã thanh toán (₫)"]),
     "conference_by_status": ("MoU theo tình trạng thực hiện", ["Tình trạng", "Số MoU"]),
     "conference_values": ("Giá trị thực hiện theo các MoU của hội nghị từ khi ký", ["Chỉ tiêu", "Giá trị (₫)"]),
-    "conference_mous": ("Chi tiết từng MoU", ["MoU", "Bên bán", "Bên mua", "Tình trạng", *VALUES_VI, "Tỷ lệ đặt"]),
+    "conference_mous": ("Chi tiết từng MoU", ["MoU", "Bên bán — bên mua", "Tình trạng", *VALUES_VI, "Tỷ lệ đặt"]),
 }
+# Tables too wide for an A4 page: the seller and the buyer share one column, and the widths are set by hand.
+MERGED_PARTIES = {"conference_mous": (1, 2)}
+WIDTHS = {"conference_mous": [3.1, 5, 2.4, 2.6, 2.6, 2.6, 2.6, 1.5]}
 MEASURE_TABLES = ("committed_achieved", "conference_values")
 
 
@@ -107,17 +110,23 @@ def render(report, created_at=None):
         for table in report.tables:
             vi_title, headings = TABLES_VI.get(table.key, (plain(str(table.title)), [str(h) for h in table.headings]))
             _heading(doc, vi_title)
-            rows = []
+            rows, kinds = [], list(table.kinds)
             for index, row in enumerate(table.rows):
                 cells = [_words(v, k) for v, k in zip(row, table.kinds, strict=True)]
                 if table.key in MEASURE_TABLES:
                     cells[0] = MEASURES_VI[index]
+                if table.key in MERGED_PARTIES:
+                    first, second = MERGED_PARTIES[table.key]
+                    cells[first:second + 1] = [f"{cells[first]} — {cells[second]}"]
                 rows.append(cells)
+            if table.key in MERGED_PARTIES:
+                first, second = MERGED_PARTIES[table.key]
+                kinds[first:second + 1] = [kinds[first]]
             if not rows:
                 doc.paragraph("Không có số liệu.", size=9)
                 continue
-            widths = [3 if k not in (COUNT, VND, PERCENT, DATE) else 2 for k in table.kinds]
-            align = ["LEFT" if k not in (COUNT, VND, PERCENT) else "RIGHT" for k in table.kinds]
+            widths = WIDTHS.get(table.key) or [3 if k not in (COUNT, VND, PERCENT, DATE) else 2 for k in kinds]
+            align = ["LEFT" if k not in (COUNT, VND, PERCENT) else "RIGHT" for k in kinds]
             doc.grid(headings, rows, widths, align, size=7.5 if len(headings) > 5 else 8.5)
         doc.ln(4)
         doc.paragraph("Số liệu tính từ các đơn hàng đặt theo từng MoU trên sàn (không tính đơn bị từ chối hoặc đã "
