@@ -21,25 +21,48 @@ ET.register_namespace("xlink", XLINK)
 _ids = itertools.count(1)
 
 
-def bar_chart(title, description, labels, series, *, horizontal=True, width=640, height=None,
+FONT_SIZE = 12  # px; static/css/charts.css sets the same (pygal lays labels out from its style's sizes)
+LABEL_CHARACTERS = 26  # longer category labels are cut with "…" in the chart (the table beside has them whole)
+
+
+def bar_chart(title, description, labels, series, *, horizontal=True, width=520, height=None, whole_numbers=False,
               value_formatter=None):
-    """Markup of an inline SVG bar chart. `labels`: the categories; `series`: [(name, [value per label])],
-    one colour each (a legend only when there are several). `description` is read by screen readers (the
-    figures in words). Height grows with the number of bars so labels stay readable on a phone."""
+    """Markup of an inline SVG bar chart. `labels`: the categories (drawn top-down in this order, cut at
+    LABEL_CHARACTERS); `series`: [(name, [value per label])], one colour each (a legend only when there are
+    several). `description` is read by screen readers (the figures in words). `whole_numbers`: counts, so the
+    value axis has whole-number ticks only. Height grows with the number of bars so labels stay readable on a
+    phone."""
     pygal = _pygal()
     from pygal.style import Style
 
     bars = max(len(labels), 1) * max(len(series), 1)
-    height = height or (max(220, 60 + 26 * bars) if horizontal else 320)
+    height = height or (max(200, 70 + 28 * bars) if horizontal else 340)
     chart_class = pygal.HorizontalBar if horizontal else pygal.Bar
+    style = Style(font_family="sans-serif", label_font_size=FONT_SIZE, major_label_font_size=FONT_SIZE,
+                  legend_font_size=FONT_SIZE, value_font_size=FONT_SIZE, title_font_size=FONT_SIZE)
+    options = {}
+    top = max((value or 0 for _name, values in series for value in values), default=0)
+    if whole_numbers:
+        step = max(1, -(-top // 6))
+        options["y_labels"] = list(range(0, top + step + 1, step)) if top else [0, 1]
     chart = chart_class(js=[], disable_xml_declaration=True, show_legend=len(series) > 1, legend_at_bottom=True,
-                        width=width, height=height, style=Style(font_family="sans-serif"), print_values=False,
-                        truncate_label=-1, truncate_legend=-1, margin=8, spacing=8, x_label_rotation=0,
-                        no_data_text="—", value_formatter=value_formatter or _group)
-    chart.x_labels = [str(label) for label in labels]
+                        width=width, height=height, style=style, print_values=False,
+                        truncate_label=-1, truncate_legend=40, margin=10, spacing=10,
+                        x_label_rotation=0 if horizontal or len(labels) <= 6 else 45,
+                        no_data_text="—", value_formatter=value_formatter or _group, **options)
+    labels = [_cut(str(label)) for label in labels]
+    series = [(name, list(values)) for name, values in series]
+    if horizontal:  # pygal draws the first category at the bottom: read top-down, as the table beside it
+        labels = labels[::-1]
+        series = [(name, values[::-1]) for name, values in series]
+    chart.x_labels = labels
     for name, values in series:
-        chart.add(str(name), list(values))
+        chart.add(str(name), values)
     return _clean(chart.render(is_unicode=True), title, description)
+
+
+def _cut(label):
+    return label if len(label) <= LABEL_CHARACTERS else label[:LABEL_CHARACTERS - 1].rstrip() + "…"
 
 
 def _pygal():

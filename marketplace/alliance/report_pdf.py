@@ -13,7 +13,16 @@ from datetime import date
 from flask_babel import force_locale
 
 from marketplace.agreements.pdf import FONT, GREY, day, document, group, plain
-from marketplace.alliance.reports import COUNT, DATE, PERCENT, VND, text
+from marketplace.alliance.reports import (
+    COUNT,
+    DATE,
+    NO_CONFERENCE,
+    NOT_CLASSIFIED,
+    NOT_GIVEN,
+    PERCENT,
+    VND,
+    text,
+)
 from marketplace.alliance.tracking_models import TrackingStatus
 
 STATUS_VI = {
@@ -43,11 +52,15 @@ TABLES_VI = {
 }
 # Tables too wide for an A4 page: the seller and the buyer share one column, and the widths are set by hand.
 MERGED_PARTIES = {"conference_mous": (1, 2)}
-WIDTHS = {"conference_mous": [3.1, 5, 2.4, 2.6, 2.6, 2.6, 2.6, 1.5]}
+WIDTHS = {"conference_mous": [3.5, 4.6, 2.4, 2.6, 2.6, 2.6, 2.6, 1.5]}
 MEASURE_TABLES = ("committed_achieved", "conference_values")
+PLACEHOLDERS_VI = ((NO_CONFERENCE, "Ngoài hội nghị"), (NOT_GIVEN, "Chưa khai báo"), (NOT_CLASSIFIED, "Chưa xếp loại"))
 
 
 def _words(value, kind):
+    for words, vietnamese in PLACEHOLDERS_VI:
+        if value is words:
+            return vietnamese
     if isinstance(value, TrackingStatus):
         return STATUS_VI[value]
     if isinstance(value, enum.Enum):

@@ -22,7 +22,8 @@ def _with_charts(report):
             description = "; ".join(
                 f"{label}: " + ", ".join(f"{name} {values[n]:,}".replace(",", ".") for name, values in series)
                 for n, label in enumerate(labels))
-            chart = charts.bar_chart(table.title, description, labels, series, horizontal=table.horizontal)
+            chart = charts.bar_chart(table.title, description, labels, series, horizontal=table.horizontal,
+                                     whole_numbers=all(table.kinds[i] == reports.COUNT for i in table.chart))
         shown.append((table, chart))
     return shown
 

@@ -29,6 +29,10 @@ from marketplace.alliance.tracking_models import TrackingStatus
 from marketplace.catalog import queries as catalog_queries
 from marketplace.orders import queries as order_queries
 
+# Words of the rows that have no value to name (report_pdf.py prints them in Vietnamese).
+NO_CONFERENCE = _l("No conference")
+NOT_GIVEN = _l("Not given")
+NOT_CLASSIFIED = _l("Not classified")
 EXPIRING_DAYS = 90  # OCOP certificates listed when they expire within this many days
 MONTHS_SHOWN = 12  # orders by month: this month and the 11 before
 
@@ -119,15 +123,15 @@ def dashboard(actor, on=None):
         "mous_by_event", _l("Signed MoUs by conference"), _l("Conference"),
         agreement_queries.signed_mou_ids_by("event"),
         lambda i: f"{events[i].name} ({events[i].held_on.strftime('%d/%m/%Y')})" if i in events
-        else _l("No conference"), progress))
+        else NO_CONFERENCE, progress))
     tables.append(_grouped(
         "mous_by_province", _l("Signed MoUs by the cooperative's province"), _l("Province"),
         agreement_queries.signed_mou_ids_by("province"),
-        lambda code: geo.province_name(code) or _l("Not given"), progress))
+        lambda code: geo.province_name(code) or NOT_GIVEN, progress))
     tables.append(_grouped(
         "mous_by_sector", _l("Signed MoUs by the cooperative's sector"), _l("Sector"),
         agreement_queries.signed_mou_ids_by("sector"),
-        lambda sector: Sector(sector) if sector else _l("Not given"), progress))
+        lambda sector: Sector(sector) if sector else NOT_GIVEN, progress))
 
     tables.append(Table("ocop_by_stars", _l("OCOP products by stars"), [_l("Stars"), _l("Products")],
                         [TEXT, COUNT], [[_l("%(num)s stars", num=stars), count]
@@ -145,7 +149,7 @@ def dashboard(actor, on=None):
         "cooperatives_by_classification", _l("Verified cooperatives by classification"),
         [_l("Classification"), _l("Cooperatives")], [TEXT, COUNT],
         [[c, classified.get(c, 0)] for c in AllianceClassification]
-        + [[_l("Not classified"), classified.get(None, 0)]], chart=(1,)))
+        + [[NOT_CLASSIFIED, classified.get(None, 0)]], chart=(1,)))
 
     first_month = _months_back(on, MONTHS_SHOWN - 1)
     zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])

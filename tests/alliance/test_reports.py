@@ -179,3 +179,4 @@ def test_the_dashboard_exports(client, auth, conference, alliance_user):
     assert found == [(event_row[0], 3, 270_000_000, 54_000_000, 0, 45_000_000)]
     text = " ".join(pdf_pages(download(client, "/alliance/dashboard.pdf")))
     assert "BÁO CÁO TỔNG HỢP" in text and "MoU đã ký theo hội nghị" in text and "Lạng Sơn" in text
+    assert "Ngoài hội nghị 1 90.000.000 81.000.000" in text  # the MoU of no conference, in Vietnamese
