@@ -150,8 +150,26 @@ def test_the_page_shows_accessible_charts_with_their_tables(client, auth, englis
         assert "<script" not in svg and "<style" not in svg and "style=" not in svg
         assert "width=" not in svg.split(">", 1)[0]  # scales with the page (viewBox, CSS width 100%)
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert any("&lt;script&gt;alert(1)" in svg for svg in svgs)  # the chart's label and <desc>, escaped
     assert html.count("<table") == html.count("<caption")
     assert "Signed MoUs by tracking status" in html and 'href="/alliance/dashboard.xlsx"' in html
     assert f'href="/alliance/conferences/{trade["event"].id}"' in html
     assert "css/charts.css" in html
     assert 'href="/alliance/dashboard"' in html  # the alliance's menu links it
+
+
+def test_orders_count_in_the_vietnamese_month_they_were_placed(mou, buyer, products):
+    """31/01 at 18:00 UTC is already 01/02 in Vietnam (UTC+7): the SQL month is Vietnam's, on both databases."""
+    from datetime import UTC, datetime
+
+    from marketplace.orders import queries as order_queries
+
+    late = place(buyer, [(products[0], 10)], mou)
+    early = place(buyer, [(products[0], 20)], mou)
+    late.placed_at = datetime(2026, 1, 31, 18, 0, tzinfo=UTC)  # 01:00 on 1 February in Vietnam
+    early.placed_at = datetime(2026, 1, 31, 16, 59, tzinfo=UTC)  # 23:59 on 31 January in Vietnam
+    db.session.commit()
+    months = {m.month: (m.orders, m.value_vnd) for m in order_queries.orders_by_month(agreement_ids=[mou.id])}
+    assert months == {"2026-01": (1, early.total_vnd), "2026-02": (1, late.total_vnd)}
+    assert order_queries.orders_by_month(since=datetime(2026, 1, 31, 17, 0, tzinfo=UTC),
+                                         agreement_ids=[mou.id])[0].month == "2026-02"
