@@ -41,8 +41,10 @@ TARGETS = {"mous": 2000, "orders": 50000, "p95_ms": 300.0}
 COOPERATIVES = ENTERPRISES = 50
 PASSWORD = "mật khẩu thử theo dõi của liên minh"
 STAFF = "staff@bench.example"
-MEASURED = ("needs_attention", "progress_all", "api_list", "api_progress", "page")
-TARGETED = ("needs_attention", "api_list", "api_progress", "page")
+MEASURED = ("needs_attention", "progress_all", "api_list", "api_progress", "page", "dashboard", "dashboard_page")
+TARGETED = ("needs_attention", "api_list", "api_progress", "page", "dashboard", "dashboard_page")
+CONFERENCES = 8
+PROVINCES = (20, 4, 19)  # the cooperatives' provinces, for the dashboard's grouping
 
 
 def parse_args(argv=None):
@@ -75,6 +77,7 @@ def seed(app, args):
     from marketplace.accounts import passwords
     from marketplace.accounts import services as accounts
     from marketplace.accounts.models import (
+        AllianceClassification,
         CooperativeType,
         MemberRole,
         OrganisationKind,
@@ -86,11 +89,19 @@ def seed(app, args):
         AgreementLine,
         AgreementRevision,
         AgreementState,
+        ConferenceEvent,
         Period,
         PriceBasis,
     )
     from marketplace.alliance.tracking import today
-    from marketplace.catalog.models import Category, Product, ProductStatus, Unit
+    from marketplace.catalog.models import (
+        Category,
+        CertificateStatus,
+        OcopCertificate,
+        Product,
+        ProductStatus,
+        Unit,
+    )
     from marketplace.extensions import db
     from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentMode
 
@@ -104,8 +115,15 @@ def seed(app, args):
         now = datetime.now(UTC)
         alliance = organisation(OrganisationKind.ALLIANCE, 1, "Liên minh HTX tỉnh (đo)")
         cooperatives = [organisation(OrganisationKind.COOPERATIVE, 10 + n, f"HTX Thử theo dõi {n}",
-                                     cooperative_type=CooperativeType.HOP_TAC_XA, member_count=12, founded_year=2015)
+                                     cooperative_type=CooperativeType.HOP_TAC_XA, member_count=12, founded_year=2015,
+                                     classification=rng.choice(list(AllianceClassification) + [None]))
                         for n in range(COOPERATIVES)]
+        for cooperative in cooperatives:
+            cooperative.province_code = rng.choice(PROVINCES)
+            cooperative.sector = rng.choice(list(Sector))
+        conferences = [ConferenceEvent(name=f"Hội nghị kết nối (đo) {n}", held_on=on - timedelta(days=90 * n))
+                       for n in range(CONFERENCES)]
+        db.session.add_all(conferences)
         enterprises = [organisation(OrganisationKind.ENTERPRISE, 100 + n, f"Công ty Thử theo dõi {n}")
                        for n in range(ENTERPRISES)]
         products = [Product(cooperative=c, name=f"Sản phẩm {i}-{k}", slug=f"san-pham-{i}-{k}", description="Đo.",
@@ -114,6 +132,10 @@ def seed(app, args):
                             status=ProductStatus.PUBLISHED, published_at=now)
                     for i, c in enumerate(cooperatives) for k in range(2)]
         db.session.add_all(products)
+        for product in products[::2]:  # half the products OCOP-rated, some expiring within 90 days
+            product.certificates.append(OcopCertificate(
+                stars=rng.choice((3, 4, 5)), certificate_no=f"DO-{product.slug}", status=CertificateStatus.VERIFIED,
+                expires_on=on + timedelta(days=rng.randint(1, 720))))
         staff = User(email=STAFF, full_name="Cán bộ Liên minh", password_hash=passwords.hash_password(PASSWORD),
                      organisation=alliance, role=MemberRole.OWNER)
         db.session.add(staff)
@@ -139,7 +161,8 @@ def seed(app, args):
             mous.append({"id": n, "reference": f"MOU-BENCH-{n:06d}", "kind": AgreementKind.MOU, "state": state,
                          "buyer_id": buyer.id, "seller_id": seller.id, "initiator_id": buyer.id,
                          "start_date": start, "end_date": end, "agreed_revision_number": 1, "signed_at": signed_at,
-                         "state_changed_at": changed, "created_at": now})
+                         "state_changed_at": changed, "created_at": now,
+                         "event_id": rng.choice(conferences).id if rng.random() < 0.7 else None})
             revisions.append({"id": n, "agreement_id": n, "number": 1, "author_id": buyer.id, "terms": {},
                               "content_sha256": f"{n:064x}", "created_at": now})
             chosen = by_cooperative[seller.id][:rng.choice((1, 2))]
@@ -215,7 +238,7 @@ def measure(app, data, repeat, log):
     from sqlalchemy import event
 
     from marketplace.accounts.models import User
-    from marketplace.alliance import tracking
+    from marketplace.alliance import reports, tracking
     from marketplace.extensions import db
 
     counter = {"n": 0}
@@ -239,6 +262,8 @@ def measure(app, data, repeat, log):
             "api_progress": lambda: _ok(client.get(f"/api/v1/agreements/{mou_id}/progress", headers=headers,
                                                      base_url=https)),
             "page": lambda: _ok(client.get("/alliance/follow-up", base_url=https)),
+            "dashboard": lambda: reports.dashboard(staff),
+            "dashboard_page": lambda: _ok(client.get("/alliance/dashboard", base_url=https)),
         }
         engine = db.engine
         for name in MEASURED:
@@ -314,6 +339,8 @@ LABELS = {
     "api_list": "`GET /api/v1/alliance/agreements`",
     "api_progress": "`GET /api/v1/agreements/<id>/progress`",
     "page": "`GET /alliance/follow-up` (HTML)",
+    "dashboard": "`reports.dashboard` (every figure of the dashboard)",
+    "dashboard_page": "`GET /alliance/dashboard` (HTML, 9 pygal charts)",
 }
 
 

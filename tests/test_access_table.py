@@ -89,6 +89,11 @@ ACCESS = {
     "alliance.certificate": alliance_only(200),
     "alliance.review_certificate": alliance_only("→ /alliance/certificates/"),  # verifies the victim's certificate
     "alliance.needs_attention": alliance_only(200),  # issue 11: MoUs needing attention, alliance staff only
+    # issue 11, overview and reports: the dashboard, a conference's report and their exports (CSV here)
+    "alliance.dashboard": alliance_only(200),
+    "alliance.dashboard_export": alliance_only(200),
+    "alliance.conference_report": alliance_only(200),
+    "alliance.conference_export": alliance_only(200),
     # the public catalogue: the victim's draft and the rejected cooperative answer 404 to everyone
     "catalog.catalogue": everyone(200),
     "catalog.product": everyone(404),

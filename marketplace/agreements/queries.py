@@ -18,6 +18,7 @@ from marketplace.agreements.models import (
     PriceBasis,
 )
 from marketplace.catalog.models import Certification, Product, ProductStatus, Unit
+from marketplace.errors import NotFound
 from marketplace.extensions import db
 
 # What each field of the terms is called on the pages (the keys of AgreementRevision.terms and of a line).
@@ -335,3 +336,79 @@ def awaiting_signatures_since(before):
         Agreement.state.in_([AgreementState.AWAITING_SIGNATURES, AgreementState.PARTIALLY_SIGNED]),
         Agreement.state_changed_at < before).order_by(Agreement.state_changed_at, Agreement.id))
     return [tuple(row) for row in rows]
+
+
+# ---------------------------------------------------------------- read models of the alliance's dashboard
+
+def _signed_mous():
+    return (Agreement.kind == AgreementKind.MOU, Agreement.state.in_(TRACKED_STATES),
+            Agreement.signed_at.is_not(None))
+
+
+def mous_by_state():
+    """[(AgreementState, count)] of the MoUs (not addenda) by state, drafts left out (only their author sees a
+    draft): one GROUP BY query."""
+    statement = (sa.select(Agreement.state, sa.func.count()).where(
+        Agreement.kind == AgreementKind.MOU, Agreement.state != AgreementState.DRAFT).group_by(Agreement.state))
+    order = {state: i for i, state in enumerate(AgreementState)}
+    return sorted((tuple(row) for row in db.session.execute(statement)), key=lambda row: order[row[0]])
+
+
+class EventCount(NamedTuple):
+    event_id: int
+    name: str
+    held_on: date
+    mous: int  # signed MoUs prepared for it
+
+
+def signed_mou_ids_by(dimension):
+    """{value: [MoU id]} of the signed MoUs (TRACKED_STATES) by `dimension`: "event" (the conference it was
+    prepared for, an id), or the selling cooperative's "province" (code) or "sector" (Sector); None for no
+    value. One query (the dashboard adds up each group's progress from tracking.progress_map). Raises ValueError
+    for another dimension."""
+    columns = {"event": Agreement.event_id, "province": Organisation.province_code, "sector": Organisation.sector}
+    if dimension not in columns:
+        raise ValueError(dimension)
+    column = columns[dimension]
+    statement = (sa.select(column, Agreement.id).join(Organisation, Organisation.id == Agreement.seller_id)
+                 .where(*_signed_mous()).order_by(Agreement.id))
+    groups = {}
+    for value, agreement_id in db.session.execute(statement):
+        groups.setdefault(value, []).append(agreement_id)
+    return groups
+
+
+def conference_event(event_id):
+    """A ConferenceEvent by id. Raises NotFound when there is none."""
+    event = db.session.get(ConferenceEvent, event_id) if event_id else None
+    if event is None:
+        raise NotFound()
+    return event
+
+
+def conference_events():
+    """[EventCount] of every conference, newest first, with its number of signed MoUs (one query)."""
+    signed = sa.func.count(Agreement.id)
+    statement = (sa.select(ConferenceEvent.id, ConferenceEvent.name, ConferenceEvent.held_on, signed)
+                 .outerjoin(Agreement, sa.and_(Agreement.event_id == ConferenceEvent.id, *_signed_mous()))
+                 .group_by(ConferenceEvent.id, ConferenceEvent.name, ConferenceEvent.held_on)
+                 .order_by(ConferenceEvent.held_on.desc(), ConferenceEvent.id.desc()))
+    return [EventCount._make(row) for row in db.session.execute(statement)]
+
+
+class EventMou(NamedTuple):
+    id: int
+    reference: str
+    seller_name: str
+    buyer_name: str
+    signed_at: datetime
+
+
+def event_mous(event_id):
+    """[EventMou] of the signed MoUs prepared for one conference, by reference (one query)."""
+    seller = sa.orm.aliased(Organisation)
+    buyer = sa.orm.aliased(Organisation)
+    statement = (sa.select(Agreement.id, Agreement.reference, seller.legal_name, buyer.legal_name, Agreement.signed_at)
+                 .join(seller, seller.id == Agreement.seller_id).join(buyer, buyer.id == Agreement.buyer_id)
+                 .where(Agreement.event_id == event_id, *_signed_mous()).order_by(Agreement.reference))
+    return [EventMou._make(row) for row in db.session.execute(statement)]

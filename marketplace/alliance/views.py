@@ -102,3 +102,4 @@ def classify(organisation_id):
 
 from marketplace.alliance import attention  # noqa: E402,F401,I001  (needs-attention list on this blueprint)
 from marketplace.alliance import certificates  # noqa: E402,F401  (OCOP certificate routes on this blueprint)
+from marketplace.alliance import report_views  # noqa: E402,F401  (dashboard and reports on this blueprint)

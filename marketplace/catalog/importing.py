@@ -983,34 +983,44 @@ def guard(value):
     return value
 
 
-def to_csv(rows):
-    """UTF-8 with a BOM, so Excel reads the Vietnamese letters correctly; every field quoted and guarded."""
+def csv_bytes(rows):
+    """CSV of `rows` (lists of values, the header row included): UTF-8 with a BOM, so Excel reads the Vietnamese
+    letters correctly; every field quoted and guarded (`guard`). Other exports (the alliance's reports) use it."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([guard(row[column]) for column in COLUMNS])
+        writer.writerow([guard(value) for value in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(rows):
+def xlsx_bytes(sheets):
+    """XLSX of `sheets`, [(sheet name, rows)] (rows: lists of values, the header row included): every text cell
+    guarded (`guard`) and typed as a string, so no cell is ever a formula. Other exports use it too."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("products")
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        cells = []
-        for column in COLUMNS:
-            cell = WriteOnlyCell(sheet, value=guard(row[column]))
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            cells.append(cell)
-        sheet.append(cells)
+    for name, rows in sheets:
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=guard(value))
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never a formula, whatever the text
+                cells.append(cell)
+            sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def to_csv(rows):
+    return csv_bytes([list(COLUMNS), *([row[column] for column in COLUMNS] for row in rows)])
+
+
+def to_xlsx(rows):
+    return xlsx_bytes([("products", [list(COLUMNS), *([row[column] for column in COLUMNS] for row in rows)])])
 
 
 def export_file(actor, fmt, cooperative_id=None, template=False):

@@ -5,7 +5,10 @@ counts only while its certificate is verified and unexpired (checked against tod
 never shows an expired badge even before the daily expiry command has run).
 """
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import NamedTuple
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
@@ -168,3 +171,38 @@ def public_cooperative(cooperative_id):
             or cooperative.status != OrganisationStatus.VERIFIED):
         raise NotFound()
     return cooperative
+
+
+# ---------------------------------------------------------------- read models of the alliance's dashboard
+
+def ocop_products_by_stars(on):
+    """[(stars, products)]: products with an OCOP certificate verified and unexpired on `on`, counted by their
+    highest such rating (a product rated 3 then 4 stars counts once, as 4), fewest stars first. Two nested
+    GROUP BY in one query."""
+    best = (sa.select(OcopCertificate.product_id, sa.func.max(OcopCertificate.stars).label("stars"))
+            .where(OcopCertificate.status == CertificateStatus.VERIFIED, OcopCertificate.expires_on >= on)
+            .group_by(OcopCertificate.product_id).subquery())
+    statement = sa.select(best.c.stars, sa.func.count()).group_by(best.c.stars).order_by(best.c.stars)
+    return [(stars, count) for stars, count in db.session.execute(statement)]
+
+
+class ExpiringCertificate(NamedTuple):
+    certificate_id: int
+    product_name: str
+    cooperative_name: str
+    stars: int
+    certificate_no: str
+    expires_on: date
+
+
+def certificates_expiring(on, days=90, limit=500):
+    """[ExpiringCertificate] of the verified OCOP certificates that expire from `on` to `on` + `days` (both
+    included), soonest first, at most `limit` (one query)."""
+    statement = (sa.select(OcopCertificate.id, Product.name, Organisation.legal_name, OcopCertificate.stars,
+                           OcopCertificate.certificate_no, OcopCertificate.expires_on)
+                 .join(Product, Product.id == OcopCertificate.product_id)
+                 .join(Organisation, Organisation.id == Product.cooperative_id)
+                 .where(OcopCertificate.status == CertificateStatus.VERIFIED,
+                        OcopCertificate.expires_on >= on, OcopCertificate.expires_on <= on + timedelta(days=days))
+                 .order_by(OcopCertificate.expires_on, OcopCertificate.id).limit(limit))
+    return [ExpiringCertificate._make(row) for row in db.session.execute(statement)]

@@ -126,3 +126,42 @@ def last_order_under_agreements(agreement_ids=None):
     if agreement_ids is not None:
         statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
     return {agreement_id: placed_at for agreement_id, placed_at in db.session.execute(statement)}
+
+
+# ---------------------------------------------------------------- read models of the alliance's dashboard
+
+class MonthTotals(NamedTuple):
+    """Orders placed in one month (Vietnam's calendar): how many, their value and what they received so far."""
+
+    month: str  # "2024-05"
+    orders: int
+    value_vnd: int
+    paid_vnd: int
+
+
+# Vietnam keeps UTC+7 all year (no daylight saving time), so its month of a UTC moment is that of the moment + 7 h.
+VIETNAM_OFFSET_SQLITE = "+7 hours"
+
+
+def _vietnam_month(column):
+    """SQL for the "YYYY-MM" of a UTC timestamp in Vietnam, on PostgreSQL and SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column + sa.text("interval '7 hours'"), "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column, VIETNAM_OFFSET_SQLITE)
+
+
+def orders_by_month(since=None, agreement_ids=None):
+    """[MonthTotals] of the counted orders (COUNTED: all but rejected and cancelled), by the month they were
+    placed in Vietnam, oldest first: one GROUP BY query. `since`: a UTC datetime, the first moment counted;
+    `agreement_ids`: only orders placed under these MoUs. Paid is Order.paid_vnd (kept by payments: a deposit
+    counts), attributed to the month the order was placed."""
+    month = _vietnam_month(Order.placed_at).label("month")
+    statement = (sa.select(month, sa.func.count(Order.id),
+                           sa.cast(sa.func.coalesce(sa.func.sum(Order.total_vnd), 0), sa.BigInteger),
+                           sa.cast(sa.func.coalesce(sa.func.sum(Order.paid_vnd), 0), sa.BigInteger))
+                 .where(Order.status.in_(COUNTED)).group_by(month).order_by(month))
+    if since is not None:
+        statement = statement.where(Order.placed_at >= since)
+    if agreement_ids is not None:
+        statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
+    return [MonthTotals._make(row) for row in db.session.execute(statement)]
