@@ -81,6 +81,7 @@ def seed(app, args):
         CooperativeType,
         MemberRole,
         OrganisationKind,
+        Sector,
         User,
     )
     from marketplace.agreements.models import (
