@@ -655,9 +655,9 @@ def benchmark(args, log):
     server = None
     try:
         products = corpus.generate(args.products, args.seed)
-        app = loader_app(store)
         if args.cheap_passwords:
             os.environ["BENCH_CHEAP_PASSWORDS"] = "1"  # read by loader_app here and bench/load_app.py in gunicorn
+        app = loader_app(store)
         env = server_environment(store)
         accounts = max(args.users, TARGETS["users"])
         build = {}

@@ -1376,7 +1376,7 @@ FOLLOW_UP_PATHS = {
             "summary": "A signed MoU's progress: committed, ordered, delivered and paid per product, the elapsed "
                        "share of the term and the tracking status. For its parties and alliance staff.",
             "security": SECURED,
-            "parameters": [AGREEMENT_ID],
+            "parameters": [AGREEMENT_ID, LANG],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/AgreementProgress"}, "The progress."),
                 **BAD_QUERY, **UNAUTHENTICATED,
@@ -1394,6 +1394,7 @@ FOLLOW_UP_PATHS = {
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"enum": TRACKING_STATUSES}},
                 PAGE, {**PER_PAGE, "description": "Results per page (default 20, at most 100)."},
+                {**LANG, "description": "Language of the reasons' messages (default vi)."},
             ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/AttentionPage"}, "One page of MoUs."),

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from marketplace.agreements.models import AgreementState, Period
 from marketplace.alliance import tracking
@@ -271,8 +272,9 @@ def test_an_overdue_milestone_puts_an_mou_on_the_list_until_it_is_done(mou, buye
     db.session.get(Milestone, due.id).due_on = tracking.today() - timedelta(days=1)
     db.session.commit()
     item, = tracking.needs_attention(alliance_user).items
-    assert (item.agreement_id, item.codes, str(item.reasons[0].text)) == (mou.id, ["milestones_overdue"],
-                                                                          "Overdue milestones: 1")
+    with force_locale("en"):
+        assert (item.agreement_id, item.codes, str(item.reasons[0].text)) == (mou.id, ["milestones_overdue"],
+                                                                              "Overdue milestones: 1")
     milestones.mark_done(seller, mou.id, due.id, note="Đã giao 2 kg mẫu")
     assert tracking.needs_attention(alliance_user).total == 0
 
