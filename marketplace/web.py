@@ -203,9 +203,11 @@ def _mark_private(_app, **_extra):
 
 def _init_templates(app):
     from marketplace.accounts.models import label
+    from marketplace.catalog.models import quantity_in_unit
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals["label"] = label
+    app.jinja_env.globals["quantity_in_unit"] = quantity_in_unit  # "100 fruits": the unit agrees with the number
 
 
 def _register_blueprints(app):
