@@ -611,3 +611,15 @@ def test_a_quantity_in_a_unit_agrees_with_the_number(app):
         assert quantity_in_unit(5, Unit.LIT) == "5 litres" and quantity_in_unit(2000, Unit.KG) == "2,000 kg"
         assert quantity_in_unit(3, Unit.HOP) == "3 boxes" and quantity_in_unit(1, Unit.TAN) == "1 tonne"
         assert quantity_in_unit(7, "thuyen") == "7 thuyen"  # an unknown code is shown as it is
+
+
+def test_a_language_without_the_plural_messages_shows_the_units_label(app):
+    """Until the Vietnamese catalogue has a unit's plural message, "2 tấn", never the English "2 tonnes"."""
+    from flask_babel import force_locale
+
+    from marketplace.catalog import models
+
+    with app.test_request_context(), force_locale("vi"):
+        shown = models.quantity_in_unit(2, Unit.TAN)
+        assert "tonne" not in shown and shown.startswith("2 ")
+        assert models.quantity_in_unit(2000, "kg") == "2.000 kg"
