@@ -43,6 +43,8 @@ extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy -w 108 -o marketplace/translations/messages.pot .
 	$(BIN)/pybabel -q update -N -w 108 --ignore-obsolete -i marketplace/translations/messages.pot -d marketplace/translations
 
+# HOST and PORT also reach the application: in development, links in emails, QR codes and labels are built on
+# http://HOST:PORT unless PUBLIC_BASE_URL is set (marketplace/config.py, local_base_url).
 run: install $(if $(filter 1,$(STRIPE_DEMO)),$(VENV)/.installed-localstripe)
 	MARKETPLACE_ENV=development $(BIN)/flask db upgrade
 	MARKETPLACE_ENV=development $(BIN)/flask seed-demo
@@ -51,12 +53,12 @@ ifeq ($(STRIPE_DEMO),1)
 	$(BIN)/python -m marketplace.payments.fake_stripe --port $(STRIPE_DEMO_PORT) \
 	    --webhook $(STRIPE_DEMO_WEBHOOK) --webhook-secret whsec_demo & \
 	fake=$$!; trap 'kill $$fake 2>/dev/null; wait $$fake 2>/dev/null' EXIT INT TERM; \
-	MARKETPLACE_ENV=development STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test_demo \
+	HOST=$(HOST) PORT=$(PORT) MARKETPLACE_ENV=development STRIPE_SECRET_KEY=sk_test_demo STRIPE_PUBLISHABLE_KEY=pk_test_demo \
 	    STRIPE_WEBHOOK_SECRET=whsec_demo STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_DEMO_PORT) \
 	    STRIPE_JS_URL=http://127.0.0.1:$(STRIPE_DEMO_PORT)/js.stripe.com/v3/ \
 	    $(BIN)/flask run --host $(HOST) --port $(PORT)
 else
-	MARKETPLACE_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) MARKETPLACE_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
 endif
 
 # A real deployment on this host: the production profile (set SECRET_KEY, DATABASE_URL, PUBLIC_BASE_URL...,

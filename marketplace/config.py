@@ -22,6 +22,22 @@ def _env_bool(name, default):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def local_base_url():
+    """The development default of PUBLIC_BASE_URL: the address `make run` serves (HOST and PORT, as the Makefile
+    passes them), so links in emails, QR codes and labels reach the running site whatever its port.
+
+    A wildcard HOST (0.0.0.0, ::) is no address to visit: links then use 127.0.0.1 (set PUBLIC_BASE_URL to the
+    machine's address for other devices). Derived from the environment only, never from a request's Host header.
+    """
+    host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+    port = os.environ.get("PORT", "").strip() or "5000"
+    if host in {"0.0.0.0", "::", "[::]"}:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{port}"
+
+
 def defaults(instance_path):
     """Return the default settings for a profile, before the environment is applied."""
     development = os.environ.get("MARKETPLACE_ENV", "production") == "development"
@@ -120,7 +136,8 @@ def defaults(instance_path):
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "LANGUAGES": ["vi", "en"],
-        "PUBLIC_BASE_URL": LOCAL_BASE_URL,  # for links in mail sent outside a request (CLI, jobs)
+        # Every link in mail, QR codes and labels; production must set it, development follows HOST and PORT.
+        "PUBLIC_BASE_URL": local_base_url() if development else LOCAL_BASE_URL,
         "MAIL_BACKEND": "console" if development else "smtp",
         "MAIL_SERVER": "localhost",
         "MAIL_PORT": 25,

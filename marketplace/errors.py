@@ -56,6 +56,17 @@ class NotFound(DomainError):
         super().__init__(message or _l("Not found."), code)
 
 
+class LinkUnusable(NotFound):
+    """An emailed link (password reset, registration) that cannot be used: `reason` is "used", "expired" or
+    "unknown". Used and expired links answer 410 Gone (the link existed and will never work again), unknown ones
+    404; the accounts pages show which, and offer a new link, instead of the generic error page."""
+
+    def __init__(self, message, kind, reason):
+        super().__init__(message, code=f"link_{reason}")
+        self.kind, self.reason = kind, reason
+        self.status = 404 if reason == "unknown" else 410
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

@@ -5,7 +5,7 @@ from flask import g, request, session
 from flask_login import current_user, user_unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import database, errors, i18n, logging_setup, routing, textinput
+from marketplace import database, errors, i18n, logging_setup, notifications, routing, textinput
 from marketplace.extensions import babel, bootstrap, compress, csrf, db, limiter, login_manager, mail, migrate, talisman
 
 # Only our own files and Stripe.js (issue: payments) may run scripts; no inline script or style.
@@ -36,6 +36,7 @@ def init_web(app):
     _init_retry_after(app)  # before the limiter: after-request hooks run in reverse, so this one sees its headers
     limiter.init_app(app)
     mail.init_app(app)
+    notifications.init_app(app)  # "console" prints readable mail (decoded subjects)
     bootstrap.init_app(app)
     compress.init_app(app)
     _init_file_compression(app)
@@ -202,9 +203,11 @@ def _mark_private(_app, **_extra):
 
 def _init_templates(app):
     from marketplace.accounts.models import label
+    from marketplace.catalog.models import quantity_in_unit
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals["label"] = label
+    app.jinja_env.globals["quantity_in_unit"] = quantity_in_unit  # "100 fruits": the unit agrees with the number
 
 
 def _register_blueprints(app):

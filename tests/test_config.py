@@ -27,6 +27,40 @@ def test_production_needs_the_public_base_url_for_mail_links(monkeypatch, tmp_pa
     assert create_app(settings).config["PUBLIC_BASE_URL"] == "https://chohtx.example"
 
 
+def test_development_links_follow_the_served_host_and_port(monkeypatch, tmp_path):
+    """`PORT=5101 make run`: emails, QR codes and labels link to the site that runs, not to port 5000."""
+    from marketplace.notifications import link
+
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", "5101")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3"})
+    assert app.config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5101"
+    # Still never the request's Host header (reset-link poisoning).
+    with app.test_request_context("/", base_url="http://evil.example:80"):
+        assert link("main.home") == "http://127.0.0.1:5101/"
+    for host, expected in (("localhost", "http://localhost:5101"), ("0.0.0.0", "http://127.0.0.1:5101"),
+                           ("::1", "http://[::1]:5101")):
+        monkeypatch.setenv("HOST", host)
+        assert config.defaults(tmp_path)["PUBLIC_BASE_URL"] == expected
+    monkeypatch.delenv("HOST")
+    monkeypatch.delenv("PORT")
+    assert config.defaults(tmp_path)["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://192.168.1.20:5101")  # an explicit address still wins
+    assert create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3"}).config[
+        "PUBLIC_BASE_URL"] == "http://192.168.1.20:5101"
+
+
+def test_production_never_derives_the_public_base_url_from_host_and_port(monkeypatch, tmp_path):
+    monkeypatch.setenv("MARKETPLACE_ENV", "production")
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", "8000")
+    with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+        create_app({"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3"})
+
+
 def test_development_generates_and_keeps_a_secret_key(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("MARKETPLACE_ENV", "development")

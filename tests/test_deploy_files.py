@@ -72,3 +72,19 @@ def test_the_example_environment_names_only_known_variables_and_no_usable_secret
     assert set(values) <= known, set(values) - known
     assert values["MARKETPLACE_ENV"] == "production" and values["TRUST_PROXY_HOPS"] == "1"
     assert values["SECRET_KEY"] == "" and values["MAIL_PASSWORD"] == ""  # an unfilled copy cannot start
+
+
+def test_make_run_hands_its_host_and_port_to_the_application():
+    """The development PUBLIC_BASE_URL follows HOST and PORT (config.local_base_url): `make run` must pass them."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    for stripe_demo in ("", "1"):
+        dry_run = subprocess.run(["make", "-n", "run", "HOST=localhost", "PORT=5101", f"STRIPE_DEMO={stripe_demo}"],
+                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        serving = [line for line in dry_run.replace("\\\n", " ").splitlines() if "flask run" in line]
+        assert len(serving) == 1 and "HOST=localhost PORT=5101 " in serving[0], dry_run

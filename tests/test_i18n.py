@@ -333,3 +333,16 @@ def test_members_of_different_enums_with_the_same_value_keep_their_own_labels(ap
                   if hasattr(kind, "CREATED")}
         assert labels == {"Product created", "Created"}
         assert str(label(CatalogEventKind.CREATED)) == "Product created"
+
+
+def test_one_field_has_one_vietnamese_name_in_the_forms_and_the_import_help():
+    """Issue 13: the registration form's "Legal name" and the import help's cooperative_name are one field, so
+    they share one Vietnamese term (it was "Tên chính thức" in one, "Tên pháp lý" in the other)."""
+    from marketplace.catalog.transfer import COLUMN_HELP
+
+    catalogue = load_catalogue("vi")
+    help_text = dict((column, str(text._args[0])) for column, text, _example in COLUMN_HELP)["cooperative_name"]
+    term, explained = catalogue.get("Legal name"), catalogue.get(help_text)
+    if explained is None or not explained.string:
+        pytest.skip("the import help's new wording is not translated yet")
+    assert term.string.lower() in explained.string.lower(), (term.string, explained.string)

@@ -572,7 +572,7 @@ def _reset_link(outbox, email):
     return urlsplit(match.group(0)).path
 
 
-def test_reset_token_works_once(app, client, outbox, cooperative_owner):
+def test_reset_token_works_once(app, client, outbox, cooperative_owner, english):
     logged_in = app.test_client()
     login(logged_in, cooperative_owner.email)
     client.post("/forgot-password", data={"email": cooperative_owner.email})
@@ -586,8 +586,11 @@ def test_reset_token_works_once(app, client, outbox, cooperative_owner):
     # Notification (2.2.3): exactly one mail, to the account owner.
     assert [m.to for m in outbox] == [[cooperative_owner.email]]
 
-    assert client.get(link).status_code == 404
-    assert client.post(link, data={"password": "lại một mật khẩu khác nữa"}).status_code == 404
+    # A used link says so and offers a new one (410 Gone: it will never work again), on GET and POST alike.
+    for response in (client.get(link), client.post(link, data={"password": "lại một mật khẩu khác nữa"})):
+        assert response.status_code == 410
+        page = response.get_data(as_text=True)
+        assert "This link has already been used" in page and 'href="/forgot-password"' in page
     assert login(app.test_client(), cooperative_owner.email, new_password).status_code == 302
     assert login(app.test_client(), cooperative_owner.email, "lại một mật khẩu khác nữa").status_code == 401
     assert login(app.test_client(), cooperative_owner.email).status_code == 401
@@ -595,20 +598,26 @@ def test_reset_token_works_once(app, client, outbox, cooperative_owner):
     assert logged_in.get("/account").status_code == 302
 
 
-def test_reset_token_expires_after_one_hour(app, client, outbox, cooperative_owner):
+def test_reset_token_expires_after_one_hour(app, client, outbox, cooperative_owner, english):
     with freeze_time("2026-04-01 02:00:00") as clock:
         client.post("/forgot-password", data={"email": cooperative_owner.email})
         late_link = _reset_link(outbox, cooperative_owner.email)
         clock.tick(timedelta(minutes=59))
         assert client.get(late_link).status_code == 200
         clock.tick(timedelta(minutes=1, seconds=1))
-        assert client.get(late_link).status_code == 404
-        assert client.post(late_link, data={"password": "mật khẩu mới quá muộn rồi"}).status_code == 404
+        for response in (client.get(late_link),
+                         client.post(late_link, data={"password": "mật khẩu mới quá muộn rồi"})):
+            assert response.status_code == 410
+            page = response.get_data(as_text=True)
+            assert "This link has expired" in page and 'href="/forgot-password"' in page
     assert login(app.test_client(), cooperative_owner.email).status_code == 302
 
 
-def test_a_made_up_reset_token_is_refused(client):
-    assert client.get("/reset-password/" + tokens.new_secret()).status_code == 404
+def test_a_made_up_reset_token_is_refused(client, english):
+    response = client.get("/reset-password/" + tokens.new_secret())
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "This link is not valid" in page and 'href="/forgot-password"' in page
 
 
 # ---------------------------------------------------------------- notifications (2.2.3)
@@ -633,8 +642,8 @@ def test_using_one_reset_link_spends_the_older_ones(client, outbox, cooperative_
     client.post("/forgot-password", data={"email": cooperative_owner.email})
     older, newer = _all_reset_links(outbox, cooperative_owner.email)
     assert client.post(newer, data={"password": "một mật khẩu mới sau khi quên"}).status_code == 302
-    assert client.get(older).status_code == 404
-    assert client.post(older, data={"password": "kẻ gian đặt mật khẩu này"}).status_code == 404
+    assert client.get(older).status_code == 410
+    assert client.post(older, data={"password": "kẻ gian đặt mật khẩu này"}).status_code == 410
 
 
 def test_changing_the_password_spends_outstanding_reset_links(app, client, auth, outbox, cooperative_owner):
@@ -644,7 +653,7 @@ def test_changing_the_password_spends_outstanding_reset_links(app, client, auth,
     response = client.post("/account/password", data={
         "current_password": factories.PASSWORD, "new_password": "một mật khẩu mới hoàn toàn khác"})
     assert response.status_code == 302
-    assert app.test_client().get(link).status_code == 404
+    assert app.test_client().get(link).status_code == 410
 
 
 # ---------------------------------------------------------------- rows 21-23: the code itself

@@ -29,7 +29,7 @@ from marketplace.accounts.models import (
     Sector,
     User,
 )
-from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from marketplace.errors import Conflict, DomainError, Forbidden, LinkUnusable, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
@@ -259,14 +259,15 @@ def request_registration(kind, details, owner_email, full_name, password, locale
 
 def _open_registration(secret):
     record = db.session.scalar(db.select(PendingRegistration).filter_by(token_hash=tokens.digest(secret or "")))
+    # A finished registration's record is deleted: its link is then as unknown as a made-up one.
     if record is None or record.expires_at <= utcnow():
-        raise NotFound(_l("This link is invalid or has expired. Register again to get a new one."),
-                       code="invalid_token")
+        raise LinkUnusable(_l("This link is invalid or has expired. Register again to get a new one."),
+                           kind="registration", reason="unknown" if record is None else "expired")
     return record
 
 
 def check_registration_token(secret):
-    """Raise NotFound unless the registration link can still be used."""
+    """Raise LinkUnusable (a NotFound) unless the registration link can still be used."""
     _open_registration(secret)
 
 
@@ -465,7 +466,9 @@ def request_password_reset(email, locale=None):
 def _open_reset(secret):
     record = db.session.scalar(db.select(PasswordReset).filter_by(token_hash=tokens.digest(secret or "")))
     if record is None or record.used_at is not None or record.expires_at <= utcnow():
-        raise NotFound(_l("This reset link is invalid or has expired. Ask for a new one."), code="invalid_token")
+        reason = "unknown" if record is None else "used" if record.used_at is not None else "expired"
+        raise LinkUnusable(_l("This reset link is invalid or has expired. Ask for a new one."), kind="reset",
+                           reason=reason)
     return record
 
 
@@ -487,7 +490,7 @@ def prune():
 
 
 def check_reset_token(secret):
-    """Raise NotFound unless the reset link can still be used."""
+    """Raise LinkUnusable (a NotFound: used, expired or unknown) unless the reset link can still be used."""
     _open_reset(secret)
 
 

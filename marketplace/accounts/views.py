@@ -31,12 +31,18 @@ from marketplace.accounts.forms import (
     UnlockLoginForm,
 )
 from marketplace.accounts.models import OrganisationKind
-from marketplace.errors import Conflict, DomainError, ValidationFailed
+from marketplace.errors import Conflict, DomainError, LinkUnusable, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.forms import apply_service_errors
 from marketplace.safety import safe_next_url
 
 blueprint = Blueprint("accounts", __name__)
+
+
+@blueprint.errorhandler(LinkUnusable)
+def link_unusable(error):
+    """A used, expired or unknown reset or registration link: say which, and offer a new one (410 or 404)."""
+    return render_template("accounts/link_unusable.html", kind=error.kind, reason=error.reason), error.status
 
 
 # ---------------------------------------------------------------- login and logout

@@ -949,7 +949,7 @@ def export_row(product, today):
         "name": details.name,
         "category": details.category,
         "description": details.description,
-        "unit": details.unit,
+        "unit": UNIT_NAMES_VI[Unit(details.unit)],  # "tấn", "hộp": what people write; the import reads both
         "price_vnd": details.base_price_vnd,
         "min_order_qty": details.min_order_qty,
         "ocop_stars": certificate.stars if certificate else "",

@@ -3,6 +3,7 @@ import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -171,6 +172,51 @@ UNIT_NAMES_VI = {
     Unit.TUI: "túi", Unit.LIT: "lít", Unit.CAI: "cái", Unit.BO: "bó", Unit.QUA: "quả",
 }
 
+# A quantity with its unit, agreeing in number ("1 fruit", "100 fruits"): one plural message per unit, since
+# languages inflect each unit differently. `quantity` is the number as formatted for the locale ("1,000"), `n`
+# picks the plural form (flask_babel's own `num` would be shown unformatted). Each entry takes the ngettext to
+# call (named so, so that Babel extracts the messages): flask_babel's, or _untranslated below.
+_QUANTITY_IN_UNIT = {
+    Unit.KG: lambda ngettext, n, quantity: ngettext("%(quantity)s kg", "%(quantity)s kg", n, quantity=quantity),
+    Unit.TAN: lambda ngettext, n, quantity: ngettext("%(quantity)s tonne", "%(quantity)s tonnes", n,
+                                                     quantity=quantity),
+    Unit.HOP: lambda ngettext, n, quantity: ngettext("%(quantity)s box", "%(quantity)s boxes", n, quantity=quantity),
+    Unit.CHAI: lambda ngettext, n, quantity: ngettext("%(quantity)s bottle", "%(quantity)s bottles", n,
+                                                      quantity=quantity),
+    Unit.THUNG: lambda ngettext, n, quantity: ngettext("%(quantity)s carton", "%(quantity)s cartons", n,
+                                                       quantity=quantity),
+    Unit.TUI: lambda ngettext, n, quantity: ngettext("%(quantity)s bag", "%(quantity)s bags", n, quantity=quantity),
+    Unit.LIT: lambda ngettext, n, quantity: ngettext("%(quantity)s litre", "%(quantity)s litres", n,
+                                                     quantity=quantity),
+    Unit.CAI: lambda ngettext, n, quantity: ngettext("%(quantity)s piece", "%(quantity)s pieces", n,
+                                                     quantity=quantity),
+    Unit.BO: lambda ngettext, n, quantity: ngettext("%(quantity)s bundle", "%(quantity)s bundles", n,
+                                                    quantity=quantity),
+    Unit.QUA: lambda ngettext, n, quantity: ngettext("%(quantity)s fruit", "%(quantity)s fruits", n,
+                                                     quantity=quantity),
+}
+
+
+def _untranslated(singular, plural, n, **variables):
+    return (singular if n == 1 else plural) % variables
+
+
+def quantity_in_unit(quantity, unit):
+    """"100 fruits", "1 fruit", "5 litres" (English), "100 quả" (Vietnamese): a whole quantity and its unit (a Unit
+    or its code, as order and agreement lines keep it), the unit agreeing with the number. An unknown code is
+    shown as it is. A language whose catalogue lacks the message gets the number and the unit's label ("2 tấn"),
+    never the English words."""
+    number = format_decimal(quantity)
+    try:
+        unit = Unit(unit)
+    except ValueError:
+        return f"{number} {unit}"
+    message = _QUANTITY_IN_UNIT[unit]
+    text = message(ngettext, int(quantity), number)
+    if text == message(_untranslated, int(quantity), number) and not str(get_locale()).startswith("en"):
+        return f"{number} {LABELS[unit]}"
+    return text
+
 
 class Product(db.Model):
     __tablename__ = "product"
@@ -226,6 +272,11 @@ class Product(db.Model):
     @property
     def display_name(self):
         return self.name
+
+    def name_in(self, locale):
+        """The name to show in `locale`: the English name on English pages when the cooperative gave one, else the
+        Vietnamese name (the product's own)."""
+        return self.name_en if str(locale) == "en" and self.name_en else self.name
 
     @property
     def certifications(self):

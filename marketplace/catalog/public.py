@@ -45,6 +45,12 @@ def ocop_stars(product):
     return product.ocop_stars(today())
 
 
+@blueprint.app_template_global()
+def product_name(product):
+    """The product's name in the page's language (Product.name_in): for macros, which see no context variables."""
+    return product.name_in(get_locale())
+
+
 @blueprint.app_template_filter("quantity")
 def quantity_filter(value):
     """A whole quantity with the locale's thousands separator: 20.000 (vi), 20,000 (en)."""

@@ -25,9 +25,11 @@ from marketplace.upload_limits import upload_limits
 MAX_ROWS_SHOWN = 300
 MAX_ERRORS_SHOWN = 500
 
-# (column, what it holds, example) for the help on the import page.
+# (column, what it holds, example) for the help on the import page. A field is named as the forms name it
+# ("legal name" is the registration form's "Legal name": one Vietnamese term for both, tests/test_i18n.py).
 COLUMN_HELP = [
-    ("cooperative_name", _l("Legal name of the cooperative (alliance imports only)."), "HTX Nông sản sạch Tràng Định"),
+    ("cooperative_name", _l("The cooperative's legal name, as on its registration (alliance imports only)."),
+     "HTX Nông sản sạch Tràng Định"),
     ("cooperative_tax_code", _l("Its tax code: 10 digits, or 13 written as 10-3 (alliance imports only)."),
      TAX_CODE_EXAMPLE),
     ("cooperative_type", _l("hop_tac_xa, to_hop_tac or ho_kinh_doanh; needed when the cooperative is new."),

@@ -124,7 +124,7 @@ def mail_sent_to(log, address):
             continue
         message = message_from_string(chunk[start:], policy=email_policy.default)
         if message["To"] == address:
-            return message.get_content()
+            return message.get_payload()  # printed decoded (notifications.ConsoleEmailBackend)
     raise AssertionError(f"no mail to {address} in the server log:\n{log[-3000:]}")
 
 

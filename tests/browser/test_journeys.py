@@ -146,6 +146,11 @@ def test_form_errors_are_shown_and_tied_to_their_fields(page):
     expect(legal_name).to_have_attribute("aria-describedby", re.compile(r"\blegal_name-error\b"))
     expect(page.locator("#legal_name-error")).not_to_be_empty()
     expect(page.locator("#password")).to_have_value("")  # a password is never sent back
+    # The focus starts on the error summary (static/js/error-summary.js), not at the top of the page.
+    summary = page.locator("main #error-summary")
+    expect(summary).to_be_focused()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.evaluate("document.activeElement.getAttribute('role')") == "alert"
 
 
 

@@ -576,3 +576,50 @@ def test_everyone_sees_the_catalogue_in_the_header(client, auth, enterprise_owne
     auth.login(enterprise_owner.email)
     page = html(client.get("/"))
     assert '<li><a href="/products">Catalogue</a></li>' in page and "/alliance/certificates" not in page
+
+
+def test_english_pages_show_english_names_and_units_that_agree_with_numbers(client, seller, english):
+    """Issue 13: "100 fruits", "from 5 litres", and the English name on the cards when there is one."""
+    na = product(seller, name="Na dai Chi Lăng", name_en="Chi Lang custard apple", unit=Unit.QUA, min_order_qty=100,
+                 order_increment=1, base_price_vnd=15000)
+    product(seller, name="Mật ong bạc hà", unit=Unit.LIT, min_order_qty=5, tiers=[(1, 400000)], base_price_vnd=450000)
+    product(seller, name="Hồi khô", unit=Unit.TUI, min_order_qty=1)
+    page = html(client.get("/products"))
+    titles = re.findall(r'class="product-card-title"><a href="[^"]+" lang="(\w+)">([^<]+)</a>', page)
+    assert sorted(titles) == [("en", "Chi Lang custard apple"), ("vi", "Hồi khô"), ("vi", "Mật ong bạc hà")]
+    assert '<p class="product-card-name-vi" lang="vi">Na dai Chi Lăng</p>' in page  # the own name stays beside
+    for moq in ("Minimum order: 100 fruits", "Minimum order: 5 litres", "Minimum order: 1 bag"):
+        assert moq in page, moq
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html(client.get(f"/products/{na.id}/{na.slug}"))))
+    assert "from 100 fruits" in text and "Minimum order 100 fruits" in text
+
+
+def test_vietnamese_pages_keep_the_vietnamese_names(client, seller):
+    product(seller, name="Na dai Chi Lăng", name_en="Chi Lang custard apple", unit=Unit.QUA, min_order_qty=100)
+    page = html(client.get("/products"))
+    assert 'lang="vi">Na dai Chi Lăng</a>' in page and "Chi Lang custard apple" not in page
+
+
+def test_a_quantity_in_a_unit_agrees_with_the_number(app):
+    from flask_babel import force_locale
+
+    from marketplace.catalog.models import quantity_in_unit
+
+    with app.test_request_context(), force_locale("en"):
+        assert quantity_in_unit(1, Unit.QUA) == "1 fruit"
+        assert quantity_in_unit(100, "qua") == "100 fruits"  # a code, as order lines keep it
+        assert quantity_in_unit(5, Unit.LIT) == "5 litres" and quantity_in_unit(2000, Unit.KG) == "2,000 kg"
+        assert quantity_in_unit(3, Unit.HOP) == "3 boxes" and quantity_in_unit(1, Unit.TAN) == "1 tonne"
+        assert quantity_in_unit(7, "thuyen") == "7 thuyen"  # an unknown code is shown as it is
+
+
+def test_a_language_without_the_plural_messages_shows_the_units_label(app):
+    """Until the Vietnamese catalogue has a unit's plural message, "2 tấn", never the English "2 tonnes"."""
+    from flask_babel import force_locale
+
+    from marketplace.catalog import models
+
+    with app.test_request_context(), force_locale("vi"):
+        shown = models.quantity_in_unit(2, Unit.TAN)
+        assert "tonne" not in shown and shown.startswith("2 ")
+        assert models.quantity_in_unit(2000, "kg") == "2.000 kg"

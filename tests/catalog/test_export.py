@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from marketplace.catalog import importing, services
-from marketplace.catalog.models import Product
+from marketplace.catalog.models import UNIT_NAMES_VI, Product, Unit
 from marketplace.extensions import db
 from tests import factories
 
@@ -73,6 +73,7 @@ def test_a_cooperative_exports_its_own_products_as_csv(client, auth, cooperative
         "name_en": "Dried star anise", "order_increment": "10", "lead_time_days": "5",
     }
     assert honey["ocop_stars"] == honey["ocop_certificate_no"] == "", "a pending certificate is not exported"
+    assert honey["unit"] == "lít", "units as their Vietnamese names, not codes (lit)"
 
 
 def test_xlsx_export(client, auth, cooperative_owner, catalogue):
@@ -108,6 +109,23 @@ def test_export_then_import_changes_nothing(client, auth, cooperative_owner, cat
     data = client.get(f"/workspace/export.{fmt}").get_data()
     report = importing.run_import(cooperative_owner, importing.read_table(data))
     assert report.written and (report.created, report.updated) == (0, 2)
+    assert details_of_all() == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_unit_is_exported_by_its_vietnamese_name_and_imported_back(client, auth, cooperative_owner, fmt):
+    for unit in Unit:
+        services.create_product(cooperative_owner, services.ProductDetails(
+            name=f"Sản phẩm tính theo {UNIT_NAMES_VI[unit]}", category="other", unit=unit.value, base_price_vnd=1000))
+    db.session.commit()
+    before = details_of_all()
+    auth.login(cooperative_owner.email)
+    data = client.get(f"/workspace/export.{fmt}").get_data()
+    table = importing.read_table(data)
+    units = [cells["unit"] for _line, cells in table.rows]
+    assert sorted(units) == sorted(UNIT_NAMES_VI.values()) and {"tấn", "hộp", "lít", "quả"} <= set(units)
+    report = importing.run_import(cooperative_owner, table)
+    assert report.written and (report.created, report.updated) == (0, len(Unit))
     assert details_of_all() == before
 
 
