@@ -87,7 +87,9 @@ ACCESS = {
     "alliance.classify": alliance_only("→ /alliance/organisations/"),
     "alliance.certificates": alliance_only(200),
     "alliance.certificate": alliance_only(200),
-    "alliance.review_certificate": alliance_only("→ /alliance/certificates/"),  # verifies the victim's certificate
+    # the alliance reaches the victim's certificate, and an empty form is refused at its field: verifying a
+    # certificate without a scan needs a note saying what was checked
+    "alliance.review_certificate": alliance_only(422),
     "alliance.needs_attention": alliance_only(200),  # issue 11: MoUs needing attention, alliance staff only
     # issue 11, overview and reports: the dashboard, a conference's report and their exports (CSV here)
     "alliance.dashboard": alliance_only(200),
