@@ -152,3 +152,19 @@ def assert_accessible(page):
     if report:
         print(report)
     assert not report, report
+
+
+# The two screens every journey is tried on: a phone (390×844, as the issues measure) and a desktop.
+DEVICES = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True,
+              "has_touch": True},
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+}
+
+
+def check_page(page, phone):
+    """Every page of a journey: Vietnamese, accessible, and within the screen on a phone."""
+    expect_language(page, "vi")
+    assert_accessible(page)
+    if phone:
+        assert_fits_the_screen(page)

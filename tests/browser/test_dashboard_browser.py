@@ -7,22 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import ALLIANCE, assert_accessible, assert_fits_the_screen, expect_language
+from tests.browser.helpers import ALLIANCE, DEVICES, check_page
 
 pytestmark = pytest.mark.browser
-
-DEVICES = {
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True,
-              "has_touch": True},
-    "desktop": {"viewport": {"width": 1280, "height": 900}},
-}
-
-
-def check(page, phone):
-    expect_language(page, "vi")
-    assert_accessible(page)
-    if phone:
-        assert_fits_the_screen(page)
 
 
 @pytest.mark.parametrize("device", sorted(DEVICES))
@@ -42,13 +29,13 @@ def test_the_dashboard_and_a_conference_report(new_context, login_states, device
     status_table = staff.locator("section", has=staff.locator("h2#figure-2")).locator("table tbody tr")
     counts = [int(status_table.nth(i).locator("td").first.inner_text()) for i in range(status_table.count())]
     assert sum(1 for count in counts if count > 0) >= 3
-    check(staff, phone)
+    check_page(staff, phone)
 
     staff.locator("#conferences-heading + ul a").first.click()
     staff.wait_for_url(re.compile(r"/alliance/conferences/\d+$"))
     expect(staff.locator("#conference-summary")).to_contain_text("MoU")
     expect(staff.locator('main svg[role="img"]').first).to_be_visible()
-    check(staff, phone)
+    check_page(staff, phone)
     with staff.expect_download() as download:
         staff.locator('a[href$="/report.pdf"]').click()
     assert download.value.suggested_filename.endswith(".pdf")

@@ -12,27 +12,13 @@ from tests import factories
 from tests.browser.helpers import (
     ALLIANCE,
     COOPERATIVE_OWNER,
+    DEVICES,
     ENTERPRISE_OWNER,
-    assert_accessible,
-    assert_fits_the_screen,
-    expect_language,
+    check_page,
     unique,
 )
 
 pytestmark = pytest.mark.browser
-
-DEVICES = {
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True,
-              "has_touch": True},
-    "desktop": {"viewport": {"width": 1280, "height": 900}},
-}
-
-
-def check(page, phone):
-    expect_language(page, "vi")
-    assert_accessible(page)
-    if phone:
-        assert_fits_the_screen(page)
 
 
 @pytest.mark.parametrize("device", sorted(DEVICES))
@@ -48,14 +34,14 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
     seller.wait_for_url(re.compile(r"/agreements/\d+"))
     mou = re.search(r"/agreements/\d+", seller.url).group(0)
     expect(seller.locator("#follow-up")).to_be_visible()
-    check(seller, phone)
+    check_page(seller, phone)
 
     # Staff add a milestone already late, record a visit and nudge one party (each device nudges another party:
     # the same party is not nudged twice within an hour).
     title = unique("Giao mẫu thạch đen")
     staff.goto(f"{mou}#follow-up")
     staff.locator("#add-milestone summary").click()
-    check(staff, phone)
+    check_page(staff, phone)
     staff.locator("#milestone-title").fill(title)
     staff.locator("#milestone-responsible").select_option("seller")
     staff.locator("#milestone-due_on").fill((date.today() - timedelta(days=3)).isoformat())
@@ -63,12 +49,12 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
     staff.locator("#add-milestone button[type=submit]").click()
     milestone = staff.locator(".milestone", has_text=title)
     expect(milestone.locator(".status-overdue")).to_be_visible()
-    check(staff, phone)
+    check_page(staff, phone)
 
     staff.locator("#record-follow-up summary").click()
     staff.locator("#log-kind").select_option("visit")
     staff.locator("#log-note").fill("Thăm xưởng sơ chế; HTX cần thêm kho lạnh trước vụ thu hoạch.")
-    check(staff, phone)
+    check_page(staff, phone)
     staff.locator("#record-follow-up button[type=submit]").click()
     expect(staff.locator(".timeline-entry.kind-visit").first).to_be_visible()
 
@@ -76,10 +62,10 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
     staff.locator("#nudge summary").click()
     staff.locator("#nudge-target").select_option(nudged)
     staff.locator("#nudge-message").fill(f"Đề nghị cập nhật kế hoạch giao hàng ({title}).")
-    check(staff, phone)
+    check_page(staff, phone)
     staff.locator("#nudge button[type=submit]").click()
     expect(staff.locator(".timeline-entry.kind-nudge", has_text=title)).to_be_visible()
-    check(staff, phone)
+    check_page(staff, phone)
 
     # The nudged party sees the notice in the header and opens it.
     nudged_page.goto("/")
@@ -87,7 +73,7 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
     nudged_page.locator("#nav-notices").click()
     notice = nudged_page.locator(".notice.unread", has_text=title)
     expect(notice).to_be_visible()
-    check(nudged_page, phone)
+    check_page(nudged_page, phone)
     notice.get_by_role("link").click()
     nudged_page.wait_for_url(re.compile(r"/agreements/\d+"))
 
@@ -96,7 +82,7 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
     seller.reload()  # the page was already open: a new #fragment alone does not load it again
     milestone = seller.locator(".milestone", has_text=title).first
     milestone.locator("summary").first.click()
-    check(seller, phone)
+    check_page(seller, phone)
     milestone.locator("textarea").fill("Đã giao 5 kg mẫu, phiếu giao số 12.")
     milestone.locator("input[type=file]").set_input_files(
         {"name": "phieu-giao.png", "mimeType": "image/png", "buffer": factories.png((200, 150))})
@@ -105,4 +91,4 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
     expect(done).to_be_visible()
     expect(done.locator("a[href$='/evidence']")).to_be_visible()
     expect(seller.locator(".milestone.milestone-open", has_text=title)).to_have_count(1)  # next month's
-    check(seller, phone)
+    check_page(seller, phone)
