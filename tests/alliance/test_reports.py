@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from flask_babel import force_locale
 
 from marketplace.agreements.models import ConferenceEvent
 from marketplace.alliance import reports, tracking
@@ -74,11 +75,13 @@ def conference(app):
 
 def test_the_conference_report_counts_statuses_and_values(conference, alliance_user):
     event, mous, placed = conference["event"], conference["mous"], conference["orders"]
-    report = reports.conference_report(alliance_user, event.id)
+    with force_locale("en"):  # the summary's words (the app's default language is Vietnamese)
+        report = reports.conference_report(alliance_user, event.id)
+        summary = str(report.summary)
 
     assert report.counts == {TrackingStatus.ON_TRACK: 1, TrackingStatus.BEHIND: 1, TrackingStatus.STALLED: 1}
     day = event.held_on.strftime("%d/%m/%Y")
-    assert report.summary == f"3 MoUs signed at the conference of {day}: 1 on track, 1 behind, 1 stalled"
+    assert summary == f"3 MoUs signed at the conference of {day}: 1 on track, 1 behind, 1 stalled"
     ordered = sum(o.total_vnd for o in placed.values())  # 600 kg × 90,000 ₫
     paid = sum(o.paid_vnd for o in placed.values())
     assert ordered == 600 * 90_000 and paid == 500 * 90_000

@@ -33,7 +33,7 @@ def test_the_dashboard_and_a_conference_report(new_context, login_states, device
 
     staff.locator("#conferences-heading + ul a").first.click()
     staff.wait_for_url(re.compile(r"/alliance/conferences/\d+$"))
-    expect(staff.locator("#conference-summary")).to_contain_text("MoU")
+    expect(staff.locator("#conference-summary")).to_contain_text("thỏa thuận được ký tại hội nghị")
     expect(staff.locator('main svg[role="img"]').first).to_be_visible()
     check_page(staff, phone)
     with staff.expect_download() as download:
