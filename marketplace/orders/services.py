@@ -416,7 +416,7 @@ def confirm(actor, order_id):
     order = _as_cooperative(actor, order_id)
     if not order.can_confirm():
         raise InvalidTransition(_l("Only a placed order can be confirmed."))
-    _set_status(order, OrderStatus.CONFIRMED)
+    _claim_status(order, OrderStatus.CONFIRMED)
     _record(order, OrderEventKind.CONFIRMED, actor)
     _notify(order, order.buyer, _l("Order %(reference)s confirmed", reference=order.reference),
             _l("%(cooperative)s confirmed your order. %(amount)s ₫ is due before shipping.",
@@ -432,8 +432,8 @@ def reject(actor, order_id, reason):
     reason = _reason(reason)
     if not order.can_reject():
         raise InvalidTransition(_l("Only a placed order can be rejected."))
+    _claim_status(order, OrderStatus.REJECTED, reason)
     _release_capacity(order)
-    _set_status(order, OrderStatus.REJECTED, reason)
     _record(order, OrderEventKind.REJECTED, actor, note=reason)
     _notify(order, order.buyer, _l("Order %(reference)s rejected", reference=order.reference),
             _l("%(cooperative)s rejected your order: %(reason)s", cooperative=order.cooperative.legal_name,
@@ -452,8 +452,8 @@ def cancel(actor, order_id, reason):
     reason = _reason(reason)
     if not order.can_cancel():
         raise InvalidTransition(_l("An order can be cancelled only before it is shipped."))
+    _claim_status(order, OrderStatus.CANCELLED, reason)
     _release_capacity(order)
-    _set_status(order, OrderStatus.CANCELLED, reason)
     order.cancelled_by = actor.organisation
     _record(order, OrderEventKind.CANCELLED, actor, note=reason)
     payments.settle_cancelled_order(order)
@@ -477,13 +477,13 @@ def ship(actor, order_id, delivery_note, lines=None):
     if not order.can_ship():
         raise InvalidTransition(_l("An order is shipped once what is due before shipping is paid."))
     quantities = _quantities(order, lines, "quantity")
+    _claim_status(order, OrderStatus.SHIPPED)
     for line in order.lines:
         line.quantity_shipped = quantities[line.product_id]
         if line.capacity_key == capacity.STOCK_KEY:
             capacity.release(line.product_id, line.capacity_key, line.quantity)
             capacity.take_from_stock(line.product_id, line.quantity_shipped)
     order.delivery_note = note
-    _set_status(order, OrderStatus.SHIPPED)
     _record(order, OrderEventKind.SHIPPED, actor, note=note)
     _notify(order, order.buyer, _l("Order %(reference)s shipped", reference=order.reference),
             _l("%(cooperative)s shipped your order. Delivery note: %(note)s",
@@ -500,12 +500,12 @@ def deliver(actor, order_id, lines=None):
     if not order.can_deliver():
         raise InvalidTransition(_l("Only a shipped order can be confirmed as delivered."))
     quantities = _quantities(order, lines, "quantity_shipped")
+    _claim_status(order, OrderStatus.DELIVERED)
     differences = []
     for line in order.lines:
         line.quantity_received = quantities[line.product_id]
         if line.quantity_received != line.quantity_shipped:
             differences.append(f"{line.name}: {line.quantity_received}/{line.quantity_shipped}")
-    _set_status(order, OrderStatus.DELIVERED)
     _record(order, OrderEventKind.DELIVERED, actor, note="; ".join(differences))
     _notify(order, order.cooperative, _l("Order %(reference)s delivered", reference=order.reference),
             _l("%(buyer)s confirmed receipt of the order.", buyer=order.buyer.legal_name))
@@ -614,6 +614,20 @@ def _as_buyer(actor, order_id):
 def _release_capacity(order):
     for line in order.lines:
         capacity.release(line.product_id, line.capacity_key, line.quantity)
+
+
+def _claim_status(order, status, reason=None):
+    """Move the order from the status it was read in to `status` by one conditional UPDATE, the step's first
+    write: of two steps racing from the same status (a cancel and a ship from two ERPs), one wins and the other
+    raises InvalidTransition (409) with nothing written. PostgreSQL re-checks the condition after a concurrent
+    writer's lock; on SQLite the UPDATE opens the write transaction, so it reads the latest committed status.
+    Raises InvalidTransition."""
+    claimed = db.session.execute(
+        sa.update(Order).where(Order.id == order.id, Order.status == order.status)
+        .values(status=status, status_changed_at=utcnow()).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise InvalidTransition(_l("The order changed meanwhile (the other side acted on it): reload it."))
+    _set_status(order, status, reason)
 
 
 def _set_status(order, status, reason=None):

@@ -1,6 +1,7 @@
 """Orders as use cases (marketplace/orders/services.py), without HTTP: a checkout split per cooperative,
 all or none; prices from tiers or an MoU in force; capacity held and released per period; every state
 change and who may make it; the timeline and the emails; another organisation gets NotFound."""
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -304,3 +305,58 @@ def test_text_is_stored_without_nul_characters(cooperatives, buyer):
     assert (order.po_number, order.notes, order.street) == ("PO-9", "Sáng", "Số 12")
     services.cancel(buyer, order.id, "Đổi\x00 kế hoạch")
     assert order.status_reason == "Đổi kế hoạch"
+
+
+def _the_other_side_acts_first(app, monkeypatch, step):
+    """Run `step` (its own app context, session and commit) just before this session's step claims the order's
+    status: after that step has checked the status it read, as two ERPs acting on one order at once would."""
+    claim = services._claim_status
+    pending = [step]  # once: the other side's own claim goes straight through
+
+    def other_side_first(order, status, reason=None):
+        if pending:
+            def act():
+                with app.app_context():
+                    pending.pop()()
+                    db.session.remove()
+            thread = threading.Thread(target=act)
+            thread.start()
+            thread.join()
+        return claim(order, status, reason)
+
+    monkeypatch.setattr(services, "_claim_status", other_side_first)
+
+
+def test_a_cancel_racing_a_shipment_is_refused_and_writes_nothing(app, cooperatives, buyer, monkeypatch):
+    from marketplace.accounts.models import User
+    from marketplace.orders.models import OrderEvent
+    from marketplace.payments.models import Payment, PaymentStatus
+
+    order, = _place(buyer, [(_product(cooperatives[0]), 2)])
+    _pay_in_full(cooperatives[0], order)
+    order_id, cooperative_id = order.id, cooperatives[0].id
+    db.session.expire_all()
+    _the_other_side_acts_first(app, monkeypatch, lambda: services.ship(
+        db.session.get(User, cooperative_id), order_id, "Xe tải 12C-123.45, 2 bao"))
+    with pytest.raises(services.InvalidTransition):
+        services.cancel(buyer, order_id, "Đổi kế hoạch")
+    db.session.expire_all()
+    assert db.session.get(Order, order_id).status == OrderStatus.SHIPPED
+    kinds = db.session.scalars(sa.select(OrderEvent.kind).filter_by(order_id=order_id)).all()
+    assert OrderEventKind.SHIPPED in kinds and OrderEventKind.CANCELLED not in kinds
+    assert [p.status for p in db.session.scalars(sa.select(Payment).filter_by(order_id=order_id))] == [
+        PaymentStatus.SUCCEEDED]
+
+
+def test_a_confirmation_racing_a_cancel_is_refused(app, cooperatives, buyer, monkeypatch):
+    from marketplace.accounts.models import User
+
+    order, = _place(buyer, [(_product(cooperatives[0]), 2)])
+    order_id, buyer_id = order.id, buyer.id
+    db.session.expire_all()
+    _the_other_side_acts_first(app, monkeypatch, lambda: services.cancel(
+        db.session.get(User, buyer_id), order_id, "Đặt nhầm"))
+    with pytest.raises(services.InvalidTransition):
+        services.confirm(cooperatives[0], order_id)
+    db.session.expire_all()
+    assert db.session.get(Order, order_id).status == OrderStatus.CANCELLED
