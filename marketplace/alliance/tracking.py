@@ -1,8 +1,9 @@
 """Alliance follow-up, the tracking core: is each signed MoU being carried out?
 
 Nobody types progress by hand: for every signed MoU and each line of its terms in force, the committed quantity
-and value (per period and over the term) are set against what was ordered, delivered and paid under it, read as
-SQL aggregates through `orders.queries` (never the orders' tables from here) and the MoU's terms through
+and value (per period and over the term) are set against what was ordered, delivered and paid under it, read from
+the totals the orders' services keep per MoU and product (`orders.agreement_totals`, through `orders.queries`;
+never the orders' tables from here) and the MoU's terms through
 `agreements.queries`. A status (TrackingStatus) follows from the elapsed share of the term and the ordered share
 of the committed value; `needs_attention` sorts MoUs by urgency from a list of reason providers that other
 follow-up features extend (`reason_provider`); `follow_up` is the daily command's use case.
@@ -214,16 +215,16 @@ def status_of(progress_figures, config=None):
 
 def progress_map(agreement_ids=None, on=None):
     """{MoU id: Progress} of every signed MoU (or of those among `agreement_ids`) on the day `on` (today).
-    Four queries whatever the number of MoUs and orders: the MoUs, their lines in force, the order totals per
-    (MoU, product) and the last order per MoU, all grouped in SQL."""
+    Five queries whatever the number of MoUs and orders: the MoUs, their lines in force (two), and the order
+    totals per (MoU, product) and last order per MoU that the orders' services keep (`orders.agreement_totals`)."""
     on = on or today()
     agreements = agreement_queries.tracked_agreements(agreement_ids)
     if not agreements:
         return {}
     ids = list(agreements) if agreement_ids is not None else None
     committed = agreement_queries.committed_lines(ids)
-    totals = {(t.agreement_id, t.product_id): t for t in order_queries.totals_under_agreements(ids)}
-    last_orders = order_queries.last_order_under_agreements(ids)
+    totals = {(t.agreement_id, t.product_id): t for t in order_queries.kept_totals(ids)}
+    last_orders = order_queries.kept_last_orders(ids)
     config = current_app.config
     zone = _zone(config["BABEL_DEFAULT_TIMEZONE"])
     result = {}
