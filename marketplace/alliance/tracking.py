@@ -109,24 +109,37 @@ class Progress:
     status: TrackingStatus
     time_elapsed_ratio: float
     last_order_at: datetime | None
-    lines: list = field(default_factory=list)
+    lines: list = field(default_factory=list)  # not changed once the totals below are read
     last_order_on: date | None = None  # the day of last_order_at in Vietnam (set by progress_map)
+    _totals: tuple | None = None  # (committed, ordered, delivered, paid) ₫ of the lines, added up once
+
+    def _sums(self):
+        # Reports read each total of ~2,000 MoUs several times: the lines are added up once.
+        if self._totals is None:
+            committed = ordered = delivered = paid = 0
+            for line in self.lines:
+                committed += line.committed_value_vnd
+                ordered += line.ordered_vnd
+                delivered += line.delivered_qty * line.unit_price_vnd
+                paid += line.paid_vnd
+            self._totals = (committed, ordered, delivered, paid)
+        return self._totals
 
     @property
     def committed_value_vnd(self):
-        return sum(line.committed_value_vnd for line in self.lines)
+        return self._sums()[0]
 
     @property
     def ordered_vnd(self):
-        return sum(line.ordered_vnd for line in self.lines)
+        return self._sums()[1]
 
     @property
     def delivered_value_vnd(self):
-        return sum(line.delivered_qty * line.unit_price_vnd for line in self.lines)
+        return self._sums()[2]
 
     @property
     def paid_vnd(self):
-        return sum(line.paid_vnd for line in self.lines)
+        return self._sums()[3]
 
     @property
     def volume_ratio(self):

@@ -156,6 +156,23 @@ def test_the_page_shows_accessible_charts_with_their_tables(client, auth, englis
     assert f'href="/alliance/conferences/{trade["event"].id}"' in html
     assert "css/charts.css" in html
     assert 'href="/alliance/dashboard"' in html  # the alliance's menu links it
+    ids = re.findall(r'<svg[^>]*\bid="([^"]+)"', html)
+    assert len(ids) == len(svgs) == len(set(ids))  # each chart its own id (aria-labelledby points into it)
+    again = client.get("/alliance/dashboard").get_data(as_text=True)
+    assert re.findall(r"<svg\b.*?</svg>", again, flags=re.S) == svgs  # the same figures, the same charts
+
+
+def test_a_chart_is_drawn_once_for_the_same_figures(app):
+    from marketplace.alliance import charts
+
+    charts._rendered.cache_clear()
+    first = charts.bar_chart("MoU theo tỉnh", "Lạng Sơn: 4", ["Lạng Sơn"], [("MoU", [4])], whole_numbers=True)
+    again = charts.bar_chart("MoU theo tỉnh", "Lạng Sơn: 4", ["Lạng Sơn"], [("MoU", [4])], whole_numbers=True)
+    other = charts.bar_chart("MoU theo ngành", "Lạng Sơn: 4", ["Lạng Sơn"], [("MoU", [4])], whole_numbers=True)
+    changed = charts.bar_chart("MoU theo tỉnh", "Lạng Sơn: 5", ["Lạng Sơn"], [("MoU", [5])], whole_numbers=True)
+    assert again == first and charts._rendered.cache_info().hits == 1
+    ids = [re.search(r'<svg[^>]*\bid="([^"]+)"', str(svg)).group(1) for svg in (first, other, changed)]
+    assert len(set(ids)) == 3  # the same bars under another title are another chart
 
 
 def test_orders_count_in_the_vietnamese_month_they_were_placed(mou, buyer, products):
