@@ -44,8 +44,13 @@ def _after_flush(session, _flush_context):
         if isinstance(instance, Order):
             if instance.agreement_id is not None:
                 session.info.setdefault(PENDING_AGREEMENTS, set()).add(instance.agreement_id)
-        elif isinstance(instance, OrderLine) and instance.order_id is not None:
-            session.info.setdefault(PENDING_ORDERS, set()).add(instance.order_id)
+        elif isinstance(instance, OrderLine):
+            order = instance.__dict__.get("order")  # loaded with it: no query to learn the MoU
+            if order is not None:
+                if order.agreement_id is not None:
+                    session.info.setdefault(PENDING_AGREEMENTS, set()).add(order.agreement_id)
+            elif instance.order_id is not None:
+                session.info.setdefault(PENDING_ORDERS, set()).add(instance.order_id)
 
 
 def _before_commit(session):
