@@ -111,8 +111,9 @@ def reserve(product_id, key, quantity, capacity):
         product_id=product_id, period_key=key, reserved_qty=quantity)
     total = CapacityUsage.reserved_qty + statement.excluded.reserved_qty
     held = db.session.execute(statement.on_conflict_do_update(
-        index_elements=["product_id", "period_key"], set_={"reserved_qty": total}, where=total <= capacity))
-    return held.rowcount == 1
+        index_elements=["product_id", "period_key"], set_={"reserved_qty": total}, where=total <= capacity)
+        .returning(CapacityUsage.id))
+    return held.first() is not None  # no row when the condition refused the update (rowcount says -1 here)
 
 
 def release(product_id, key, quantity):
