@@ -298,3 +298,15 @@ def test_every_promise_on_the_home_page_links_to_the_page_that_does_it(app, clie
             assert response.status_code in (200, 302), (role, path)
             if user is not None:
                 assert response.status_code == 200, (role, path)
+
+
+def test_an_order_without_a_way_to_pay_links_to_the_cooperatives_contact(app, client, seller, buyer, jelly):
+    order = place(buyer, jelly)
+    orders.confirm(seller, order.id)
+    log_in(client, buyer)
+    html = page(client.get(f"/orders/{order.id}"))
+    if 'id="pay-' in html:
+        pytest.skip("a way to pay is configured in this environment")
+    link = re.search(r'<a href="([^"]+)" id="reach-cooperative"', html).group(1)
+    assert link == f"/cooperatives/{seller.organisation_id}#contact"
+    assert "lienhe@thachden.example" in page(client.get(link.split("#")[0]))
