@@ -310,3 +310,18 @@ def test_an_order_without_a_way_to_pay_links_to_the_cooperatives_contact(app, cl
     link = re.search(r'<a href="([^"]+)" id="reach-cooperative"', html).group(1)
     assert link == f"/cooperatives/{seller.organisation_id}#contact"
     assert "lienhe@thachden.example" in page(client.get(link.split("#")[0]))
+
+
+def test_a_suspended_organisation_reads_why_and_what_it_types_is_escaped(app, english, client, cooperative_owner):
+    from marketplace.accounts.models import OrganisationStatus
+
+    factories.product(cooperative_owner.organisation, status="draft", name='"><script>alert(1)</script>')
+    log_in(client, cooperative_owner)
+    html = page(client.get("/home"))
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    cooperative_owner.organisation.status = OrganisationStatus.SUSPENDED
+    cooperative_owner.organisation.status_reason = "Hồ sơ <b>thiếu</b> giấy phép"
+    db.session.commit()
+    html = page(client.get("/home"))
+    assert 'id="waiting-for"' in html and "Your organisation cannot trade at the moment." in html
+    assert "Hồ sơ &lt;b&gt;thiếu&lt;/b&gt; giấy phép" in html
