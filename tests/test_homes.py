@@ -325,3 +325,16 @@ def test_a_suspended_organisation_reads_why_and_what_it_types_is_escaped(app, en
     html = page(client.get("/home"))
     assert 'id="waiting-for"' in html and "Your organisation cannot trade at the moment." in html
     assert "Hồ sơ &lt;b&gt;thiếu&lt;/b&gt; giấy phép" in html
+
+
+def test_the_alliance_sees_the_mous_awaiting_its_signature_as_witness(app, english, client, alliance_user, seller,
+                                                                      buyer):
+    agreement = sent_mou(buyer.organisation, seller.organisation, turn=seller.organisation)
+    agreement.state, agreement.turn, agreement.witness = (AgreementState.AWAITING_SIGNATURES, None,
+                                                          alliance_user.organisation)
+    db.session.commit()
+    log_in(client, alliance_user)
+    html = page(client.get("/home"))
+    listed = html.split('id="mous-to-act"')[1].split("</section>")[0]
+    assert f'href="/agreements/{agreement.id}"' in listed and "Your signature is awaited" in listed
+    assert seller.organisation.legal_name in listed and buyer.organisation.legal_name in listed

@@ -61,6 +61,7 @@ def _buyer(user, on):
 def _alliance(user, on):
     return {"organisations": accounts.count_pending(user),
             "certificates": catalog.count_certificates_to_review(user),
+            "agreements": agreements.for_home(user, on, LIMIT),  # MoUs awaiting its signature as witness
             "follow_up": tracking.summary(user, LIMIT, on)}
 
 
