@@ -450,6 +450,29 @@ def needs_attention(actor, status=None, page=1, per_page=20, on=None):
                 agreements=_agreements([item.agreement_id for item in shown]))
 
 
+@dataclass
+class Summary:
+    """The follow-up at a glance, for the alliance's home: the most urgent MoUs and the signed MoUs by status."""
+
+    attention: Page  # the first items of the needs-attention list (the same list as the follow-up page)
+    by_status: dict  # TrackingStatus → number of signed MoUs
+
+
+def summary(actor, limit=5, on=None):
+    """The needs-attention list's first `limit` items (attention_items, not recomputed elsewhere) and the count
+    of signed MoUs per tracking status, from one progress_map. Raises Forbidden for anyone but alliance staff."""
+    require(actor, Permission.FOLLOW_UP_AGREEMENTS)
+    on = on or today()
+    progress = progress_map(on=on)
+    items = attention_items(on, progress=progress)
+    shown = items[:limit]
+    by_status = dict.fromkeys(TrackingStatus, 0)
+    for figures in progress.values():
+        by_status[figures.status] += 1
+    return Summary(Page(items=shown, total=len(items), page=1, per_page=limit,
+                        agreements=_agreements([item.agreement_id for item in shown])), by_status)
+
+
 # ---------------------------------------------------------------- the daily follow-up
 
 @dataclass(frozen=True)

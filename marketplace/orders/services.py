@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from marketplace import geo, notifications, textinput
 from marketplace.accounts.authz import Permission, require
@@ -106,6 +107,44 @@ def list_orders(actor, filters=None, page=1, per_page=20):
         statement = statement.where(Order.placed_at < _day_start(filters.placed_to + timedelta(days=1)))
     statement = statement.order_by(Order.placed_at.desc(), Order.id.desc())
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+# What waits for a side of an order, by step: (the side, the statuses, an extra condition or None).
+HOME_STEPS = {
+    "to_confirm": ("cooperative", (OrderStatus.PLACED,), None),
+    "to_ship": ("cooperative", (OrderStatus.PAID,), None),
+    "to_pay": ("buyer", (OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYMENT, OrderStatus.SHIPPED,
+                         OrderStatus.DELIVERED), Order.total_vnd > Order.paid_vnd),
+    "to_receive": ("buyer", (OrderStatus.SHIPPED,), None),
+}
+
+
+@dataclass
+class HomeStep:
+    total: int
+    orders: list  # the first `limit`, oldest first
+
+
+def for_home(actor, limit=5):
+    """{step: HomeStep} of the actor's organisation's orders waiting for its step (HOME_STEPS): a cooperative's
+    orders to confirm and to ship, a buyer's payments due and deliveries to receive. One query counts every step,
+    then one per step that has orders lists its first `limit` with both parties loaded. Only its own orders."""
+    own = actor.organisation_id
+    conditions = {}
+    for step, (side, statuses, extra) in HOME_STEPS.items():
+        column = Order.cooperative_id if side == "cooperative" else Order.buyer_id
+        condition = sa.and_(column == own, Order.status.in_(statuses))
+        conditions[step] = condition if extra is None else sa.and_(condition, extra)
+    counts = db.session.execute(sa.select(*(
+        sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0) for condition in conditions.values()))
+        .where(sa.or_(Order.buyer_id == own, Order.cooperative_id == own))).one()
+    steps = {}
+    for (step, condition), total in zip(conditions.items(), counts, strict=True):
+        orders = db.session.scalars(
+            sa.select(Order).where(condition).options(selectinload(Order.buyer), selectinload(Order.cooperative))
+            .order_by(Order.placed_at, Order.id).limit(limit)).all() if total else []
+        steps[step] = HomeStep(int(total), orders)
+    return steps
 
 
 def _day_start(day):
