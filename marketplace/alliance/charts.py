@@ -33,9 +33,19 @@ def bar_chart(title, description, labels, series, *, horizontal=True, width=520,
     several). `description` is read by screen readers (the figures in words). `whole_numbers`: counts, so the
     value axis has whole-number ticks only. Height grows with the number of bars so labels stay readable on a
     phone. The same inputs give the same markup, drawn once per process (an LRU of RENDERED_CHARTS)."""
-    series = tuple((str(name), tuple(values)) for name, values in series)
-    return _rendered(str(title), str(description), tuple(str(label) for label in labels), series, horizontal,
-                     width, height, whole_numbers, value_formatter)
+    series = tuple((_xml_text(name), tuple(values)) for name, values in series)
+    return _rendered(_xml_text(title), _xml_text(description), tuple(_xml_text(label) for label in labels), series,
+                     horizontal, width, height, whole_numbers, value_formatter)
+
+
+# Characters XML 1.0 cannot hold (C0 controls but tab and newline, and U+FFFE/U+FFFF): a conference named with one
+# pasted from a spreadsheet would otherwise make the SVG unparsable (a 500 on the dashboard).
+_NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+
+
+def _xml_text(value):
+    """The text of a label, title or description with the characters XML cannot hold removed."""
+    return str(value).translate(_NOT_XML)
 
 
 @functools.lru_cache(maxsize=RENDERED_CHARTS)

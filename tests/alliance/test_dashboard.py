@@ -190,3 +190,11 @@ def test_orders_count_in_the_vietnamese_month_they_were_placed(mou, buyer, produ
     assert months == {"2026-01": (1, early.total_vnd), "2026-02": (1, late.total_vnd)}
     assert order_queries.orders_by_month(since=datetime(2026, 1, 31, 17, 0, tzinfo=UTC),
                                          agreement_ids=[mou.id])[0].month == "2026-02"
+
+
+def test_a_label_with_a_control_character_is_drawn_without_it(app):
+    from marketplace.alliance import charts
+
+    svg = str(charts.bar_chart("Hội nghị\x0b 2024", "Lạng Sơn\x01: 4", ["Lạng\x1f Sơn\x00"], [("MoU\x08", [4])]))
+    assert "Lạng Sơn" in svg and "Hội nghị 2024" in svg
+    assert not any(ord(character) < 32 and character not in "\t\n\r" for character in svg)
