@@ -79,6 +79,15 @@ def get_agreement(actor, agreement_id):
     return agreement
 
 
+def serialise_writers(agreement_id):
+    """Make the caller's transaction the only one writing around this agreement until it commits: a no-op UPDATE
+    of its row as the transaction's first write. PostgreSQL holds the row lock to the commit (a second writer
+    waits, then reads what the first committed); SQLite takes its database write lock. For rules of the form
+    "check what exists, then add" kept by other modules (a nudge at most once an hour)."""
+    db.session.execute(sa.update(Agreement).where(Agreement.id == agreement_id).values(id=Agreement.id)
+                       .execution_options(synchronize_session=False))
+
+
 def _may_see(actor, agreement):
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return False
