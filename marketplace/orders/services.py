@@ -18,10 +18,10 @@ from itertools import groupby
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace import geo, notifications, textinput
 from marketplace.accounts.authz import Permission, require
