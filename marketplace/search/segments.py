@@ -29,6 +29,7 @@ VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_CACHED_SEGMENTS = 64
 PUBLISHED_BITS = 34  # Unix seconds fit until the year 2514
 ID_BITS = 32
+KEPT_DAYS = 2  # SegmentData.stars(): days whose star data stays computed
 
 _cache = OrderedDict()
 _cache_lock = threading.Lock()
@@ -231,7 +232,11 @@ class SegmentData:
             facet_key = self._facet_combinations(reader, best)
             found = ({s: frozenset(d) for s, d in by_stars.items()}, browse_key, tie_key, facet_key)
             with self._lock:
-                self._stars = {today: found}  # only today's is ever asked for again
+                # Today's and the day before's: callers may disagree on the date for some hours
+                # (the bench's UTC date, the web's Vietnamese date); one entry made them rebuild
+                # this on every alternating call.
+                kept = sorted(self._stars.items())[-(KEPT_DAYS - 1):] if KEPT_DAYS > 1 else []
+                self._stars = {**dict(kept), today: found}
         return found
 
     def _facet_combinations(self, reader, stars):
