@@ -12,9 +12,15 @@ Ranking follows the rules buyers know from Algolia and Meilisearch, in this orde
 
 Typo tolerance: a word of 5+ letters also matches words one edit away (a wrong, missing or extra
 letter) in names and the other short fields, 9+ letters two edits (whoosh's Levenshtein automaton),
-looked up in each segment's vocabulary. A query whose words do not all match falls back to the
-products matching most of them (at least half). Facet counts are computed for every facet from the
-set of matching documents, each facet ignoring its own filter so buyers see what they can switch to.
+looked up in each segment's vocabulary. A query whose words do not all match falls back to partial
+matches: products matching at least half of the words, one of them in the name (a product that only
+shares a syllable with the query in its description or its cooperative's name is no related product:
+"gao tam" must not bring "thịt trâu tẩm mắc khén"). Words of a buying request ("cần mua", "giá sỉ", "số
+lượng lớn": request_words.py) are set aside first and reported in SearchResult.ignored. Each result
+says how it matched (SearchResult.matches): ALL, TYPO or PARTIAL.
+
+Facet counts are computed for every facet from the set of matching documents, each facet ignoring its
+own filter so buyers see what they can switch to.
 
 Evaluation works on sets and dicts of document numbers built from the postings at C speed
 (segments.py), per segment; nothing here caches results.
@@ -22,6 +28,7 @@ Evaluation works on sets and dicts of document numbers built from the postings a
 import heapq
 import os
 import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
@@ -32,6 +39,7 @@ from whoosh.automata import lev
 
 from marketplace.search import index as search_index
 from marketplace.search.analysis import exact_words, fold, iter_word_spans
+from marketplace.search.request_words import request_positions
 from marketplace.search.segments import (
     EMPTY,
     chunks,
@@ -49,14 +57,18 @@ MAX_QUERY_WORDS = 10
 MAX_RESULTS = 1000  # the deepest result paging reaches; `total` still counts every match
 MAX_VARIANTS = 12  # typo variants of one word in one field
 TYPO_FIELDS = ("meta", "name")  # lowest score first
-SUGGEST_BELOW = 3  # offer "did you mean" only when a query finds little: fewer results than this
-# (a partial-match fallback included: one that finds many products needs no correction)
 SNIPPET_CHARS = 160
+
+# How a result matched the query's words (the API's `match`): every word, as typed or without diacritics;
+# every word, some only through typo tolerance; only some of the words (a partial-match fallback).
+ALL, TYPO, PARTIAL = "all", "typo", "partial"
+NAME_FIELDS = ("name", "name_exact")  # a partial match must match one of its words here
 
 # A word's score: base-100 digits, most significant first, so that summing over the query's words
 # keeps the lexicographic order (words matched, typos, adjacent pairs, field, exact diacritics). Each
 # pair of consecutive query words found side by side in the name or the other words adds PAIR.
 WORD, NO_TYPO, PAIR, FIELD, EXACT = 10**8, 10**6, 10**4, 10**2, 1
+NEAR_MISS, MIN_NEAR_MISS = PAIR, 3  # _Leaf._near_misses: an unknown word of 3+ letters
 FIELD_RANK = {"name": 2, "meta": 1, "description": 0}
 TIE_BITS = 96  # segments.SegmentData.stars(): tie keys are below 2**96
 
@@ -76,9 +88,11 @@ class SearchResult:
     per_page: int
     facets: dict  # {"category": {"fresh_produce": 12, ...}, "province": {"20": 3}, "stars": {"4": 2}, ...}
     highlights: dict = field(default_factory=dict)  # id → {"name": parts, "name_en": parts, "snippet": parts}
-    suggestion: str | None = None  # "did you mean" query, or None
+    suggestion: str | None = None  # "did you mean" query, with the index's diacritics, or None
     partial: bool = False  # True when no product matched every word
     terms: frozenset = frozenset()  # folded index words that matched (query words and typo variants)
+    matches: dict = field(default_factory=dict)  # id → ALL, TYPO or PARTIAL, for the page's ids
+    ignored: tuple = ()  # words of a buying request set aside ("cần", "mua", "giá", "sỉ"), as typed
 
     @property
     def pages(self):
@@ -93,6 +107,20 @@ def minimum_words(words):
 
 def allowed_typos(folded):
     return 2 if len(folded) >= 9 else 1 if len(folded) >= 5 else 0
+
+
+def searched_words(words):
+    """(words to search, words set aside as typed): the request words of request_words.py go aside."""
+    aside = set(request_positions(words))
+    return (tuple(word for i, word in enumerate(words) if i not in aside),
+            tuple(word.exact for i, word in enumerate(words) if i in aside))
+
+
+def match_kind(score, count):
+    """ALL, TYPO or PARTIAL for a document's summed score (_Leaf.summed) over `count` query words."""
+    if score // WORD < count:
+        return PARTIAL
+    return TYPO if score % WORD // NO_TYPO < 2 * count else ALL
 
 
 @lru_cache(maxsize=512)
@@ -153,14 +181,31 @@ class _Leaf:
         self.live = self.data.live(reader)
         self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
         self.matched_terms = set()
+        self.named = None  # after widen(): documents matching some query word in the name
         self.layers = [self._layers(word) for word in words]
         self.restricted = len(words) > 1
+        self.has_typo_layers = any(score < WORD + 2 * NO_TYPO for layers in self.layers for *_rest, score in layers)
         self.scores = self._all_scores()
         self.pair_scores = []  # ranking only: never required to match
         for first, second in zip(words, words[1:]):
             pair = {}
             if score_postings(pair, reader, "pairs", f"{first.folded}_{second.folded}", PAIR):
                 self.pair_scores.append(pair)
+        for word, layers in zip(words, self.layers):
+            if not layers:
+                self._near_misses(word)
+
+    def _near_misses(self, word):
+        """A word the segment does not know, too short for typo tolerance ("dden"), matches nothing,
+        but among the partial matches the names holding a word one edit away ("đen") rank first,
+        as a pair of adjacent words would: "thach dden" lists thạch đen before thạch trắng."""
+        if len(word.folded) < MIN_NEAR_MISS:
+            return
+        near, vocabulary = {}, self.vocabulary("name")
+        for _distance, term in variants(vocabulary, word.folded, 1):
+            score_postings(near, self.reader, "name", term, NEAR_MISS, vocabulary.terms[term])
+        if near:
+            self.pair_scores.append(near)
 
     def _layers(self, word):
         """(field, index word, TermInfo, score) of each way `word` can match, lowest score first, so
@@ -195,25 +240,38 @@ class _Leaf:
                               key=lambda i: sum(info.doc_frequency() for _f, _t, info, _s in self.layers[i]))
         scores, candidates = [None] * count, None
         whole = count if minimum is None else count - minimum + 1
+        named = None if minimum is None else set()
         for rank, position in enumerate(rarest_first):
-            scores[position] = self._word_scores(self.layers[position], candidates if rank >= 1 else None)
+            scores[position] = self._word_scores(self.layers[position], candidates if rank >= 1 else None, named)
             if minimum is None:
                 candidates = set(scores[position])
             elif rank == whole - 1:
                 candidates = set().union(*(scores[p] for p in rarest_first[:whole]))
+        if named is not None:
+            self.named = named
         return scores
 
-    def _word_scores(self, layers, only=None):
+    def _word_scores(self, layers, only=None, named=None):
+        """{docnum: best score} of one word's layers (among `only` when given); the documents it
+        matches in a name field are added to `named` when given."""
         scores = {}
         if only is not None and not only:
             return scores
         for fieldname, term, info, score in layers:
+            keep = named.update if named is not None and fieldname in NAME_FIELDS else None
             docs = frequent_postings(self.reader, fieldname, term, info)
             if docs is not None:  # a frequent term, decoded once (an intersection walks the smaller set)
-                scores.update(zip(docs if only is None else only.intersection(docs), repeat(score)))
+                found = docs if only is None else only.intersection(docs)
+                scores.update(zip(found, repeat(score)))
+                if keep:
+                    keep(found)
                 continue
             for chunk in chunks(self.reader, fieldname, term, info):
-                scores.update(zip(chunk if only is None else only.intersection(chunk), repeat(score)))
+                found = chunk if only is None else only.intersection(chunk)
+                if keep:
+                    found = list(found)
+                    keep(found)
+                scores.update(zip(found, repeat(score)))
         return scores
 
     def widen(self, minimum):
@@ -241,8 +299,10 @@ class _Leaf:
         return found
 
     def matching_at_least(self, count):
+        """Documents matching `count` query words or more, one of them in the name (after widen())."""
         matched = Counter(chain.from_iterable(self.scores))  # how many words each document matched
         found = {docnum for docnum, words in matched.items() if words >= count}
+        found &= self.named
         if self.has_deletions:
             found &= self.live
         return found
@@ -308,7 +368,7 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
     page, per_page = max(1, int(page)), max(1, int(per_page))
     today = today or today_default()
     searcher = _searcher(index)
-    words = parse(q)
+    words, ignored = searched_words(parse(q))
     leaves = [_Leaf(reader, offset, words, today) for reader, offset in leaf_readers(searcher)]
 
     matched = [leaf.matching_all() for leaf in leaves]
@@ -325,15 +385,16 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
 
     start = (page - 1) * per_page
     wanted = min(start + per_page, MAX_RESULTS)
-    docnums = []
+    docnums, best = [], None  # best: the summed score of the most relevant match, when ranked by relevance
     if start < wanted:
         ranked = []
         for leaf, docs in zip(leaves, filtered):
             if docs:
-                starts = postings(leaf.reader, "name_first", words[0].folded) if words else EMPTY
-                ranked.extend(leaf.top(docs, sort, wanted, starts))
+                ranked.extend(leaf.top(docs, sort, wanted, _starts(leaf, words)))
         order = heapq.nsmallest if sort == "price_asc" else heapq.nlargest
         docnums = [docnum for _key, docnum in order(wanted, ranked)][start:wanted]
+        if sort == "relevance" and words and ranked:
+            best = max(ranked)[0] >> (TIE_BITS + 1)
 
     terms = frozenset().union(*(leaf.matched_terms for leaf in leaves)) if leaves else frozenset()
     ids, highlights = [], {}
@@ -343,9 +404,47 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
         ids.append(product_id)
         if highlight:
             highlights[product_id] = highlights_for(stored, terms)
-    suggestion = did_you_mean(leaves, words, q) if words and total < SUGGEST_BELOW else None
+    matches = dict(zip(ids, _match_kinds(leaves, docnums, words)))
+    suggestion = None
+    if words and (partial or not total or _best_kind(leaves, filtered, words, best) != ALL):
+        suggestion = did_you_mean(leaves, words)
     return SearchResult(ids=ids, total=total, page=page, per_page=per_page, facets=facets,
-                        highlights=highlights, suggestion=suggestion, partial=partial, terms=terms)
+                        highlights=highlights, suggestion=suggestion, partial=partial, terms=terms,
+                        matches=matches, ignored=ignored)
+
+
+def _starts(leaf, words):
+    """Documents of the leaf whose name starts with the first query word."""
+    return postings(leaf.reader, "name_first", words[0].folded) if words else EMPTY
+
+
+def _leaf_of(leaves, docnum):
+    """The leaf holding a global document number, and the number inside it."""
+    position = bisect_right([leaf.offset for leaf in leaves], docnum) - 1
+    return leaves[position], docnum - leaves[position].offset
+
+
+def _match_kinds(leaves, docnums, words):
+    """ALL, TYPO or PARTIAL for each of `docnums` (global), from the scores of their words."""
+    if not words:
+        return [ALL] * len(docnums)
+    kinds = []
+    for docnum in docnums:
+        leaf, local = _leaf_of(leaves, docnum)
+        kinds.append(match_kind(leaf.summed([local])[0], len(words)))
+    return kinds
+
+
+def _best_kind(leaves, filtered, words, best=None):
+    """How the most relevant of the matches matched: ALL unless every match needed a typo. `best` is
+    its summed score when the page was ranked by relevance; otherwise it is looked for, but only when
+    some word matched through a typo variant at all."""
+    if best is None:
+        if not any(leaf.has_typo_layers for leaf in leaves):
+            return ALL
+        tops = [leaf.top(docs, "relevance", 1, _starts(leaf, words)) for leaf, docs in zip(leaves, filtered) if docs]
+        best = max(chain.from_iterable(tops))[0] >> (TIE_BITS + 1)
+    return match_kind(best, len(words))
 
 
 def _apply_filters(leaf, docs, filters, skip=None):
@@ -442,14 +541,18 @@ def _vocabulary_frequency(leaves, word):
 MAX_CORRECTIONS = 5  # closest, most frequent candidates weighed by what they would find
 
 
-def did_you_mean(leaves, words, q):
+def did_you_mean(leaves, words):
     """A corrected query when some words are not in the index: each unknown word becomes the
-    closest index word (edit distance, then how many products it would find with the others)."""
+    closest index word (edit distance, then how many products it would find with the others), and
+    each word typed without diacritics is written as the product names write it ("thach dden" →
+    "thạch đen"). None when no word needs a correction."""
     if not leaves:
         return None
+    unknown = {position for position, word in enumerate(words)
+               if len(word.folded) >= 2 and not _vocabulary_frequency(leaves, word.folded)}
     replacements = {}
     for position, word in enumerate(words):
-        if len(word.folded) < 2 or _vocabulary_frequency(leaves, word.folded):
+        if position not in unknown:
             continue
         candidates = _corrections(leaves, word.folded, 1)
         if not candidates and len(word.folded) >= 5:
@@ -457,17 +560,51 @@ def did_you_mean(leaves, words, q):
         if not candidates:
             continue
         closest = sorted(candidates, key=lambda term: (candidates[term], term))[:MAX_CORRECTIONS]
-        others = [i for i in range(len(words)) if i != position]
+        # The other words the index knows: the correction should find products with them.
+        others = [i for i in range(len(words)) if i != position and i not in unknown]
         for leaf in leaves:
-            # Exact for the others' documents: one matching all n-1 other words matches at least
-            # minimum_words(words) <= n-1 of them.
             leaf.widen(minimum_words(words))
-        with_others = [_matching_words(leaf, others) for leaf in leaves]
-        replacements[position] = max(closest, key=lambda term: (
-            -candidates[term][0], _co_occurrence(leaves, with_others, term), term))
+        # widen() scored every document matching minimum_words(words) of the words, so the documents
+        # matching all the others are exact when there are that many others.
+        exact = len(others) >= minimum_words(words)
+        with_others = [_matching_words(leaf, others if exact else []) for leaf in leaves]
+        finding = {term: _co_occurrence(leaves, with_others, term) for term in closest}
+        best = max(closest, key=lambda term: (-candidates[term][0], finding[term], term))
+        if finding[best] or not (exact and others):  # no correction that finds nothing with the others
+            replacements[position] = best
     if not replacements:
         return None
-    return " ".join(replacements.get(i, w.exact) for i, w in enumerate(words))
+    corrected = [replacements.get(i, word.folded) for i, word in enumerate(words)]
+    typed = [None if i in replacements or word.exact == word.folded else word.exact for i, word in enumerate(words)]
+    return " ".join(_with_diacritics(leaves, corrected, typed))
+
+
+def _with_diacritics(leaves, folded_words, typed):
+    """The words as product names write them: a word typed with diacritics stays as typed; any other
+    takes the spelling of the name words that fold to it, the one most often found together with the
+    other words in a name (then the most frequent): "den" beside "thach" is "đen", not "đèn"."""
+    spellings = [Counter() for _word in folded_words]
+    for leaf in leaves:
+        vocabulary = leaf.vocabulary("name_exact")
+        names = leaf.vocabulary("name")
+        having = [_postings(leaf, "name", word, names.terms[word]) if word in names.terms else EMPTY
+                  for word in folded_words]
+        for position, word in enumerate(folded_words):
+            if typed[position] is not None:
+                continue
+            others = [docs for i, docs in enumerate(having) if i != position]
+            together = others[0].intersection(*others[1:]) if others else EMPTY
+            for spelling in vocabulary.spellings(word):
+                docs = _postings(leaf, "name_exact", spelling, vocabulary.terms[spelling])
+                spellings[position][spelling] += len(docs & together) * (1 << 32) + len(docs)
+    return [typed[i] or (max(found, key=lambda term: (found[term], term)) if found else word)
+            for i, (word, found) in enumerate(zip(folded_words, spellings))]
+
+
+def _postings(leaf, fieldname, term, info):
+    """A term's documents in the leaf: the process's kept set for a frequent term, else read."""
+    found = frequent_postings(leaf.reader, fieldname, term, info)
+    return found if found is not None else postings(leaf.reader, fieldname, term, info)
 
 
 def _corrections(leaves, folded, maxdist):

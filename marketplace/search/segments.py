@@ -23,6 +23,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 
 from marketplace.search.schema import PACKED
+from marketplace.text import fold
 
 EMPTY = frozenset()
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -115,6 +116,7 @@ class Vocabulary:
         self.terms = {field.from_bytes(btext): info for btext, info in reader.iter_field(fieldname)}
         self.sorted = sorted(self.terms)
         self.alphabet = "".join(sorted(set().union(*self.terms))) if self.terms else ""
+        self._spellings = None  # spellings(): {folded word: [words]}, made when first asked
 
     def frequency(self, word):
         info = self.terms.get(word)
@@ -146,6 +148,15 @@ class Vocabulary:
                 term += "\0"
             match = dfa.next_valid_string(term)
         return found
+
+    def spellings(self, folded):
+        """The words of this (accent-keeping) field that fold to `folded`: "đen", "đèn" for "den"."""
+        if self._spellings is None:
+            found = {}
+            for term in self.sorted:
+                found.setdefault(fold(term), []).append(term)
+            self._spellings = found
+        return self._spellings.get(folded, ())
 
     def prefixed(self, prefix, limit):
         """Up to `limit` words starting with `prefix`, in order."""
