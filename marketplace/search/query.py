@@ -654,9 +654,9 @@ MAX_PREFIX_TERMS = 100
 def suggest(index, q, limit=8, today=None):
     """Product names completing `q` (its last word as a prefix), best first, at most `limit`.
 
-    Returns [(product id, name)]. Needs 2+ letters in the last word.
+    Returns [(product id, name)]. Needs 2+ letters in the last word. Words of a buying request are set aside.
     """
-    words = parse(q)
+    words, _ignored = searched_words(parse(q))  # "cần mua thạch đ" completes "thạch đ"
     if not words or (len(words) == 1 and len(words[-1].folded) < 2):
         return []
     today = today or today_default()

@@ -487,3 +487,9 @@ def test_each_result_says_how_it_matched(make_index):
     assert set(result.matches.values()) == {"typo"}
     assert result.suggestion == "quế cinnamon"  # the best results needed a typo: offer the spelling
     assert search(path, "", today=TODAY).matches == dict.fromkeys(search(path, "", today=TODAY).ids, "all")
+
+
+def test_completions_set_the_words_of_a_request_aside(make_index):
+    path = corpus(make_index, record("Thạch đen Tràng Định"), record("Mật ong rừng"))
+    assert [name for _id, name in suggest(path, "cần mua thạch đ", today=TODAY)] == ["Thạch đen Tràng Định"]
+    assert [name for _id, name in suggest(path, "can mua mat o", today=TODAY)] == ["Mật ong rừng"]
