@@ -181,6 +181,7 @@ class _Leaf:
         self.live = self.data.live(reader)
         self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
         self.matched_terms = set()
+        self._variants = {}  # variants(), for this search
         self.named = None  # after widen(): documents matching some query word in the name
         self.layers = [self._layers(word) for word in words]
         self.restricted = len(words) > 1
@@ -202,7 +203,7 @@ class _Leaf:
         if len(word.folded) < MIN_NEAR_MISS:
             return
         near, vocabulary = {}, self.vocabulary("name")
-        for _distance, term in variants(vocabulary, word.folded, 1):
+        for _distance, term in self.variants("name", word.folded, 1):
             score_postings(near, self.reader, "name", term, NEAR_MISS, vocabulary.terms[term])
         if near:
             self.pair_scores.append(near)
@@ -218,7 +219,7 @@ class _Leaf:
                 vocabulary = self.vocabulary(fieldname)
                 score = WORD + (2 - typos) * NO_TYPO + FIELD_RANK[fieldname] * FIELD
                 layers.extend((fieldname, term, vocabulary.terms[term], score)
-                              for distance, term in variants(vocabulary, word.folded, typos) if distance == typos)
+                              for distance, term in self.variants(fieldname, word.folded, typos) if distance == typos)
         for fieldname in ("description", "meta", "name"):
             info = self.vocabulary(fieldname).terms.get(word.folded)
             if info is not None:
@@ -283,6 +284,15 @@ class _Leaf:
     def vocabulary(self, fieldname):
         return self.data.vocabulary(self.reader, fieldname)
 
+    def variants(self, fieldname, word, maxdist):
+        """variants() of a word in one of the segment's fields, looked up once per search: the typo
+        layers and "did you mean" ask for the same ones."""
+        key = (fieldname, word, maxdist)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = variants(self.vocabulary(fieldname), word, maxdist)
+        return found
+
     @property
     def has_deletions(self):
         return len(self.live) != self.data.size
@@ -300,9 +310,10 @@ class _Leaf:
 
     def matching_at_least(self, count):
         """Documents matching `count` query words or more, one of them in the name (after widen())."""
-        matched = Counter(chain.from_iterable(self.scores))  # how many words each document matched
+        named = self.named
+        # How many words each document with a word in its name matched (set intersections at C speed first).
+        matched = Counter(chain.from_iterable(named.intersection(scores) for scores in self.scores))
         found = {docnum for docnum, words in matched.items() if words >= count}
-        found &= self.named
         if self.has_deletions:
             found &= self.live
         return found
@@ -613,7 +624,7 @@ def _corrections(leaves, folded, maxdist):
     for leaf in leaves:
         for name in ("name", "meta"):
             vocabulary = leaf.vocabulary(name)
-            for distance, term in variants(vocabulary, folded, maxdist):
+            for distance, term in leaf.variants(name, folded, maxdist):
                 distance_before, frequency = candidates.get(term, (distance, 0))
                 candidates[term] = (min(distance, distance_before), frequency - vocabulary.frequency(term))
     return candidates
