@@ -11,7 +11,7 @@ Ranking follows the rules buyers know from Algolia and Meilisearch, in this orde
 7. only then OCOP stars, recency and the product id break ties: they never beat relevance.
 
 Typo tolerance: a word of 5+ letters also matches words one edit away (a wrong, missing or extra
-letter) in names and the other short fields, 9+ letters two edits (whoosh's Levenshtein automaton),
+letter) in names and the other short fields, 9+ letters two edits (an index of deletions, SymSpell),
 looked up in each segment's vocabulary. A query whose words do not all match falls back to partial
 matches: products matching at least half of the words, one of them in the name (a product that only
 shares a syllable with the query in its description or its cooperative's name is no related product:
@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
 from itertools import chain, repeat
 from operator import add, lshift
-
-from whoosh.automata import lev
 
 from marketplace.search import index as search_index
 from marketplace.search.analysis import exact_words, fold, iter_word_spans
@@ -135,11 +133,6 @@ def parse(text):
     return tuple(words)
 
 
-@lru_cache(maxsize=256)
-def _automaton(word, maxdist):
-    return lev.levenshtein_automaton(word, maxdist).to_dfa()
-
-
 def _distance(a, b):
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -153,12 +146,13 @@ def _distance(a, b):
 def variants(vocabulary, word, maxdist):
     """Words of a segment's field within `maxdist` edits of `word` (itself excluded), as (distance,
     word), closest and then most frequent first, at most MAX_VARIANTS. One edit: the word's edit
-    neighbourhood looked up in the vocabulary; two: whoosh's Levenshtein automaton over it."""
+    neighbourhood looked up in the vocabulary; two: the vocabulary's index of deletions, each
+    candidate checked with an edit distance."""
     if maxdist == 1:
         found = [(1, -vocabulary.frequency(term), term) for term in vocabulary.one_edit(word)]
     else:
-        found = [(_distance(term, word), -vocabulary.frequency(term), term)
-                 for term in vocabulary.within(_automaton(word, maxdist)) if term != word]
+        distances = ((_distance(term, word), term) for term in vocabulary.within_two_edits(word) if term != word)
+        found = [(distance, -vocabulary.frequency(term), term) for distance, term in distances if distance <= maxdist]
     found.sort()
     return [(distance, term) for distance, _frequency, term in found[:MAX_VARIANTS]]
 

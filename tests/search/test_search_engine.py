@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from marketplace.search import build_index, search, suggest
+from marketplace.search import build_index, search, segments, suggest
 from marketplace.search import index as search_index
 from tests.factories import record
 
@@ -493,3 +493,30 @@ def test_completions_set_the_words_of_a_request_aside(make_index):
     path = corpus(make_index, record("Thạch đen Tràng Định"), record("Mật ong rừng"))
     assert [name for _id, name in suggest(path, "cần mua thạch đ", today=TODAY)] == ["Thạch đen Tràng Định"]
     assert [name for _id, name in suggest(path, "can mua mat o", today=TODAY)] == ["Mật ong rừng"]
+
+
+def test_two_edit_variants_are_exactly_the_words_within_two_edits():
+    import random
+
+    from marketplace.search.query import _distance, variants
+
+    rng = random.Random(13)
+    letters = "abcdeghnot"
+    vocabulary_words = {"".join(rng.choice(letters) for _ in range(rng.randint(1, 10))) for _ in range(1500)}
+
+    class Vocabulary(segments.Vocabulary):
+        def __init__(self):  # the words alone, without a segment
+            self.terms = {word: None for word in vocabulary_words}
+            self.sorted = sorted(self.terms)
+            self._deletions = None
+
+        def frequency(self, word):
+            return 1
+
+    vocabulary = Vocabulary()
+    for _ in range(200):
+        word = "".join(rng.choice(letters) for _ in range(rng.randint(5, 11)))
+        near = {term for term in vocabulary_words if term != word and _distance(term, word) <= 2}
+        found = {term for term in vocabulary.within_two_edits(word) if term != word and _distance(term, word) <= 2}
+        assert found == near, word
+        assert len(variants(vocabulary, word, 2)) == min(len(near), 12)
