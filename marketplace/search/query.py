@@ -48,6 +48,7 @@ from marketplace.search.segments import (
     segment_data,
     today_default,
 )
+from marketplace.text import FOLD_TABLE
 
 SORTS = ("relevance", "price_asc", "price_desc", "stars", "newest")
 FILTERS = ("category", "province", "stars", "certification", "cooperative_type")
@@ -495,23 +496,15 @@ def _facets(leaves, matched, filters):
 
 def highlight_parts(text, terms):
     """[(text, matched)] pieces of `text`, matched where a word folds to one of `terms`."""
-    parts, position = [], 0
-    for start, end, folded in iter_word_spans(text):
-        if folded in terms:
-            if start > position:
-                parts.append((text[position:start], False))
-            parts.append((text[start:end], True))
-            position = end
-    if position < len(text):
-        parts.append((text[position:], False))
-    return parts
+    return _parts(text, _word_matches(text, terms), 0, len(text))
 
 
 def snippet_parts(text, terms, size=SNIPPET_CHARS):
     """A window of about `size` characters of `text` around its first match, highlighted."""
-    first = next((start for start, _end, folded in iter_word_spans(text) if folded in terms), None)
-    if first is None:
+    spans = _word_matches(text, terms)
+    if not spans:
         return []
+    first = spans[0][0]
     begin = max(0, first - size // 3)
     if begin:  # start at a word
         space = text.find(" ", begin, first)
@@ -520,12 +513,46 @@ def snippet_parts(text, terms, size=SNIPPET_CHARS):
     if end < len(text):  # end after a word
         space = text.rfind(" ", first, end)
         end = space if space != -1 else end
-    parts = highlight_parts(text[begin:end], terms)
+    parts = _parts(text, spans, begin, end)
     if begin:
         parts.insert(0, ("…", False))
     if end < len(text):
         parts.append(("…", False))
     return parts
+
+
+def _parts(text, spans, begin, end):
+    """[(text, matched)] pieces of text[begin:end], matched at the spans (start, end) inside it."""
+    parts, position = [], begin
+    for start, stop in spans:
+        if start < begin or stop > end:
+            continue
+        if start > position:
+            parts.append((text[position:start], False))
+        parts.append((text[start:stop], True))
+        position = stop
+    if position < end:
+        parts.append((text[position:end], False))
+    return parts
+
+
+def _word_matches(text, terms):
+    """(start, end) of each word of `text` that folds to one of `terms`, in order. The text is folded
+    whole (str.translate) and the terms found by one regular expression, at C speed; a text whose
+    folding changes its length (a leftover combining diacritic) is read word by word instead."""
+    if not terms or not text:
+        return []
+    folded = text.lower().translate(FOLD_TABLE)
+    if len(folded) != len(text):
+        return [(start, end) for start, end, word in iter_word_spans(text) if word in terms]
+    return [match.span() for match in _terms_pattern(terms).finditer(folded)]
+
+
+@lru_cache(maxsize=256)
+def _terms_pattern(terms):
+    """A regular expression matching any of `terms` (a frozenset of folded words) as a whole word."""
+    alternatives = "|".join(map(re.escape, sorted(terms, key=lambda term: (-len(term), term))))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def highlights_for(stored, terms):

@@ -520,3 +520,29 @@ def test_two_edit_variants_are_exactly_the_words_within_two_edits():
         found = {term for term in vocabulary.within_two_edits(word) if term != word and _distance(term, word) <= 2}
         assert found == near, word
         assert len(variants(vocabulary, word, 2)) == min(len(near), 12)
+
+
+def test_highlights_found_by_one_expression_agree_with_a_word_by_word_reading():
+    import random
+    from itertools import chain
+
+    from marketplace.search.analysis import folded_words, iter_word_spans
+    from marketplace.search.query import highlight_parts
+
+    def word_by_word(text, terms):
+        parts, position = [], 0
+        for start, end, folded in iter_word_spans(text):
+            if folded in terms:
+                parts += [(text[position:start], False)] if start > position else []
+                parts.append((text[start:end], True))
+                position = end
+        return parts + ([(text[position:], False)] if position < len(text) else [])
+
+    rng = random.Random(5)
+    words = ["Thạch", "đen", "ĐEN", "đèn", "thach", "Mật", "ong", "ong_rừng", "(rừng)", "Cá-hồi", "na", "nả",
+             "m\u0303a", "İstanbul", "100%", "HTX", "hợp", "tác", "xã", "…", "ǅ"]
+    for _ in range(300):
+        text = rng.choice(["", " ", ", "]).join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        # Index words, as the terms of a search are: "Cá-hồi" is two of them.
+        terms = frozenset(chain.from_iterable(folded_words(rng.choice(words)) for _ in range(rng.randint(1, 4))))
+        assert highlight_parts(text, terms) == word_by_word(text, terms), (text, terms)
