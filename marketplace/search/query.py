@@ -232,8 +232,7 @@ class _Leaf:
         document must match m of the n words, so it has one of the n-m+1 rarest: those are read
         whole, the others only for the documents found so."""
         count = len(self.layers)
-        rarest_first = sorted(range(count),
-                              key=lambda i: sum(info.doc_frequency() for _f, _t, info, _s in self.layers[i]))
+        rarest_first = sorted(range(count), key=self.frequency)
         scores, candidates = [None] * count, None
         whole = count if minimum is None else count - minimum + 1
         named = None if minimum is None else set()
@@ -269,6 +268,10 @@ class _Leaf:
                     keep(found)
                 scores.update(zip(found, repeat(score)))
         return scores
+
+    def frequency(self, position):
+        """Postings to read for the query word at `position` (its layers' documents, with repeats)."""
+        return sum(info.doc_frequency() for _field, _term, info, _score in self.layers[position])
 
     def widen(self, minimum):
         """Keep every document matching at least `minimum` words (for partial matches and corrections)."""
@@ -594,15 +597,10 @@ def did_you_mean(leaves, words):
         closest = sorted(candidates, key=lambda term: (candidates[term], term))[:MAX_CORRECTIONS]
         # The other words the index knows: the correction should find products with them.
         others = [i for i in range(len(words)) if i != position and i not in unknown]
-        for leaf in leaves:
-            leaf.widen(minimum_words(words))
-        # widen() scored every document matching minimum_words(words) of the words, so the documents
-        # matching all the others are exact when there are that many others.
-        exact = len(others) >= minimum_words(words)
-        with_others = [_matching_words(leaf, others if exact else []) for leaf in leaves]
+        with_others = [_matching_words(leaf, others) for leaf in leaves]
         finding = {term: _co_occurrence(leaves, with_others, term) for term in closest}
         best = max(closest, key=lambda term: (-candidates[term][0], finding[term], term))
-        if finding[best] or not (exact and others):  # no correction that finds nothing with the others
+        if finding[best] or not others:  # never a correction that finds nothing with the other words
             replacements[position] = best
     if not replacements:
         return None
@@ -612,9 +610,11 @@ def did_you_mean(leaves, words):
 
 
 def _with_diacritics(leaves, folded_words, typed):
-    """The words as product names write them: a word typed with diacritics stays as typed; any other
-    takes the spelling of the name words that fold to it, the one most often found together with the
-    other words in a name (then the most frequent): "den" beside "thach" is "đen", not "đèn"."""
+    """The words as product names write them. A word typed with diacritics stays as typed. Any other
+    takes the spelling of the name words that fold to it, when the names say which: beside other
+    words, the spelling found in names together with them ("den" beside "thach" is "đen", not "đèn");
+    alone, its only spelling. Otherwise the word stays folded: "thuong mai" (in cooperatives' names,
+    which keep no diacritics in the index) is not "thượng mại"."""
     spellings = [Counter() for _word in folded_words]
     for leaf in leaves:
         vocabulary = leaf.vocabulary("name_exact")
@@ -628,9 +628,24 @@ def _with_diacritics(leaves, folded_words, typed):
             together = others[0].intersection(*others[1:]) if others else EMPTY
             for spelling in vocabulary.spellings(word):
                 docs = _postings(leaf, "name_exact", spelling, vocabulary.terms[spelling])
-                spellings[position][spelling] += len(docs & together) * (1 << 32) + len(docs)
-    return [typed[i] or (max(found, key=lambda term: (found[term], term)) if found else word)
+                spellings[position][spelling] += len(docs & together) * TOGETHER + len(docs)
+    return [typed[i] or _spelling(word, found, alone=len(folded_words) == 1)
             for i, (word, found) in enumerate(zip(folded_words, spellings))]
+
+
+TOGETHER = 1 << 32  # _with_diacritics: a name with the other words outweighs any number without
+
+
+def _spelling(word, found, alone):
+    """The spelling of `word` among `found` ({spelling: weight}), or the word itself when the names do
+    not tell: alone, unless it has only one spelling; beside other words, unless one of its spellings
+    is in a name with all of them."""
+    if not found:
+        return word
+    best = max(found, key=lambda term: (found[term], term))
+    if (alone and len(found) == 1) or (not alone and found[best] >= TOGETHER):
+        return best
+    return word
 
 
 def _postings(leaf, fieldname, term, info):
@@ -652,12 +667,21 @@ def _corrections(leaves, folded, maxdist):
 
 
 def _matching_words(leaf, positions):
-    """Documents of the leaf matching every query word at these positions (None: no condition)."""
+    """Documents of the leaf matching every query word at these positions (None: no condition). When
+    the search read each word only for the documents of the rarer ones (every word had to match), the
+    words at these positions are read again the same way, by themselves: cheaper than widen()."""
     if not positions:
         return None
-    found = set(leaf.scores[positions[0]])
-    for position in positions[1:]:
-        found = leaf.scores[position].keys() & found
+    if not leaf.restricted:  # each word's documents were read whole
+        found = set(leaf.scores[positions[0]])
+        for position in positions[1:]:
+            found = leaf.scores[position].keys() & found
+        return found
+    found = None
+    for position in sorted(positions, key=leaf.frequency):
+        found = set(leaf._word_scores(leaf.layers[position], found))
+        if not found:
+            break
     return found
 
 

@@ -546,3 +546,12 @@ def test_highlights_found_by_one_expression_agree_with_a_word_by_word_reading():
         # Index words, as the terms of a search are: "Cá-hồi" is two of them.
         terms = frozenset(chain.from_iterable(folded_words(rng.choice(words)) for _ in range(rng.randint(1, 4))))
         assert highlight_parts(text, terms) == word_by_word(text, terms), (text, terms)
+
+
+def test_did_you_mean_keeps_a_word_folded_when_the_names_do_not_tell_its_diacritics(make_index):
+    # "thuong" is thương (trade, in a cooperative's name) or thượng (superior grade, in names): the names
+    # holding the other words do not say which, so the suggestion does not guess "thượng mại".
+    path = corpus(make_index, record("Chè thượng hạng", cooperative_name="HTX Thương mại Mai Châu"),
+                  record("Mắc khén thượng hạng"), record("Gạo nương", cooperative_name="HTX Thương mại Mai Châu"))
+    assert search(path, "thuongg mai", today=TODAY).suggestion == "thuong mai"
+    assert search(path, "thuongg hang", today=TODAY).suggestion == "thượng hạng"
