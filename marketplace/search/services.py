@@ -119,6 +119,16 @@ class SearchPage:
     def offset(self):
         return (self.result.page - 1) * self.result.per_page
 
+    @property
+    def full_matches(self):
+        """The page's products that match every word (some through typo tolerance), best first."""
+        return [product for product in self.products if self.result.matches[product.id] != query.PARTIAL]
+
+    @property
+    def related_products(self):
+        """The page's products that match only some of the words: shown apart, under their own heading."""
+        return [product for product in self.products if self.result.matches[product.id] == query.PARTIAL]
+
 
 def _index_path():
     return current_app.config["SEARCH_INDEX_DIR"]
