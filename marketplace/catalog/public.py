@@ -10,7 +10,7 @@ from babel.dates import get_month_names
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import format_decimal, get_locale
 
-from marketplace import geo, notifications
+from marketplace import notifications
 from marketplace.accounts.models import CooperativeType
 from marketplace.catalog import images, queries
 from marketplace.catalog.models import Category, Certification
@@ -73,10 +73,10 @@ def qr_svg(url):
     return buffer.getvalue()
 
 
-def filter_choices():
+def filter_choices(query):
     return {
         "categories": [(c.value, c) for c in Category],
-        "provinces": geo.provinces(),
+        "provinces": queries.province_options(query),
         "stars": (3, 4, 5),
         "certifications": [(c.value, c) for c in Certification],
         "cooperative_types": [(c.value, c) for c in CooperativeType],
@@ -91,7 +91,7 @@ def catalogue():
     query = queries.parse_catalog_args(request.args)  # lenient: a bad value is dropped, never an error page
     query.per_page = queries.DEFAULT_PER_PAGE
     pagination = queries.public_products(query)
-    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination, **filter_choices())
+    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination, **filter_choices(query))
 
 
 @blueprint.get(f"/products/{PRODUCT}", defaults={"slug": None})
