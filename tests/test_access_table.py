@@ -59,6 +59,7 @@ ACCESS = {
     "main.home": everyone(200),
     "main.health": everyone(200),
     "main.set_language": everyone(HOME),
+    "main.hide_demo_banner": everyone(HOME),  # only sets a cookie in the browser that asks
     "accounts.login": {"anonymous": 200, "cooperative": HOME, "enterprise": HOME, "alliance": HOME},
     "accounts.unlock_login": everyone(404),  # an unknown unlock link
     "accounts.logout": everyone(HOME),
@@ -220,7 +221,7 @@ ACCESS = {
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
 PUBLIC = {
-    "main.home", "main.health", "main.set_language", "accounts.login", "accounts.unlock_login", "accounts.logout",
+    "main.home", "main.health", "main.set_language", "main.hide_demo_banner", "accounts.login", "accounts.unlock_login", "accounts.logout",
     "accounts.register_start", "accounts.register", "accounts.register_sent", "accounts.confirm_registration",
     "accounts.forgot_password", "accounts.reset_password",
     "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",

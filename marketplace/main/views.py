@@ -1,4 +1,4 @@
-"""Public pages: home, language switch, health."""
+"""Public pages: home, language switch, hiding the demo banner, health."""
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask_login import current_user
 
@@ -6,6 +6,7 @@ from marketplace import health as health_checks
 from marketplace.accounts import services as accounts
 from marketplace.catalog import queries
 from marketplace.extensions import talisman
+from marketplace.main import demo_banner
 from marketplace.safety import safe_next_url
 
 blueprint = Blueprint("main", __name__)
@@ -28,6 +29,17 @@ def set_language():
         if current_user.is_authenticated:
             accounts.set_locale(current_user, lang)
     return redirect(safe_next_url(request.form.get("next")))
+
+
+@blueprint.post("/demo-banner/hide")
+def hide_demo_banner():
+    """Hide the demo banner in this browser (a plain form: works without JavaScript), back to the page."""
+    return demo_banner.remember_hidden(redirect(safe_next_url(request.form.get("next"))))
+
+
+@blueprint.app_template_global()
+def demo_banner_shown():
+    return demo_banner.banner_shown()
 
 
 @blueprint.get("/healthz")
