@@ -82,10 +82,11 @@ def test_an_enterprise_finds_a_product_on_a_phone(new_context, catalogue_data):
     assert everything > 1
 
     category = catalogue_data["category"]
+    expect(page.locator("main form.catalog-filters button[type=submit]")).to_be_hidden()  # applies on change
     page.locator("#category").select_option(category)
-    page.locator("main form.catalog-filters button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/products\?.*category={category}"))
     expect(page.locator("#category")).to_have_value(category)
+    expect(page.locator("#category")).to_be_focused()  # back where the buyer was
     cards = page.locator("main .product-card")
     expect(cards.first).to_be_visible()
     assert 0 < cards.count() <= everything

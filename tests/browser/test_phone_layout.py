@@ -2,9 +2,12 @@
 header (the menu folded behind its button), a demo banner that can be hidden for good, tap targets of at least
 44 px in the header, and the alliance's tables showing each row's date and status without sideways scrolling.
 axe finds no WCAG 2.1 A/AA violation on any page opened here; the fixtures fail a test on a console error."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
+from marketplace import geo
 from tests.browser.helpers import (
     ALLIANCE,
     COOPERATIVE_OWNER,
@@ -23,7 +26,7 @@ TAP_TARGET = 44  # CSS px, WCAG 2.5.5 (AAA) and both platforms' guidelines
 # Where the page's own content may start at the latest on a phone, in CSS px from the top of the screen.
 MAIN_TOP_WITH_BANNER = 185
 MAIN_TOP_WITHOUT_BANNER = 130
-FIRST_CARD_TOP = 500  # the catalogue's first product card, under the heading and the filters
+FIRST_CARD_TOP = 460  # the catalogue's first product card, under the heading and the filters (which apply on change)
 
 
 def phone_page(new_context, login_states, role):
@@ -153,3 +156,30 @@ def test_alliance_tables_show_date_and_status_without_sideways_scrolling(new_con
     assert_fits_the_screen(page)
     assert_accessible(page)
 
+
+def test_the_province_filter_applies_when_changed(new_context):
+    """The catalogue's province filter lists the provinces with products, with counts, in Vietnamese order, and
+    choosing one shows its products at once (apply-filters.js), with the focus back on the filter."""
+    page = new_context(**PHONE).new_page()
+    page.goto("/products")
+    expect(page.locator("main form.catalog-filters button[type=submit]")).to_be_hidden()
+    options = page.locator("#province option:not([value=''])")
+    expect(options.first).to_be_attached()
+    texts = options.all_inner_texts()
+    names = [text.rsplit(" (", 1)[0] for text in texts]
+    assert names == sorted(names, key=geo.sort_key)
+    assert all(re.search(r" \(\d+\)$", text) for text in texts), texts
+    value = options.first.get_attribute("value")
+    count = int(re.search(r"\((\d+)\)$", texts[0]).group(1))
+
+    page.locator("#province").select_option(value)
+    page.wait_for_url(re.compile(rf"/products\?(.*&)?province={value}(&|$)"))
+    expect(page.locator("#province")).to_be_focused()
+    expect(page.locator("#province")).to_have_value(value)
+    cards = page.locator("main .product-card")
+    expect(cards.first).to_be_visible()
+    assert cards.count() == min(count, 24)
+    for index in range(cards.count()):
+        expect(cards.nth(index).locator(".product-card-origin")).to_contain_text(names[0])
+    assert_accessible(page)
+    assert_fits_the_screen(page)
