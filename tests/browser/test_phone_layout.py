@@ -84,6 +84,10 @@ def test_every_tap_target_in_the_header_is_44_px_tall(new_context, login_states,
     expect(links.first).to_be_visible()
     assert links.count() >= 5
     assert too_small() == []
+    # The open menu is the links (two to a row) and the language button, with no empty space under them.
+    menu, listed = (page.locator(selector).bounding_box() for selector in ("header #site-menu", "header #site-menu ul"))
+    assert menu["height"] <= listed["height"] + TAP_TARGET + 16, (menu, listed)
+    assert listed["height"] <= (links.count() + 1) / 2 * (TAP_TARGET + 8)
     assert_accessible(page)
     assert_fits_the_screen(page)
 
