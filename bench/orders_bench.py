@@ -37,6 +37,7 @@ import multiprocessing
 import os
 import random
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -61,6 +62,9 @@ class OrdersApiMissing(RuntimeError):
     """The server does not serve POST /api/v1/orders (run with --service)."""
 
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,6 +79,10 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=2026, help="seed of the checkouts (default 2026)")
     parser.add_argument("--service", action="store_true",
                         help="call orders.services.place_orders in worker processes instead of HTTP")
+    parser.add_argument("--redis", metavar="URL", nargs="?", const=DEFAULT_REDIS_URL,
+                        help="as production runs: side effects go through RQ on this Redis (a queue of the run's "
+                             f"own; default {DEFAULT_REDIS_URL}) and one `flask jobs worker` works it beside "
+                             "gunicorn, instead of being delivered in the web process after each commit")
     database = parser.add_mutually_exclusive_group()
     database.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL") or load.DEFAULT_PG_URL,
                           help="PostgreSQL server database to work in (env BENCH_PG_URL); a schema of its own "
@@ -87,6 +95,8 @@ def parse_args(argv=None):
     for name in ("users", "workers", "products"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.redis and args.service:
+        parser.error("--redis applies to the HTTP run only")
     if args.seconds <= 0 or args.warmup < 0 or args.think < 0:
         parser.error("--seconds must be positive, --warmup and --think not negative")
     return args
@@ -211,12 +221,36 @@ def http_sender(port, secret):
     return send
 
 
+def _start_job_worker(env, store):
+    """One `flask jobs worker` on the run's own queue, as production runs beside gunicorn (docs/deploy.md)."""
+    out = open(store.state / "jobs-worker.log", "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker"], cwd=load.ROOT, env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _jobs_waiting(env):
+    """Jobs still queued when the buyers stop: how far the worker lags behind the web processes."""
+    import redis
+
+    return redis.Redis.from_url(env["REDIS_URL"]).llen(f"rq:queue:{env['JOBS_QUEUE']}")
+
+
+def _stop(process):
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_http(args, env, store, data, log):
     """gunicorn with WORKERS workers; the buyers are threads of this process. Returns (samples, the end of the
     measured window, server info). Raises OrdersApiMissing when the server has no POST /api/v1/orders."""
     server = load.Server(env, args.workers, store.state / "gunicorn.log")
     server.start()
     log(f"gunicorn with {args.workers} workers on 127.0.0.1:{server.port}")
+    worker = _start_job_worker(env, store) if env.get("REDIS_URL") else None
     try:
         # An empty body is refused (422) by the route, and creates nothing; without the route: 404 or 405.
         status, _answer = load.one_request(server.port, "POST", PATH, {
@@ -243,8 +277,12 @@ def run_http(args, env, store, data, log):
         if server.process.poll() is not None:
             raise RuntimeError("gunicorn died during the run:\n" + server.log_tail())
         info = {"workers": args.workers, "worker_boots": server.workers(), "worker_rss_mb": server.worker_rss_mb()}
+        if worker is not None:
+            info["jobs_waiting_at_end"] = _jobs_waiting(env)
     finally:
         server.stop()
+        if worker is not None:
+            _stop(worker)
     return [s for mine in samples for s in mine], end_at, info
 
 
@@ -388,7 +426,7 @@ def benchmark(args, log):
         "benchmark": "orders", "version": 1,
         "params": {"mode": "service" if args.service else "http", "database": "sqlite" if args.sqlite else "postgresql",
                    "users": args.users, "seconds": args.seconds, "warmup": args.warmup, "think": args.think,
-                   "workers": args.workers,
+                   "workers": args.workers, "side_effects": "rq" if args.redis else "in-process",
                    "products": args.products, "seed": args.seed},
         "machine": common.machine(),
         "revision": common.revision(["marketplace", "templates"], "app_modified"),
@@ -411,7 +449,9 @@ def benchmark(args, log):
                       "MAIL_BACKEND": "locmem", "LOG_LEVEL": "WARNING"}
             samples, end_at, report["server"] = run_service(args, config, data)
         else:
-            samples, end_at, report["server"] = run_http(args, load.server_environment(store), store, data, log)
+            extra = {"REDIS_URL": args.redis, "JOBS_QUEUE": f"bench-{store.schema or 'sqlite'}"} if args.redis else {}
+            samples, end_at, report["server"] = run_http(args, load.server_environment(store, extra), store, data,
+                                                         log)
         report["results"] = summarise(samples, args.seconds, end_at)
         report["check"] = capacity_check(app)
     finally:
@@ -438,8 +478,11 @@ def _how(p, server):
     how = (f"`place_orders` in {server['workers']} processes (--service)" if p["mode"] == "service"
            else f"`POST {PATH}`, gunicorn with {server['workers']} sync workers")
     think = f"{p['think']:g} s of think time" if p["think"] else "without think time"
+    effects = ("side effects through RQ (one `flask jobs worker`, "
+               f"{server.get('jobs_waiting_at_end', 0)} jobs still queued at the end)"
+               if p.get("side_effects") == "rq" else "side effects delivered in-process after each commit")
     return (f"{p['users']} buyers {think}, {p['seconds']:g} s measured after {p['warmup']:g} s of"
-            f" warm-up, {how}, {p['database']}")
+            f" warm-up, {how}, {p['database']}, {effects}")
 
 
 def render(report):

@@ -267,5 +267,7 @@ def _init_side_effects():
     # Outbox rows are dispatched after the commit that wrote them; the handlers register on import.
     from marketplace import notifications  # noqa: F401
     from marketplace.jobs import outbox
+    from marketplace.orders import agreement_totals
 
     outbox.install()
+    agreement_totals.install()

@@ -37,6 +37,7 @@ SKIPPED_ENDPOINTS = {"static", "bootstrap.static"}  # files, no access decision 
 
 LOGIN = "→ /login"  # 302 to the login page, which names the page asked for in ?next=
 HOME = "→ /"  # 302 to the home page
+MY_HOME = "→ /home"  # 302 to the signed-in person's own home (main.my_home)
 
 
 def everyone(status):
@@ -60,7 +61,9 @@ ACCESS = {
     "main.health": everyone(200),
     "main.set_language": everyone(HOME),
     "main.hide_demo_banner": everyone(HOME),  # only sets a cookie in the browser that asks
-    "accounts.login": {"anonymous": 200, "cooperative": HOME, "enterprise": HOME, "alliance": HOME},
+    "accounts.login": {"anonymous": 200, "cooperative": MY_HOME, "enterprise": MY_HOME, "alliance": MY_HOME},
+    # each role's own home: the work waiting for its organisation (read through each domain's services)
+    "main.my_home": signed_in(200),
     "accounts.unlock_login": everyone(404),  # an unknown unlock link
     "accounts.logout": everyone(HOME),
     "accounts.register_start": everyone(200),

@@ -22,6 +22,7 @@ class Permission(enum.StrEnum):
     MANAGE_PRODUCTS = "manage_products"  # any member of the cooperative: drafts, photos, certificates
     CURATE_CATALOG = "curate_catalog"  # alliance: verify or revoke OCOP certificates, import registries
     FOLLOW_UP_AGREEMENTS = "follow_up_agreements"  # alliance: every MoU's progress, the needs-attention list
+    SEE_CONTACTS = "see_contacts"  # any verified organisation: a cooperative's representative, phone, email, address
 
 
 _TRADING = {
@@ -82,6 +83,10 @@ def require(user, permission, organisation=None):
     if permission in (Permission.REVIEW_ORGANISATIONS, Permission.CURATE_CATALOG, Permission.FOLLOW_UP_AGREEMENTS):
         if not is_alliance_staff(user):
             raise Forbidden(_l("Only cooperative alliance staff can do this."), code="alliance_only")
+        return
+    if permission == Permission.SEE_CONTACTS:
+        if own.status != OrganisationStatus.VERIFIED:
+            raise Forbidden(_NOT_VERIFIED_MESSAGES[own.status], code="organisation_not_verified")
         return
     if permission in _TRADING:
         if target.id != own.id:

@@ -51,7 +51,7 @@ def link_unusable(error):
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_IP"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return redirect(url_for("main.my_home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         client = throttle.client_of(request)
@@ -60,7 +60,7 @@ def login():
         except DomainError as error:
             return _login_refused(error, "accounts/login.html", form=form)
         _open_session(user)
-        return throttle.trust_browser(redirect(safe_next_url(form.next.data)), client, user)
+        return throttle.trust_browser(redirect(safe_next_url(form.next.data, "main.my_home")), client, user)
     return render_template("accounts/login.html", form=form)
 
 
@@ -90,7 +90,7 @@ def unlock_login(token):
         _open_session(user)
         flash(_("You are logged in. This browser can log in to your account from now on, even while "
                 "someone keeps trying passwords elsewhere."), "success")
-        return throttle.trust_browser(redirect(url_for("main.home")), client, user)
+        return throttle.trust_browser(redirect(url_for("main.my_home")), client, user)
     return render_template("accounts/unlock_login.html", form=form, email=user.email)
 
 

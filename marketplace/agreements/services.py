@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace import notifications, textinput
@@ -78,6 +79,15 @@ def get_agreement(actor, agreement_id):
     return agreement
 
 
+def serialise_writers(agreement_id):
+    """Make the caller's transaction the only one writing around this agreement until it commits: a no-op UPDATE
+    of its row as the transaction's first write. PostgreSQL holds the row lock to the commit (a second writer
+    waits, then reads what the first committed); SQLite takes its database write lock. For rules of the form
+    "check what exists, then add" kept by other modules (a nudge at most once an hour)."""
+    db.session.execute(sa.update(Agreement).where(Agreement.id == agreement_id).values(id=Agreement.id)
+                       .execution_options(synchronize_session=False))
+
+
 def _may_see(actor, agreement):
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return False
@@ -106,6 +116,50 @@ def list_agreements(actor, state=None, event_id=None, organisation_id=None, page
                                            Agreement.witness_id == organisation_id))
     statement = statement.order_by(Agreement.created_at.desc(), Agreement.id.desc())
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+@dataclass
+class HomeAgreements:
+    """What an organisation's home lists of its MoUs: those waiting for its step, and those in force."""
+
+    to_act: list  # [Agreement] its turn to answer, its signature awaited, a void to confirm, its drafts to send
+    to_act_total: int
+    in_force: list  # [Agreement] signed, end date not passed
+    in_force_total: int
+
+
+def for_home(actor, on=None, limit=5):
+    """The actor's organisation's MoUs (and addenda) waiting for its step and those in force, at most `limit`
+    of each, oldest wait / nearest end first (four queries: two counts, two lists with parties and signatures
+    loaded). Only its own: a party's or, for a draft, its initiator's."""
+    own = actor.organisation_id
+    on = on or today()
+    party = sa.or_(Agreement.buyer_id == own, Agreement.seller_id == own, Agreement.witness_id == own)
+    signed_by_own = sa.select(Signature.id).where(Signature.agreement_id == Agreement.id,
+                                                  Signature.organisation_id == own).exists()
+    to_act = sa.or_(
+        sa.and_(Agreement.state == AgreementState.DRAFT, Agreement.initiator_id == own),
+        sa.and_(Agreement.state.in_([AgreementState.SENT, AgreementState.NEGOTIATING]), Agreement.turn_id == own),
+        sa.and_(Agreement.state.in_(SIGNING_STATES), party, ~signed_by_own),
+        sa.and_(Agreement.state == AgreementState.SIGNED, party, Agreement.void_requested_by_id.is_not(None),
+                Agreement.void_requested_by_id != own),
+    )
+    in_force = sa.and_(party, Agreement.state == AgreementState.SIGNED, Agreement.end_date >= on)
+    loads = (selectinload(Agreement.buyer), selectinload(Agreement.seller),
+             selectinload(Agreement.witness), selectinload(Agreement.signatures))
+
+    def count(condition):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Agreement).where(condition)) or 0
+
+    def rows(condition, order, total):
+        if not total:
+            return []
+        return db.session.scalars(sa.select(Agreement).where(condition).options(*loads)
+                                  .order_by(*order, Agreement.id).limit(limit)).all()
+
+    acting, current = count(to_act), count(in_force)
+    return HomeAgreements(rows(to_act, (Agreement.state_changed_at,), acting), acting,
+                          rows(in_force, (Agreement.end_date,), current), current)
 
 
 def public_record(reference):

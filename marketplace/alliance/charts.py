@@ -8,7 +8,8 @@ colours the chart by pygal's class names. No JavaScript (`js=[]`). The SVG gets 
 written again with the standard library's XML tools, which escape every text (labels are user data such as a
 conference's name), and is the only chart markup the templates output unescaped (tests/test_security.py).
 """
-import itertools
+import functools
+import hashlib
 import sys
 import xml.etree.ElementTree as ET
 
@@ -18,7 +19,7 @@ SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG)
 ET.register_namespace("xlink", XLINK)
-_ids = itertools.count(1)
+RENDERED_CHARTS = 128  # charts kept rendered per process, by their inputs: the dashboard's nine are drawn once
 
 
 FONT_SIZE = 12  # px; static/css/charts.css sets the same (pygal lays labels out from its style's sizes)
@@ -31,7 +32,24 @@ def bar_chart(title, description, labels, series, *, horizontal=True, width=520,
     LABEL_CHARACTERS); `series`: [(name, [value per label])], one colour each (a legend only when there are
     several). `description` is read by screen readers (the figures in words). `whole_numbers`: counts, so the
     value axis has whole-number ticks only. Height grows with the number of bars so labels stay readable on a
-    phone."""
+    phone. The same inputs give the same markup, drawn once per process (an LRU of RENDERED_CHARTS)."""
+    series = tuple((_xml_text(name), tuple(values)) for name, values in series)
+    return _rendered(_xml_text(title), _xml_text(description), tuple(_xml_text(label) for label in labels), series,
+                     horizontal, width, height, whole_numbers, value_formatter)
+
+
+# Characters XML 1.0 cannot hold (C0 controls but tab and newline, and U+FFFE/U+FFFF): a conference named with one
+# pasted from a spreadsheet would otherwise make the SVG unparsable (a 500 on the dashboard).
+_NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+
+
+def _xml_text(value):
+    """The text of a label, title or description with the characters XML cannot hold removed."""
+    return str(value).translate(_NOT_XML)
+
+
+@functools.lru_cache(maxsize=RENDERED_CHARTS)
+def _rendered(title, description, labels, series, horizontal, width, height, whole_numbers, value_formatter):
     pygal = _pygal()
     from pygal.style import Style
 
@@ -50,14 +68,14 @@ def bar_chart(title, description, labels, series, *, horizontal=True, width=520,
                         truncate_label=-1, truncate_legend=40, margin=10, spacing=10,
                         x_label_rotation=0 if horizontal or len(labels) <= 6 else 45,
                         no_data_text="—", value_formatter=value_formatter or _group, **options)
-    labels = [_cut(str(label)) for label in labels]
+    labels = [_cut(label) for label in labels]
     series = [(name, list(values)) for name, values in series]
     if horizontal:  # pygal draws the first category at the bottom: read top-down, as the table beside it
         labels = labels[::-1]
         series = [(name, values[::-1]) for name, values in series]
     chart.x_labels = labels
     for name, values in series:
-        chart.add(str(name), values)
+        chart.add(name, values)
     return _clean(chart.render(is_unicode=True), title, description)
 
 
@@ -91,7 +109,8 @@ def _clean(svg, title, description):
     for element in root.iter():
         element.attrib.pop("style", None)
         element.attrib.pop("id", None)  # pygal's ids repeat from one chart to the next on a page
-    chart_id = f"chart-{next(_ids)}"
+    # An id from the chart's own content: unique between the different charts of a page, stable across calls.
+    chart_id = "chart-" + hashlib.sha1("\0".join((title, description, svg)).encode()).hexdigest()[:12]
     root.set("id", chart_id)
     root.set("role", "img")
     root.set("aria-labelledby", f"{chart_id}-title {chart_id}-desc")

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from marketplace.agreements import services as agreement_services
 from marketplace.agreements.models import FINAL_STATES, AgreementState, PartyRole
 from marketplace.alliance import followup_common as common
 from marketplace.alliance import followup_events as events
@@ -67,6 +68,7 @@ def nudge(actor, agreement_id, target, message):
     if errors:
         raise ValidationFailed.for_fields(errors)
     organisations = [common.party_of(agreement, role) for role in roles]
+    agreement_services.serialise_writers(agreement.id)  # two staff nudging at once: the second sees the first
     now = utcnow()
     for organisation in organisations:
         last = _last_nudge(agreement, organisation)

@@ -1,8 +1,9 @@
 """Alliance follow-up, the tracking core: is each signed MoU being carried out?
 
 Nobody types progress by hand: for every signed MoU and each line of its terms in force, the committed quantity
-and value (per period and over the term) are set against what was ordered, delivered and paid under it, read as
-SQL aggregates through `orders.queries` (never the orders' tables from here) and the MoU's terms through
+and value (per period and over the term) are set against what was ordered, delivered and paid under it, read from
+the totals the orders' services keep per MoU and product (`orders.agreement_totals`, through `orders.queries`;
+never the orders' tables from here) and the MoU's terms through
 `agreements.queries`. A status (TrackingStatus) follows from the elapsed share of the term and the ordered share
 of the committed value; `needs_attention` sorts MoUs by urgency from a list of reason providers that other
 follow-up features extend (`reason_provider`); `follow_up` is the daily command's use case.
@@ -108,24 +109,37 @@ class Progress:
     status: TrackingStatus
     time_elapsed_ratio: float
     last_order_at: datetime | None
-    lines: list = field(default_factory=list)
+    lines: list = field(default_factory=list)  # not changed once the totals below are read
     last_order_on: date | None = None  # the day of last_order_at in Vietnam (set by progress_map)
+    _totals: tuple | None = None  # (committed, ordered, delivered, paid) ₫ of the lines, added up once
+
+    def _sums(self):
+        # Reports read each total of ~2,000 MoUs several times: the lines are added up once.
+        if self._totals is None:
+            committed = ordered = delivered = paid = 0
+            for line in self.lines:
+                committed += line.committed_value_vnd
+                ordered += line.ordered_vnd
+                delivered += line.delivered_qty * line.unit_price_vnd
+                paid += line.paid_vnd
+            self._totals = (committed, ordered, delivered, paid)
+        return self._totals
 
     @property
     def committed_value_vnd(self):
-        return sum(line.committed_value_vnd for line in self.lines)
+        return self._sums()[0]
 
     @property
     def ordered_vnd(self):
-        return sum(line.ordered_vnd for line in self.lines)
+        return self._sums()[1]
 
     @property
     def delivered_value_vnd(self):
-        return sum(line.delivered_qty * line.unit_price_vnd for line in self.lines)
+        return self._sums()[2]
 
     @property
     def paid_vnd(self):
-        return sum(line.paid_vnd for line in self.lines)
+        return self._sums()[3]
 
     @property
     def volume_ratio(self):
@@ -214,16 +228,16 @@ def status_of(progress_figures, config=None):
 
 def progress_map(agreement_ids=None, on=None):
     """{MoU id: Progress} of every signed MoU (or of those among `agreement_ids`) on the day `on` (today).
-    Four queries whatever the number of MoUs and orders: the MoUs, their lines in force, the order totals per
-    (MoU, product) and the last order per MoU, all grouped in SQL."""
+    Five queries whatever the number of MoUs and orders: the MoUs, their lines in force (two), and the order
+    totals per (MoU, product) and last order per MoU that the orders' services keep (`orders.agreement_totals`)."""
     on = on or today()
     agreements = agreement_queries.tracked_agreements(agreement_ids)
     if not agreements:
         return {}
     ids = list(agreements) if agreement_ids is not None else None
     committed = agreement_queries.committed_lines(ids)
-    totals = {(t.agreement_id, t.product_id): t for t in order_queries.totals_under_agreements(ids)}
-    last_orders = order_queries.last_order_under_agreements(ids)
+    totals = {(t.agreement_id, t.product_id): t for t in order_queries.kept_totals(ids)}
+    last_orders = order_queries.kept_last_orders(ids)
     config = current_app.config
     zone = _zone(config["BABEL_DEFAULT_TIMEZONE"])
     result = {}
@@ -434,6 +448,29 @@ def needs_attention(actor, status=None, page=1, per_page=20, on=None):
     shown = items[start:start + per_page]
     return Page(items=shown, total=len(items), page=page, per_page=per_page,
                 agreements=_agreements([item.agreement_id for item in shown]))
+
+
+@dataclass
+class Summary:
+    """The follow-up at a glance, for the alliance's home: the most urgent MoUs and the signed MoUs by status."""
+
+    attention: Page  # the first items of the needs-attention list (the same list as the follow-up page)
+    by_status: dict  # TrackingStatus → number of signed MoUs
+
+
+def summary(actor, limit=5, on=None):
+    """The needs-attention list's first `limit` items (attention_items, not recomputed elsewhere) and the count
+    of signed MoUs per tracking status, from one progress_map. Raises Forbidden for anyone but alliance staff."""
+    require(actor, Permission.FOLLOW_UP_AGREEMENTS)
+    on = on or today()
+    progress = progress_map(on=on)
+    items = attention_items(on, progress=progress)
+    shown = items[:limit]
+    by_status = dict.fromkeys(TrackingStatus, 0)
+    for figures in progress.values():
+        by_status[figures.status] += 1
+    return Summary(Page(items=shown, total=len(items), page=1, per_page=limit,
+                        agreements=_agreements([item.agreement_id for item in shown])), by_status)
 
 
 # ---------------------------------------------------------------- the daily follow-up

@@ -9,10 +9,12 @@ import segno
 from babel.dates import get_month_names
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import format_decimal, get_locale
+from flask_login import current_user
 
 from marketplace import notifications
+from marketplace.accounts.authz import Permission, can
 from marketplace.accounts.models import CooperativeType
-from marketplace.catalog import images, queries
+from marketplace.catalog import images, queries, services
 from marketplace.catalog.models import Category, Certification
 from marketplace.catalog.services import today
 from marketplace.catalog.views import blueprint
@@ -130,7 +132,9 @@ def cooperative(cooperative_id):
     query = queries.CatalogQuery(cooperative=cooperative.id,
                                  page=whole_number_arg(request.args, "page", MAX_PAGE, default=1))
     return render_template("catalog/public/cooperative.html", cooperative=cooperative,
-                           pagination=queries.public_products(query))
+                           pagination=queries.public_products(query),
+                           contact=services.cooperative_contact(current_user, cooperative),
+                           may_ask=can(current_user, Permission.PLACE_ORDERS))
 
 
 # ---------------------------------------------------------------- photos

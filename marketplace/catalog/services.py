@@ -6,7 +6,7 @@ views, the JSON API, the import and the CLI all come through here, so each rule 
 import calendar
 import re
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from marketplace import geo, notifications, textinput
 from marketplace.accounts import events as organisation_events
-from marketplace.accounts.authz import Permission, require
+from marketplace.accounts.authz import Permission, can, require
 from marketplace.accounts.models import Organisation, OrganisationKind, OrganisationStatus
 from marketplace.catalog import events, images
 from marketplace.catalog.models import (
@@ -382,6 +382,60 @@ def own_products(actor, status=None, page=1, per_page=20):
         selectinload(Product.tiers), selectinload(Product.images), selectinload(Product.certificates),
         selectinload(Product.certification_rows))
     return db.paginate(statement, page=max(page, 1), per_page=per_page, error_out=False)
+
+
+@dataclass(frozen=True)
+class Contact:
+    representative: str
+    phone: str
+    email: str
+    address: str  # street, commune, province: the parts the cooperative gave
+
+
+def cooperative_contact(viewer, cooperative):
+    """How to reach a cooperative (representative, phone, email, address), for members of verified organisations
+    only: None for visitors and for organisations not verified (yet), so scrapers and unchecked registrations do
+    not harvest the cooperatives' phones and emails."""
+    if not can(viewer, Permission.SEE_CONTACTS):
+        return None
+    parts = (cooperative.street_address, cooperative.commune_name, cooperative.province_name)
+    return Contact(cooperative.representative, cooperative.phone, cooperative.email,
+                   ", ".join(part for part in parts if part))
+
+
+EXPIRY_WARNING_DAYS = 90  # a cooperative's home lists its OCOP certificates expiring within this many days
+
+
+@dataclass
+class HomeCatalog:
+    """What a cooperative's home lists of its products."""
+
+    unpublished: list  # [(Product, [why it is not in the catalogue, or what buyers miss])]
+    unpublished_total: int
+    expiring: list  # [OcopCertificate] verified, expiring within EXPIRY_WARNING_DAYS (or already past), soonest first
+
+
+def for_home(actor, on=None, limit=5):
+    """The actor's cooperative's products that are not in the catalogue (drafts and hidden ones), each with what
+    blocks its publication (Product.missing_for_publication) or, when nothing does, what buyers look for and it
+    lacks, and its certificates expiring soon. Raises Forbidden for an organisation that is not a cooperative.
+    Four queries, whatever the number of products (photos and certificates loaded with the rows)."""
+    require(actor, Permission.MANAGE_PRODUCTS)
+    on = on or today()
+    own = actor.organisation_id
+    hidden = db.and_(Product.cooperative_id == own, Product.status != ProductStatus.PUBLISHED)
+    total = db.session.scalar(db.select(db.func.count()).select_from(Product).where(hidden)) or 0
+    products = db.session.scalars(
+        db.select(Product).where(hidden).options(selectinload(Product.images), selectinload(Product.certificates))
+        .order_by(Product.updated_at.desc(), Product.id.desc()).limit(limit)).all() if total else []
+    unpublished = [(p, p.missing_for_publication() or p.recommendations(on)) for p in products]
+    expiring = db.session.scalars(
+        db.select(OcopCertificate).join(Product, Product.id == OcopCertificate.product_id)
+        .where(Product.cooperative_id == own, OcopCertificate.status == CertificateStatus.VERIFIED,
+               OcopCertificate.expires_on <= on + timedelta(days=EXPIRY_WARNING_DAYS))
+        .options(selectinload(OcopCertificate.product))
+        .order_by(OcopCertificate.expires_on, OcopCertificate.id).limit(limit)).all()
+    return HomeCatalog(unpublished, total, expiring)
 
 
 def product_events(actor, product):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from marketplace import notifications
 from marketplace.accounts.authz import Permission, require
@@ -102,6 +103,19 @@ def inbox(actor, page=1, per_page=20):
     statement = (sa.select(Inquiry).where(sa.or_(Inquiry.buyer_id == own, Inquiry.seller_id == own))
                  .order_by(Inquiry.last_message_at.desc(), Inquiry.id.desc()))
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+def awaiting_answer(actor, limit=5):
+    """(count, [Inquiry]) of the actor's organisation's threads whose last message came from the other side,
+    oldest wait first, at most `limit` listed (two queries; both parties loaded with the rows)."""
+    own = actor.organisation_id
+    condition = sa.and_(sa.or_(Inquiry.buyer_id == own, Inquiry.seller_id == own),
+                        Inquiry.last_author_id.is_not(None), Inquiry.last_author_id != own)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Inquiry).where(condition)) or 0
+    rows = db.session.scalars(sa.select(Inquiry).where(condition)
+                              .options(joinedload(Inquiry.buyer), joinedload(Inquiry.seller))
+                              .order_by(Inquiry.last_message_at, Inquiry.id).limit(limit)).all() if count else []
+    return count, rows
 
 
 def public_product(product_id):

@@ -1,12 +1,13 @@
-"""Public pages: home, language switch, hiding the demo banner, health."""
+"""Public pages: home, language switch, hiding the demo banner, health; and each role's own home (/home), where
+login lands."""
 from flask import Blueprint, current_app, redirect, render_template, request, session
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from marketplace import health as health_checks
 from marketplace.accounts import services as accounts
 from marketplace.catalog import queries
 from marketplace.extensions import talisman
-from marketplace.main import demo_banner
+from marketplace.main import demo_banner, homes
 from marketplace.safety import safe_next_url
 
 blueprint = Blueprint("main", __name__)
@@ -18,6 +19,14 @@ LATEST_PRODUCTS = 6  # the "latest products" strip of the home page
 def home():
     latest = queries.public_products(queries.CatalogQuery(per_page=LATEST_PRODUCTS)).items
     return render_template("home.html", latest_products=latest)
+
+
+@blueprint.get("/home")
+@login_required
+def my_home():
+    """The logged-in user's home: the work waiting for its organisation, by role (homes.py)."""
+    home = homes.home_for(current_user)
+    return render_template(f"homes/{home.kind.value}.html", home=home, **home.parts)
 
 
 @blueprint.post("/language")

@@ -100,19 +100,20 @@ def _insert(dialect):
 def reserve(product_id, key, quantity, capacity):
     """Hold `quantity` of the period `key` if the capacity allows it; True when held, False when short.
 
-    Runs inside the caller's unit of work: the row stays locked until its commit.
+    One statement: insert the period's row holding `quantity`, or, when it exists, add `quantity` where the sum
+    stays within the capacity (PostgreSQL's ON CONFLICT DO UPDATE is atomic and evaluates the condition on the
+    latest row version, after any concurrent writer's lock). Runs inside the caller's unit of work: the row
+    stays locked until its commit.
     """
-    dialect = db.session.get_bind().dialect.name
-    db.session.execute(_insert(dialect)(CapacityUsage)
-                       .values(product_id=product_id, period_key=key, reserved_qty=0)
-                       .on_conflict_do_nothing(index_elements=["product_id", "period_key"]))
-    held = db.session.execute(
-        sa.update(CapacityUsage)
-        .where(CapacityUsage.product_id == product_id, CapacityUsage.period_key == key,
-               CapacityUsage.reserved_qty + quantity <= capacity)
-        .values(reserved_qty=CapacityUsage.reserved_qty + quantity)
-        .execution_options(synchronize_session=False))
-    return held.rowcount == 1
+    if quantity > capacity:
+        return False
+    statement = _insert(db.session.get_bind().dialect.name)(CapacityUsage).values(
+        product_id=product_id, period_key=key, reserved_qty=quantity)
+    total = CapacityUsage.reserved_qty + statement.excluded.reserved_qty
+    held = db.session.execute(statement.on_conflict_do_update(
+        index_elements=["product_id", "period_key"], set_={"reserved_qty": total}, where=total <= capacity)
+        .returning(CapacityUsage.id))
+    return held.first() is not None  # no row when the condition refused the update (rowcount says -1 here)
 
 
 def release(product_id, key, quantity):

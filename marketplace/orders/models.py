@@ -289,3 +289,29 @@ class IdempotentRequest(db.Model):
     status_code: Mapped[int]
     body: Mapped[dict] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AgreementOrderSummary(db.Model):
+    """Per MoU, what its counted orders add up to, kept by `orders.agreement_totals` in the transaction of every
+    change to an order under it (the alliance's follow-up reads it instead of aggregating every order). Its row
+    is also the lock that serialises two transactions refreshing the same MoU's totals."""
+
+    __tablename__ = "agreement_order_summary"
+
+    agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreement.id", ondelete="CASCADE"), primary_key=True)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # latest counted order under the MoU
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AgreementProductTotals(db.Model):
+    """What was ordered, delivered and paid of one product under one MoU (counted orders only: not rejected or
+    cancelled), as `orders.queries.totals_under_agreements` computes it; kept by `orders.agreement_totals`."""
+
+    __tablename__ = "agreement_product_totals"
+
+    agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreement.id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), primary_key=True)
+    ordered_qty: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    delivered_qty: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    ordered_vnd: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    paid_vnd: Mapped[int] = mapped_column(sa.BigInteger, default=0)

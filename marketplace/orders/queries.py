@@ -10,7 +10,13 @@ from marketplace.agreements import queries as agreement_queries
 from marketplace.agreements.models import Agreement
 from marketplace.catalog.models import UNIT_NAMES_VI, Unit
 from marketplace.extensions import db
-from marketplace.orders.models import Order, OrderLine, OrderStatus
+from marketplace.orders.models import (
+    AgreementOrderSummary,
+    AgreementProductTotals,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
 
 
 def _own_orders(organisation_id):
@@ -97,9 +103,10 @@ def _paid_share():
                       sa.BigInteger))
 
 
-def totals_under_agreements(agreement_ids=None):
+def totals_under_agreements(agreement_ids=None, session=None):
     """[LineTotals] per (MoU, product) of the counted orders placed under these MoUs (every MoU when None): one
-    GROUP BY query. Ordered: quantities of the counted orders; delivered: quantities received on delivered or
+    GROUP BY query over the orders (`agreement_totals` keeps its result; pages read `kept_totals`). Ordered:
+    quantities of the counted orders; delivered: quantities received on delivered or
     completed orders; paid: what each order received (Order.paid_vnd, kept by payments) shared between its
     lines pro rata."""
     def total(expression):
@@ -115,16 +122,37 @@ def totals_under_agreements(agreement_ids=None):
                  .group_by(Order.agreement_id, OrderLine.product_id))
     if agreement_ids is not None:
         statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
-    return [LineTotals._make(row) for row in db.session.execute(statement)]
+    return [LineTotals._make(row) for row in (session or db.session).execute(statement)]
 
 
-def last_order_under_agreements(agreement_ids=None):
-    """{MoU id: when the latest counted order under it was placed} (one GROUP BY query)."""
+def last_order_under_agreements(agreement_ids=None, session=None):
+    """{MoU id: when the latest counted order under it was placed} (one GROUP BY query over the orders)."""
     statement = (sa.select(Order.agreement_id, sa.func.max(Order.placed_at))
                  .where(Order.agreement_id.is_not(None), Order.status.in_(COUNTED))
                  .group_by(Order.agreement_id))
     if agreement_ids is not None:
         statement = statement.where(Order.agreement_id.in_(list(agreement_ids)))
+    return {agreement_id: placed_at for agreement_id, placed_at in (session or db.session).execute(statement)}
+
+
+def kept_totals(agreement_ids=None):
+    """[LineTotals] per (MoU, product), as totals_under_agreements computes them, read from the rows that
+    `agreement_totals` keeps with every change to an order (one query, no aggregation)."""
+    statement = sa.select(AgreementProductTotals.agreement_id, AgreementProductTotals.product_id,
+                          AgreementProductTotals.ordered_qty, AgreementProductTotals.delivered_qty,
+                          AgreementProductTotals.ordered_vnd, AgreementProductTotals.paid_vnd)
+    if agreement_ids is not None:
+        statement = statement.where(AgreementProductTotals.agreement_id.in_(list(agreement_ids)))
+    return [LineTotals._make(row) for row in db.session.execute(statement)]
+
+
+def kept_last_orders(agreement_ids=None):
+    """{MoU id: when the latest counted order under it was placed}, as last_order_under_agreements computes it,
+    read from the rows `agreement_totals` keeps (one query)."""
+    statement = sa.select(AgreementOrderSummary.agreement_id, AgreementOrderSummary.last_order_at).where(
+        AgreementOrderSummary.last_order_at.is_not(None))
+    if agreement_ids is not None:
+        statement = statement.where(AgreementOrderSummary.agreement_id.in_(list(agreement_ids)))
     return {agreement_id: placed_at for agreement_id, placed_at in db.session.execute(statement)}
 
 

@@ -20,9 +20,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace import geo, notifications, textinput
 from marketplace.accounts.authz import Permission, require
+from marketplace.accounts.models import Organisation
 from marketplace.agreements import queries as agreement_queries
 from marketplace.catalog.models import UNIT_NAMES_VI, Product
 from marketplace.catalog.services import today
@@ -105,6 +108,44 @@ def list_orders(actor, filters=None, page=1, per_page=20):
         statement = statement.where(Order.placed_at < _day_start(filters.placed_to + timedelta(days=1)))
     statement = statement.order_by(Order.placed_at.desc(), Order.id.desc())
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+# What waits for a side of an order, by step: (the side, the statuses, an extra condition or None).
+HOME_STEPS = {
+    "to_confirm": ("cooperative", (OrderStatus.PLACED,), None),
+    "to_ship": ("cooperative", (OrderStatus.PAID,), None),
+    "to_pay": ("buyer", (OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYMENT, OrderStatus.SHIPPED,
+                         OrderStatus.DELIVERED), Order.total_vnd > Order.paid_vnd),
+    "to_receive": ("buyer", (OrderStatus.SHIPPED,), None),
+}
+
+
+@dataclass
+class HomeStep:
+    total: int
+    orders: list  # the first `limit`, oldest first
+
+
+def for_home(actor, limit=5):
+    """{step: HomeStep} of the actor's organisation's orders waiting for its step (HOME_STEPS): a cooperative's
+    orders to confirm and to ship, a buyer's payments due and deliveries to receive. One query counts every step,
+    then one per step that has orders lists its first `limit` with both parties loaded. Only its own orders."""
+    own = actor.organisation_id
+    conditions = {}
+    for step, (side, statuses, extra) in HOME_STEPS.items():
+        column = Order.cooperative_id if side == "cooperative" else Order.buyer_id
+        condition = sa.and_(column == own, Order.status.in_(statuses))
+        conditions[step] = condition if extra is None else sa.and_(condition, extra)
+    counts = db.session.execute(sa.select(*(
+        sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0) for condition in conditions.values()))
+        .where(sa.or_(Order.buyer_id == own, Order.cooperative_id == own))).one()
+    steps = {}
+    for (step, condition), total in zip(conditions.items(), counts, strict=True):
+        orders = db.session.scalars(
+            sa.select(Order).where(condition).options(selectinload(Order.buyer), selectinload(Order.cooperative))
+            .order_by(Order.placed_at, Order.id).limit(limit)).all() if total else []
+        steps[step] = HomeStep(int(total), orders)
+    return steps
 
 
 def _day_start(day):
@@ -224,7 +265,10 @@ def place_orders(actor, request, from_cart=False):
     by_cooperative = {}
     for product, quantity in checked.lines:
         by_cooperative.setdefault(product.cooperative_id, []).append((product, quantity))
-    orders = [_new_order(actor, lines, checked, checkout_id) for _id, lines in sorted(by_cooperative.items())]
+    terms = _payment_terms(by_cooperative)
+    orders = [_new_order(actor, lines, checked, checkout_id, terms[cooperative_id])
+              for cooperative_id, lines in sorted(by_cooperative.items())]
+    _number(orders)
     for order in orders:
         _record(order, OrderEventKind.PLACED, actor)
         _notify(order, order.cooperative, _l("New order %(reference)s", reference=order.reference),
@@ -273,11 +317,11 @@ def _check_lines(raw_lines, errors):
     if len(raw_lines) > MAX_LINES:
         errors["lines"] = _l("An order holds at most %(max)s products.", max=MAX_LINES)
         return [], []
+    raw_lines = [raw if isinstance(raw, dict) else {} for raw in raw_lines]
+    candidates = _public_products(raw.get("product_id") for raw in raw_lines)
     lines, seen, products = [], set(), []
     for index, raw in enumerate(raw_lines):
-        raw = raw if isinstance(raw, dict) else {}
-        product_id = raw.get("product_id")
-        product = _public_product(product_id)
+        product = candidates.get(_whole(raw.get("product_id"), 1, MAX_ID))
         if product is None:
             errors[f"lines.{index}.product_id"] = _l("This product is not available for ordering.")
             continue
@@ -341,11 +385,10 @@ def _check_agreement(actor, agreement_id, lines, errors):
     return None
 
 
-def _new_order(actor, lines, checked, checkout_id):
+def _new_order(actor, lines, checked, checkout_id, settings):
     cooperative = lines[0][0].cooperative
     agreement = checked.agreement if checked.agreement and checked.agreement.seller_id == cooperative.id else None
     agreed = agreement_queries.agreed_unit_prices(agreement) if agreement else {}
-    settings = _payment_terms(cooperative.id)
     order = Order(
         reference=f"tmp-{uuid.uuid4().hex[:16]}", buyer=actor.organisation, cooperative=cooperative,
         agreement_id=agreement.id if agreement else None, placed_by=actor, checkout_id=checkout_id,
@@ -364,19 +407,27 @@ def _new_order(actor, lines, checked, checkout_id):
     if order.total_vnd > MAX_TOTAL_VND:
         raise ValidationFailed.for_fields({"lines": _l("This order is too large: split it.")})
     db.session.add(order)
-    db.session.flush()
-    order.reference = f"DH-{today().year}-{order.id:06d}"
     return order
 
 
-def _payment_terms(cooperative_id):
-    """(mode, deposit percent) the cooperative accepts; payment in full when it set none."""
+def _number(orders):
+    """Give the new orders their references, which hold their ids: one flush inserts them all first."""
+    db.session.flush()
+    year = today().year
+    for order in orders:
+        order.reference = f"DH-{year}-{order.id:06d}"
+
+
+def _payment_terms(cooperative_ids):
+    """{cooperative id: (mode, deposit percent)} of the terms each cooperative accepts, payment in full when it set
+    none: one query."""
     from marketplace.payments.models import PaymentSettings  # payments builds on orders, not the reverse
 
-    settings = db.session.get(PaymentSettings, cooperative_id)
-    if settings is None or settings.mode == PaymentMode.FULL:
-        return PaymentMode.FULL, 0
-    return PaymentMode.DEPOSIT, settings.deposit_percent
+    terms = dict.fromkeys(cooperative_ids, (PaymentMode.FULL, 0))
+    for settings in db.session.scalars(sa.select(PaymentSettings).where(
+            PaymentSettings.organisation_id.in_(list(terms)), PaymentSettings.mode == PaymentMode.DEPOSIT)):
+        terms[settings.organisation_id] = (PaymentMode.DEPOSIT, settings.deposit_percent)
+    return terms
 
 
 def _reserve_capacity(orders, checked):
@@ -622,12 +673,16 @@ def _claim_status(order, status, reason=None):
     raises InvalidTransition (409) with nothing written. PostgreSQL re-checks the condition after a concurrent
     writer's lock; on SQLite the UPDATE opens the write transaction, so it reads the latest committed status.
     Raises InvalidTransition."""
+    values = {"status": status, "status_changed_at": utcnow()}
+    if reason is not None:
+        values["status_reason"] = reason
     claimed = db.session.execute(
         sa.update(Order).where(Order.id == order.id, Order.status == order.status)
-        .values(status=status, status_changed_at=utcnow()).execution_options(synchronize_session=False))
+        .values(**values).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
         raise InvalidTransition(_l("The order changed meanwhile (the other side acted on it): reload it."))
-    _set_status(order, status, reason)
+    for name, value in values.items():  # what the UPDATE wrote, without a second UPDATE at the next flush
+        set_committed_value(order, name, value)
 
 
 def _set_status(order, status, reason=None):
@@ -680,6 +735,20 @@ def _public_product(product_id):
     product_id = _whole(product_id, 1, MAX_ID)
     product = db.session.get(Product, product_id) if product_id is not None else None
     return product if product is not None and product.is_public else None
+
+
+def _public_products(product_ids):
+    """{id: Product} of the public products among these ids (anything not a valid id is left out), each with its
+    cooperative, the cooperative's members (the order's email) and its price tiers: three queries for the whole
+    checkout instead of a few per line."""
+    ids = {i for i in (_whole(product_id, 1, MAX_ID) for product_id in product_ids) if i is not None}
+    if not ids:
+        return {}
+    products = db.session.scalars(
+        sa.select(Product).where(Product.id.in_(ids))
+        .options(sa.orm.joinedload(Product.cooperative).selectinload(Organisation.members),
+                 sa.orm.selectinload(Product.tiers))).unique().all()
+    return {product.id: product for product in products if product.is_public}
 
 
 def _quantity(value):

@@ -156,6 +156,23 @@ def test_the_page_shows_accessible_charts_with_their_tables(client, auth, englis
     assert f'href="/alliance/conferences/{trade["event"].id}"' in html
     assert "css/charts.css" in html
     assert 'href="/alliance/dashboard"' in html  # the alliance's menu links it
+    ids = re.findall(r'<svg[^>]*\bid="([^"]+)"', html)
+    assert len(ids) == len(svgs) == len(set(ids))  # each chart its own id (aria-labelledby points into it)
+    again = client.get("/alliance/dashboard").get_data(as_text=True)
+    assert re.findall(r"<svg\b.*?</svg>", again, flags=re.S) == svgs  # the same figures, the same charts
+
+
+def test_a_chart_is_drawn_once_for_the_same_figures(app):
+    from marketplace.alliance import charts
+
+    charts._rendered.cache_clear()
+    first = charts.bar_chart("MoU theo tỉnh", "Lạng Sơn: 4", ["Lạng Sơn"], [("MoU", [4])], whole_numbers=True)
+    again = charts.bar_chart("MoU theo tỉnh", "Lạng Sơn: 4", ["Lạng Sơn"], [("MoU", [4])], whole_numbers=True)
+    other = charts.bar_chart("MoU theo ngành", "Lạng Sơn: 4", ["Lạng Sơn"], [("MoU", [4])], whole_numbers=True)
+    changed = charts.bar_chart("MoU theo tỉnh", "Lạng Sơn: 5", ["Lạng Sơn"], [("MoU", [5])], whole_numbers=True)
+    assert again == first and charts._rendered.cache_info().hits == 1
+    ids = [re.search(r'<svg[^>]*\bid="([^"]+)"', str(svg)).group(1) for svg in (first, other, changed)]
+    assert len(set(ids)) == 3  # the same bars under another title are another chart
 
 
 def test_orders_count_in_the_vietnamese_month_they_were_placed(mou, buyer, products):
@@ -173,3 +190,11 @@ def test_orders_count_in_the_vietnamese_month_they_were_placed(mou, buyer, produ
     assert months == {"2026-01": (1, early.total_vnd), "2026-02": (1, late.total_vnd)}
     assert order_queries.orders_by_month(since=datetime(2026, 1, 31, 17, 0, tzinfo=UTC),
                                          agreement_ids=[mou.id])[0].month == "2026-02"
+
+
+def test_a_label_with_a_control_character_is_drawn_without_it(app):
+    from marketplace.alliance import charts
+
+    svg = str(charts.bar_chart("Hội nghị\x0b 2024", "Lạng Sơn\x01: 4", ["Lạng\x1f Sơn\x00"], [("MoU\x08", [4])]))
+    assert "Lạng Sơn" in svg and "Hội nghị 2024" in svg
+    assert not any(ord(character) < 32 and character not in "\t\n\r" for character in svg)

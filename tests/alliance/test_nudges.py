@@ -160,3 +160,49 @@ def test_nudging_from_the_mou_page(party_mou, app, client, auth):
     stranger = app.test_client()
     stranger.post("/login", data={"email": party_mou.stranger.email, "password": factories.PASSWORD})
     assert stranger.post(f"{page}/nudge", data={"nudge-target": "both", "nudge-message": "x"}).status_code == 404
+
+
+@pytest.mark.postgresql_only
+def test_two_staff_nudging_at_once_send_one_nudge(app, party_mou, monkeypatch):
+    """The second member of staff checks the last nudge while the first one's nudge is not committed yet: it waits
+    for the first to commit, then is refused (429), instead of both checking, finding none and both sending."""
+    import threading
+    import time
+
+    from marketplace.accounts.models import User
+
+    check = nudges._last_nudge
+    staff_id, agreement_id, others, outcome = party_mou.alliance.id, party_mou.agreement.id, [], []
+
+    def second_staff():
+        with app.app_context():
+            try:
+                nudges.nudge(db.session.get(User, staff_id), agreement_id, "both", MESSAGE)
+                outcome.append("sent")
+            except nudges.NudgedRecently:
+                outcome.append("refused")
+            finally:
+                db.session.remove()
+
+    def check_then_let_the_other_try(agreement, organisation):
+        last = check(agreement, organisation)
+        if not others:
+            others.append(threading.Thread(target=second_staff))
+            others[0].start()
+            deadline = time.monotonic() + 20
+            while others[0].is_alive() and not _another_transaction_waits_for_a_lock() \
+                    and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return last
+
+    monkeypatch.setattr(nudges, "_last_nudge", check_then_let_the_other_try)
+    nudges.nudge(party_mou.alliance, agreement_id, "both", MESSAGE)
+    others[0].join(timeout=30)
+    assert outcome == ["refused"]
+    assert count(Nudge) == 2  # one nudge, to both parties
+
+
+def _another_transaction_waits_for_a_lock():
+    with db.engine.connect() as connection:
+        return connection.scalar(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))

@@ -163,6 +163,11 @@ LOGGED_IN_PAGES = [
     (ALLIANCE, "/alliance/organisations?status="),
     (ALLIANCE, "/alliance/follow-up"),  # issue 11: the demo's stalled and behind MoUs, with progress bars
     (ALLIANCE, "/alliance/follow-up?status=completed"),  # the empty state
+    # issue 13: each role's own home, where login lands
+    (COOPERATIVE_OWNER, "/home"),
+    (ENTERPRISE_OWNER, "/home"),
+    (PENDING_COOPERATIVE, "/home"),
+    (ALLIANCE, "/home"),
 ]
 
 
