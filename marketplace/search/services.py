@@ -188,8 +188,9 @@ def value_label(name, value):
 
 
 def facet_options(page):
-    """For each facet: (name, title, any-value label, [(value, label, count, selected)]), values with
-    matches first by count; the chosen value stays listed even when nothing matches it."""
+    """For each facet: (name, title, any-value label, [(value, label, count, selected)]): the values with
+    matches, by count, stars by number and provinces in Vietnamese alphabetical order (people look a province
+    up by its name); the chosen value stays listed even when nothing matches it."""
     facets = []
     for name in query.FILTERS:
         counts = dict(page.result.facets.get(name, {}))
@@ -197,7 +198,9 @@ def facet_options(page):
         if chosen is not None:
             counts.setdefault(str(chosen), 0)
         options = [(value, value_label(name, value), count, str(chosen) == value) for value, count in counts.items()]
-        if name in ("stars",):
+        if name == "stars":
             options.sort(key=lambda option: option[0])
+        elif name == "province":
+            options.sort(key=lambda option: geo.sort_key(str(option[1])))
         facets.append((name, FACET_TITLES[name], ANY_VALUE[name], options))
     return facets

@@ -5,6 +5,7 @@ from html import unescape
 
 import pytest
 
+from marketplace import geo
 from marketplace.search import index as search_index
 from tests import factories
 
@@ -60,6 +61,19 @@ def test_the_page_shows_facets_with_counts_and_filters_combine_with_the_query(cl
     assert re.search(r'<option value="4" selected>', html)
     # The filter can be removed with a link that keeps the query.
     assert 'href="/search?q=thach+den"' in html
+
+
+def test_the_province_facet_lists_provinces_with_matches_in_vietnamese_order(app, client, cooperative_owner):
+    codes = {name: code for code, name in geo.provinces()}
+    own = cooperative_owner.organisation
+    for count, name in enumerate(("Thành phố Huế", "Cao Bằng", "Thành phố Hà Nội", "Cà Mau", "Điện Biên"), start=1):
+        for n in range(count):
+            factories.product(own, name=f"Mật ong {name} {n}", province_code=codes[name], commune_code=None)
+    html = client.get("/search?q=mat+ong").get_data(as_text=True)
+    select = re.search(r'<select class="form-select" id="filter-province" name="province"[^>]*>(.*?)</select>', html, re.S)
+    options = re.findall(r'<option value="(\d+)">\s*([^<]+?)\s*</option>', select.group(1))
+    assert options == [(str(codes[name]), f"{name} ({count})") for name, count in (
+        ("Cà Mau", 4), ("Cao Bằng", 2), ("Điện Biên", 5), ("Thành phố Hà Nội", 3), ("Thành phố Huế", 1))]
 
 
 def test_results_sort_and_page_through_shareable_urls(client, shop):
