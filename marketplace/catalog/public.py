@@ -14,7 +14,7 @@ from flask_login import current_user
 from marketplace import geo, notifications
 from marketplace.accounts.authz import Permission, can
 from marketplace.accounts.models import CooperativeType
-from marketplace.catalog import images, queries, services
+from marketplace.catalog import cards, images, queries, services
 from marketplace.catalog.models import Category, Certification
 from marketplace.catalog.services import today
 from marketplace.catalog.views import blueprint
@@ -39,6 +39,12 @@ def canonical_slug(product):
 def product_url(product):
     """The canonical path of a public product page (for cards, search results and other links)."""
     return url_for("catalog.product", product_id=product.id, slug=canonical_slug(product))
+
+
+@blueprint.app_template_global()
+def product_cards(products):
+    """[cards.Card] of `products`: what their cards show, worked out once for the list (catalog/_cards.html)."""
+    return cards.product_cards(products)
 
 
 @blueprint.app_template_global()
