@@ -6,15 +6,14 @@ through context locals on every call): about 90 such calls for a page of 24 card
 of the catalogue's rendering time. Here the locale, the translations, today's date and each unit's
 label are looked up once per list; the template only writes the HTML (templates/catalog/_cards.html).
 
-The texts are the ones the macros produced: the same messages (so the catalogues need no change),
-formatted the way Jinja's new-style gettext formats them (Markup % variables, which escapes the values).
+The texts are the ones the macros produced: the same messages (so the catalogues need no change), as
+plain text that the template escapes (the messages hold no markup, so the HTML is the same as before).
 """
 from typing import NamedTuple
 
 from babel import numbers
 from flask import url_for
 from flask_babel import get_locale, get_translations
-from markupsafe import Markup
 
 from marketplace.accounts.models import label
 from marketplace.catalog.models import quantity_in_unit
@@ -33,11 +32,11 @@ class Card(NamedTuple):
     image_height: int
     image_alt: str
     stars: int | None  # of a verified, unexpired OCOP certificate, else None
-    stars_text: Markup | None  # "OCOP 4 stars", for screen readers
+    stars_text: str | None  # "OCOP 4 stars", for screen readers
     seller: str
     origin: str
-    price: Markup  # "from 50.000 ₫/kg"
-    moq: Markup  # "Minimum order: 100 kg"
+    price: str  # "from 50.000 ₫/kg"
+    moq: str  # "Minimum order: 100 kg"
 
 
 class _Texts:
@@ -49,8 +48,8 @@ class _Texts:
         self.units = {}
 
     def gettext(self, message, **variables):
-        # As Jinja's new-style gettext with autoescape: the message is markup, the values are escaped.
-        return Markup(self.translations.ugettext(message)) % variables
+        # Plain text: the template escapes it whole (these messages hold no markup), values included.
+        return self.translations.ugettext(message) % variables
 
     def ngettext(self, singular, plural, n, **variables):
         variables.setdefault("num", n)

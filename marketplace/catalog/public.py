@@ -12,6 +12,7 @@ from flask_babel import format_decimal, get_locale
 from flask_login import current_user
 
 from marketplace import geo, notifications
+from marketplace.pagecache import cached_page
 from marketplace.accounts.authz import Permission, can
 from marketplace.accounts.models import CooperativeType
 from marketplace.catalog import cards, images, queries, services
@@ -95,6 +96,7 @@ def filter_choices():
 # ---------------------------------------------------------------- pages
 
 @blueprint.get("/products")
+@cached_page
 def catalogue():
     query = queries.parse_catalog_args(request.args)  # lenient: a bad value is dropped, never an error page
     query.per_page = queries.DEFAULT_PER_PAGE
@@ -104,6 +106,7 @@ def catalogue():
 
 @blueprint.get(f"/products/{PRODUCT}", defaults={"slug": None})
 @blueprint.get(f"/products/{PRODUCT}/<slug>")
+@cached_page
 def product(product_id, slug):
     product = queries.public_product(product_id)  # NotFound for drafts, hidden products, unverified sellers
     if slug != canonical_slug(product):
