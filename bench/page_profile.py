@@ -6,7 +6,8 @@
 Builds a SQLite file with `flask seed-demo`'s data in a temporary folder, then for each page sends
 `--requests` GETs through Flask's test client, one at a time, and reports the CPU time per request
 (process time: less sensitive than wall time to other jobs on a shared machine) as median and mean
-over 5 rounds, and the SQL statements of one request. With --profile, a cProfile of each page is
+over 5 rounds, and the SQL statements of one request. The anonymous page cache (pagecache.py) is on, so
+home, catalogue and product pages are measured warm; --cold turns it off. With --profile, a cProfile of each page is
 written to DIR/<page>.prof and its top 25 lines (cumulative) are printed.
 """
 import argparse
@@ -35,7 +36,7 @@ PAGES = {
 }
 
 
-def build_app(folder):
+def build_app(folder, cold=False):
     from marketplace import create_app, demo
     from marketplace.extensions import db
 
@@ -45,6 +46,7 @@ def build_app(folder):
         "SEARCH_INDEX_DIR": f"{folder}/index", "UPLOAD_DIR": f"{folder}/uploads", "SIGNING_DIR": f"{folder}/signing",
         "HTTPS": False, "LOG_LEVEL": "WARNING", "RATELIMIT_ENABLED": False, "PUBLIC_BASE_URL": "https://cho-htx.example",
         "SIGNING_KEY_PASSPHRASE": "page-profile-signing-passphrase-0123456789-abcdef", "MAIL_BACKEND": "locmem",
+        **({"PAGE_CACHE_SECONDS": 0} if cold else {}),
         "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_COST": 1024, "PASSWORD_HASH_PARALLELISM": 1,
     })
     with app.app_context():
@@ -80,9 +82,11 @@ def main(argv=None):
     parser.add_argument("--profile", metavar="DIR")
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--lang", default="vi")
+    parser.add_argument("--cold", action="store_true",
+                        help="the page cache off (PAGE_CACHE_SECONDS=0): every request renders its page")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="page-profile-") as folder:
-        app = build_app(folder)
+        app = build_app(folder, cold=args.cold)
         from marketplace.catalog import queries
         from marketplace.catalog.public import product_url
         with app.test_request_context():
