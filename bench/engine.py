@@ -75,7 +75,7 @@ class MarketplaceEngine:
         return Result(list(answer.ids), answer.total, answer.facets)
 
     def suggest(self, query):
-        return [name for _, name in self.engine.suggest(self.index_dir, query.text)]
+        return [name for _, name in self.engine.suggest(self.index_dir, query.text, today=self.today)]
 
     def close(self):
         pass

@@ -7,11 +7,13 @@ from functools import lru_cache
 
 from vietnam_provinces import Province, ProvinceCode, Ward, WardCode
 
+from marketplace.collation import vietnamese_sort_key
+
 
 @lru_cache(maxsize=1)
 def provinces():
     """All provinces as (code, name), sorted the way Vietnamese readers expect."""
-    return sorted(((int(p.code), p.name) for p in Province.iter_all()), key=lambda item: _sort_key(item[1]))
+    return sorted(((int(p.code), p.name) for p in Province.iter_all()), key=lambda item: sort_key(item[1]))
 
 
 @lru_cache(maxsize=64)
@@ -22,7 +24,7 @@ def communes(province_code):
     except (TypeError, ValueError):
         return []
     wards = ((int(w.code), w.name) for w in Ward.iter_by_province(code))
-    return sorted(wards, key=lambda item: _sort_key(item[1]))
+    return sorted(wards, key=lambda item: sort_key(item[1]))
 
 
 def province_name(code):
@@ -48,10 +50,11 @@ def is_valid_location(province_code, commune_code):
     return int(ward.province_code) == int(province_code)
 
 
-def _sort_key(name):
-    # Drop the unit prefix so "Xã An Bình" and "Phường An Lạc" sort together under "An".
+def sort_key(name):
+    """Vietnamese alphabetical order of a unit's name without its prefix: "Thành phố Hà Nội" sorts under H,
+    before "Thành phố Huế"; "Xã An Bình" and "Phường An Lạc" sort together under "An"."""
     for prefix in ("Thành phố ", "Tỉnh ", "Phường ", "Xã ", "Đặc khu "):
         if name.startswith(prefix):
             name = name[len(prefix):]
             break
-    return name.casefold()
+    return vietnamese_sort_key(name)

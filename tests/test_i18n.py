@@ -25,6 +25,7 @@ LANGUAGES = ("vi", "en")
 # Names and symbols that Vietnamese writes as English does (units, certification marks, placeholders only).
 SAME_IN_VIETNAMESE = {
     "Email", "kg", "VietGAP", "GlobalG.A.P.", "HACCP", "ISO 22000", "%(file)s: %(problem)s", "%(price)s/%(unit)s",
+    "Menu",  # the loanword Vietnamese sites use for the phone menu button
 }
 
 # Strings seen on the home page (templates/home.html): one per language.

@@ -714,7 +714,9 @@ def user_for_api_token(secret):
     """The active user behind a bearer token, or None. Writes only to note the use, at most once a minute."""
     if not secret or not secret.startswith("cht_"):
         return None
-    token = db.session.scalar(db.select(ApiToken).filter_by(token_hash=tokens.digest(secret), revoked_at=None))
+    token = db.session.scalar(
+        db.select(ApiToken).filter_by(token_hash=tokens.digest(secret), revoked_at=None)
+        .options(joinedload(ApiToken.user).joinedload(User.organisation)))  # one query for the three
     if token is None or not token.user.is_active:
         return None
     now = utcnow()

@@ -516,7 +516,7 @@ _HIGHLIGHTED = {"type": "string", "description": "HTML: the text escaped, each m
 SEARCH_SCHEMAS = {
     "SearchResult": {
         "type": "object",
-        "required": ["id", "name", "url", "cooperative", "price_vnd", "ocop_stars", "highlight"],
+        "required": ["id", "name", "url", "cooperative", "price_vnd", "ocop_stars", "match", "highlight"],
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
@@ -526,6 +526,13 @@ SEARCH_SCHEMAS = {
             "price_vnd": {"type": "integer", "description": "Price from: the lowest unit price of any tier, in VND."},
             "ocop_stars": {"type": ["integer", "null"], "enum": [3, 4, 5, None],
                            "description": "Stars of a verified OCOP certificate valid today, else null."},
+            "match": {"type": "string", "enum": ["all", "typo", "partial"],
+                      "description": "How the product matched the query's words (words of a buying request, "
+                                     "listed in `ignored_words`, are not counted): `all`, every word, with or "
+                                     "without diacritics; `typo`, every word, some only through typo tolerance "
+                                     "(one edit in words of 5+ letters, two in 9+); `partial`, only some of the "
+                                     "words (at least half, one of them in the product's name), given only when "
+                                     "no product matches every word. An empty query lists products as `all`."},
             "highlight": {"type": "object", "required": ["name", "snippet"],
                           "properties": {"name": _HIGHLIGHTED,
                                          "snippet": {**_HIGHLIGHTED, "description": "A piece of the description "
@@ -534,7 +541,7 @@ SEARCH_SCHEMAS = {
     },
     "SearchPage": {
         "type": "object",
-        "required": ["results", "total", "page", "per_page", "facets", "suggestion", "partial"],
+        "required": ["results", "total", "page", "per_page", "facets", "suggestion", "partial", "ignored_words"],
         "properties": {
             "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
             "total": {"type": "integer", "minimum": 0, "description": "Every match; pages reach the first 1,000."},
@@ -549,10 +556,17 @@ SEARCH_SCHEMAS = {
                                ("category", "province", "stars", "certification", "cooperative_type")},
             },
             "suggestion": {"type": ["string", "null"],
-                           "description": "\"Did you mean\": the query with unknown words corrected, when few "
-                                          "products match."},
+                           "description": "\"Did you mean\": the query with unknown words corrected, written with "
+                                          "the diacritics of the product names (\"thạch đen\" for \"thach dden\"), "
+                                          "when the best results are only `partial` or `typo` matches or there are "
+                                          "none; null otherwise."},
             "partial": {"type": "boolean",
-                        "description": "True when no product matches every word: the results match most of them."},
+                        "description": "True when no product matches every word: the results match some of them "
+                                       "(every result's `match` is then `partial`)."},
+            "ignored_words": {"type": "array", "items": {"type": "string"},
+                              "description": "Words of a buying request set aside, as typed (\"cần\", \"mua\", "
+                                             "\"giá\", \"sỉ\" of \"cần mua thạch đen giá sỉ\"): they name no "
+                                             "product. Empty when the query holds nothing else."},
         },
     },
 }

@@ -17,7 +17,7 @@ def marked_html(parts):
     return "".join(f"<mark>{escape(text)}</mark>" if matched else str(escape(text)) for text, matched in parts)
 
 
-def result_json(product, highlight, on):
+def result_json(product, highlight, match, on):
     return {
         "id": product.id,
         "name": product.name,
@@ -25,6 +25,7 @@ def result_json(product, highlight, on):
         "cooperative": {"id": product.cooperative.id, "name": product.cooperative.legal_name},
         "price_vnd": product.lowest_price_vnd,
         "ocop_stars": product.ocop_stars(on),
+        "match": match,
         "highlight": {
             "name": marked_html(highlight.get("name", [])) or str(escape(product.name)),
             "snippet": marked_html(highlight.get("snippet") or highlight.get("name_en") or []),
@@ -38,11 +39,13 @@ def search():
     on = today()
     result = page.result
     return jsonify({
-        "results": [result_json(product, result.highlights.get(product.id, {}), on) for product in page.products],
+        "results": [result_json(product, result.highlights.get(product.id, {}), result.matches[product.id], on)
+                    for product in page.products],
         "total": result.total,
         "page": result.page,
         "per_page": result.per_page,
         "facets": result.facets,
         "suggestion": result.suggestion,
         "partial": result.partial,
+        "ignored_words": list(result.ignored),
     })

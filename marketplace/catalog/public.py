@@ -11,7 +11,7 @@ from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_babel import format_decimal, get_locale
 from flask_login import current_user
 
-from marketplace import geo, notifications
+from marketplace import notifications
 from marketplace.pagecache import cached_page
 from marketplace.accounts.authz import Permission, can
 from marketplace.accounts.models import CooperativeType
@@ -82,10 +82,10 @@ def qr_svg(url):
     return buffer.getvalue()
 
 
-def filter_choices():
+def filter_choices(query):
     return {
         "categories": [(c.value, c) for c in Category],
-        "provinces": geo.provinces(),
+        "provinces": queries.province_options(query),
         "stars": (3, 4, 5),
         "certifications": [(c.value, c) for c in Certification],
         "cooperative_types": [(c.value, c) for c in CooperativeType],
@@ -101,7 +101,7 @@ def catalogue():
     query = queries.parse_catalog_args(request.args)  # lenient: a bad value is dropped, never an error page
     query.per_page = queries.DEFAULT_PER_PAGE
     pagination = queries.public_products(query)
-    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination, **filter_choices())
+    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination, **filter_choices(query))
 
 
 @blueprint.get(f"/products/{PRODUCT}", defaults={"slug": None})

@@ -127,25 +127,33 @@ def with_product_data(statement):
     return with_card_data(statement).options(selectinload(Product.certification_rows))
 
 
+def _filtered(statement, query, stars, leave_out=None):
+    """`statement` (over Product joined to its cooperative) narrowed by the query's filters, but `leave_out`."""
+    def active(name):
+        return name != leave_out and getattr(query, name)
+
+    if active("category"):
+        statement = statement.where(Product.category == query.category)
+    if active("province"):
+        statement = statement.where(Product.province_code == query.province)
+    if active("stars"):
+        statement = statement.where(stars == query.stars)
+    if active("certification"):
+        statement = statement.where(Product.id.in_(
+            db.select(ProductCertification.product_id).where(ProductCertification.code == query.certification)))
+    if active("cooperative_type"):
+        statement = statement.where(Organisation.cooperative_type == query.cooperative_type)
+    if active("cooperative"):
+        statement = statement.where(Product.cooperative_id == query.cooperative)
+    return statement
+
+
 def public_products(query, load=with_card_data):
     """Published products of verified cooperatives, filtered and sorted; a Flask-SQLAlchemy pagination.
     `load` adds the eager loads: what cards show by default, with_product_data for the API."""
     on = today()
     stars = _valid_stars(on)
-    statement = public_statement()
-    if query.category:
-        statement = statement.where(Product.category == query.category)
-    if query.province:
-        statement = statement.where(Product.province_code == query.province)
-    if query.stars:
-        statement = statement.where(stars == query.stars)
-    if query.certification:
-        statement = statement.where(Product.id.in_(
-            db.select(ProductCertification.product_id).where(ProductCertification.code == query.certification)))
-    if query.cooperative_type:
-        statement = statement.where(Organisation.cooperative_type == query.cooperative_type)
-    if query.cooperative:
-        statement = statement.where(Product.cooperative_id == query.cooperative)
+    statement = _filtered(public_statement(), query, stars)
     order = {
         "newest": [Product.published_at.desc(), Product.id.desc()],
         "price_asc": [_price_from().asc(), Product.id.desc()],
@@ -155,6 +163,31 @@ def public_products(query, load=with_card_data):
     }[query.sort]
     return db.paginate(load(statement.order_by(*order)), page=query.page,
                        per_page=query.per_page, error_out=False)
+
+
+class ProvinceOption(NamedTuple):
+    code: int
+    name: str
+    products: int  # public products from the province under the query's other filters
+    selected: bool
+
+
+def province_options(query):
+    """[ProvinceOption] of the provinces that public products come from, counted under the query's other
+    filters (a facet: choosing a province does not hide the others), in Vietnamese alphabetical order. The
+    chosen province stays listed, with 0, when nothing matches it. One GROUP BY query."""
+    statement = _filtered(
+        sa.select(Product.province_code, sa.func.count(Product.id)).join(Product.cooperative)
+        .where(Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED,
+               Product.province_code.is_not(None)),
+        query, _valid_stars(today()), leave_out="province",
+    ).group_by(Product.province_code)
+    counts = dict(db.session.execute(statement).all())
+    if query.province:
+        counts.setdefault(query.province, 0)
+    options = [ProvinceOption(code, geo.province_name(code), count, code == query.province)
+               for code, count in counts.items() if geo.province_name(code)]
+    return sorted(options, key=lambda option: geo.sort_key(option.name))
 
 
 def public_product(product_id):

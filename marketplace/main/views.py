@@ -1,4 +1,5 @@
-"""Public pages: home, language switch, health; and each role's own home (/home), where login lands."""
+"""Public pages: home, language switch, hiding the demo banner, health; and each role's own home (/home), where
+login lands."""
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask_login import current_user, login_required
 
@@ -6,7 +7,7 @@ from marketplace import health as health_checks
 from marketplace.accounts import services as accounts
 from marketplace.catalog import queries
 from marketplace.extensions import talisman
-from marketplace.main import homes
+from marketplace.main import demo_banner, homes
 from marketplace.pagecache import cached_page
 from marketplace.safety import safe_next_url
 
@@ -39,6 +40,17 @@ def set_language():
         if current_user.is_authenticated:
             accounts.set_locale(current_user, lang)
     return redirect(safe_next_url(request.form.get("next")))
+
+
+@blueprint.post("/demo-banner/hide")
+def hide_demo_banner():
+    """Hide the demo banner in this browser (a plain form: works without JavaScript), back to the page."""
+    return demo_banner.remember_hidden(redirect(safe_next_url(request.form.get("next"))))
+
+
+@blueprint.app_template_global()
+def demo_banner_shown():
+    return demo_banner.banner_shown()
 
 
 @blueprint.get("/healthz")

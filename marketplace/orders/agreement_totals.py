@@ -5,7 +5,8 @@ every MoU each time cost most of the needs-attention list and the dashboard. Ins
 (`AgreementOrderSummary`, `AgreementProductTotals`) refreshed in the same transaction as every change to an order
 placed under an MoU, so a change and the totals that follow from it commit together or not at all.
 
-How: a session listener notes the MoU of every order (or order line) flushed as new, changed or deleted; just
+How: a session listener notes the MoU of every order, order line or order event flushed as new, changed or
+deleted (every step of an order records an event); just
 before the transaction commits, `refresh` recomputes those MoUs' totals from their orders with the aggregate
 queries of `orders.queries` (restricted to those MoUs: cheap, by the index on `customer_order.agreement_id`)
 and writes them. It first upserts each MoU's summary row, in id order: that row lock makes a second transaction
@@ -24,7 +25,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from marketplace.extensions import db
 from marketplace.orders import queries
-from marketplace.orders.models import AgreementOrderSummary, AgreementProductTotals, Order, OrderLine
+from marketplace.orders.models import (
+    AgreementOrderSummary,
+    AgreementProductTotals,
+    Order,
+    OrderEvent,
+    OrderLine,
+)
 from marketplace.sqltypes import utcnow
 
 PENDING_AGREEMENTS = "agreement_totals_pending"  # session.info: MoU ids whose totals this transaction changed
@@ -44,7 +51,9 @@ def _after_flush(session, _flush_context):
         if isinstance(instance, Order):
             if instance.agreement_id is not None:
                 session.info.setdefault(PENDING_AGREEMENTS, set()).add(instance.agreement_id)
-        elif isinstance(instance, OrderLine):
+        elif isinstance(instance, (OrderLine, OrderEvent)):
+            # A line's received quantity; an event, which every step records (a status claimed by a conditional
+            # UPDATE leaves the order itself clean).
             order = instance.__dict__.get("order")  # loaded with it: no query to learn the MoU
             if order is not None:
                 if order.agreement_id is not None:

@@ -105,7 +105,8 @@ def _paid_share():
 
 def totals_under_agreements(agreement_ids=None, session=None):
     """[LineTotals] per (MoU, product) of the counted orders placed under these MoUs (every MoU when None): one
-    GROUP BY query over the orders (`agreement_totals` keeps its result; pages read `kept_totals`). Ordered: quantities of the counted orders; delivered: quantities received on delivered or
+    GROUP BY query over the orders (`agreement_totals` keeps its result; pages read `kept_totals`). Ordered:
+    quantities of the counted orders; delivered: quantities received on delivered or
     completed orders; paid: what each order received (Order.paid_vnd, kept by payments) shared between its
     lines pro rata."""
     def total(expression):

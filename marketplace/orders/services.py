@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace import geo, notifications, textinput
 from marketplace.accounts.authz import Permission, require
@@ -672,12 +673,16 @@ def _claim_status(order, status, reason=None):
     raises InvalidTransition (409) with nothing written. PostgreSQL re-checks the condition after a concurrent
     writer's lock; on SQLite the UPDATE opens the write transaction, so it reads the latest committed status.
     Raises InvalidTransition."""
+    values = {"status": status, "status_changed_at": utcnow()}
+    if reason is not None:
+        values["status_reason"] = reason
     claimed = db.session.execute(
         sa.update(Order).where(Order.id == order.id, Order.status == order.status)
-        .values(status=status, status_changed_at=utcnow()).execution_options(synchronize_session=False))
+        .values(**values).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
         raise InvalidTransition(_l("The order changed meanwhile (the other side acted on it): reload it."))
-    _set_status(order, status, reason)
+    for name, value in values.items():  # what the UPDATE wrote, without a second UPDATE at the next flush
+        set_committed_value(order, name, value)
 
 
 def _set_status(order, status, reason=None):

@@ -20,7 +20,9 @@ Interface (stable; bench/search_bench.py uses it):
         The result has .ids (product ids of the page, best first), .total (all matches), .facets
         ({"category": {value: count}, "province": ..., "stars": ..., "certification": ...,
         "cooperative_type": ...}), .highlights ({id: {"name"|"name_en"|"snippet": [(text, matched)]}}),
-        .suggestion ("did you mean" query or None) and .partial (no product matched every word).
+        .suggestion ("did you mean" query or None), .partial (no product matched every word),
+        .matches ({id: "all"|"typo"|"partial"}: how each result of the page matched) and .ignored
+        (words of a buying request set aside, as typed).
         Pass a directory: each thread keeps one searcher per index, reopened only after a commit.
         Nothing caches results: every call reads its terms' postings and counts its facets.
 

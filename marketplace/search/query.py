@@ -11,10 +11,16 @@ Ranking follows the rules buyers know from Algolia and Meilisearch, in this orde
 7. only then OCOP stars, recency and the product id break ties: they never beat relevance.
 
 Typo tolerance: a word of 5+ letters also matches words one edit away (a wrong, missing or extra
-letter) in names and the other short fields, 9+ letters two edits (whoosh's Levenshtein automaton),
-looked up in each segment's vocabulary. A query whose words do not all match falls back to the
-products matching most of them (at least half). Facet counts are computed for every facet from the
-set of matching documents, each facet ignoring its own filter so buyers see what they can switch to.
+letter) in names and the other short fields, 9+ letters two edits (an index of deletions, SymSpell),
+looked up in each segment's vocabulary. A query whose words do not all match falls back to partial
+matches: products matching at least half of the words, one of them in the name (a product that only
+shares a syllable with the query in its description or its cooperative's name is no related product:
+"gao tam" must not bring "thịt trâu tẩm mắc khén"). Words of a buying request ("cần mua", "giá sỉ", "số
+lượng lớn": request_words.py) are set aside first and reported in SearchResult.ignored. Each result
+says how it matched (SearchResult.matches): ALL, TYPO or PARTIAL.
+
+Facet counts are computed for every facet from the set of matching documents, each facet ignoring its
+own filter so buyers see what they can switch to.
 
 Evaluation works on sets and dicts of document numbers built from the postings at C speed
 (segments.py), per segment; nothing here caches results.
@@ -22,16 +28,16 @@ Evaluation works on sets and dicts of document numbers built from the postings a
 import heapq
 import os
 import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
 from itertools import chain, repeat
 from operator import add, lshift
 
-from whoosh.automata import lev
-
 from marketplace.search import index as search_index
 from marketplace.search.analysis import exact_words, fold, iter_word_spans
+from marketplace.search.request_words import request_positions
 from marketplace.search.segments import (
     EMPTY,
     chunks,
@@ -42,6 +48,7 @@ from marketplace.search.segments import (
     segment_data,
     today_default,
 )
+from marketplace.text import FOLD_TABLE
 
 SORTS = ("relevance", "price_asc", "price_desc", "stars", "newest")
 FILTERS = ("category", "province", "stars", "certification", "cooperative_type")
@@ -49,14 +56,18 @@ MAX_QUERY_WORDS = 10
 MAX_RESULTS = 1000  # the deepest result paging reaches; `total` still counts every match
 MAX_VARIANTS = 12  # typo variants of one word in one field
 TYPO_FIELDS = ("meta", "name")  # lowest score first
-SUGGEST_BELOW = 3  # offer "did you mean" only when a query finds little: fewer results than this
-# (a partial-match fallback included: one that finds many products needs no correction)
 SNIPPET_CHARS = 160
+
+# How a result matched the query's words (the API's `match`): every word, as typed or without diacritics;
+# every word, some only through typo tolerance; only some of the words (a partial-match fallback).
+ALL, TYPO, PARTIAL = "all", "typo", "partial"
+NAME_FIELDS = ("name", "name_exact")  # a partial match must match one of its words here
 
 # A word's score: base-100 digits, most significant first, so that summing over the query's words
 # keeps the lexicographic order (words matched, typos, adjacent pairs, field, exact diacritics). Each
 # pair of consecutive query words found side by side in the name or the other words adds PAIR.
 WORD, NO_TYPO, PAIR, FIELD, EXACT = 10**8, 10**6, 10**4, 10**2, 1
+NEAR_MISS, MIN_NEAR_MISS = PAIR, 3  # _Leaf._near_misses: an unknown word of 3+ letters
 FIELD_RANK = {"name": 2, "meta": 1, "description": 0}
 TIE_BITS = 96  # segments.SegmentData.stars(): tie keys are below 2**96
 
@@ -76,9 +87,11 @@ class SearchResult:
     per_page: int
     facets: dict  # {"category": {"fresh_produce": 12, ...}, "province": {"20": 3}, "stars": {"4": 2}, ...}
     highlights: dict = field(default_factory=dict)  # id → {"name": parts, "name_en": parts, "snippet": parts}
-    suggestion: str | None = None  # "did you mean" query, or None
+    suggestion: str | None = None  # "did you mean" query, with the index's diacritics, or None
     partial: bool = False  # True when no product matched every word
     terms: frozenset = frozenset()  # folded index words that matched (query words and typo variants)
+    matches: dict = field(default_factory=dict)  # id → ALL, TYPO or PARTIAL, for the page's ids
+    ignored: tuple = ()  # words of a buying request set aside ("cần", "mua", "giá", "sỉ"), as typed
 
     @property
     def pages(self):
@@ -95,6 +108,20 @@ def allowed_typos(folded):
     return 2 if len(folded) >= 9 else 1 if len(folded) >= 5 else 0
 
 
+def searched_words(words):
+    """(words to search, words set aside as typed): the request words of request_words.py go aside."""
+    aside = set(request_positions(words))
+    return (tuple(word for i, word in enumerate(words) if i not in aside),
+            tuple(word.exact for i, word in enumerate(words) if i in aside))
+
+
+def match_kind(score, count):
+    """ALL, TYPO or PARTIAL for a document's summed score (_Leaf.summed) over `count` query words."""
+    if score // WORD < count:
+        return PARTIAL
+    return TYPO if score % WORD // NO_TYPO < 2 * count else ALL
+
+
 @lru_cache(maxsize=512)
 def parse(text):
     """The distinct words of a query (at most MAX_QUERY_WORDS), each in folded and exact form."""
@@ -105,11 +132,6 @@ def parse(text):
             seen.add((folded, written))
             words.append(Word(folded, written, allowed_typos(folded)))
     return tuple(words)
-
-
-@lru_cache(maxsize=256)
-def _automaton(word, maxdist):
-    return lev.levenshtein_automaton(word, maxdist).to_dfa()
 
 
 def _distance(a, b):
@@ -125,12 +147,13 @@ def _distance(a, b):
 def variants(vocabulary, word, maxdist):
     """Words of a segment's field within `maxdist` edits of `word` (itself excluded), as (distance,
     word), closest and then most frequent first, at most MAX_VARIANTS. One edit: the word's edit
-    neighbourhood looked up in the vocabulary; two: whoosh's Levenshtein automaton over it."""
+    neighbourhood looked up in the vocabulary; two: the vocabulary's index of deletions, each
+    candidate checked with an edit distance."""
     if maxdist == 1:
         found = [(1, -vocabulary.frequency(term), term) for term in vocabulary.one_edit(word)]
     else:
-        found = [(_distance(term, word), -vocabulary.frequency(term), term)
-                 for term in vocabulary.within(_automaton(word, maxdist)) if term != word]
+        distances = ((_distance(term, word), term) for term in vocabulary.within_two_edits(word) if term != word)
+        found = [(distance, -vocabulary.frequency(term), term) for distance, term in distances if distance <= maxdist]
     found.sort()
     return [(distance, term) for distance, _frequency, term in found[:MAX_VARIANTS]]
 
@@ -153,14 +176,32 @@ class _Leaf:
         self.live = self.data.live(reader)
         self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
         self.matched_terms = set()
+        self._variants = {}  # variants(), for this search
+        self.named = None  # after widen(): documents matching some query word in the name
         self.layers = [self._layers(word) for word in words]
         self.restricted = len(words) > 1
+        self.has_typo_layers = any(score < WORD + 2 * NO_TYPO for layers in self.layers for *_rest, score in layers)
         self.scores = self._all_scores()
         self.pair_scores = []  # ranking only: never required to match
         for first, second in zip(words, words[1:]):
             pair = {}
             if score_postings(pair, reader, "pairs", f"{first.folded}_{second.folded}", PAIR):
                 self.pair_scores.append(pair)
+        for word, layers in zip(words, self.layers):
+            if not layers:
+                self._near_misses(word)
+
+    def _near_misses(self, word):
+        """A word the segment does not know, too short for typo tolerance ("dden"), matches nothing,
+        but among the partial matches the names holding a word one edit away ("đen") rank first,
+        as a pair of adjacent words would: "thach dden" lists thạch đen before thạch trắng."""
+        if len(word.folded) < MIN_NEAR_MISS:
+            return
+        near, vocabulary = {}, self.vocabulary("name")
+        for _distance, term in self.variants("name", word.folded, 1):
+            score_postings(near, self.reader, "name", term, NEAR_MISS, vocabulary.terms[term])
+        if near:
+            self.pair_scores.append(near)
 
     def _layers(self, word):
         """(field, index word, TermInfo, score) of each way `word` can match, lowest score first, so
@@ -173,7 +214,7 @@ class _Leaf:
                 vocabulary = self.vocabulary(fieldname)
                 score = WORD + (2 - typos) * NO_TYPO + FIELD_RANK[fieldname] * FIELD
                 layers.extend((fieldname, term, vocabulary.terms[term], score)
-                              for distance, term in variants(vocabulary, word.folded, typos) if distance == typos)
+                              for distance, term in self.variants(fieldname, word.folded, typos) if distance == typos)
         for fieldname in ("description", "meta", "name"):
             info = self.vocabulary(fieldname).terms.get(word.folded)
             if info is not None:
@@ -191,30 +232,46 @@ class _Leaf:
         document must match m of the n words, so it has one of the n-m+1 rarest: those are read
         whole, the others only for the documents found so."""
         count = len(self.layers)
-        rarest_first = sorted(range(count),
-                              key=lambda i: sum(info.doc_frequency() for _f, _t, info, _s in self.layers[i]))
+        rarest_first = sorted(range(count), key=self.frequency)
         scores, candidates = [None] * count, None
         whole = count if minimum is None else count - minimum + 1
+        named = None if minimum is None else set()
         for rank, position in enumerate(rarest_first):
-            scores[position] = self._word_scores(self.layers[position], candidates if rank >= 1 else None)
+            scores[position] = self._word_scores(self.layers[position], candidates if rank >= 1 else None, named)
             if minimum is None:
                 candidates = set(scores[position])
             elif rank == whole - 1:
                 candidates = set().union(*(scores[p] for p in rarest_first[:whole]))
+        if named is not None:
+            self.named = named
         return scores
 
-    def _word_scores(self, layers, only=None):
+    def _word_scores(self, layers, only=None, named=None):
+        """{docnum: best score} of one word's layers (among `only` when given); the documents it
+        matches in a name field are added to `named` when given."""
         scores = {}
         if only is not None and not only:
             return scores
         for fieldname, term, info, score in layers:
+            keep = named.update if named is not None and fieldname in NAME_FIELDS else None
             docs = frequent_postings(self.reader, fieldname, term, info)
             if docs is not None:  # a frequent term, decoded once (an intersection walks the smaller set)
-                scores.update(zip(docs if only is None else only.intersection(docs), repeat(score)))
+                found = docs if only is None else only.intersection(docs)
+                scores.update(zip(found, repeat(score)))
+                if keep:
+                    keep(found)
                 continue
             for chunk in chunks(self.reader, fieldname, term, info):
-                scores.update(zip(chunk if only is None else only.intersection(chunk), repeat(score)))
+                found = chunk if only is None else only.intersection(chunk)
+                if keep:
+                    found = list(found)
+                    keep(found)
+                scores.update(zip(found, repeat(score)))
         return scores
+
+    def frequency(self, position):
+        """Postings to read for the query word at `position` (its layers' documents, with repeats)."""
+        return sum(info.doc_frequency() for _field, _term, info, _score in self.layers[position])
 
     def widen(self, minimum):
         """Keep every document matching at least `minimum` words (for partial matches and corrections)."""
@@ -224,6 +281,15 @@ class _Leaf:
 
     def vocabulary(self, fieldname):
         return self.data.vocabulary(self.reader, fieldname)
+
+    def variants(self, fieldname, word, maxdist):
+        """variants() of a word in one of the segment's fields, looked up once per search: the typo
+        layers and "did you mean" ask for the same ones."""
+        key = (fieldname, word, maxdist)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = variants(self.vocabulary(fieldname), word, maxdist)
+        return found
 
     @property
     def has_deletions(self):
@@ -241,7 +307,10 @@ class _Leaf:
         return found
 
     def matching_at_least(self, count):
-        matched = Counter(chain.from_iterable(self.scores))  # how many words each document matched
+        """Documents matching `count` query words or more, one of them in the name (after widen())."""
+        named = self.named
+        # How many words each document with a word in its name matched (set intersections at C speed first).
+        matched = Counter(chain.from_iterable(named.intersection(scores) for scores in self.scores))
         found = {docnum for docnum, words in matched.items() if words >= count}
         if self.has_deletions:
             found &= self.live
@@ -308,7 +377,7 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
     page, per_page = max(1, int(page)), max(1, int(per_page))
     today = today or today_default()
     searcher = _searcher(index)
-    words = parse(q)
+    words, ignored = searched_words(parse(q))
     leaves = [_Leaf(reader, offset, words, today) for reader, offset in leaf_readers(searcher)]
 
     matched = [leaf.matching_all() for leaf in leaves]
@@ -325,15 +394,16 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
 
     start = (page - 1) * per_page
     wanted = min(start + per_page, MAX_RESULTS)
-    docnums = []
+    docnums, best = [], None  # best: the summed score of the most relevant match, when ranked by relevance
     if start < wanted:
         ranked = []
         for leaf, docs in zip(leaves, filtered):
             if docs:
-                starts = postings(leaf.reader, "name_first", words[0].folded) if words else EMPTY
-                ranked.extend(leaf.top(docs, sort, wanted, starts))
+                ranked.extend(leaf.top(docs, sort, wanted, _starts(leaf, words)))
         order = heapq.nsmallest if sort == "price_asc" else heapq.nlargest
         docnums = [docnum for _key, docnum in order(wanted, ranked)][start:wanted]
+        if sort == "relevance" and words and ranked:
+            best = max(ranked)[0] >> (TIE_BITS + 1)
 
     terms = frozenset().union(*(leaf.matched_terms for leaf in leaves)) if leaves else frozenset()
     ids, highlights = [], {}
@@ -343,9 +413,47 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
         ids.append(product_id)
         if highlight:
             highlights[product_id] = highlights_for(stored, terms)
-    suggestion = did_you_mean(leaves, words, q) if words and total < SUGGEST_BELOW else None
+    matches = dict(zip(ids, _match_kinds(leaves, docnums, words)))
+    suggestion = None
+    if words and (partial or not total or _best_kind(leaves, filtered, words, best) != ALL):
+        suggestion = did_you_mean(leaves, words)
     return SearchResult(ids=ids, total=total, page=page, per_page=per_page, facets=facets,
-                        highlights=highlights, suggestion=suggestion, partial=partial, terms=terms)
+                        highlights=highlights, suggestion=suggestion, partial=partial, terms=terms,
+                        matches=matches, ignored=ignored)
+
+
+def _starts(leaf, words):
+    """Documents of the leaf whose name starts with the first query word."""
+    return postings(leaf.reader, "name_first", words[0].folded) if words else EMPTY
+
+
+def _leaf_of(leaves, docnum):
+    """The leaf holding a global document number, and the number inside it."""
+    position = bisect_right([leaf.offset for leaf in leaves], docnum) - 1
+    return leaves[position], docnum - leaves[position].offset
+
+
+def _match_kinds(leaves, docnums, words):
+    """ALL, TYPO or PARTIAL for each of `docnums` (global), from the scores of their words."""
+    if not words:
+        return [ALL] * len(docnums)
+    kinds = []
+    for docnum in docnums:
+        leaf, local = _leaf_of(leaves, docnum)
+        kinds.append(match_kind(leaf.summed([local])[0], len(words)))
+    return kinds
+
+
+def _best_kind(leaves, filtered, words, best=None):
+    """How the most relevant of the matches matched: ALL unless every match needed a typo. `best` is
+    its summed score when the page was ranked by relevance; otherwise it is looked for, but only when
+    some word matched through a typo variant at all."""
+    if best is None:
+        if not any(leaf.has_typo_layers for leaf in leaves):
+            return ALL
+        tops = [leaf.top(docs, "relevance", 1, _starts(leaf, words)) for leaf, docs in zip(leaves, filtered) if docs]
+        best = max(chain.from_iterable(tops))[0] >> (TIE_BITS + 1)
+    return match_kind(best, len(words))
 
 
 def _apply_filters(leaf, docs, filters, skip=None):
@@ -391,23 +499,15 @@ def _facets(leaves, matched, filters):
 
 def highlight_parts(text, terms):
     """[(text, matched)] pieces of `text`, matched where a word folds to one of `terms`."""
-    parts, position = [], 0
-    for start, end, folded in iter_word_spans(text):
-        if folded in terms:
-            if start > position:
-                parts.append((text[position:start], False))
-            parts.append((text[start:end], True))
-            position = end
-    if position < len(text):
-        parts.append((text[position:], False))
-    return parts
+    return _parts(text, _word_matches(text, terms), 0, len(text))
 
 
 def snippet_parts(text, terms, size=SNIPPET_CHARS):
     """A window of about `size` characters of `text` around its first match, highlighted."""
-    first = next((start for start, _end, folded in iter_word_spans(text) if folded in terms), None)
-    if first is None:
+    spans = _word_matches(text, terms)
+    if not spans:
         return []
+    first = spans[0][0]
     begin = max(0, first - size // 3)
     if begin:  # start at a word
         space = text.find(" ", begin, first)
@@ -416,12 +516,46 @@ def snippet_parts(text, terms, size=SNIPPET_CHARS):
     if end < len(text):  # end after a word
         space = text.rfind(" ", first, end)
         end = space if space != -1 else end
-    parts = highlight_parts(text[begin:end], terms)
+    parts = _parts(text, spans, begin, end)
     if begin:
         parts.insert(0, ("…", False))
     if end < len(text):
         parts.append(("…", False))
     return parts
+
+
+def _parts(text, spans, begin, end):
+    """[(text, matched)] pieces of text[begin:end], matched at the spans (start, end) inside it."""
+    parts, position = [], begin
+    for start, stop in spans:
+        if start < begin or stop > end:
+            continue
+        if start > position:
+            parts.append((text[position:start], False))
+        parts.append((text[start:stop], True))
+        position = stop
+    if position < end:
+        parts.append((text[position:end], False))
+    return parts
+
+
+def _word_matches(text, terms):
+    """(start, end) of each word of `text` that folds to one of `terms`, in order. The text is folded
+    whole (str.translate) and the terms found by one regular expression, at C speed; a text whose
+    folding changes its length (a leftover combining diacritic) is read word by word instead."""
+    if not terms or not text:
+        return []
+    folded = text.lower().translate(FOLD_TABLE)
+    if len(folded) != len(text):
+        return [(start, end) for start, end, word in iter_word_spans(text) if word in terms]
+    return [match.span() for match in _terms_pattern(terms).finditer(folded)]
+
+
+@lru_cache(maxsize=256)
+def _terms_pattern(terms):
+    """A regular expression matching any of `terms` (a frozenset of folded words) as a whole word."""
+    alternatives = "|".join(map(re.escape, sorted(terms, key=lambda term: (-len(term), term))))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def highlights_for(stored, terms):
@@ -442,14 +576,18 @@ def _vocabulary_frequency(leaves, word):
 MAX_CORRECTIONS = 5  # closest, most frequent candidates weighed by what they would find
 
 
-def did_you_mean(leaves, words, q):
+def did_you_mean(leaves, words):
     """A corrected query when some words are not in the index: each unknown word becomes the
-    closest index word (edit distance, then how many products it would find with the others)."""
+    closest index word (edit distance, then how many products it would find with the others), and
+    each word typed without diacritics is written as the product names write it ("thach dden" →
+    "thạch đen"). None when no word needs a correction."""
     if not leaves:
         return None
+    unknown = {position for position, word in enumerate(words)
+               if len(word.folded) >= 2 and not _vocabulary_frequency(leaves, word.folded)}
     replacements = {}
     for position, word in enumerate(words):
-        if len(word.folded) < 2 or _vocabulary_frequency(leaves, word.folded):
+        if position not in unknown:
             continue
         candidates = _corrections(leaves, word.folded, 1)
         if not candidates and len(word.folded) >= 5:
@@ -457,17 +595,63 @@ def did_you_mean(leaves, words, q):
         if not candidates:
             continue
         closest = sorted(candidates, key=lambda term: (candidates[term], term))[:MAX_CORRECTIONS]
-        others = [i for i in range(len(words)) if i != position]
-        for leaf in leaves:
-            # Exact for the others' documents: one matching all n-1 other words matches at least
-            # minimum_words(words) <= n-1 of them.
-            leaf.widen(minimum_words(words))
+        # The other words the index knows: the correction should find products with them.
+        others = [i for i in range(len(words)) if i != position and i not in unknown]
         with_others = [_matching_words(leaf, others) for leaf in leaves]
-        replacements[position] = max(closest, key=lambda term: (
-            -candidates[term][0], _co_occurrence(leaves, with_others, term), term))
+        finding = {term: _co_occurrence(leaves, with_others, term) for term in closest}
+        best = max(closest, key=lambda term: (-candidates[term][0], finding[term], term))
+        if finding[best] or not others:  # never a correction that finds nothing with the other words
+            replacements[position] = best
     if not replacements:
         return None
-    return " ".join(replacements.get(i, w.exact) for i, w in enumerate(words))
+    corrected = [replacements.get(i, word.folded) for i, word in enumerate(words)]
+    typed = [None if i in replacements or word.exact == word.folded else word.exact for i, word in enumerate(words)]
+    return " ".join(_with_diacritics(leaves, corrected, typed))
+
+
+def _with_diacritics(leaves, folded_words, typed):
+    """The words as product names write them. A word typed with diacritics stays as typed. Any other
+    takes the spelling of the name words that fold to it, when the names say which: beside other
+    words, the spelling found in names together with them ("den" beside "thach" is "đen", not "đèn");
+    alone, its only spelling. Otherwise the word stays folded: "thuong mai" (in cooperatives' names,
+    which keep no diacritics in the index) is not "thượng mại"."""
+    spellings = [Counter() for _word in folded_words]
+    for leaf in leaves:
+        vocabulary = leaf.vocabulary("name_exact")
+        names = leaf.vocabulary("name")
+        having = [_postings(leaf, "name", word, names.terms[word]) if word in names.terms else EMPTY
+                  for word in folded_words]
+        for position, word in enumerate(folded_words):
+            if typed[position] is not None:
+                continue
+            others = [docs for i, docs in enumerate(having) if i != position]
+            together = others[0].intersection(*others[1:]) if others else EMPTY
+            for spelling in vocabulary.spellings(word):
+                docs = _postings(leaf, "name_exact", spelling, vocabulary.terms[spelling])
+                spellings[position][spelling] += len(docs & together) * TOGETHER + len(docs)
+    return [typed[i] or _spelling(word, found, alone=len(folded_words) == 1)
+            for i, (word, found) in enumerate(zip(folded_words, spellings))]
+
+
+TOGETHER = 1 << 32  # _with_diacritics: a name with the other words outweighs any number without
+
+
+def _spelling(word, found, alone):
+    """The spelling of `word` among `found` ({spelling: weight}), or the word itself when the names do
+    not tell: alone, unless it has only one spelling; beside other words, unless one of its spellings
+    is in a name with all of them."""
+    if not found:
+        return word
+    best = max(found, key=lambda term: (found[term], term))
+    if (alone and len(found) == 1) or (not alone and found[best] >= TOGETHER):
+        return best
+    return word
+
+
+def _postings(leaf, fieldname, term, info):
+    """A term's documents in the leaf: the process's kept set for a frequent term, else read."""
+    found = frequent_postings(leaf.reader, fieldname, term, info)
+    return found if found is not None else postings(leaf.reader, fieldname, term, info)
 
 
 def _corrections(leaves, folded, maxdist):
@@ -476,19 +660,28 @@ def _corrections(leaves, folded, maxdist):
     for leaf in leaves:
         for name in ("name", "meta"):
             vocabulary = leaf.vocabulary(name)
-            for distance, term in variants(vocabulary, folded, maxdist):
+            for distance, term in leaf.variants(name, folded, maxdist):
                 distance_before, frequency = candidates.get(term, (distance, 0))
                 candidates[term] = (min(distance, distance_before), frequency - vocabulary.frequency(term))
     return candidates
 
 
 def _matching_words(leaf, positions):
-    """Documents of the leaf matching every query word at these positions (None: no condition)."""
+    """Documents of the leaf matching every query word at these positions (None: no condition). When
+    the search read each word only for the documents of the rarer ones (every word had to match), the
+    words at these positions are read again the same way, by themselves: cheaper than widen()."""
     if not positions:
         return None
-    found = set(leaf.scores[positions[0]])
-    for position in positions[1:]:
-        found = leaf.scores[position].keys() & found
+    if not leaf.restricted:  # each word's documents were read whole
+        found = set(leaf.scores[positions[0]])
+        for position in positions[1:]:
+            found = leaf.scores[position].keys() & found
+        return found
+    found = None
+    for position in sorted(positions, key=leaf.frequency):
+        found = set(leaf._word_scores(leaf.layers[position], found))
+        if not found:
+            break
     return found
 
 
@@ -517,9 +710,9 @@ MAX_PREFIX_TERMS = 100
 def suggest(index, q, limit=8, today=None):
     """Product names completing `q` (its last word as a prefix), best first, at most `limit`.
 
-    Returns [(product id, name)]. Needs 2+ letters in the last word.
+    Returns [(product id, name)]. Needs 2+ letters in the last word. Words of a buying request are set aside.
     """
-    words = parse(q)
+    words, _ignored = searched_words(parse(q))  # "cần mua thạch đ" completes "thạch đ"
     if not words or (len(words) == 1 and len(words[-1].folded) < 2):
         return []
     today = today or today_default()

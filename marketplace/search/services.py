@@ -119,6 +119,16 @@ class SearchPage:
     def offset(self):
         return (self.result.page - 1) * self.result.per_page
 
+    @property
+    def full_matches(self):
+        """The page's products that match every word (some through typo tolerance), best first."""
+        return [product for product in self.products if self.result.matches[product.id] != query.PARTIAL]
+
+    @property
+    def related_products(self):
+        """The page's products that match only some of the words: shown apart, under their own heading."""
+        return [product for product in self.products if self.result.matches[product.id] == query.PARTIAL]
+
 
 def _index_path():
     return current_app.config["SEARCH_INDEX_DIR"]
@@ -178,8 +188,9 @@ def value_label(name, value):
 
 
 def facet_options(page):
-    """For each facet: (name, title, any-value label, [(value, label, count, selected)]), values with
-    matches first by count; the chosen value stays listed even when nothing matches it."""
+    """For each facet: (name, title, any-value label, [(value, label, count, selected)]): the values with
+    matches, by count, stars by number and provinces in Vietnamese alphabetical order (people look a province
+    up by its name); the chosen value stays listed even when nothing matches it."""
     facets = []
     for name in query.FILTERS:
         counts = dict(page.result.facets.get(name, {}))
@@ -187,7 +198,9 @@ def facet_options(page):
         if chosen is not None:
             counts.setdefault(str(chosen), 0)
         options = [(value, value_label(name, value), count, str(chosen) == value) for value, count in counts.items()]
-        if name in ("stars",):
+        if name == "stars":
             options.sort(key=lambda option: option[0])
+        elif name == "province":
+            options.sort(key=lambda option: geo.sort_key(str(option[1])))
         facets.append((name, FACET_TITLES[name], ANY_VALUE[name], options))
     return facets

@@ -45,9 +45,25 @@ def expect_language(page, lang):
     expect(page.locator("html")).to_have_attribute("lang", lang)
 
 
+def open_menu(page):
+    """Open the header's menu when it is folded behind its "Menu" button (phones); nothing to do on a desktop."""
+    toggle = page.locator("header .menu-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("header #site-menu")).to_be_visible()
+
+
+def header_link(page, href):
+    """The header's link to `href`, with the menu opened on a phone so that it can be clicked or tapped."""
+    open_menu(page)
+    return page.locator(f"header a[href='{href}']")
+
+
 def set_language_with_header_button(page, lang):
     """Use the header's language button (a plain form) when the page is not in `lang` already."""
     if page.locator("html").get_attribute("lang") != lang:
+        open_menu(page)
         page.locator(f"header form.language-switch button[name=lang][value={lang}]").click()
     expect_language(page, lang)
 
@@ -62,9 +78,10 @@ def log_in(page, email, password=DEMO_PASSWORD):
 
 
 def log_out(page):
+    open_menu(page)
     page.locator("header form[action='/logout'] button[type=submit]").click()
     expect(page.locator("header form[action='/logout']")).to_have_count(0)
-    expect(page.locator("header a[href='/login']")).to_be_visible()
+    expect(header_link(page, "/login")).to_be_visible()
 
 
 def fill_registration(page, kind, legal_name, owner_email, commune="Xã Bắc Sơn"):

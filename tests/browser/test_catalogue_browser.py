@@ -25,6 +25,7 @@ from tests.browser.helpers import (
     assert_fits_the_screen,
     axe_report,
     expect_language,
+    header_link,
     log_in,
     set_language_with_header_button,
     sideways_scroll,
@@ -74,17 +75,18 @@ def test_an_enterprise_finds_a_product_on_a_phone(new_context, catalogue_data):
     page = new_context(**PHONE).new_page()
     log_in(page, ENTERPRISE_OWNER)
     set_language_with_header_button(page, "vi")
-    page.locator("header a[href='/products']").tap()
+    header_link(page, "/products").tap()
     page.wait_for_url("**/products")
     assert_fits_the_screen(page)
     everything = page.locator("main .product-card").count()
     assert everything > 1
 
     category = catalogue_data["category"]
+    expect(page.locator("main form.catalog-filters button[type=submit]")).to_be_hidden()  # applies on change
     page.locator("#category").select_option(category)
-    page.locator("main form.catalog-filters button[type=submit]").tap()
     page.wait_for_url(re.compile(rf"/products\?.*category={category}"))
     expect(page.locator("#category")).to_have_value(category)
+    expect(page.locator("#category")).to_be_focused()  # back where the buyer was
     cards = page.locator("main .product-card")
     expect(cards.first).to_be_visible()
     assert 0 < cards.count() <= everything

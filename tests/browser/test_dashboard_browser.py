@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import ALLIANCE, DEVICES, check_page
+from tests.browser.helpers import ALLIANCE, DEVICES, check_page, header_link
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +17,7 @@ def test_the_dashboard_and_a_conference_report(new_context, login_states, device
     phone = device == "phone"
     staff = new_context(storage_state=login_states(ALLIANCE, "vi"), **DEVICES[device]).new_page()
     staff.goto("/")
-    staff.locator('header a[href="/alliance/dashboard"]').click()
+    header_link(staff, "/alliance/dashboard").click()
     staff.wait_for_url(re.compile(r"/alliance/dashboard$"))
     charts = staff.locator('main svg[role="img"]')
     expect(charts.first).to_be_visible()

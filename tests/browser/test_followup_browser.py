@@ -9,14 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
-from tests.browser.helpers import (
-    ALLIANCE,
-    COOPERATIVE_OWNER,
-    DEVICES,
-    ENTERPRISE_OWNER,
-    check_page,
-    unique,
-)
+from tests.browser.helpers import ALLIANCE, COOPERATIVE_OWNER, DEVICES, ENTERPRISE_OWNER, check_page, open_menu, unique
 
 pytestmark = pytest.mark.browser
 
@@ -69,6 +62,7 @@ def test_milestone_visit_nudge_notice_and_evidence(new_context, login_states, de
 
     # The nudged party sees the notice in the header and opens it.
     nudged_page.goto("/")
+    open_menu(nudged_page)
     expect(nudged_page.locator("#nav-notices .nav-count")).to_be_visible()
     nudged_page.locator("#nav-notices").click()
     notice = nudged_page.locator(".notice.unread", has_text=title)

@@ -16,6 +16,7 @@ from tests.browser.helpers import (
     expect_language,
     fill_registration,
     finish_registration,
+    header_link,
     log_in,
     log_out,
     mail_sent_to,
@@ -32,7 +33,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "i
 
 def verify_as_alliance(page, legal_name):
     """From the alliance's queue of pending organisations, open one and press Verify."""
-    page.locator("header a[href='/alliance/organisations']").click()
+    header_link(page, "/alliance/organisations").click()
     page.wait_for_url("**/alliance/organisations")
     page.get_by_role("link", name=legal_name, exact=True).click()
     page.wait_for_url(re.compile(r"/alliance/organisations/\d+$"))
@@ -60,7 +61,7 @@ def test_registration_verification_language_and_logout(new_context, live_server)
     verify_as_alliance(alliance, cooperative_name)
     verify_as_alliance(alliance, enterprise_name)
     # Verified organisations leave the pending queue.
-    alliance.locator("header a[href='/alliance/organisations']").click()
+    header_link(alliance, "/alliance/organisations").click()
     alliance.wait_for_url("**/alliance/organisations")
     expect(alliance.get_by_role("link", name="HTX Thanh Xuân", exact=True)).to_be_visible()  # still pending
     expect(alliance.get_by_role("link", name=cooperative_name, exact=True)).to_have_count(0)
@@ -73,7 +74,7 @@ def test_registration_verification_language_and_logout(new_context, live_server)
 
     # The cooperative logs in again and sees itself verified.
     log_in(cooperative, cooperative_email, NEW_PASSWORD)
-    cooperative.locator("header a[href='/organisation']").click()
+    header_link(cooperative, "/organisation").click()
     cooperative.wait_for_url("**/organisation")
     expect(cooperative.locator("main h1")).to_have_text(cooperative_name)
     expect(cooperative.locator("main .badge.status-verified")).to_be_visible()
@@ -84,7 +85,7 @@ def test_registration_verification_language_and_logout(new_context, live_server)
     set_language_with_header_button(cooperative, "en")
     expect(cooperative).to_have_url(re.compile(r"/organisation$"))
     expect(cooperative.locator("header form.language-switch button[value=vi]")).to_have_attribute("lang", "vi")
-    cooperative.locator("header a[href='/account']").click()
+    header_link(cooperative, "/account").click()
     expect_language(cooperative, "en")  # the choice holds on the next page
     set_language_with_header_button(cooperative, "vi")
     expect(cooperative).to_have_url(re.compile(r"/account$"))
@@ -177,7 +178,7 @@ def test_phone_journey(new_context, live_server):
     assert_fits_the_screen(page)
 
     for link in ("/organisation/members", "/account"):
-        page.locator(f"header a[href='{link}']").tap()
+        header_link(page, link).tap()
         page.wait_for_url(f"**{link}")
         assert_fits_the_screen(page)
     set_language_with_header_button(page, "en")
@@ -190,7 +191,7 @@ def test_phone_journey(new_context, live_server):
 def test_owner_invites_a_member_who_joins_and_is_removed(new_context, live_server):
     owner = new_context().new_page()
     organisation_name, _ = register(owner, "cooperative", live_server)
-    owner.locator("header a[href='/organisation/members']").click()
+    header_link(owner, "/organisation/members").click()
     invited = f"{unique('thanhvien')}@example.vn"
     owner.locator("main #email").fill(invited)
     owner.locator("main #role").select_option("member")

@@ -22,6 +22,7 @@ from tests.browser.helpers import (
     assert_accessible,
     axe_report,
     expect_language,
+    header_link,
     log_in,
     set_language_with_header_button,
     sideways_scroll,
@@ -52,7 +53,7 @@ def test_a_cooperative_publishes_a_four_star_product_the_alliance_verifies(new_c
     page = new_context().new_page()
     log_in(page, COOPERATIVE_OWNER)
     set_language_with_header_button(page, "vi")
-    page.locator("header a[href='/workspace/products']").click()
+    header_link(page, "/workspace/products").click()
     page.wait_for_url("**/workspace/products")
     page.locator("main a[href='/products/new']").first.click()
     page.wait_for_url("**/products/new")

@@ -16,6 +16,7 @@ import segno
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
+from marketplace import geo
 from marketplace.accounts.models import CooperativeType
 from marketplace.catalog import images
 from marketplace.catalog.models import (
@@ -138,7 +139,7 @@ def test_each_filter_narrows_the_list(client, assortment, query, expected):
     assert sorted(listed(client, query)) == sorted(assortment[name].id for name in expected)
     page = html(client.get(f"/products{query}"))
     for name, value in parse_qs(query[1:]).items():  # the form shows the active filter as selected
-        assert re.search(rf'<select class="form-select" id="{name}" name="{name}">.*?<option value="{value[0]}" selected>',
+        assert re.search(rf'<select class="form-select" id="{name}" name="{name}"[^>]*>.*?<option value="{value[0]}" selected>',
                          page, re.S), name
 
 
@@ -191,6 +192,45 @@ def test_an_empty_catalogue_says_so(client):
     client.post("/language", data={"lang": "en"})
     page = html(client.get("/products"))
     assert "No product matches these filters." in page and "0 products" in page
+
+
+def province_code(name):
+    return next(code for code, full_name in geo.provinces() if full_name == name)
+
+
+def province_options(page):
+    """(value, text) of the province filter's options, in order, after "All provinces"."""
+    select = re.search(r'<select class="form-select" id="province" name="province"[^>]*>(.*?)</select>', page, re.S).group(1)
+    return re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', select)
+
+
+def test_the_province_filter_lists_only_provinces_with_products_with_counts_in_vietnamese_order(client, seller):
+    names = ("Thành phố Huế", "Cao Bằng", "Thành phố Hà Nội", "Cà Mau", "Điện Biên", "Đồng Tháp")
+    for count, name in enumerate(names, start=1):
+        for _ in range(count):
+            product(seller, province_code=province_code(name), commune_code=None)
+    product(seller, province_code=province_code("Lạng Sơn"), commune_code=None, status="draft")  # not public
+    product(cooperative(status="pending"), province_code=province_code("Sơn La"), commune_code=None)
+
+    options = province_options(html(client.get("/products")))
+    assert options == [(str(province_code(name)), f"{name} ({count})") for name, count in (
+        ("Cà Mau", 4), ("Cao Bằng", 2), ("Điện Biên", 5), ("Đồng Tháp", 6), ("Thành phố Hà Nội", 3),
+        ("Thành phố Huế", 1))]
+
+
+def test_province_counts_follow_the_other_filters_and_keep_the_chosen_province(client, seller):
+    product(seller, province_code=province_code("Lai Châu"), commune_code=None, category=Category.BEVERAGES)
+    product(seller, province_code=province_code("Lai Châu"), commune_code=None)
+    product(seller, province_code=province_code("Lạng Sơn"), commune_code=None)
+    lai_chau, lang_son = province_code("Lai Châu"), province_code("Lạng Sơn")
+
+    page = html(client.get("/products?category=beverages"))
+    assert province_options(page) == [(str(lai_chau), "Lai Châu (1)")]
+    page = html(client.get(f"/products?province={lai_chau}"))  # its own filter does not narrow the list
+    assert province_options(page) == [(str(lai_chau), "Lai Châu (2)"), (str(lang_son), "Lạng Sơn (1)")]
+    assert f'<option value="{lai_chau}" selected>' in page
+    page = html(client.get(f"/products?province={lang_son}&category=beverages"))  # chosen, nothing matches
+    assert province_options(page) == [(str(lai_chau), "Lai Châu (1)"), (str(lang_son), "Lạng Sơn (0)")]
 
 
 # ---------------------------------------------------------------- badges: only a verified, unexpired certificate

@@ -5,6 +5,7 @@ from html import unescape
 
 import pytest
 
+from marketplace import geo
 from marketplace.search import index as search_index
 from tests import factories
 
@@ -62,6 +63,19 @@ def test_the_page_shows_facets_with_counts_and_filters_combine_with_the_query(cl
     assert 'href="/search?q=thach+den"' in html
 
 
+def test_the_province_facet_lists_provinces_with_matches_in_vietnamese_order(app, client, cooperative_owner):
+    codes = {name: code for code, name in geo.provinces()}
+    own = cooperative_owner.organisation
+    for count, name in enumerate(("Thành phố Huế", "Cao Bằng", "Thành phố Hà Nội", "Cà Mau", "Điện Biên"), start=1):
+        for n in range(count):
+            factories.product(own, name=f"Mật ong {name} {n}", province_code=codes[name], commune_code=None)
+    html = client.get("/search?q=mat+ong").get_data(as_text=True)
+    select = re.search(r'<select class="form-select" id="filter-province" name="province"[^>]*>(.*?)</select>', html, re.S)
+    options = re.findall(r'<option value="(\d+)">\s*([^<]+?)\s*</option>', select.group(1))
+    assert options == [(str(codes[name]), f"{name} ({count})") for name, count in (
+        ("Cà Mau", 4), ("Cao Bằng", 2), ("Điện Biên", 5), ("Thành phố Hà Nội", 3), ("Thành phố Huế", 1))]
+
+
 def test_results_sort_and_page_through_shareable_urls(client, shop):
     html = client.get("/search?category=fresh_produce&category=&sort=price_asc").get_data(as_text=True)
     assert titles(html) == ["Gạo Bao Thai Tràng Định", "Dâu tây"]
@@ -86,9 +100,42 @@ def test_exact_diacritics_rank_first_on_the_page(client, shop):
 
 def test_did_you_mean_and_the_partial_notice(client, shop):
     html = client.get("/search?q=thach+dden").get_data(as_text=True)
-    assert 'href="/search?q=thach+den"' in html  # "did you mean"
+    assert 'href="/search?q=th%E1%BA%A1ch+%C4%91en"' in html  # "did you mean: thạch đen", as the names write it
     assert 'class="search-note"' in html  # "thach" alone matched: a partial result
     assert titles(html)  # never an empty page when some words match
+
+
+def related_titles(html):
+    section = html.split('class="related-results"', 1)
+    return titles(section[1]) if len(section) == 2 else []
+
+
+def test_partial_matches_are_shown_apart_under_their_own_heading(client, english, shop, cooperative_owner):
+    factories.product(cooperative_owner.organisation, name="Thạch trắng", category="processed_food")
+    html = client.get("/search?q=thach+dden").get_data(as_text=True)
+    assert "Related products" in html
+    assert related_titles(html) == titles(html)  # nothing matched both words: all of them are related products
+    assert related_titles(html)[:2] == ["Bột thạch đen hòa tan", "Dried black jelly grass"]  # English names
+    assert "Did you mean:" in html  # three results, but only partial ones
+
+    html = client.get("/search?q=thach+den").get_data(as_text=True)
+    assert "Related products" not in html and related_titles(html) == []
+    assert titles(html) == ["Bột thạch đen hòa tan", "Dried black jelly grass"]
+
+
+def test_the_page_says_which_results_needed_a_typo_and_which_words_it_set_aside(client, english, shop):
+    html = client.get("/search?q=c%E1%BA%A7n+mua+th%E1%BA%A1ch+%C4%91en+gi%C3%A1+s%E1%BB%89").get_data(as_text=True)
+    assert titles(html) == ["Bột thạch đen hòa tan", "Dried black jelly grass"]  # English names in English
+    assert "Not searched for, as they name no product:" in html and "cần, mua, giá, sỉ" in html
+    assert "Related products" not in html and "Did you mean" not in html
+
+
+def test_a_result_found_through_a_typo_says_so(client, english, cooperative_owner):
+    factories.product(cooperative_owner.organisation, name="Quế vỏ khô", name_en="Dried cinnamon bark")
+    html = client.get("/search?q=cinamon").get_data(as_text=True)
+    assert titles(html) == ["Dried cinnamon bark"]
+    assert "Found with a similar spelling" in html and "Did you mean:" in html
+    assert "Found with a similar spelling" not in client.get("/search?q=cinnamon").get_data(as_text=True)
 
 
 def test_an_empty_result_explains_what_to_do(client, shop):
@@ -158,7 +205,24 @@ def test_the_api_filters_sorts_and_suggests(client, shop):
     body = client.get("/api/v1/search?category=fresh_produce&sort=price_asc").get_json()
     assert [r["name"] for r in body["results"]] == ["Gạo Bao Thai Tràng Định", "Dâu tây"]
     body = client.get("/api/v1/search?q=thach+dden").get_json()
-    assert body["suggestion"] == "thach den" and body["partial"] is True
+    assert body["suggestion"] == "thạch đen" and body["partial"] is True
+
+
+def test_the_api_says_how_each_result_matched(client, shop, cooperative_owner):
+    factories.product(cooperative_owner.organisation, name="Quế vỏ khô", name_en="Dried cinnamon bark")
+    factories.product(cooperative_owner.organisation, name="Quế chi", name_en="Cinnamon twigs")
+    body = client.get("/api/v1/search?q=thach+den").get_json()
+    assert [r["match"] for r in body["results"]] == ["all", "all"] and body["ignored_words"] == []
+    body = client.get("/api/v1/search?q=dried+cinamon").get_json()
+    assert [(r["name"], r["match"]) for r in body["results"]] == [("Quế vỏ khô", "typo")]
+    assert body["suggestion"] == "dried cinnamon"
+    body = client.get("/api/v1/search?q=thach+dden").get_json()
+    assert {r["match"] for r in body["results"]} == {"partial"}
+    body = client.get("/api/v1/search?q=can+mua+thach+den+so+luong+lon").get_json()
+    assert [r["match"] for r in body["results"]] == ["all", "all"]
+    assert body["ignored_words"] == ["can", "mua", "so", "luong", "lon"] and body["partial"] is False
+    body = client.get("/api/v1/search?category=fresh_produce").get_json()
+    assert {r["match"] for r in body["results"]} == {"all"}
 
 
 @pytest.mark.parametrize("query", ["colour=red", "stars=6", "category=", "sort=name", "page=0", "page=1001",
@@ -176,3 +240,14 @@ def test_expired_badges_are_neither_counted_nor_shown(client, cooperative_owner)
     assert body["results"][0]["ocop_stars"] is None
     assert body["facets"]["stars"] == {}
     assert client.get("/api/v1/search?q=ruou&stars=3").get_json()["total"] == 0
+
+
+def test_the_openapi_document_states_the_match_contract():
+    from marketplace.api.openapi import openapi_document
+    from marketplace.search import query
+
+    schemas = openapi_document()["components"]["schemas"]
+    assert "match" in schemas["SearchResult"]["required"]
+    assert schemas["SearchResult"]["properties"]["match"]["enum"] == ["all", "typo", "partial"]
+    assert (query.ALL, query.TYPO, query.PARTIAL) == ("all", "typo", "partial")
+    assert "ignored_words" in schemas["SearchPage"]["required"]
