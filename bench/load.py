@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/load.py [--products 50000] [--users 20] [--seconds 10] [--workers 5]
                                    [--pg-url URL | --sqlite] [--schema NAME --keep] [--json | --markdown]
-                                   [--client-processes 2] [--warmup 5] [--profile FILE]
+                                   [--client-processes 2] [--warmup 5] [--distinct-paths N] [--profile FILE]
 
 One run:
 1. builds the database: a schema of its own in PostgreSQL (or a SQLite file with --sqlite), migrated
@@ -97,6 +97,9 @@ def parse_args(argv=None):
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON document")
     output.add_argument("--markdown", action="store_true", help="print Markdown tables (docs/benchmarks.md)")
+    parser.add_argument("--distinct-paths", type=int, default=0, metavar="N",
+                        help="the users draw from the first N paths of each page (default: all, 400 catalogue "
+                             "views, 212 searches, up to 2,000 products): a small N measures the page cache warm")
     parser.add_argument("--profile", metavar="FILE",
                         help="afterwards, render each page 30 times in this process under cProfile (not timed), "
                              "save the stats to FILE and print the top functions per page to stderr")
@@ -425,6 +428,9 @@ def request_plan(app, products, args):
             continue
         params = {"q": query.text, **query.filter_dict}
         search.append("/search?" + urllib.parse.urlencode(params))
+    if args.distinct_paths:  # a warm page cache: the users keep to a few URLs per page
+        catalogue, search = catalogue[:args.distinct_paths], search[:args.distinct_paths]
+        product_paths = product_paths[:args.distinct_paths]
     return {"catalogue": catalogue, "search": search, "product": product_paths,
             "emails": [f"buyer{n}@bench.example" for n in range(1, max(args.users, TARGETS["users"]) + 1)]}
 

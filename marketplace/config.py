@@ -72,6 +72,10 @@ def defaults(instance_path):
         "INVITATION_TTL": timedelta(days=7),
         "REGISTRATION_CONFIRM_TTL": timedelta(hours=24),  # the link that finishes a registration
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Rendered anonymous catalogue pages kept per worker (pagecache.py): at most this many, each for at most
+        # this many seconds; any committed catalogue change (the search change log) retires them at once. 0: off.
+        "PAGE_CACHE_SECONDS": 300,
+        "PAGE_CACHE_ENTRIES": 256,
         # Side effects: without REDIS_URL they run in-process after each commit; with it, RQ workers run them.
         "REDIS_URL": None,
         "JOBS_QUEUE": "chohtx",
@@ -178,6 +182,8 @@ ENVIRONMENT = {
     "PASSWORD_RESET_RATE_LIMIT_PER_IP": ("PASSWORD_RESET_RATE_LIMIT_PER_IP", str),
     "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": ("PASSWORD_RESET_RATE_LIMIT_PER_EMAIL", str),
     "REDIS_URL": ("REDIS_URL", str),
+    "PAGE_CACHE_SECONDS": ("PAGE_CACHE_SECONDS", int),
+    "PAGE_CACHE_ENTRIES": ("PAGE_CACHE_ENTRIES", int),
     "FOLLOW_UP_BEHIND_MARGIN": ("FOLLOW_UP_BEHIND_MARGIN", float),
     "FOLLOW_UP_STALLED_DAYS": ("FOLLOW_UP_STALLED_DAYS", int),
     "FOLLOW_UP_SIGNATURE_DAYS": ("FOLLOW_UP_SIGNATURE_DAYS", int),

@@ -5,7 +5,7 @@ from flask import g, request, session
 from flask_login import current_user, user_unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import database, errors, i18n, logging_setup, notifications, routing, textinput
+from marketplace import database, errors, i18n, logging_setup, notifications, pagecache, routing, textinput
 from marketplace.extensions import babel, bootstrap, compress, csrf, db, limiter, login_manager, mail, migrate, talisman
 
 # Only our own files and Stripe.js (issue: payments) may run scripts; no inline script or style.
@@ -32,6 +32,7 @@ def init_web(app):
     database.init_app(app)  # SQLite: busy timeout, WAL
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    pagecache.init_app(app)  # after csrf: a page rendered for the cache holds a placeholder, not a token
     textinput.init_app(app)  # after the CSRF check: a forged POST is refused as such first
     _init_retry_after(app)  # before the limiter: after-request hooks run in reverse, so this one sees its headers
     limiter.init_app(app)

@@ -298,7 +298,7 @@ def _one(product, shape, status=200, headers=None):
 def products():
     """Published products of verified cooperatives: the catalogue's filters, sorted and paginated."""
     query = _checked_args(lambda args: queries.parse_catalog_args(args, strict=True, allowed_extra=("lang",)))
-    return _page(queries.public_products(query), product_json)
+    return _page(queries.public_products(query, load=queries.with_product_data), product_json)
 
 
 @blueprint.get(PRODUCT)

@@ -3,7 +3,8 @@ import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask_babel import format_decimal, get_locale, ngettext
+from babel import numbers
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -201,19 +202,20 @@ def _untranslated(singular, plural, n, **variables):
     return (singular if n == 1 else plural) % variables
 
 
-def quantity_in_unit(quantity, unit):
+def quantity_in_unit(quantity, unit, ngettext=ngettext, locale=None):
     """"100 fruits", "1 fruit", "5 litres" (English), "100 quả" (Vietnamese): a whole quantity and its unit (a Unit
     or its code, as order and agreement lines keep it), the unit agreeing with the number. An unknown code is
     shown as it is. A language whose catalogue lacks the message gets the number and the unit's label ("2 tấn"),
-    never the English words."""
-    number = format_decimal(quantity)
+    never the English words. A list of cards passes its `ngettext` and `locale`, looked up once (cards.py)."""
+    locale = locale or get_locale()
+    number = numbers.format_decimal(quantity, locale=locale)
     try:
         unit = Unit(unit)
     except ValueError:
         return f"{number} {unit}"
     message = _QUANTITY_IN_UNIT[unit]
     text = message(ngettext, int(quantity), number)
-    if text == message(_untranslated, int(quantity), number) and not str(get_locale()).startswith("en"):
+    if text == message(_untranslated, int(quantity), number) and not str(locale).startswith("en"):
         return f"{number} {LABELS[unit]}"
     return text
 

@@ -12,9 +12,10 @@ from flask_babel import format_decimal, get_locale
 from flask_login import current_user
 
 from marketplace import notifications
+from marketplace.pagecache import cached_page
 from marketplace.accounts.authz import Permission, can
 from marketplace.accounts.models import CooperativeType
-from marketplace.catalog import images, queries, services
+from marketplace.catalog import cards, images, queries, services
 from marketplace.catalog.models import Category, Certification
 from marketplace.catalog.services import today
 from marketplace.catalog.views import blueprint
@@ -39,6 +40,12 @@ def canonical_slug(product):
 def product_url(product):
     """The canonical path of a public product page (for cards, search results and other links)."""
     return url_for("catalog.product", product_id=product.id, slug=canonical_slug(product))
+
+
+@blueprint.app_template_global()
+def product_cards(products):
+    """[cards.Card] of `products`: what their cards show, worked out once for the list (catalog/_cards.html)."""
+    return cards.product_cards(products)
 
 
 @blueprint.app_template_global()
@@ -89,6 +96,7 @@ def filter_choices(query):
 # ---------------------------------------------------------------- pages
 
 @blueprint.get("/products")
+@cached_page
 def catalogue():
     query = queries.parse_catalog_args(request.args)  # lenient: a bad value is dropped, never an error page
     query.per_page = queries.DEFAULT_PER_PAGE
@@ -98,6 +106,7 @@ def catalogue():
 
 @blueprint.get(f"/products/{PRODUCT}", defaults={"slug": None})
 @blueprint.get(f"/products/{PRODUCT}/<slug>")
+@cached_page
 def product(product_id, slug):
     product = queries.public_product(product_id)  # NotFound for drafts, hidden products, unverified sellers
     if slug != canonical_slug(product):

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from marketplace import geo
 from marketplace.accounts.models import CooperativeType, Organisation, OrganisationKind, OrganisationStatus
@@ -114,11 +114,17 @@ def public_statement():
 
 
 def with_card_data(statement):
-    """Load what a product card shows in a fixed number of queries (no N+1)."""
+    """Load what a product card shows in a fixed number of queries (no N+1): the cooperative from the join
+    public_statement() already makes, then the price tiers, photos and OCOP certificates (three queries)."""
     return statement.options(
-        selectinload(Product.cooperative), selectinload(Product.tiers), selectinload(Product.images),
-        selectinload(Product.certificates), selectinload(Product.certification_rows),
+        contains_eager(Product.cooperative), selectinload(Product.tiers), selectinload(Product.images),
+        selectinload(Product.certificates),
     )
+
+
+def with_product_data(statement):
+    """What a card shows and the certifications too (the product page, the API's products)."""
+    return with_card_data(statement).options(selectinload(Product.certification_rows))
 
 
 def _filtered(statement, query, stars, leave_out=None):
@@ -142,8 +148,9 @@ def _filtered(statement, query, stars, leave_out=None):
     return statement
 
 
-def public_products(query):
-    """Published products of verified cooperatives, filtered and sorted; a Flask-SQLAlchemy pagination."""
+def public_products(query, load=with_card_data):
+    """Published products of verified cooperatives, filtered and sorted; a Flask-SQLAlchemy pagination.
+    `load` adds the eager loads: what cards show by default, with_product_data for the API."""
     on = today()
     stars = _valid_stars(on)
     statement = _filtered(public_statement(), query, stars)
@@ -154,7 +161,7 @@ def public_products(query):
         "stars": [db.func.coalesce(stars, 0).desc(), Product.published_at.desc(), Product.id.desc()],
         "name": [Product.name.asc(), Product.id.asc()],
     }[query.sort]
-    return db.paginate(with_card_data(statement.order_by(*order)), page=query.page,
+    return db.paginate(load(statement.order_by(*order)), page=query.page,
                        per_page=query.per_page, error_out=False)
 
 
@@ -185,7 +192,7 @@ def province_options(query):
 
 def public_product(product_id):
     """A product anyone may see. Raises NotFound for drafts, hidden products and unverified sellers."""
-    product = db.session.scalar(with_card_data(public_statement().where(Product.id == product_id)))
+    product = db.session.scalar(with_product_data(public_statement().where(Product.id == product_id)))
     if product is None:
         raise NotFound()
     return product

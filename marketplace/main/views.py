@@ -8,6 +8,7 @@ from marketplace.accounts import services as accounts
 from marketplace.catalog import queries
 from marketplace.extensions import talisman
 from marketplace.main import demo_banner, homes
+from marketplace.pagecache import cached_page
 from marketplace.safety import safe_next_url
 
 blueprint = Blueprint("main", __name__)
@@ -16,6 +17,7 @@ LATEST_PRODUCTS = 6  # the "latest products" strip of the home page
 
 
 @blueprint.get("/")
+@cached_page
 def home():
     latest = queries.public_products(queries.CatalogQuery(per_page=LATEST_PRODUCTS)).items
     return render_template("home.html", latest_products=latest)

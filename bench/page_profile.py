@@ -1,0 +1,126 @@
+#!/usr/bin/env python
+"""In-process cost of the public pages on demo data (issue 14): no server, no network.
+
+    .venv/bin/python bench/page_profile.py [--requests 200] [--profile DIR] [--pages home,catalogue,...]
+
+Builds a SQLite file with `flask seed-demo`'s data in a temporary folder, then for each page sends
+`--requests` GETs through Flask's test client, one at a time, and reports the CPU time per request
+(process time: less sensitive than wall time to other jobs on a shared machine) as median and mean
+over 5 rounds, and the SQL statements of one request. The anonymous page cache (pagecache.py) is on, so
+home, catalogue and product pages are measured warm; --cold turns it off. With --profile, a cProfile of each page is
+written to DIR/<page>.prof and its top 25 lines (cumulative) are printed.
+"""
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+PAGES = {
+    "ceiling": "/healthz",
+    "home": "/",
+    "catalogue": "/products",
+    "catalogue_page2_price": "/products?sort=price_asc&page=2",
+    "search": "/search?q=tr%C3%A0",
+    "product": None,  # the first published product, found after seeding
+}
+
+
+def build_app(folder, cold=False):
+    from marketplace import create_app, demo
+    from marketplace.extensions import db
+
+    app = create_app({
+        "SECRET_KEY": "page-profile-secret-key-0123456789-abcdefghijklmnop",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/demo.db",
+        "SEARCH_INDEX_DIR": f"{folder}/index", "UPLOAD_DIR": f"{folder}/uploads", "SIGNING_DIR": f"{folder}/signing",
+        "HTTPS": False, "LOG_LEVEL": "WARNING", "RATELIMIT_ENABLED": False, "PUBLIC_BASE_URL": "https://cho-htx.example",
+        "SIGNING_KEY_PASSPHRASE": "page-profile-signing-passphrase-0123456789-abcdef", "MAIL_BACKEND": "locmem",
+        **({"PAGE_CACHE_SECONDS": 0} if cold else {}),
+        "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_COST": 1024, "PASSWORD_HASH_PARALLELISM": 1,
+    })
+    with app.app_context():
+        db.create_all()
+        demo.seed()
+        db.session.commit()
+        from marketplace.search import index
+        rebuild = getattr(index, "rebuild", None)
+        if rebuild is not None:
+            rebuild()
+    return app
+
+
+def count_statements(app, client, path):
+    from marketplace.extensions import db
+
+    counter = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *a, **k: counter.append(1)  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        client.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return len(counter)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", metavar="DIR")
+    parser.add_argument("--pages", default=",".join(PAGES))
+    parser.add_argument("--lang", default="vi")
+    parser.add_argument("--cold", action="store_true",
+                        help="the page cache off (PAGE_CACHE_SECONDS=0): every request renders its page")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="page-profile-") as folder:
+        app = build_app(folder, cold=args.cold)
+        from marketplace.catalog import queries
+        from marketplace.catalog.public import product_url
+        with app.test_request_context():
+            first = queries.public_products(queries.CatalogQuery()).items[0]
+            PAGES["product"] = product_url(first)
+        client = app.test_client()
+        if args.lang != "vi":
+            client.post("/language", data={"lang": args.lang})
+        print(f"{'page':<24}{'path':<36}{'status':>7}{'SQL':>5}{'median ms':>11}{'mean ms':>9}")
+        for page in args.pages.split(","):
+            path = PAGES[page]
+            for _ in range(5):
+                status = client.get(path).status_code  # warm: templates, caches, searcher
+            rounds = []
+            for _ in range(args.rounds):
+                start = time.process_time()
+                for _ in range(args.requests // args.rounds):
+                    client.get(path)
+                rounds.append((time.process_time() - start) * 1000 / (args.requests // args.rounds))
+            statements = count_statements(app, client, path)
+            print(f"{page:<24}{path:<36}{status:>7}{statements:>5}{statistics.median(rounds):>11.2f}"
+                  f"{statistics.mean(rounds):>9.2f}", flush=True)
+            if args.profile:
+                Path(args.profile).mkdir(parents=True, exist_ok=True)
+                profile = cProfile.Profile()
+                profile.enable()
+                for _ in range(50):
+                    client.get(path)
+                profile.disable()
+                profile.dump_stats(f"{args.profile}/{page}.prof")
+                out = io.StringIO()
+                pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+                print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
