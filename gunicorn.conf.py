@@ -4,6 +4,7 @@ from the working directory; `-c gunicorn.conf.py` names it explicitly).
 Environment: HOST (default 127.0.0.1), PORT (8000), WORKERS (2 × CPUs + 1), LOG_FORMAT (json) and
 LOG_LEVEL (INFO). Options given on the command line win over these.
 """
+import gc
 import os
 
 from marketplace.logging_setup import install_record_factory, logging_config
@@ -32,3 +33,12 @@ errorlog = "-"
 control_socket_disable = True
 logconfig_dict = logging_config(os.environ.get("LOG_FORMAT") or "json", os.environ.get("LOG_LEVEL") or "INFO")
 install_record_factory()
+
+
+def post_worker_init(worker):
+    """The worker has loaded the application: move everything allocated so far (modules, the app, templates,
+    translations, URL maps) out of the garbage collector's generations (`gc.freeze`), so that a full collection
+    during a request scans only what requests allocated instead of the whole start-up heap. On the follow-up
+    list (2,000 MoUs) this took p95 from ~230 ms to ~80 ms, the collections being most of the tail
+    (docs/benchmarks.md, alliance follow-up)."""
+    gc.freeze()

@@ -12,7 +12,8 @@ One run:
    5% expired, 5% waiting for signatures for weeks) of one or two lines over terms of one to three years started
    up to two years ago; ORDERS orders of one or two lines, 80% of them under an MoU (spread unevenly: some MoUs
    have none) in every status, paid and received as their status says;
-2. measures, in process and after two unmeasured warm-up calls, REPEAT times each: `tracking.needs_attention`
+2. measures, in process and after two unmeasured warm-up calls, with the start-up heap frozen (`gc.freeze()`, as
+   gunicorn.conf.py does in each worker), REPEAT times each: `tracking.needs_attention`
    (page 1, what the page and the API compute), `tracking.progress_map` for every MoU, and through the Flask test
    client with the staff member's token `GET /api/v1/alliance/agreements` and `GET /api/v1/agreements/<id>/progress`
    (the MoU with the most orders), and `GET /alliance/follow-up` (the HTML page, logged in);
@@ -22,6 +23,7 @@ One run:
 Everything stays on 127.0.0.1; the schema (or file) is dropped afterwards. See docs/benchmarks.md.
 """
 import argparse
+import gc
 import os
 import random
 import secrets
@@ -269,6 +271,8 @@ def measure(app, data, repeat, log):
             "dashboard_page": lambda: _ok(client.get("/alliance/dashboard", base_url=https)),
         }
         engine = db.engine
+        gc.collect()
+        gc.freeze()  # what was allocated so far leaves the collector's reach, as gunicorn.conf.py does in a worker
         for name in MEASURED:
             call = calls[name]
             for _ in range(2):
@@ -294,6 +298,7 @@ def measure(app, data, repeat, log):
         for progress in tracking.progress_map().values():
             statuses[progress.status.value] = statuses.get(progress.status.value, 0) + 1
         db.session.remove()
+    gc.unfreeze()
     return results, {"needing_attention": listed.total, "reasons": reasons, "statuses": statuses}
 
 

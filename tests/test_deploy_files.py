@@ -88,3 +88,16 @@ def test_make_run_hands_its_host_and_port_to_the_application():
                                  cwd=ROOT, capture_output=True, text=True, check=True).stdout
         serving = [line for line in dry_run.replace("\\\n", " ").splitlines() if "flask run" in line]
         assert len(serving) == 1 and "HOST=localhost PORT=5101 " in serving[0], dry_run
+
+
+def test_gunicorn_workers_freeze_their_start_up_heap_once_the_app_is_loaded():
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    gc.unfreeze()
+    try:
+        settings["post_worker_init"](None)  # gunicorn calls it after the worker loaded the app
+        assert gc.get_freeze_count() > 0  # full collections during requests skip the start-up objects
+    finally:
+        gc.unfreeze()
