@@ -12,13 +12,13 @@ from flask_babel import format_decimal, get_locale
 from flask_login import current_user
 
 from marketplace import notifications
-from marketplace.pagecache import cached_page
 from marketplace.accounts.authz import Permission, can
 from marketplace.accounts.models import CooperativeType
 from marketplace.catalog import cards, images, queries, services
 from marketplace.catalog.models import Category, Certification
 from marketplace.catalog.services import today
 from marketplace.catalog.views import blueprint
+from marketplace.pagecache import cached_page
 from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 # A slug equal to a fixed path segment (/products/<id>/edit, /delete, /label) would reach that page

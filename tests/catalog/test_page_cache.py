@@ -11,8 +11,8 @@ from datetime import date, timedelta
 import pytest
 
 from marketplace import pagecache
-from marketplace.catalog.models import CertificateStatus, OcopCertificate, PriceTier, Product, ProductStatus
 from marketplace.accounts.models import Organisation, OrganisationStatus
+from marketplace.catalog.models import CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.extensions import db
 from tests import factories
 from tests.support import csrf_token_from, login_with_form
