@@ -46,7 +46,10 @@ def expect_language(page, lang):
 
 
 def open_menu(page):
-    """Open the header's menu when it is folded behind its "Menu" button (phones); nothing to do on a desktop."""
+    """Open the header's menu when it is folded behind its "Menu" button (phones); nothing to do on a desktop.
+    Waits for the page's DOMContentLoaded first: site-menu.js folds the menu as soon as the header is drawn but
+    shows its button only then (right after a navigation, the button may not be shown yet)."""
+    page.wait_for_load_state("domcontentloaded")
     toggle = page.locator("header .menu-toggle")
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
         toggle.click()
