@@ -397,3 +397,17 @@ def assert_documented(response, method, path):
     errors = [f"{'/'.join(map(str, error.instance_path))}: {error.message}" for error in validator.iter_errors(body)]
     assert not errors, f"{method} {path} {response.status_code} does not match the document: {errors}"
     return body
+
+
+def wait_for_a_lock_waiter(engine, thread, timeout=20):
+    """Poll PostgreSQL until a transaction of this database waits for a lock (True), or until `thread`, the one
+    expected to block, has ended or `timeout` seconds have passed (False: nothing made it wait). For race tests
+    that hold one transaction at a lock while another one runs into it."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                         " AND datname = current_database()")):
+                return True
+        time.sleep(0.01)  # polling another backend's state: PostgreSQL has no notification for it
+    return False

@@ -15,6 +15,7 @@ from marketplace.jobs.models import OutboxMessage
 from marketplace.notices import services as notices
 from marketplace.notices.models import Notice
 from tests import factories
+from tests.support import wait_for_a_lock_waiter
 
 MESSAGE = "Đã 45 ngày chưa có đơn hàng theo thỏa thuận. Đề nghị hai bên trao đổi kế hoạch giao hàng tháng 12."
 
@@ -167,7 +168,6 @@ def test_two_staff_nudging_at_once_send_one_nudge(app, party_mou, monkeypatch):
     """The second member of staff checks the last nudge while the first one's nudge is not committed yet: it waits
     for the first to commit, then is refused (429), instead of both checking, finding none and both sending."""
     import threading
-    import time
 
     from marketplace.accounts.models import User
 
@@ -189,10 +189,7 @@ def test_two_staff_nudging_at_once_send_one_nudge(app, party_mou, monkeypatch):
         if not others:
             others.append(threading.Thread(target=second_staff))
             others[0].start()
-            deadline = time.monotonic() + 20
-            while others[0].is_alive() and not _another_transaction_waits_for_a_lock() \
-                    and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for_a_lock_waiter(db.engine, others[0])  # without the lock, the other nudge just finishes
         return last
 
     monkeypatch.setattr(nudges, "_last_nudge", check_then_let_the_other_try)
@@ -201,8 +198,3 @@ def test_two_staff_nudging_at_once_send_one_nudge(app, party_mou, monkeypatch):
     assert outcome == ["refused"]
     assert count(Nudge) == 2  # one nudge, to both parties
 
-
-def _another_transaction_waits_for_a_lock():
-    with db.engine.connect() as connection:
-        return connection.scalar(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))

@@ -4,7 +4,6 @@ change rolled back leaves them as they were; two checkouts under one MoU at once
 migration's backfill computes the same rows."""
 import importlib.util
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +17,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import AgreementOrderSummary, AgreementProductTotals
 from marketplace.unit_of_work import unit_of_work
 from tests.alliance.test_tracking import pay, place, ship_and_deliver
+from tests.support import wait_for_a_lock_waiter
 
 MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / \
     "fead37797cbb_totals_under_mous_kept_with_the_orders.py"
@@ -112,7 +112,7 @@ def test_two_checkouts_under_one_mou_at_once_both_count(app, mou, buyer, product
         if not others:
             others.append(threading.Thread(target=other_checkout))
             others[0].start()
-            _wait_until_a_transaction_waits_for_a_lock(session)
+            assert wait_for_a_lock_waiter(db.engine, others[0]), "the second checkout did not wait for the first's lock"
 
     monkeypatch.setattr(agreement_totals, "_lock_summaries", lock_then_let_the_other_checkout_wait)
     place(buyer, [(jelly, 10)], mou)
@@ -121,15 +121,3 @@ def test_two_checkouts_under_one_mou_at_once_both_count(app, mou, buyer, product
     assert kept() == computed()
     assert [t.ordered_qty for t in kept()[0]] == [30]
 
-
-def _wait_until_a_transaction_waits_for_a_lock(session, timeout=20):
-    """Poll PostgreSQL until another backend of this database waits for a lock (raises AssertionError after
-    `timeout` seconds: the other transaction never blocked, so nothing serialised the two refreshes)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = session.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                         " AND datname = current_database() AND pid <> pg_backend_pid()"))
-        if waiting:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the second checkout did not wait for the first one's lock")
