@@ -437,6 +437,19 @@ def request_plan(app, products, args):
 
 # ---------------------------------------------------------------- the server
 
+def stop_process(process, timeout=40):
+    """SIGTERM a process started in a session of its own, and kill its whole group if it has not ended within
+    `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class Server:
     """gunicorn as make serve starts it (gunicorn.conf.py), on the benchmark's application module."""
 
@@ -484,14 +497,8 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
 
 def one_request(port, method, path, headers, body=None):

@@ -235,15 +235,6 @@ def _jobs_waiting(env):
     return redis.Redis.from_url(env["REDIS_URL"]).llen(f"rq:queue:{env['JOBS_QUEUE']}")
 
 
-def _stop(process):
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def run_http(args, env, store, data, log):
     """gunicorn with WORKERS workers; the buyers are threads of this process. Returns (samples, the end of the
     measured window, server info). Raises OrdersApiMissing when the server has no POST /api/v1/orders."""
@@ -282,7 +273,7 @@ def run_http(args, env, store, data, log):
     finally:
         server.stop()
         if worker is not None:
-            _stop(worker)
+            load.stop_process(worker)
     return [s for mine in samples for s in mine], end_at, info
 
 
