@@ -6,11 +6,12 @@ rendered body of such a page and serves it again while the catalogue has not cha
 
 Invalidation follows the search change log (search/sync.py): every committed change to a product, its
 price tiers, photos, certifications or OCOP certificates, or to a cooperative's status, name or type,
-commits a `search_change` row in the same transaction. The key of a cached page holds the log's
-(number of rows, highest id), read with one statement on every request; a commit from any process
-changes it, so the next request of every worker renders afresh. The count matters on PostgreSQL, where
-a transaction that took a lower id may commit after one with a higher id (the highest id stays, the
-count grows). PAGE_CACHE_SECONDS bounds an entry's life anyway.
+commits a `search_change` row in the same transaction, and that transaction adds one to the catalogue's
+version (one row, `CatalogueVersion`) just before it commits. The key of a cached page holds that version,
+read by primary key on every request (the same cost however long the log grows); a commit from any process
+changes it, so the next request of every worker renders afresh. The log's highest id would not do: on
+PostgreSQL a transaction that took a lower id may commit after one with a higher id. PAGE_CACHE_SECONDS
+bounds an entry's life anyway.
 
 Never cached: a logged-in person's page (it names them; those carry no-store, web.py), a request whose
 session holds flashed messages, an answer other than 200. The CSRF token of the language form is never
@@ -23,7 +24,6 @@ import time
 from collections import OrderedDict
 from functools import wraps
 
-import sqlalchemy as sa
 from flask import current_app, g, make_response, request, session
 from flask_babel import get_locale
 from flask_login import current_user
@@ -79,10 +79,10 @@ def csrf_token():
 
 
 def catalogue_version():
-    """What changes whenever a catalogue change commits, from any process: (rows, highest id) of the log."""
-    from marketplace.search.models import SearchChange
+    """What changes whenever a catalogue change commits, from any process (search/sync.py: one row's value)."""
+    from marketplace.search import sync
 
-    return tuple(db.session.execute(sa.select(sa.func.count(), sa.func.max(SearchChange.id))).one())
+    return sync.version(db.session)
 
 
 def _cacheable():

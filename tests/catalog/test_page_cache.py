@@ -9,11 +9,14 @@ import re
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from marketplace import pagecache
 from marketplace.accounts.models import Organisation, OrganisationStatus
 from marketplace.catalog.models import CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.extensions import db
+from marketplace.search import sync
+from marketplace.search.models import SearchChange
 from tests import factories
 from tests.support import csrf_token_from, login_with_form
 
@@ -79,6 +82,99 @@ def test_a_change_shows_at_once_on_every_worker(two_workers, what, apply, before
     for name, response in shown.items():
         assert response.headers.get("X-Page-Cache") is None, (what, name)
         assert after in text(response) and before not in text(response), (what, name)
+
+
+# ---------------------------------------------------------------- the catalogue's version
+
+def statements_of(app, action):
+    """The SQL statements `action` sends through `app`'s engine."""
+    sent = []
+    with app.app_context():
+        engine = db.engine
+
+    def listen(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    return sent
+
+
+def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_workers):
+    reader, writer, ids = two_workers
+    with writer.app_context():  # a bulk import's worth of log rows, committed
+        db.session.execute(sa.insert(SearchChange), [{"product_id": ids["product"]} for _ in range(3000)])
+        db.session.commit()
+    client = reader.test_client()
+    client.get("/products")
+    sent = statements_of(reader, lambda: client.get("/products"))
+    assert len(sent) == 1 and "catalogue_version" in sent[0] and "search_change" not in sent[0], sent
+    assert "count(" not in sent[0].lower()
+
+
+def test_each_commit_of_a_change_adds_one_to_the_version_and_other_commits_nothing(two_workers):
+    _reader, writer, ids = two_workers
+    with writer.app_context():
+        before = sync.version(db.session)
+        product = db.session.get(Product, ids["product"])
+        product.capacity_qty = 800
+        db.session.flush()
+        product.base_price_vnd = 320000  # a second flush in the same transaction: still one
+        db.session.commit()
+        assert sync.version(db.session) == before + 1
+        factories.organisation("enterprise", legal_name="Công ty không thuộc danh mục")  # not a catalogue change
+        assert sync.version(db.session) == before + 1
+
+
+def test_a_change_before_a_savepoint_rolled_back_still_changes_the_version(two_workers):
+    reader, writer, ids = two_workers
+    client = reader.test_client()
+    pages(client, ids)
+    with writer.app_context():
+        before = sync.version(db.session)
+        product = db.session.get(Product, ids["product"])
+        product.capacity_qty = 700
+        db.session.flush()  # the change row is written here, outside the savepoint
+        with db.session.begin_nested() as savepoint:
+            product.name = "Không lưu"
+            db.session.flush()
+            savepoint.rollback()
+        db.session.commit()
+        assert sync.version(db.session) == before + 1
+    assert "700 kg" in text(client.get(product_path(ids), follow_redirects=True))
+
+
+@pytest.mark.postgresql_only  # on SQLite one writer at a time commits, in id order
+def test_a_change_committed_later_with_a_lower_id_shows_at_once(two_workers):
+    reader, writer, ids = two_workers
+    with writer.app_context():
+        other = factories.product(db.session.get(Organisation, ids["cooperative"]), name="Gạo Séng Cù",
+                                  base_price_vnd=40000).id
+    client = reader.test_client()
+    pages(client, ids)
+    with writer.app_context():
+        late, early = sa.orm.Session(db.engine), sa.orm.Session(db.engine)
+        try:
+            late.get(Product, ids["product"]).capacity_qty = 600
+            late.flush()  # its change row takes the lower id, and its transaction stays open
+            # Another writer is not held up by the open one (it would wait for the version's row if the open
+            # transaction had updated it at its flush): it fails within a second instead of waiting.
+            early.execute(sa.text("SET LOCAL lock_timeout = '1s'"))
+            early.get(Product, other).base_price_vnd = 45000
+            early.commit()
+            assert "45.000 ₫" in text(client.get("/products"))  # read, and cached, with the late change not in
+            assert "1.200 kg" in text(client.get(product_path(ids), follow_redirects=True))
+            late.commit()
+        finally:
+            late.close(), early.close()
+        changes = db.session.execute(sa.select(SearchChange.id, SearchChange.product_id)
+                                     .order_by(SearchChange.id.desc()).limit(2)).all()
+        assert [change.product_id for change in changes] == [other, ids["product"]]  # the late one: lower id
+    response = client.get(product_path(ids), follow_redirects=True)
+    assert response.headers.get("X-Page-Cache") is None and "600 kg" in text(response)
 
 
 def badges(page):
