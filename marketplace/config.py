@@ -76,6 +76,9 @@ def defaults(instance_path):
         # this many seconds; any committed catalogue change (the search change log) retires them at once. 0: off.
         "PAGE_CACHE_SECONDS": 300,
         "PAGE_CACHE_ENTRIES": 256,
+        # How long a shared cache (a reverse proxy) may keep an anonymous catalogue page without asking again
+        # (`s-maxage`); a change shows late by up to this much there. 0: it must revalidate (ETag, 304) each time.
+        "PAGE_SHARED_CACHE_SECONDS": 0,
         # Side effects: without REDIS_URL they run in-process after each commit; with it, RQ workers run them.
         "REDIS_URL": None,
         "JOBS_QUEUE": "chohtx",
@@ -184,6 +187,7 @@ ENVIRONMENT = {
     "REDIS_URL": ("REDIS_URL", str),
     "PAGE_CACHE_SECONDS": ("PAGE_CACHE_SECONDS", int),
     "PAGE_CACHE_ENTRIES": ("PAGE_CACHE_ENTRIES", int),
+    "PAGE_SHARED_CACHE_SECONDS": ("PAGE_SHARED_CACHE_SECONDS", int),
     "FOLLOW_UP_BEHIND_MARGIN": ("FOLLOW_UP_BEHIND_MARGIN", float),
     "FOLLOW_UP_STALLED_DAYS": ("FOLLOW_UP_STALLED_DAYS", int),
     "FOLLOW_UP_SIGNATURE_DAYS": ("FOLLOW_UP_SIGNATURE_DAYS", int),

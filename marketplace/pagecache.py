@@ -14,15 +14,27 @@ PostgreSQL a transaction that took a lower id may commit after one with a higher
 bounds an entry's life anyway.
 
 Never cached: a logged-in person's page (it names them; those carry no-store, web.py), a request whose
-session holds flashed messages, an answer other than 200. The CSRF token of the language form is never
-in the cache: the page is rendered with a placeholder, which each answer replaces with the visitor's
-own token, masked afresh (csrf.py).
+session holds flashed messages, an answer other than 200. A CSRF token is never in the cache: a page that
+has a form is rendered with a placeholder, which each answer replaces with the visitor's own token, masked
+afresh (csrf.py). Anonymous pages have no such form today (the language switch is a link for them).
+
+HTTP caching. A cached page's answer carries a weak ETag made from its key (page, path, language, day,
+catalogue version) and the code's fingerprint (templates, translations and Python sources, so a release
+changes every tag); a request whose If-None-Match holds it gets 304 at once, without rendering or reading
+the cache (its only cost is the version read). An answer holding nothing of one visitor (no CSRF token: the
+placeholder was not used; the session unchanged) is `public`: browsers revalidate every time (max-age=0),
+and shared caches may keep it PAGE_SHARED_CACHE_SECONDS (s-maxage), during which they may show a change
+late; 0 (the default) asks them to revalidate too (no-cache). `Vary: Cookie`, because the language comes
+from the session. An answer holding a token is `private, no-cache` and has no ETag (a 304 would bring
+back a token of another session the browser may since have left).
 """
+import hashlib
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from functools import wraps
+from pathlib import Path
 
 from flask import current_app, g, make_response, request, session
 from flask_babel import get_locale
@@ -91,7 +103,8 @@ def _cacheable():
 
 
 def cached_page(view):
-    """Serve the view's page from the cache while nothing it shows can have changed (see the module)."""
+    """Serve the view's page from the cache while nothing it shows can have changed, with an ETag and a 304
+    when the browser (or a proxy) holds it already (see the module)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -101,6 +114,9 @@ def cached_page(view):
 
         cache = current_app.extensions["page_cache"]
         key = (request.endpoint, request.full_path, str(get_locale()), today(), catalogue_version())
+        tag = _etag(key)
+        if request.if_none_match.contains_weak(tag):
+            return _shared(current_app.response_class(status=304), tag)
         body = cache.get(key)
         if body is None:
             g.rendering_for_cache = True
@@ -112,12 +128,53 @@ def cached_page(view):
                 return _with_token(response, response.get_data(as_text=True))
             body = response.get_data(as_text=True)
             cache.put(key, body)
+        else:
+            response = make_response(body)
+            response.headers["X-Page-Cache"] = "hit"
+        if CSRF_PLACEHOLDER in body or session.modified:
+            response.cache_control.private = True
+            response.cache_control.no_cache = True
             return _with_token(response, body)
-        response = make_response(body)
-        response.headers["X-Page-Cache"] = "hit"
-        return _with_token(response, body)
+        response.set_data(body)
+        return _shared(response, tag)
 
     return wrapper
+
+
+def _shared(response, tag):
+    """`response` as the same for every visitor asking for this page in this language (see the module)."""
+    response.set_etag(tag, weak=True)
+    response.cache_control.public = True
+    seconds = current_app.config["PAGE_SHARED_CACHE_SECONDS"]
+    if seconds > 0:
+        response.cache_control.max_age = 0
+        response.cache_control.s_maxage = seconds
+    else:
+        response.cache_control.no_cache = True
+    response.vary.add("Cookie")
+    return response
+
+
+def _etag(key):
+    digest = hashlib.sha256(repr((code_fingerprint(), current_app.config.get("PUBLIC_BASE_URL"), key)).encode())
+    return digest.hexdigest()[:32]
+
+
+def code_fingerprint():
+    """A digest of what renders pages: templates, translations and the package's Python sources (read once
+    per process, about 2 MB): a release changes every page's ETag even when the catalogue did not change."""
+    roots = (Path(current_app.root_path), Path(current_app.root_path, current_app.template_folder))
+    found = _FINGERPRINTS.get(roots)
+    if found is None:
+        digest = hashlib.sha256()
+        for root in roots:
+            for path in sorted(p for p in root.rglob("*") if p.suffix in {".py", ".html", ".txt", ".mo"}):
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+        found = _FINGERPRINTS[roots] = digest.hexdigest()
+    return found
+
+
+_FINGERPRINTS = {}  # the sources do not change while a process runs
 
 
 def _with_token(response, body):

@@ -60,6 +60,7 @@ ACCESS = {
     "main.home": everyone(200),
     "main.health": everyone(200),
     "main.set_language": everyone(HOME),
+    "main.choose_language": everyone(HOME),  # the anonymous pages' link: sets the session's language, nothing else
     "main.hide_demo_banner": everyone(HOME),  # only sets a cookie in the browser that asks
     "accounts.login": {"anonymous": 200, "cooperative": MY_HOME, "enterprise": MY_HOME, "alliance": MY_HOME},
     # each role's own home: the work waiting for its organisation (read through each domain's services)
@@ -224,7 +225,7 @@ ACCESS = {
 
 # Endpoints anyone may use. Every other endpoint must turn anonymous people away (302 to login, or 401).
 PUBLIC = {
-    "main.home", "main.health", "main.set_language", "main.hide_demo_banner", "accounts.login", "accounts.unlock_login", "accounts.logout",
+    "main.home", "main.health", "main.set_language", "main.choose_language", "main.hide_demo_banner", "accounts.login", "accounts.unlock_login", "accounts.logout",
     "accounts.register_start", "accounts.register", "accounts.register_sent", "accounts.confirm_registration",
     "accounts.forgot_password", "accounts.reset_password",
     "accounts.accept_invitation", "api.openapi", "api.provinces", "api.communes",

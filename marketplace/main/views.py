@@ -31,6 +31,23 @@ def my_home():
     return render_template(f"homes/{home.kind.value}.html", home=home, **home.parts)
 
 
+@blueprint.get("/language")
+def choose_language():
+    """Switch language by a link, for visitors who are not logged in: for this browser's session only.
+
+    Anonymous pages offer this link rather than the form, so that they hold no CSRF token and shared caches
+    may keep them (pagecache.py). A link is enough for a setting that only changes how this browser's pages
+    read, and another site linking here can do no more than that (SameSite=Lax sends the session on such a
+    link, which keeps what it holds). A signed-in person switches with the form, checked for CSRF, which
+    also saves the choice on the account: for them the link changes nothing."""
+    lang = request.args.get("lang", "")
+    if lang in current_app.config["LANGUAGES"] and not current_user.is_authenticated:
+        session["lang"] = lang
+    response = redirect(safe_next_url(request.args.get("next")))
+    response.cache_control.no_store = True
+    return response
+
+
 @blueprint.post("/language")
 def set_language():
     """Switch language (a plain form: works without JavaScript); remembered on the account too."""

@@ -64,10 +64,11 @@ def header_link(page, href):
 
 
 def set_language_with_header_button(page, lang):
-    """Use the header's language button (a plain form) when the page is not in `lang` already."""
+    """Use the header's language button (a plain form when logged in, a link otherwise) when the page is not
+    in `lang` already."""
     if page.locator("html").get_attribute("lang") != lang:
         open_menu(page)
-        page.locator(f"header form.language-switch button[name=lang][value={lang}]").click()
+        page.locator(f"header .language-switch [lang={lang}]").click()
     expect_language(page, lang)
 
 

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import render_template_string
 
 from marketplace import pagecache
 from marketplace.accounts.models import Organisation, OrganisationStatus
@@ -87,7 +88,7 @@ def test_a_change_shows_at_once_on_every_worker(two_workers, what, apply, before
 # ---------------------------------------------------------------- the catalogue's version
 
 def statements_of(app, action):
-    """The SQL statements `action` sends through `app`'s engine."""
+    """(the SQL statements `action` sends through `app`'s engine, what it returns)."""
     sent = []
     with app.app_context():
         engine = db.engine
@@ -97,10 +98,10 @@ def statements_of(app, action):
 
     sa.event.listen(engine, "before_cursor_execute", listen)
     try:
-        action()
+        result = action()
     finally:
         sa.event.remove(engine, "before_cursor_execute", listen)
-    return sent
+    return sent, result
 
 
 def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_workers):
@@ -110,7 +111,7 @@ def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_worker
         db.session.commit()
     client = reader.test_client()
     client.get("/products")
-    sent = statements_of(reader, lambda: client.get("/products"))
+    sent, _response = statements_of(reader, lambda: client.get("/products"))
     assert len(sent) == 1 and "catalogue_version" in sent[0] and "search_change" not in sent[0], sent
     assert "count(" not in sent[0].lower()
 
@@ -240,11 +241,37 @@ def test_each_language_has_its_own_page(two_workers):
 
 # ---------------------------------------------------------------- privacy and CSRF
 
-def test_no_csrf_token_is_cached_and_each_visitor_gets_a_working_one(make_app):
+def test_anonymous_pages_carry_no_csrf_token_and_leave_the_session_alone(two_workers):
+    reader, _writer, ids = two_workers
+    reader.config["WTF_CSRF_ENABLED"] = True
+    client = reader.test_client()
+    for name, response in pages(client, ids).items():
+        assert "csrf_token" not in text(response), name
+        assert "Set-Cookie" not in response.headers, name
+    stored = [body for _expiry, body in reader.extensions["page_cache"]._pages.values()]
+    assert stored and not any(pagecache.CSRF_PLACEHOLDER in body or "csrf_token" in body for body in stored)
+
+
+@pytest.fixture
+def page_with_a_form(make_app):
+    """An app with a cached page that has a form, as a catalogue page may have one day."""
     app = make_app(WTF_CSRF_ENABLED=True)
+
+    @pagecache.cached_page
+    def form_page():
+        return render_template_string('<form method="post" action="/language"><input type="hidden" '
+                                      'name="csrf_token" value="{{ csrf_token() }}"><button name="lang" value="en">'
+                                      'English</button></form>')
+
+    app.add_url_rule("/test-form-page", "test_form_page", form_page)
+    return app
+
+
+def test_a_cached_page_with_a_form_holds_no_token_in_the_cache_and_each_visitor_gets_a_working_one(page_with_a_form):
+    app = page_with_a_form
     first, second = app.test_client(), app.test_client()
-    first.get("/products")
-    cached = second.get("/products")
+    first.get("/test-form-page")
+    cached = second.get("/test-form-page")
     assert cached.headers.get("X-Page-Cache") == "hit"
     stored = list(app.extensions["page_cache"]._pages.values())
     assert stored and all(pagecache.CSRF_PLACEHOLDER in body and 'value="' + pagecache.CSRF_PLACEHOLDER in body
@@ -252,10 +279,14 @@ def test_no_csrf_token_is_cached_and_each_visitor_gets_a_working_one(make_app):
     page = text(cached)
     assert pagecache.CSRF_PLACEHOLDER not in page
     token = csrf_token_from(page)
-    assert token != csrf_token_from(text(first.get("/products")))  # masked afresh for each answer
+    assert token != csrf_token_from(text(first.get("/test-form-page")))  # masked afresh for each answer
     # The token served from the cache is the second visitor's own: the language form accepts it.
     assert second.post("/language", data={"lang": "en", "csrf_token": token}).status_code == 302
     assert second.post("/language", data={"lang": "en", "csrf_token": "x"}).status_code == 400
+    # A page holding a token is this visitor's only: no shared cache keeps it, and there is no ETag to revalidate.
+    for response in (first.get("/test-form-page"), second.get("/test-form-page")):
+        assert response.cache_control.private and not response.cache_control.public, response.headers
+        assert response.cache_control.no_cache and response.headers.get("ETag") is None
 
 
 def test_logged_in_pages_are_never_cached_nor_served_from_the_cache(make_app):
@@ -293,3 +324,106 @@ def test_the_cache_can_be_turned_off(make_app):
     client = app.test_client()
     client.get("/products")
     assert client.get("/products").headers.get("X-Page-Cache") is None
+
+
+# ---------------------------------------------------------------- HTTP caching (ETag, 304, Cache-Control)
+
+CACHED_PATHS = ("/", "/products", "/products?sort=price_asc")
+
+
+def test_a_page_the_browser_holds_is_answered_304_without_rendering(two_workers):
+    reader, _writer, ids = two_workers
+    client = reader.test_client()
+    for path in (*CACHED_PATHS, product_path(ids)):
+        first = client.get(path, follow_redirects=True)
+        tag = first.headers["ETag"]
+        assert tag.startswith('W/"'), path
+        assert first.cache_control.public and first.cache_control.no_cache, (path, first.headers)
+        assert "Cookie" in first.vary, path
+        reader.extensions["page_cache"].clear()  # neither rendered nor read from this worker's cache
+        again, response = statements_of(
+            reader, lambda p=first.request.full_path, t=tag: client.get(p, headers={"If-None-Match": t}))
+        assert response.status_code == 304 and response.get_data() == b"", path
+        assert response.headers["ETag"] == tag and response.cache_control.public and "Cookie" in response.vary
+        assert len(again) == 1 and "catalogue_version" in again[0], (path, again)
+        assert not reader.extensions["page_cache"]._pages
+        assert client.get(path, headers={"If-None-Match": 'W/"something-else"'}, follow_redirects=True) \
+            .status_code == 200
+
+
+def test_a_change_to_a_product_changes_the_etag(two_workers):
+    reader, writer, ids = two_workers
+    client = reader.test_client()
+    held = {path: client.get(path, follow_redirects=True) for path in ("/products", product_path(ids))}
+    change(writer, ids, lambda p: setattr(p.tiers[0], "unit_price_vnd", 240000))
+    for path, before in held.items():
+        response = client.get(before.request.full_path, headers={"If-None-Match": before.headers["ETag"]})
+        assert response.status_code == 200 and "240.000 ₫" in text(response), path
+        assert response.headers["ETag"] != before.headers["ETag"], path
+
+
+def test_each_language_has_its_own_etag_and_the_link_switches_it(two_workers):
+    reader, _writer, ids = two_workers
+    client = reader.test_client()
+    vietnamese = client.get("/products?sort=price_asc")
+    assert 'href="/language?lang=en&amp;next=/products?sort%3Dprice_asc"' in text(vietnamese)
+    switched = client.get("/language?lang=en&next=/products?sort%3Dprice_asc")
+    assert switched.status_code == 302 and switched.location == "/products?sort=price_asc"
+    assert switched.cache_control.no_store
+    english = client.get("/products?sort=price_asc", headers={"If-None-Match": vietnamese.headers["ETag"]})
+    assert english.status_code == 200 and 'lang="en"' in text(english)
+    assert english.headers["ETag"] != vietnamese.headers["ETag"] and "Cookie" in english.vary
+    assert 'href="/language?lang=vi&amp;next=' in text(english) and "csrf_token" not in text(english)
+    assert client.get("/language?lang=fr&next=/products").status_code == 302
+    assert 'lang="en"' in text(client.get("/products"))  # an unknown language changes nothing
+    assert client.get("/language?lang=vi&next=https://evil.example/").location == "/"
+
+
+def test_a_shared_cache_may_keep_anonymous_pages_as_long_as_the_operator_allows(make_app):
+    app = make_app(PAGE_SHARED_CACHE_SECONDS=20)
+    response = app.test_client().get("/products")
+    control = response.cache_control
+    assert control.public and control.max_age == 0 and control.s_maxage == 20 and not control.no_cache
+    assert "csrf_token" not in text(response)
+
+
+def test_logged_in_pages_never_get_an_etag_nor_public_caching(make_app):
+    app = make_app()
+    with app.app_context():
+        buyer = factories.user(factories.organisation("enterprise", legal_name="Công ty Mua Sỉ"),
+                               email="buyer@dn.example")
+        email = buyer.email
+    anonymous = app.test_client().get("/products")
+    member = app.test_client()
+    assert login_with_form(member, email).status_code == 302
+    for path in ("/", "/products"):
+        response = member.get(path, headers={"If-None-Match": anonymous.headers["ETag"]})
+        assert response.status_code == 200 and "/logout" in text(response)
+        assert response.headers.get("ETag") is None and not response.cache_control.public
+        assert response.cache_control.no_store
+
+
+def test_a_signed_in_person_switches_language_only_with_the_checked_form(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        buyer = factories.user(factories.organisation("enterprise"), email="buyer@dn.example")
+        email, user_id = buyer.email, buyer.id
+    member = app.test_client()
+    assert login_with_form(member, email).status_code == 302
+    assert member.get("/language?lang=en&next=/products").location == "/products"  # a link from anywhere
+    page = text(member.get("/products"))
+    assert 'lang="vi"' in page and 'form class="language-switch" method="post"' in page
+    with app.app_context():
+        assert db.session.get(type(buyer), user_id).locale != "en"
+    assert member.post("/language", data={"lang": "en", "csrf_token": csrf_token_from(page)}).status_code == 302
+    assert 'lang="en"' in text(member.get("/products"))
+
+
+def test_a_page_with_flashed_messages_is_neither_public_nor_tagged(make_app):
+    app = make_app()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Một thông báo riêng")]
+    response = client.get("/products")
+    assert "Một thông báo riêng" in text(response)
+    assert response.headers.get("ETag") is None and not response.cache_control.public
