@@ -9,8 +9,9 @@ pad, URL-safe base64, as Django and Rails do. The same secret thus looks differe
 in every form of one response, and compression cannot match it against a guess. A posted token is
 unmasked before Flask-WTF checks it as usual; a token sent as it is (never given out) is refused.
 
-Pages stay compressed: masking is cheaper for everybody than sending every page (all of them carry
-the language switch's token) uncompressed.
+Pages stay compressed: masking is cheaper for everybody than sending every signed-in page (all of them
+carry the language switch's and the logout's tokens) uncompressed. Anonymous pages switch language
+with a link and hold no token (pagecache.py).
 """
 import base64
 import binascii

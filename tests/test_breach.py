@@ -1,7 +1,7 @@
 """BREACH (issue 12): no compressed response carries a secret beside what a visitor typed.
 
-Every page carries a CSRF token (the language switch is a form), pages are compressed, and the search
-page reflects its query. Flask-WTF's token is the same for the whole session; marketplace/csrf.py gives
+Every signed-in page carries CSRF tokens (the language switch and logging out are forms), pages are
+compressed, and the search page reflects its query. Flask-WTF's token is the same for the whole session; marketplace/csrf.py gives
 it out masked with a fresh random pad each time, so no response ever holds the session's secret.
 """
 import gzip
