@@ -44,8 +44,8 @@ from marketplace.search.segments import (
     frequent_postings,
     leaf_readers,
     postings,
-    score_postings,
     segment_data,
+    term_info,
     today_default,
 )
 from marketplace.text import FOLD_TABLE
@@ -181,26 +181,35 @@ class _Leaf:
         self.layers = [self._layers(word) for word in words]
         self.has_typo_layers = any(score < WORD + 2 * NO_TYPO for layers in self.layers for *_rest, score in layers)
         self.scores = self._all_scores()
-        self.pair_scores = []  # ranking only: never required to match
-        for first, second in zip(words, words[1:]):
-            pair = {}
-            if score_postings(pair, reader, "pairs", f"{first.folded}_{second.folded}", PAIR):
-                self.pair_scores.append(pair)
-        for word, layers in zip(words, self.layers):
-            if not layers:
-                self._near_misses(word)
+        # Ranking only, never required to match: the pairs of consecutive query words, and the unknown words
+        # whose near misses rank names (_near_misses). Read when the documents to rank are known
+        # (matching_all() or widen() set `ranked`), and only for those: ranking_scores().
+        self.pairs = [f"{first.folded}_{second.folded}" for first, second in zip(words, words[1:])]
+        self.unknown = [word for word, layers in zip(words, self.layers)
+                        if not layers and len(word.folded) >= MIN_NEAR_MISS]
+        self.ranked = None
+        self._ranking = None
+
+    def ranking_scores(self):
+        """[{docnum: score}] of the adjacent pairs and near misses, among the documents to rank."""
+        if self._ranking is None:
+            self._ranking = []
+            for term in self.pairs:
+                info = term_info(self.reader, "pairs", term)
+                if info is not None:
+                    self._ranking.append(self._word_scores([("pairs", term, info, PAIR)], self.ranked))
+            for word in self.unknown:
+                self._ranking.append(self._near_misses(word))
+            self._ranking = [scores for scores in self._ranking if scores]
+        return self._ranking
 
     def _near_misses(self, word):
         """A word the segment does not know, too short for typo tolerance ("dden"), matches nothing,
         but among the partial matches the names holding a word one edit away ("đen") rank first,
         as a pair of adjacent words would: "thach dden" lists thạch đen before thạch trắng."""
-        if len(word.folded) < MIN_NEAR_MISS:
-            return
-        near, vocabulary = {}, self.vocabulary("name")
-        for _distance, term in self.variants("name", word.folded, 1):
-            score_postings(near, self.reader, "name", term, NEAR_MISS, vocabulary.terms[term])
-        if near:
-            self.pair_scores.append(near)
+        vocabulary = self.vocabulary("name")
+        return self._word_scores([("name", term, vocabulary.terms[term], NEAR_MISS)
+                                  for _distance, term in self.variants("name", word.folded, 1)], self.ranked)
 
     def _layers(self, word):
         """(field, index word, TermInfo, score) of each way `word` can match, lowest score first, so
@@ -268,7 +277,8 @@ class _Leaf:
         word in a name field (then matching_at_least() counts their words). Reading each word for
         these alone, instead of its whole postings, keeps a fallback as cheap as a full match."""
         if self.named is None:
-            self.named = self._named()
+            self.named = self.ranked = self._named()
+            self._ranking = None
             self.scores = [self._word_scores(layers, self.named) for layers in self.layers]
 
     def vocabulary(self, fieldname):
@@ -296,6 +306,7 @@ class _Leaf:
             found = more & found  # a dict view & a smaller set walks the set
         if self.has_deletions:
             found &= self.live
+        self.ranked = found
         return found
 
     def matching_at_least(self, count):
@@ -308,7 +319,7 @@ class _Leaf:
 
     def summed(self, docs):
         """The query's score of each of `docs` (a list): the sum of its words' scores (C-speed maps)."""
-        every = self.scores + self.pair_scores
+        every = self.scores + self.ranking_scores()
         columns = [map(scores.get, docs, repeat(0)) for scores in every]
         return list(reduce(partial(map, add), columns[1:], columns[0]))
 

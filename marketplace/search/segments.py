@@ -16,7 +16,7 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from datetime import datetime
-from itertools import accumulate, repeat
+from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -52,9 +52,8 @@ def chunks(reader, fieldname, text, info=None):
     `info` is the term's TermInfo when known (from Vocabulary), saving a look-up on disk."""
     field = reader.schema[fieldname]
     if info is None:
-        try:
-            info = reader._terms.term_info(fieldname, field.to_bytes(text))
-        except (KeyError, TermNotFound):
+        info = term_info(reader, fieldname, text)
+        if info is None:
             return
     if info.is_inlined():  # short postings live in the term dictionary itself
         yield info.inlined_postings()[0]
@@ -68,6 +67,14 @@ def chunks(reader, fieldname, text, info=None):
         deltas = matcher._data[0]
         yield deltas if matcher._byteids else accumulate(deltas)
         matcher._next_block()
+
+
+def term_info(reader, fieldname, text):
+    """The term's TermInfo in the segment, read from the term table on disk; None when absent."""
+    try:
+        return reader._terms.term_info(fieldname, reader.schema[fieldname].to_bytes(text))
+    except (KeyError, TermNotFound):
+        return None
 
 
 def postings(reader, fieldname, text, info=None):
@@ -114,15 +121,6 @@ def _shared_numbers(size):
                 _numbers = _numbers + tuple(range(len(_numbers), max(size, 2 * len(_numbers))))
             numbers = _numbers
     return numbers
-
-
-def score_postings(scores, reader, fieldname, text, score, info=None):
-    """scores[docnum] = score for every document having the term; True if there was any."""
-    any_found = False
-    for chunk in chunks(reader, fieldname, text, info):
-        scores.update(zip(chunk, repeat(score)))
-        any_found = True
-    return any_found
 
 
 class Vocabulary:
