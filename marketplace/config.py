@@ -125,7 +125,7 @@ def defaults(instance_path):
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
         # /workspace/import: each row is tried by the services twice (preview, then import), about 2 ms each.
         "IMPORT_WEB_MAX_ROWS": 500,  # a cooperative's file: within about a second
-        "IMPORT_WEB_MAX_ROWS_ALLIANCE": 2000,  # the alliance's registry (staff accounts, not self-registered)
+        "IMPORT_WEB_MAX_ROWS_ALLIANCE": 500,  # the alliance's registry: the same second (larger: the command line)
         "IMPORT_MAX_COLUMNS": 60,
         "IMPORT_MAX_CELLS": 120_000,  # cells read, empty ones and blank rows included
         "IMPORT_MAX_SHARED_STRINGS": 120_000,  # XLSX: distinct texts of the workbook
