@@ -16,7 +16,7 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from datetime import datetime
-from itertools import accumulate
+from itertools import accumulate, chain
 from zoneinfo import ZoneInfo
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -98,7 +98,7 @@ def frequent_postings(reader, fieldname, text, info):
             _postings.move_to_end(key)
             return found
     numbers = _shared_numbers(reader.doc_count_all())
-    found = frozenset(map(numbers.__getitem__, postings(reader, fieldname, text, info)))
+    found = frozenset(map(numbers.__getitem__, chain.from_iterable(chunks(reader, fieldname, text, info))))
     with _postings_lock:
         if key not in _postings:
             _postings[key] = found
