@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -27,6 +28,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.services import today
 from marketplace.errors import InvalidParameter, NotFound
 from marketplace.extensions import db
+from marketplace.pagecache import PageCache, catalogue_version
 from marketplace.querystring import MAX_PAGE, whole_number, whole_number_arg
 from marketplace.routing import MAX_ID
 
@@ -185,13 +187,41 @@ def public_products(query, load=with_card_data, total=None, count=True):
 
 def province_counts(query):
     """{province code, or None for products without one: public products} under the query's filters but the
-    province: the province facet, and the catalogue's total (catalogue_total). One GROUP BY query."""
-    statement = _filtered(
-        sa.select(Product.province_code, sa.func.count(Product.id)).join(Product.cooperative)
-        .where(Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED),
-        query, today(), leave_out="province",
-    ).group_by(Product.province_code)
-    return dict(db.session.execute(statement).all())
+    province: the province facet, and the catalogue's total (catalogue_total). One GROUP BY query over every
+    matching product, kept in this process while the catalogue has not changed (see _remembered_counts)."""
+    on = today()
+    memo, key = _remembered_counts(query, on)
+    counts = memo.get(key) if memo is not None else None
+    if counts is None:
+        statement = _filtered(
+            sa.select(Product.province_code, sa.func.count(Product.id)).join(Product.cooperative)
+            .where(Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED),
+            query, on, leave_out="province",
+        ).group_by(Product.province_code)
+        counts = dict(db.session.execute(statement).all())
+        if memo is not None:
+            memo.put(key, counts)
+    return dict(counts)
+
+
+def _remembered_counts(query, on):
+    """(memo, key) for the province counts of `query`, or (None, None) when the page cache is off.
+
+    The counts depend on the filters other than the province, not on the page, the order or the chosen
+    province, so the catalogue's pages 1 to N, its orders and its provinces share one entry: a page missing
+    the page cache (pagecache.py) then costs its page query, not a GROUP BY over the whole catalogue. The key
+    holds the search change log's version (read before the counts, like the page cache's, so an entry is never
+    older than its key) and the day (a rating expires at its end); entries live as long as cached pages, in the
+    app's own memo (never shared between apps on different databases)."""
+    seconds = current_app.config["PAGE_CACHE_SECONDS"]
+    if seconds <= 0:
+        return None, None
+    memo = current_app.extensions.get("province_counts")
+    if memo is None:
+        memo = current_app.extensions.setdefault(
+            "province_counts", PageCache(current_app.config["PAGE_CACHE_ENTRIES"], seconds))
+    filters = tuple(sorted((name, value) for name, value in query.filters.items() if name != "province"))
+    return memo, (filters, on, catalogue_version())
 
 
 def catalogue_total(query, counts):
