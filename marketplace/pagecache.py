@@ -12,6 +12,11 @@ changes it, so the next request of every worker renders afresh. The count matter
 a transaction that took a lower id may commit after one with a higher id (the highest id stays, the
 count grows). PAGE_CACHE_SECONDS bounds an entry's life anyway.
 
+A page may depend on more than the database: the search page's results come from this host's index, which
+applies the change log a moment after the commit (search/sync.py). `cached_page(also=...)` adds what such a
+page also depends on to the key (for search: the index's generation and applied position), read before the
+page is rendered, like the log's version, so a cached page is never older than its key.
+
 Never cached: a logged-in person's page (it names them; those carry no-store, web.py), a request whose
 session holds flashed messages, an answer other than 200. The CSRF token of the language form is never
 in the cache: the page is rendered with a placeholder, which each answer replaces with the visitor's
@@ -90,8 +95,12 @@ def _cacheable():
             and "_flashes" not in session and not current_user.is_authenticated)
 
 
-def cached_page(view):
-    """Serve the view's page from the cache while nothing it shows can have changed (see the module)."""
+def cached_page(view=None, *, also=None):
+    """Serve the view's page from the cache while nothing it shows can have changed (see the module).
+    `also`: a function of no arguments giving what else the page depends on (hashable), made part of the key.
+    Used bare (`@cached_page`) or with it (`@cached_page(also=...)`)."""
+    if view is None:
+        return lambda view: cached_page(view, also=also)
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -101,6 +110,8 @@ def cached_page(view):
 
         cache = current_app.extensions["page_cache"]
         key = (request.endpoint, request.full_path, str(get_locale()), today(), catalogue_version())
+        if also is not None:
+            key += (also(),)
         body = cache.get(key)
         if body is None:
             g.rendering_for_cache = True
