@@ -52,7 +52,8 @@ def defaults(instance_path):
         "SIGNING_DIR": str(Path(instance_path) / "signing"),
         "SIGNING_KEY_PASSPHRASE": None,  # required in production; generated into instance/ for local runs
         "VERIFY_MAX_BYTES": 20 * 1024 * 1024,  # the largest PDF the public verification accepts
-        "VERIFY_CPU_SECONDS": 3,  # CPU time one verification may take (in a child process) before it is refused
+        "VERIFY_CPU_SECONDS": 1.5,  # CPU time one verification may take (in a child process) before it is refused
+        "VERIFY_MEMORY_MB": 200,  # memory the verifying child may take beyond what it started with
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         # Sessions: server-side records (accounts.sessions) make logout and expiry real.
         "SESSION_COOKIE_NAME": "session" if development else "__Host-session",
@@ -128,7 +129,7 @@ def defaults(instance_path):
         "IMPORT_MAX_ROWS": 5000,  # products per file, `flask catalog import`
         # /workspace/import: each row is tried by the services twice (preview, then import), about 2 ms each.
         "IMPORT_WEB_MAX_ROWS": 500,  # a cooperative's file: within about a second
-        "IMPORT_WEB_MAX_ROWS_ALLIANCE": 2000,  # the alliance's registry (staff accounts, not self-registered)
+        "IMPORT_WEB_MAX_ROWS_ALLIANCE": 500,  # the alliance's registry: the same second (larger: the command line)
         "IMPORT_MAX_COLUMNS": 60,
         "IMPORT_MAX_CELLS": 120_000,  # cells read, empty ones and blank rows included
         "IMPORT_MAX_SHARED_STRINGS": 120_000,  # XLSX: distinct texts of the workbook
@@ -175,7 +176,8 @@ ENVIRONMENT = {
     "SIGNING_DIR": ("SIGNING_DIR", str),
     "SIGNING_KEY_PASSPHRASE": ("SIGNING_KEY_PASSPHRASE", str),
     "VERIFY_MAX_BYTES": ("VERIFY_MAX_BYTES", int),
-    "VERIFY_CPU_SECONDS": ("VERIFY_CPU_SECONDS", int),
+    "VERIFY_CPU_SECONDS": ("VERIFY_CPU_SECONDS", float),
+    "VERIFY_MEMORY_MB": ("VERIFY_MEMORY_MB", int),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LOGIN_RATE_LIMIT_PER_IP": ("LOGIN_RATE_LIMIT_PER_IP", str),
     "LOGIN_FAILURES_PER_ACCOUNT": ("LOGIN_FAILURES_PER_ACCOUNT", str),

@@ -13,19 +13,24 @@ changes it, so the next request of every worker renders afresh. The log's highes
 PostgreSQL a transaction that took a lower id may commit after one with a higher id. PAGE_CACHE_SECONDS
 bounds an entry's life anyway.
 
+A page may depend on more than the database: the search page's results come from this host's index, which
+applies the change log a moment after the commit (search/sync.py). `cached_page(also=...)` adds what such a
+page also depends on to the key (for search: the index's generation and applied position), read before the
+page is rendered, like the log's version, so a cached page is never older than its key.
+
 Never cached: a logged-in person's page (it names them; those carry no-store, web.py), a request whose
 session holds flashed messages, an answer other than 200. A CSRF token is never in the cache: a page that
 has a form is rendered with a placeholder, which each answer replaces with the visitor's own token, masked
 afresh (csrf.py). Anonymous pages have no such form today (the language switch is a link for them).
 
 HTTP caching. A cached page's answer carries a weak ETag made from its key (page, path, language, day,
-catalogue version) and the code's fingerprint (templates, translations and Python sources, so a release
-changes every tag); a request whose If-None-Match holds it gets 304 at once, without rendering or reading
-the cache (its only cost is the version read). An answer holding nothing of one visitor (no CSRF token: the
-placeholder was not used; the session unchanged) is `public`: browsers revalidate every time (max-age=0),
-and shared caches may keep it PAGE_SHARED_CACHE_SECONDS (s-maxage), during which they may show a change
-late; 0 (the default) asks them to revalidate too (no-cache). `Vary: Cookie`, because the language comes
-from the session. An answer holding a token is `private, no-cache` and has no ETag (a 304 would bring
+catalogue version, `also`'s value) and the code's fingerprint (templates, translations and Python sources, so
+a release changes every tag); a request whose If-None-Match holds it gets 304 at once, without rendering or
+reading the cache (its only cost is the version read). An answer holding nothing of one visitor (no CSRF
+token: the placeholder was not used; the session unchanged) is `public`: browsers revalidate every time (max-
+age=0), and shared caches may keep it PAGE_SHARED_CACHE_SECONDS (s-maxage), during which they may show a
+change late; 0 (the default) asks them to revalidate too (no-cache). `Vary: Cookie`, because the language
+comes from the session. An answer holding a token is `private, no-cache` and has no ETag (a 304 would bring
 back a token of another session the browser may since have left).
 """
 import hashlib
@@ -102,9 +107,13 @@ def _cacheable():
             and "_flashes" not in session and not current_user.is_authenticated)
 
 
-def cached_page(view):
+def cached_page(view=None, *, also=None):
     """Serve the view's page from the cache while nothing it shows can have changed, with an ETag and a 304
-    when the browser (or a proxy) holds it already (see the module)."""
+    when the browser (or a proxy) holds it already (see the module).
+    `also`: a function of no arguments giving what else the page depends on (hashable), made part of the key
+    (and so of the ETag). Used bare (`@cached_page`) or with it (`@cached_page(also=...)`)."""
+    if view is None:
+        return lambda view: cached_page(view, also=also)
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -114,6 +123,8 @@ def cached_page(view):
 
         cache = current_app.extensions["page_cache"]
         key = (request.endpoint, request.full_path, str(get_locale()), today(), catalogue_version())
+        if also is not None:
+            key += (also(),)
         tag = _etag(key)
         if request.if_none_match.contains_weak(tag):
             return _shared(current_app.response_class(status=304), tag)

@@ -6,8 +6,9 @@ decorated with `upload_limits` counts against two shared budgets, whatever the r
 (UPLOAD_RATE_LIMIT_PER_USER) and one per organisation (UPLOAD_RATE_LIMIT_PER_ORGANISATION), so more
 accounts in one cooperative do not multiply its allowance. Refused uploads count too: a refusal costs
 work, and the probe of issue 12 repeated one without limit. A POST without a file (a certificate
-entered without its scan) does not count. The counters live in RATELIMIT_STORAGE_URI: Redis in
-production, so every worker and host counts into the same budget.
+entered without its scan) does not count, except on routes that redo an upload's work without a file
+(`redoes_upload_work`: the confirmation of an import tries the previewed rows again). The counters live
+in RATELIMIT_STORAGE_URI: Redis in production, so every worker and host counts into the same budget.
 """
 from flask import current_app, request
 from flask_babel import gettext as _
@@ -31,6 +32,11 @@ def _not_an_upload():
     return not any(upload.filename for _name, upload in request.files.items(multi=True))
 
 
+def _anonymous():
+    """Anonymous requests go on to the login page."""
+    return not current_user.is_authenticated
+
+
 def _user_message():
     return _("You have sent too many files in a short time. Please wait a few minutes and try again.")
 
@@ -39,13 +45,20 @@ def _organisation_message():
     return _("Your organisation has sent too many files in the last hour. Please try again later.")
 
 
-def upload_limits(view):
+def upload_limits(view, exempt_when=_not_an_upload):
     """Count the POSTs of `view` that carry a file against the person's and the organisation's budgets
     (429 with a message saying which, on pages and in the API)."""
     view = limiter.shared_limit(
         lambda: current_app.config["UPLOAD_RATE_LIMIT_PER_ORGANISATION"], scope="uploads-per-organisation",
-        key_func=_organisation_key, methods=["POST"], exempt_when=_not_an_upload,
+        key_func=_organisation_key, methods=["POST"], exempt_when=exempt_when,
         error_message=_organisation_message)(view)
     return limiter.shared_limit(
         lambda: current_app.config["UPLOAD_RATE_LIMIT_PER_USER"], scope="uploads-per-user",
-        key_func=_user_key, methods=["POST"], exempt_when=_not_an_upload, error_message=_user_message)(view)
+        key_func=_user_key, methods=["POST"], exempt_when=exempt_when, error_message=_user_message)(view)
+
+
+def redoes_upload_work(view):
+    """Count every POST of `view` as an upload: it carries no file but costs what one did (an import's
+    confirmation tries the previewed rows again, and a confirmation that imports nothing keeps the
+    preview, so it could be repeated without end)."""
+    return upload_limits(view, exempt_when=_anonymous)

@@ -50,6 +50,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -661,8 +662,9 @@ def verify(pdf_bytes: bytes) -> Verification:
     source = certificate_source()
     roots = [root.public_bytes(serialization.Encoding.DER) for root in source.trust_roots()]
     crls = source.revocation_lists()
-    code, detail, checks = _in_child_process(
-        _check_document, (pdf_bytes, roots, crls), current_app.config["VERIFY_CPU_SECONDS"])
+    code, detail, checks = _in_child_process(_check_document, (pdf_bytes, roots, crls),
+                                             current_app.config["VERIFY_CPU_SECONDS"],
+                                             current_app.config["VERIFY_MEMORY_MB"])
     if code:
         return _refused(code, size, sha256, detail)
     return Verification(
@@ -725,17 +727,19 @@ def _start_fork_server():
                 os.environ["PYTHONPATH"] = saved
 
 
-def _in_child_process(function, arguments, cpu_seconds):
-    """Run function(*arguments) in a child of the fork server, limited to `cpu_seconds` of CPU time.
+def _in_child_process(function, arguments, cpu_seconds, memory_mb):
+    """Run function(*arguments) in a child of the fork server, limited to `cpu_seconds` of CPU time and
+    `memory_mb` of memory beyond what the child starts with.
 
-    Returns its result, or ("too_complex", reason, ()) when the limit stopped it. Raises RuntimeError if
+    Returns its result, or ("too_complex", reason, ()) when a limit stopped it. Raises RuntimeError if
     the child died otherwise (a broken installation, not a bad document). The fork server is one small
     process per web worker, started on first use (~1 s) with this module loaded; forking from it (not
     from a multi-threaded web worker) is safe and takes milliseconds.
     """
     _start_fork_server()
     receiver, sender = _FORK_SERVER.Pipe(duplex=False)
-    child = _FORK_SERVER.Process(target=_child_main, args=(sender, function, arguments, cpu_seconds), daemon=True)
+    child = _FORK_SERVER.Process(target=_child_main, args=(sender, function, arguments, cpu_seconds, memory_mb),
+                                 daemon=True)
     try:
         child.start()
         sender.close()
@@ -749,7 +753,7 @@ def _in_child_process(function, arguments, cpu_seconds):
         if child.is_alive():
             child.kill()
         child.join()
-        if not answered or child.exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+        if not answered or child.exitcode in (-signal.SIGPROF, -signal.SIGXCPU, -signal.SIGKILL):
             return "too_complex", f"stopped after {cpu_seconds} s of CPU time", ()
         raise RuntimeError(f"the verification process failed (exit code {child.exitcode})")
     finally:
@@ -762,17 +766,31 @@ def _in_child_process(function, arguments, cpu_seconds):
             child.close()
 
 
-def _child_main(connection, function, arguments, cpu_seconds):
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))  # SIGXCPU ends the process
+def _child_main(connection, function, arguments, cpu_seconds, memory_mb):
+    # SIGPROF (no handler: it ends the process, even inside C code) after `cpu_seconds` of user and
+    # system time; RLIMIT_CPU, in whole seconds, only as a backstop.
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
+    hard_cpu = math.ceil(cpu_seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (hard_cpu, hard_cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    address_space = _address_space_bytes() + memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))  # beyond: MemoryError
     for name in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(name).setLevel(logging.CRITICAL)  # a hostile file can cause millions of warnings
     try:
         result = function(*arguments)
+    except MemoryError:
+        result = "too_complex", f"stopped at {memory_mb} MB of memory", ()
     except Exception as error:
         result = "malformed", type(error).__name__, ()
     connection.send(result)
     connection.close()
+
+
+def _address_space_bytes():
+    """The process's virtual memory size now (Linux: /proc/self/statm, in pages)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _structure_problem(pdf_bytes):

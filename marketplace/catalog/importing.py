@@ -201,8 +201,8 @@ def read_upload(upload):
 
 def import_limits(web=False, alliance=False):
     """The caps on a file from the configuration (IMPORT_*). Rows: the command line's; on the page
-    (`web`), a cooperative's file is tried within about a second (IMPORT_WEB_MAX_ROWS), the alliance's
-    registry may take a few (IMPORT_WEB_MAX_ROWS_ALLIANCE) and is pointed to the command line beyond."""
+    (`web`), a file is tried within about a second: a cooperative's (IMPORT_WEB_MAX_ROWS), the alliance's
+    registry (IMPORT_WEB_MAX_ROWS_ALLIANCE), which is pointed to the command line beyond."""
     if not web:
         return Limits.from_config(current_app.config)
     if alliance:

@@ -82,10 +82,10 @@ def qr_svg(url):
     return buffer.getvalue()
 
 
-def filter_choices(query):
+def filter_choices(query, province_counts=None):
     return {
         "categories": [(c.value, c) for c in Category],
-        "provinces": queries.province_options(query),
+        "provinces": queries.province_options(query, province_counts),
         "stars": (3, 4, 5),
         "certifications": [(c.value, c) for c in Certification],
         "cooperative_types": [(c.value, c) for c in CooperativeType],
@@ -100,8 +100,10 @@ def filter_choices(query):
 def catalogue():
     query = queries.parse_catalog_args(request.args)  # lenient: a bad value is dropped, never an error page
     query.per_page = queries.DEFAULT_PER_PAGE
-    pagination = queries.public_products(query)
-    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination, **filter_choices(query))
+    counts = queries.province_counts(query)  # the province facet, and the total: the pagination need not count
+    pagination = queries.public_products(query, total=queries.catalogue_total(query, counts))
+    return render_template("catalog/public/catalogue.html", query=query, pagination=pagination,
+                           **filter_choices(query, counts))
 
 
 @blueprint.get(f"/products/{PRODUCT}", defaults={"slug": None})

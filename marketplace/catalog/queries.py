@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -27,6 +28,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.services import today
 from marketplace.errors import InvalidParameter, NotFound
 from marketplace.extensions import db
+from marketplace.pagecache import PageCache, catalogue_version
 from marketplace.querystring import MAX_PAGE, whole_number, whole_number_arg
 from marketplace.routing import MAX_ID
 
@@ -92,20 +94,21 @@ def parse_catalog_args(args, strict=False, allowed_extra=()):
     return query
 
 
-def _valid_stars(on):
-    """Correlated subquery: the best valid OCOP rating of a product today, or NULL."""
-    return (db.select(db.func.max(OcopCertificate.stars))
-            .where(OcopCertificate.product_id == Product.id,
-                   OcopCertificate.status == CertificateStatus.VERIFIED,
-                   OcopCertificate.expires_on >= on)
-            .correlate(Product).scalar_subquery())
+def _valid_ratings(on):
+    """Subquery (product_id, stars): each product's best OCOP rating that is verified and unexpired on `on`, for
+    the products that have one. One pass over the certificates, joined where needed: a correlated subquery per
+    product costs a lookup per row (50,000 on a full catalogue) and pushed PostgreSQL's estimate over its JIT
+    threshold (milliseconds of compilation per query)."""
+    return (sa.select(OcopCertificate.product_id, sa.func.max(OcopCertificate.stars).label("stars"))
+            .where(OcopCertificate.status == CertificateStatus.VERIFIED, OcopCertificate.expires_on >= on)
+            .group_by(OcopCertificate.product_id).subquery("valid_rating"))
 
 
-def _price_from():
-    # Tier prices are validated to be below the base price, so the lowest is the cheapest tier.
-    lowest_tier = (db.select(db.func.min(PriceTier.unit_price_vnd)).where(PriceTier.product_id == Product.id)
-                   .correlate(Product).scalar_subquery())
-    return db.func.coalesce(lowest_tier, Product.base_price_vnd)
+def _lowest_tiers():
+    """Subquery (product_id, price): each product's cheapest price tier (one pass over the tiers, as above).
+    Tier prices are validated to be below the base price, so with tiers "price from" is the cheapest tier."""
+    return (sa.select(PriceTier.product_id, sa.func.min(PriceTier.unit_price_vnd).label("price"))
+            .group_by(PriceTier.product_id).subquery("lowest_tier"))
 
 
 def public_statement():
@@ -127,8 +130,9 @@ def with_product_data(statement):
     return with_card_data(statement).options(selectinload(Product.certification_rows))
 
 
-def _filtered(statement, query, stars, leave_out=None):
-    """`statement` (over Product joined to its cooperative) narrowed by the query's filters, but `leave_out`."""
+def _filtered(statement, query, on, leave_out=None):
+    """`statement` (over Product joined to its cooperative) narrowed by the query's filters, but `leave_out`;
+    OCOP ratings as valid on `on`."""
     def active(name):
         return name != leave_out and getattr(query, name)
 
@@ -137,7 +141,8 @@ def _filtered(statement, query, stars, leave_out=None):
     if active("province"):
         statement = statement.where(Product.province_code == query.province)
     if active("stars"):
-        statement = statement.where(stars == query.stars)
+        rated = _valid_ratings(on)
+        statement = statement.where(Product.id.in_(sa.select(rated.c.product_id).where(rated.c.stars == query.stars)))
     if active("certification"):
         statement = statement.where(Product.id.in_(
             db.select(ProductCertification.product_id).where(ProductCertification.code == query.certification)))
@@ -148,21 +153,81 @@ def _filtered(statement, query, stars, leave_out=None):
     return statement
 
 
-def public_products(query, load=with_card_data):
+def _sorted(statement, sort, on):
+    """`statement` in the catalogue's order `sort` (ties broken by id, so pages never overlap). The newest and
+    name orders are served by indexes (ix_product_newest, ix_product_name: no sort of the whole catalogue);
+    price and rating join their one-pass subqueries."""
+    if sort == "newest":
+        return statement.order_by(Product.published_at.desc(), Product.id.desc())
+    if sort == "name":
+        return statement.order_by(Product.name.asc(), Product.id.asc())
+    if sort in ("price_asc", "price_desc"):
+        lowest = _lowest_tiers()
+        price = sa.func.coalesce(lowest.c.price, Product.base_price_vnd)
+        return (statement.outerjoin(lowest, lowest.c.product_id == Product.id)
+                .order_by(price.asc() if sort == "price_asc" else price.desc(), Product.id.desc()))
+    rated = _valid_ratings(on)  # "stars": the best valid rating first, products without one last
+    return (statement.outerjoin(rated, rated.c.product_id == Product.id)
+            .order_by(sa.func.coalesce(rated.c.stars, 0).desc(), Product.published_at.desc(), Product.id.desc()))
+
+
+def public_products(query, load=with_card_data, total=None, count=True):
     """Published products of verified cooperatives, filtered and sorted; a Flask-SQLAlchemy pagination.
-    `load` adds the eager loads: what cards show by default, with_product_data for the API."""
+    `load` adds the eager loads: what cards show by default, with_product_data for the API. `total`, when the
+    caller knows it (the catalogue page: catalogue_total), saves the pagination's count; `count=False` leaves
+    the total unknown (None: a strip of the latest products, which shows no pager)."""
     on = today()
-    stars = _valid_stars(on)
-    statement = _filtered(public_statement(), query, stars)
-    order = {
-        "newest": [Product.published_at.desc(), Product.id.desc()],
-        "price_asc": [_price_from().asc(), Product.id.desc()],
-        "price_desc": [_price_from().desc(), Product.id.desc()],
-        "stars": [db.func.coalesce(stars, 0).desc(), Product.published_at.desc(), Product.id.desc()],
-        "name": [Product.name.asc(), Product.id.asc()],
-    }[query.sort]
-    return db.paginate(load(statement.order_by(*order)), page=query.page,
-                       per_page=query.per_page, error_out=False)
+    statement = _sorted(_filtered(public_statement(), query, on), query.sort, on)
+    pagination = db.paginate(load(statement), page=query.page, per_page=query.per_page, error_out=False,
+                             count=count and total is None)
+    if total is not None:
+        pagination.total = total  # as Flask-SQLAlchemy's own prev() and next() set it
+    return pagination
+
+
+def province_counts(query):
+    """{province code, or None for products without one: public products} under the query's filters but the
+    province: the province facet, and the catalogue's total (catalogue_total). One GROUP BY query over every
+    matching product, kept in this process while the catalogue has not changed (see _remembered_counts)."""
+    on = today()
+    memo, key = _remembered_counts(query, on)
+    counts = memo.get(key) if memo is not None else None
+    if counts is None:
+        statement = _filtered(
+            sa.select(Product.province_code, sa.func.count(Product.id)).join(Product.cooperative)
+            .where(Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED),
+            query, on, leave_out="province",
+        ).group_by(Product.province_code)
+        counts = dict(db.session.execute(statement).all())
+        if memo is not None:
+            memo.put(key, counts)
+    return dict(counts)
+
+
+def _remembered_counts(query, on):
+    """(memo, key) for the province counts of `query`, or (None, None) when the page cache is off.
+
+    The counts depend on the filters other than the province, not on the page, the order or the chosen
+    province, so the catalogue's pages 1 to N, its orders and its provinces share one entry: a page missing
+    the page cache (pagecache.py) then costs its page query, not a GROUP BY over the whole catalogue. The key
+    holds the search change log's version (read before the counts, like the page cache's, so an entry is never
+    older than its key) and the day (a rating expires at its end); entries live as long as cached pages, in the
+    app's own memo (never shared between apps on different databases)."""
+    seconds = current_app.config["PAGE_CACHE_SECONDS"]
+    if seconds <= 0:
+        return None, None
+    memo = current_app.extensions.get("province_counts")
+    if memo is None:
+        memo = current_app.extensions.setdefault(
+            "province_counts", PageCache(current_app.config["PAGE_CACHE_ENTRIES"], seconds))
+    filters = tuple(sorted((name, value) for name, value in query.filters.items() if name != "province"))
+    return memo, (filters, on, catalogue_version())
+
+
+def catalogue_total(query, counts):
+    """The number of public products matching `query`, from its province_counts: the chosen province's count,
+    or all of them. The catalogue page thus counts once, not a second time for its pagination."""
+    return counts.get(query.province, 0) if query.province else sum(counts.values())
 
 
 class ProvinceOption(NamedTuple):
@@ -172,17 +237,13 @@ class ProvinceOption(NamedTuple):
     selected: bool
 
 
-def province_options(query):
+def province_options(query, counts=None):
     """[ProvinceOption] of the provinces that public products come from, counted under the query's other
     filters (a facet: choosing a province does not hide the others), in Vietnamese alphabetical order. The
-    chosen province stays listed, with 0, when nothing matches it. One GROUP BY query."""
-    statement = _filtered(
-        sa.select(Product.province_code, sa.func.count(Product.id)).join(Product.cooperative)
-        .where(Product.status == ProductStatus.PUBLISHED, Organisation.status == OrganisationStatus.VERIFIED,
-               Product.province_code.is_not(None)),
-        query, _valid_stars(today()), leave_out="province",
-    ).group_by(Product.province_code)
-    counts = dict(db.session.execute(statement).all())
+    chosen province stays listed, with 0, when nothing matches it. `counts`: the query's province_counts,
+    when the caller has them already (else one GROUP BY query)."""
+    counts = dict(province_counts(query) if counts is None else counts)
+    counts.pop(None, None)
     if query.province:
         counts.setdefault(query.province, 0)
     options = [ProvinceOption(code, geo.province_name(code), count, code == query.province)

@@ -20,7 +20,7 @@ from marketplace.errors import NotFound, ValidationFailed
 from marketplace.forms import apply_service_errors
 from marketplace.querystring import whole_number_arg
 from marketplace.routing import MAX_ID
-from marketplace.upload_limits import upload_limits
+from marketplace.upload_limits import redoes_upload_work, upload_limits
 
 MAX_ROWS_SHOWN = 300
 MAX_ERRORS_SHOWN = 500
@@ -95,6 +95,7 @@ def import_products():
 
 
 @blueprint.post("/workspace/import/<token>")
+@redoes_upload_work
 @login_required
 def confirm_import(token):
     try:

@@ -19,7 +19,7 @@ LATEST_PRODUCTS = 6  # the "latest products" strip of the home page
 @blueprint.get("/")
 @cached_page
 def home():
-    latest = queries.public_products(queries.CatalogQuery(per_page=LATEST_PRODUCTS)).items
+    latest = queries.public_products(queries.CatalogQuery(per_page=LATEST_PRODUCTS), count=False).items  # no pager
     return render_template("home.html", latest_products=latest)
 
 

@@ -15,6 +15,7 @@ Several processes (gunicorn workers, the follower, the CLI) share one index dire
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -227,6 +228,17 @@ def build_index(path, records, procs=1, limitmb=1024, progress=None, needed=None
 # ---------------------------------------------------------------- reading
 
 _local = threading.local()
+_TOC = re.compile(rf"^_{INDEX_NAME}_([0-9]+)\.toc$")  # whoosh's name of a table of contents (index.TOC)
+
+
+def generation(path):
+    """The index's latest generation, as whoosh counts it (each writer's commit adds one; a searcher opened
+    before it is out of date); -1 when there is none. One directory listing, no file opened."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return -1
+    return max((int(found.group(1)) for found in map(_TOC.match, names) if found), default=-1)
 
 
 def searcher(path):

@@ -44,8 +44,8 @@ from marketplace.search.segments import (
     frequent_postings,
     leaf_readers,
     postings,
-    score_postings,
     segment_data,
+    term_info,
     today_default,
 )
 from marketplace.text import FOLD_TABLE
@@ -177,31 +177,39 @@ class _Leaf:
         self.stars_sets, self.browse_key, self.tie_key, self.facet_key = self.data.stars(reader, today)
         self.matched_terms = set()
         self._variants = {}  # variants(), for this search
-        self.named = None  # after widen(): documents matching some query word in the name
+        self.named = None  # after widen(): documents matching some query word in a name field
         self.layers = [self._layers(word) for word in words]
-        self.restricted = len(words) > 1
         self.has_typo_layers = any(score < WORD + 2 * NO_TYPO for layers in self.layers for *_rest, score in layers)
         self.scores = self._all_scores()
-        self.pair_scores = []  # ranking only: never required to match
-        for first, second in zip(words, words[1:]):
-            pair = {}
-            if score_postings(pair, reader, "pairs", f"{first.folded}_{second.folded}", PAIR):
-                self.pair_scores.append(pair)
-        for word, layers in zip(words, self.layers):
-            if not layers:
-                self._near_misses(word)
+        # Ranking only, never required to match: the pairs of consecutive query words, and the unknown words
+        # whose near misses rank names (_near_misses). Read when the documents to rank are known
+        # (matching_all() or widen() set `ranked`), and only for those: ranking_scores().
+        self.pairs = [f"{first.folded}_{second.folded}" for first, second in zip(words, words[1:])]
+        self.unknown = [word for word, layers in zip(words, self.layers)
+                        if not layers and len(word.folded) >= MIN_NEAR_MISS]
+        self.ranked = None
+        self._ranking = None
+
+    def ranking_scores(self):
+        """[{docnum: score}] of the adjacent pairs and near misses, among the documents to rank."""
+        if self._ranking is None:
+            self._ranking = []
+            for term in self.pairs:
+                info = term_info(self.reader, "pairs", term)
+                if info is not None:
+                    self._ranking.append(self._word_scores([("pairs", term, info, PAIR)], self.ranked))
+            for word in self.unknown:
+                self._ranking.append(self._near_misses(word))
+            self._ranking = [scores for scores in self._ranking if scores]
+        return self._ranking
 
     def _near_misses(self, word):
         """A word the segment does not know, too short for typo tolerance ("dden"), matches nothing,
         but among the partial matches the names holding a word one edit away ("đen") rank first,
         as a pair of adjacent words would: "thach dden" lists thạch đen before thạch trắng."""
-        if len(word.folded) < MIN_NEAR_MISS:
-            return
-        near, vocabulary = {}, self.vocabulary("name")
-        for _distance, term in self.variants("name", word.folded, 1):
-            score_postings(near, self.reader, "name", term, NEAR_MISS, vocabulary.terms[term])
-        if near:
-            self.pair_scores.append(near)
+        vocabulary = self.vocabulary("name")
+        return self._word_scores([("name", term, vocabulary.terms[term], NEAR_MISS)
+                                  for _distance, term in self.variants("name", word.folded, 1)], self.ranked)
 
     def _layers(self, word):
         """(field, index word, TermInfo, score) of each way `word` can match, lowest score first, so
@@ -226,58 +234,52 @@ class _Leaf:
         self.matched_terms.update(term for fieldname, term, _info, _score in layers if fieldname != "name_exact")
         return layers
 
-    def _all_scores(self, minimum=None):
-        """{docnum: score} per query word, read rarest word first. With minimum=None every word must
-        match, so each word keeps only the documents of the words before it. With minimum=m, a
-        document must match m of the n words, so it has one of the n-m+1 rarest: those are read
-        whole, the others only for the documents found so."""
-        count = len(self.layers)
-        rarest_first = sorted(range(count), key=self.frequency)
-        scores, candidates = [None] * count, None
-        whole = count if minimum is None else count - minimum + 1
-        named = None if minimum is None else set()
-        for rank, position in enumerate(rarest_first):
-            scores[position] = self._word_scores(self.layers[position], candidates if rank >= 1 else None, named)
-            if minimum is None:
-                candidates = set(scores[position])
-            elif rank == whole - 1:
-                candidates = set().union(*(scores[p] for p in rarest_first[:whole]))
-        if named is not None:
-            self.named = named
+    def _all_scores(self):
+        """{docnum: score} per query word when every word must match: read rarest word first, each
+        word keeps only the documents of the words before it."""
+        scores, candidates = [None] * len(self.layers), None
+        for position in sorted(range(len(self.layers)), key=self.frequency):
+            scores[position] = self._word_scores(self.layers[position], candidates)
+            candidates = set(scores[position])
         return scores
 
-    def _word_scores(self, layers, only=None, named=None):
-        """{docnum: best score} of one word's layers (among `only` when given); the documents it
-        matches in a name field are added to `named` when given."""
+    def _word_scores(self, layers, only=None):
+        """{docnum: best score} of one word's layers (among `only` when given)."""
         scores = {}
         if only is not None and not only:
             return scores
         for fieldname, term, info, score in layers:
-            keep = named.update if named is not None and fieldname in NAME_FIELDS else None
             docs = frequent_postings(self.reader, fieldname, term, info)
             if docs is not None:  # a frequent term, decoded once (an intersection walks the smaller set)
-                found = docs if only is None else only.intersection(docs)
-                scores.update(zip(found, repeat(score)))
-                if keep:
-                    keep(found)
+                scores.update(zip(docs if only is None else only.intersection(docs), repeat(score)))
                 continue
             for chunk in chunks(self.reader, fieldname, term, info):
-                found = chunk if only is None else only.intersection(chunk)
-                if keep:
-                    found = list(found)
-                    keep(found)
-                scores.update(zip(found, repeat(score)))
+                scores.update(zip(chunk if only is None else only.intersection(chunk), repeat(score)))
         return scores
+
+    def _named(self):
+        """Documents matching some query word (or a typo variant of it) in a name field."""
+        named = set()
+        for layers in self.layers:
+            for fieldname, term, info, _score in layers:
+                if fieldname in NAME_FIELDS:
+                    docs = frequent_postings(self.reader, fieldname, term, info)
+                    for chunk in ((docs,) if docs is not None else chunks(self.reader, fieldname, term, info)):
+                        named.update(chunk)
+        return named
 
     def frequency(self, position):
         """Postings to read for the query word at `position` (its layers' documents, with repeats)."""
         return sum(info.doc_frequency() for _field, _term, info, _score in self.layers[position])
 
-    def widen(self, minimum):
-        """Keep every document matching at least `minimum` words (for partial matches and corrections)."""
-        if self.restricted:
-            self.restricted = False
-            self.scores = self._all_scores(minimum)
+    def widen(self):
+        """Score every word for the only documents a partial match may list: those with some query
+        word in a name field (then matching_at_least() counts their words). Reading each word for
+        these alone, instead of its whole postings, keeps a fallback as cheap as a full match."""
+        if self.named is None:
+            self.named = self.ranked = self._named()
+            self._ranking = None
+            self.scores = [self._word_scores(layers, self.named) for layers in self.layers]
 
     def vocabulary(self, fieldname):
         return self.data.vocabulary(self.reader, fieldname)
@@ -304,13 +306,12 @@ class _Leaf:
             found = more & found  # a dict view & a smaller set walks the set
         if self.has_deletions:
             found &= self.live
+        self.ranked = found
         return found
 
     def matching_at_least(self, count):
         """Documents matching `count` query words or more, one of them in the name (after widen())."""
-        named = self.named
-        # How many words each document with a word in its name matched (set intersections at C speed first).
-        matched = Counter(chain.from_iterable(named.intersection(scores) for scores in self.scores))
+        matched = Counter(chain.from_iterable(self.scores))  # each word's documents, all named ones
         found = {docnum for docnum, words in matched.items() if words >= count}
         if self.has_deletions:
             found &= self.live
@@ -318,7 +319,7 @@ class _Leaf:
 
     def summed(self, docs):
         """The query's score of each of `docs` (a list): the sum of its words' scores (C-speed maps)."""
-        every = self.scores + self.pair_scores
+        every = self.scores + self.ranking_scores()
         columns = [map(scores.get, docs, repeat(0)) for scores in every]
         return list(reduce(partial(map, add), columns[1:], columns[0]))
 
@@ -386,7 +387,7 @@ def search(index, q="", filters=None, sort="relevance", page=1, per_page=20, tod
     if len(words) > 1 and not any(filtered):
         partial = True
         for leaf in leaves:
-            leaf.widen(minimum_words(words))
+            leaf.widen()
         matched = [leaf.matching_at_least(minimum_words(words)) for leaf in leaves]
         filtered = [_apply_filters(leaf, docs, filters) for leaf, docs in zip(leaves, matched)]
     total = sum(len(docs) for docs in filtered)
@@ -667,16 +668,11 @@ def _corrections(leaves, folded, maxdist):
 
 
 def _matching_words(leaf, positions):
-    """Documents of the leaf matching every query word at these positions (None: no condition). When
-    the search read each word only for the documents of the rarer ones (every word had to match), the
-    words at these positions are read again the same way, by themselves: cheaper than widen()."""
+    """Documents of the leaf matching every query word at these positions (None: no condition). The
+    search's scores do not tell (each word was read only for the documents of the rarer ones, or of
+    the names), so these words are read again the same way, by themselves."""
     if not positions:
         return None
-    if not leaf.restricted:  # each word's documents were read whole
-        found = set(leaf.scores[positions[0]])
-        for position in positions[1:]:
-            found = leaf.scores[position].keys() & found
-        return found
     found = None
     for position in sorted(positions, key=leaf.frequency):
         found = set(leaf._word_scores(leaf.layers[position], found))

@@ -248,6 +248,17 @@ def now(session):
     return ((last.txid, last.id) if last else (0, 0)), frozenset((row.txid, row.id) for row in beyond)
 
 
+def applied_version():
+    """What changes whenever this host's index changes what a search finds (the search page's cache key,
+    pagecache.py): the index's generation, which every writer's commit raises, and the change-log position
+    it has recorded as applied (index.Position without checked_at), which also tells a rebuilt index (its
+    generations start again) from the one before. Read from files: no SQL. Raises nothing (an unreadable
+    position reads as none)."""
+    path = current_app.config["SEARCH_INDEX_DIR"]
+    position = index.position(path)
+    return index.generation(path), position.change, position.applied
+
+
 def lag(app):
     """How many committed changes this host's index has not applied yet."""
     position, applied, _checked = index.position(app.config["SEARCH_INDEX_DIR"])

@@ -2,6 +2,7 @@
 suggestions endpoint (/search/suggest, JSON for static/js/search-suggest.js). Public, no login."""
 from flask import Blueprint, jsonify, render_template, request, url_for
 
+from marketplace.pagecache import cached_page
 from marketplace.search import services, sync
 
 blueprint = Blueprint("search", __name__)
@@ -12,6 +13,7 @@ SUGGEST_MAX_AGE = 60  # seconds a browser may reuse the suggestions for the same
 
 
 @blueprint.get("/search")
+@cached_page(also=sync.applied_version)  # results come from this host's index: its version is in the key too
 def search():
     # Lenient: a bad value is dropped, never an error page.
     params = services.parse_args(request.args, per_page=services.PAGE_PER_PAGE)

@@ -4,7 +4,7 @@ Every transaction that writes search changes adds one to it just before it commi
 reads as 0; the first change inserts it.
 
 Revision ID: a1c4e7f09b21
-Revises: fead37797cbb
+Revises: d4731539a464
 Create Date: 2026-11-29 01:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a1c4e7f09b21'
-down_revision = 'fead37797cbb'
+down_revision = 'd4731539a464'
 branch_labels = None
 depends_on = None
 

@@ -246,16 +246,26 @@ def test_verify_refuses_files_over_the_limit_before_reading_them(make_app):
 
 def test_a_document_that_takes_too_long_to_parse_is_stopped(make_app):
     """18 MB of one array among the form fields: pyHanko needed minutes (and logged a warning per entry);
-    the child process is stopped after VERIFY_CPU_SECONDS of CPU time."""
+    the child process is stopped after VERIFY_CPU_SECONDS of CPU time, fractions of a second counted."""
     fields = b"[" + b"0 " * 3_000_000 + b"]"
     data = handmade_pdf(b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields 4 0 R >> >>", *CATALOGUE[1:], fields)
-    app = make_app(VERIFY_CPU_SECONDS=1)
+    app = make_app(VERIFY_CPU_SECONDS=0.5)
     with app.app_context():
         signing.verify(render())  # start the fork server outside the measured time
         started = time.perf_counter()
         result = signing.verify(data)
-    assert result.error == "too_complex" and "CPU" in result.message
+    assert result.error == "too_complex" and "0.5 s of CPU" in result.message
     assert time.perf_counter() - started < 10
+
+
+def test_a_verification_that_needs_too_much_memory_is_stopped(app):
+    """Issue 12: no upload may cost more than about 200 MB. The child's address space is capped at
+    VERIFY_MEMORY_MB beyond its start: an allocation past it ends the check as too complex, and the
+    web worker is untouched."""
+    with app.app_context():
+        assert signing._in_child_process(bytearray, (300 * 2**20,), 5, 100) == (
+            "too_complex", "stopped at 100 MB of memory", ())
+        assert len(signing._in_child_process(bytearray, (30 * 2**20,), 5, 100)) == 30 * 2**20  # sent back whole
 
 
 def test_a_signature_from_another_authority_is_intact_but_not_trusted(app):

@@ -152,6 +152,47 @@ def test_sorting(client, assortment):
     assert listed(client, "?sort=name") == [assortment[name].id for name in by_name]
 
 
+def test_price_and_rating_orders_use_the_cheapest_tier_and_the_best_valid_rating(client, seller):
+    tiered = product(seller, name="Có giá sỉ", base_price_vnd=100000, tiers=[(50, 45000), (100, 40000)])
+    plain = product(seller, name="Giá một mức", base_price_vnd=50000)
+    rated = product(seller, name="Ba rồi bốn sao", stars=3)
+    add_certificate(rated, 4, "verified", TODAY + timedelta(days=30))  # two valid ratings: the best counts
+    lapsed = product(seller, name="Năm sao hết hạn", stars=3)
+    add_certificate(lapsed, 5, "verified", TODAY - timedelta(days=1))  # expired before the daily command ran
+    assert listed(client, "?sort=price_asc")[:2] == [tiered.id, plain.id]  # from 40.000 ₫, then 50.000 ₫
+    assert listed(client, "?sort=stars")[:2] == [rated.id, lapsed.id]  # 4, then 3 (the 5 has expired)
+    assert listed(client, "?stars=4") == [rated.id]
+    assert listed(client, "?stars=3") == [lapsed.id]
+    assert listed(client, "?stars=5") == []
+
+
+def total(page):
+    """The number of products the catalogue's heading states ("7 sản phẩm")."""
+    return int(re.search(r'<h2 id="results-heading" class="h5">(\d+)', page).group(1))
+
+
+def test_the_total_counts_every_matching_product_with_or_without_a_province(client, seller):
+    """The catalogue takes its total from the province facet's counts (queries.catalogue_total), not from a
+    count of its own: products without a province count too, and the total follows every filter."""
+    lai_chau, lang_son = province_code("Lai Châu"), province_code("Lạng Sơn")
+    for _ in range(3):
+        product(seller, province_code=lai_chau, commune_code=None)
+    product(seller, province_code=lang_son, commune_code=None, category=Category.BEVERAGES, stars=4)
+    product(seller, province_code=lang_son, commune_code=None)
+    product(seller, province_code=None, commune_code=None, category=Category.BEVERAGES)
+    product(seller, province_code=None, commune_code=None, stars=4)
+    product(seller, province_code=lai_chau, commune_code=None, status="draft")  # not public
+    product(cooperative(status="pending"), province_code=None, commune_code=None)  # not public
+    for query, expected in [("", 7), (f"?province={lai_chau}", 3), (f"?province={lang_son}", 2),
+                            ("?category=beverages", 2), (f"?category=beverages&province={lang_son}", 1),
+                            (f"?category=beverages&province={lai_chau}", 0), ("?stars=4", 2),
+                            (f"?stars=4&province={lang_son}", 1), ("?sort=price_asc&page=2", 7)]:
+        page = html(client.get(f"/products{query}"))
+        assert total(page) == expected, query
+        if "page=" not in query:
+            assert len(card_ids(page)) == expected, query
+
+
 @pytest.mark.parametrize("query", [
     "?stars=9", "?stars=-1", "?sort=name%20desc;--", "?sort=name desc", "?province=%27%20OR%201=1--",
     "?category=%27%20OR%201=1--", "?certification=vietgap%27--", "?cooperative_type=1%20OR%201=1",

@@ -427,3 +427,20 @@ def test_a_page_with_flashed_messages_is_neither_public_nor_tagged(make_app):
     response = client.get("/products")
     assert "Một thông báo riêng" in text(response)
     assert response.headers.get("ETag") is None and not response.cache_control.public
+
+
+# ---------------------------------------------------------------- the province counts kept between pages
+
+def test_pages_of_one_filter_set_share_their_province_counts_until_the_catalogue_changes(two_workers):
+    """queries.province_counts: the catalogue's facet and total, kept per filter set (not per page or order)."""
+    reader, writer, ids = two_workers
+    client = reader.test_client()
+    for path in ("/products", "/products?sort=name", "/products?page=2", "/products?province=20"):
+        assert re.search(r'<h2 id="results-heading" class="h5">1 ', text(client.get(path))), path
+    assert len(reader.extensions["province_counts"]._pages) == 1  # one GROUP BY for the four pages
+    with writer.app_context():
+        cooperative = db.session.get(Organisation, ids["cooperative"])
+        factories.product(cooperative, name="Chè móc câu", province_code=12, commune_code=None)
+    page = text(client.get("/products?sort=price_asc"))  # a page not cached yet: the counts must be new too
+    assert re.search(r'<h2 id="results-heading" class="h5">2 ', page)
+    assert re.search(r'<option value="12"[^>]*>Lai Châu \(1\)</option>', page)

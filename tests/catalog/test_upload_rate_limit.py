@@ -3,6 +3,7 @@ certificate scans and spreadsheet previews share the budgets (marketplace/upload
 uploads count, a form sent without a file does not, and the counts are global in Redis.
 """
 import io
+import re
 import uuid
 
 import pytest
@@ -69,6 +70,20 @@ def test_a_person_has_one_budget_for_every_kind_of_upload(app, cooperative_owner
     assert client.get(f"/products/{product.id}/edit").status_code == 200
     assert client.get("/workspace/import").status_code == 200
     assert scan(client, product, with_file=False).status_code == 302, "a certificate without a scan is no upload"
+
+
+def test_confirming_an_import_counts_as_an_upload(app, cooperative_owner):
+    """The probe's follow-up: a confirmation carries no file but tries the previewed rows again, and one
+    that imports nothing keeps the preview, so it was repeated 80 times without a 429."""
+    app.config["UPLOAD_RATE_LIMIT_PER_USER"] = "3 per hour"
+    client = logged_in(app, cooperative_owner)
+    rows = "name,category,unit,price_vnd\r\nChè xanh,beverages,kg,350000\r\nChè đen,no-such-category,kg,1\r\n"
+    preview = client.post("/workspace/import", data={"file": (io.BytesIO(rows.encode()), "san-pham.csv")},
+                          content_type="multipart/form-data")
+    assert preview.status_code == 200
+    token = re.search(r'action="/workspace/import/([^"]+)"', preview.get_data(as_text=True)).group(1)
+    assert [client.post(f"/workspace/import/{token}").status_code for _ in range(3)] == [422, 422, 429]
+    assert "You have sent too many files" in client.post(f"/workspace/import/{token}").get_data(as_text=True)
 
 
 def test_the_organisation_has_one_budget_for_all_its_people(app, cooperative_owner, product):
