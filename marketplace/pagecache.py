@@ -27,8 +27,8 @@ HTTP caching. A cached page's answer carries a weak ETag made from its key (page
 catalogue version, `also`'s value) and the code's fingerprint (templates, translations and Python sources, so
 a release changes every tag); a request whose If-None-Match holds it gets 304 at once, without rendering or
 reading the cache (its only cost is the version read). An answer holding nothing of one visitor (no CSRF
-token: the placeholder was not used; the session unchanged) is `public`: browsers revalidate every time (max-
-age=0), and shared caches may keep it PAGE_SHARED_CACHE_SECONDS (s-maxage), during which they may show a
+token: the placeholder was not used; the session unchanged) is `public`: browsers revalidate every time
+(max-age=0), and shared caches may keep it PAGE_SHARED_CACHE_SECONDS (s-maxage), during which they may show a
 change late; 0 (the default) asks them to revalidate too (no-cache). `Vary: Cookie`, because the language
 comes from the session. An answer holding a token is `private, no-cache` and has no ETag (a 304 would bring
 back a token of another session the browser may since have left).
