@@ -197,3 +197,20 @@ def test_the_index_version_changes_with_every_index_commit_and_rebuild(make_app)
         assert second[0] > first[0] and second[1:] != first[1:]
         sync.rebuild(app)
         assert sync.applied_version() != second
+
+
+def test_a_search_page_held_by_the_browser_is_answered_304_until_this_hosts_index_changes(two_hosts):
+    """The ETag (pagecache.py) covers the index's version too: the database alone has not changed in between."""
+    reader, writer, _ids = two_hosts
+    client = reader.test_client()
+    read_twice(client)
+    with writer.app_context():
+        cooperative = db.session.scalar(db.select(Organisation).filter_by(legal_name="HTX Chè Tân Cương"))
+        factories.product(cooperative, name="Chè móc câu Tân Cương", base_price_vnd=400000)
+    held = client.get(SEARCH)  # the database's new version, this host's index not yet
+    assert held.cache_control.public and "csrf_token" not in text(held)
+    assert client.get(SEARCH, headers={"If-None-Match": held.headers["ETag"]}).status_code == 304
+    follow(reader)
+    response = client.get(SEARCH, headers={"If-None-Match": held.headers["ETag"]})
+    assert response.status_code == 200 and response.headers["ETag"] != held.headers["ETag"]
+    assert sorted(titles(text(response))) == ["Chè búp Tân Cương", "Chè móc câu Tân Cương"]
