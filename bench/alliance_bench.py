@@ -74,8 +74,6 @@ def store_for(args):
 
 def seed(app, args):
     """Create the tables and the rows (see the module's docstring). Returns {"token", "busiest_mou", counts}."""
-    import sqlalchemy as sa
-
     from marketplace.accounts import passwords
     from marketplace.accounts import services as accounts
     from marketplace.accounts.models import (
@@ -86,16 +84,7 @@ def seed(app, args):
         Sector,
         User,
     )
-    from marketplace.agreements.models import (
-        Agreement,
-        AgreementKind,
-        AgreementLine,
-        AgreementRevision,
-        AgreementState,
-        ConferenceEvent,
-        Period,
-        PriceBasis,
-    )
+    from marketplace.agreements.models import ConferenceEvent
     from marketplace.alliance.tracking import today
     from marketplace.catalog.models import (
         Category,
@@ -106,8 +95,6 @@ def seed(app, args):
         Unit,
     )
     from marketplace.extensions import db
-    from marketplace.orders import agreement_totals
-    from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentMode
 
     rng = random.Random(args.seed)
 
@@ -149,86 +136,11 @@ def seed(app, args):
         for product in products:
             by_cooperative.setdefault(product.cooperative_id, []).append(product)
 
-        mous, revisions, lines, mou_lines = [], [], [], {}
-        for n in range(1, args.mous + 1):
-            seller = rng.choice(cooperatives)
-            buyer = rng.choice(enterprises)
-            start = on - timedelta(days=rng.randint(0, 730))
-            end = start + timedelta(days=rng.choice((365, 730, 1095)) - 1)
-            roll = rng.random()
-            if roll < 0.05:
-                state, signed_at, changed = AgreementState.AWAITING_SIGNATURES, None, now - timedelta(days=20)
-            elif roll < 0.10 or end < on:
-                state, signed_at, changed = AgreementState.EXPIRED, now - timedelta(days=700), now
-            else:
-                state, signed_at, changed = AgreementState.SIGNED, now - timedelta(days=rng.randint(1, 700)), now
-            mous.append({"id": n, "reference": f"MOU-BENCH-{n:06d}", "kind": AgreementKind.MOU, "state": state,
-                         "buyer_id": buyer.id, "seller_id": seller.id, "initiator_id": buyer.id,
-                         "start_date": start, "end_date": end, "agreed_revision_number": 1, "signed_at": signed_at,
-                         "state_changed_at": changed, "created_at": now,
-                         "event_id": rng.choice(conferences).id if rng.random() < 0.7 else None})
-            revisions.append({"id": n, "agreement_id": n, "number": 1, "author_id": buyer.id, "terms": {},
-                              "content_sha256": f"{n:064x}", "created_at": now})
-            chosen = by_cooperative[seller.id][:rng.choice((1, 2))]
-            for position, product in enumerate(chosen):
-                lines.append({"revision_id": n, "position": position, "product_id": product.id, "name": product.name,
-                              "unit": "kg", "quantity": rng.choice((200, 500, 1000, 2000)),
-                              "period": rng.choice((Period.MONTH, Period.YEAR, Period.SEASON, Period.TOTAL)),
-                              "price_basis": PriceBasis.FIXED, "unit_price_vnd": product.base_price_vnd})
-            mou_lines[n] = (mous[-1], chosen)
-        db.session.execute(sa.insert(Agreement), mous)
-        db.session.execute(sa.insert(AgreementRevision), revisions)
-        db.session.execute(sa.insert(AgreementLine), lines)
-
-        signed = [n for n, (mou, _p) in mou_lines.items() if mou["signed_at"] is not None]
-        weights = [rng.choice((0, 0, 1, 2, 5, 10)) for _ in signed]  # uneven: a third of the MoUs get no order
-        statuses = ([OrderStatus.PLACED] * 10 + [OrderStatus.CONFIRMED] * 5 + [OrderStatus.PAID] * 15
-                    + [OrderStatus.SHIPPED] * 10 + [OrderStatus.DELIVERED] * 10 + [OrderStatus.COMPLETED] * 40
-                    + [OrderStatus.CANCELLED] * 5 + [OrderStatus.REJECTED] * 5)
-        orders, order_lines, per_mou = [], [], {}
-        for n in range(1, args.orders + 1):
-            if rng.random() < 0.8:
-                mou_id = rng.choices(signed, weights)[0]
-                mou, chosen = mou_lines[mou_id]
-                buyer_id, cooperative_id = mou["buyer_id"], mou["seller_id"]
-                first = datetime.combine(mou["start_date"], datetime.min.time(), UTC)
-                per_mou[mou_id] = per_mou.get(mou_id, 0) + 1
-            else:
-                mou_id, cooperative = None, rng.choice(cooperatives)
-                buyer_id, cooperative_id, chosen = rng.choice(enterprises).id, cooperative.id, \
-                    by_cooperative[cooperative.id]
-                first = now - timedelta(days=730)
-            placed_at = first + (min(now, first + timedelta(days=1095)) - first) * rng.random()
-            status = rng.choice(statuses)
-            quantities = [(p, rng.randint(1, 60)) for p in chosen[:rng.choice((1, 2))]]
-            total = sum(p.base_price_vnd * q for p, q in quantities)
-            paid = total if status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
-                                       OrderStatus.COMPLETED) else 0
-            received = status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
-            orders.append({"id": n, "reference": f"DH-B-{n:07d}", "status": status, "buyer_id": buyer_id,
-                           "cooperative_id": cooperative_id, "agreement_id": mou_id, "checkout_id": f"c{n}",
-                           "province_code": 20, "commune_code": 6040, "street": "Đường đo", "requested_date": on,
-                           "total_vnd": total, "paid_vnd": paid, "refunded_vnd": 0, "payment_mode": PaymentMode.FULL,
-                           "deposit_percent": 0, "placed_at": placed_at, "status_changed_at": placed_at})
-            for position, (product, quantity) in enumerate(quantities):
-                order_lines.append({"order_id": n, "position": position, "product_id": product.id,
-                                    "name": product.name, "unit": "kg", "quantity": quantity,
-                                    "unit_price_vnd": product.base_price_vnd,
-                                    "line_total_vnd": product.base_price_vnd * quantity,
-                                    "price_source": "agreement" if mou_id else "tier",
-                                    "quantity_shipped": quantity if received else None,
-                                    "quantity_received": quantity if received else None})
-        for chunk in range(0, len(orders), 5000):
-            db.session.execute(sa.insert(Order), orders[chunk:chunk + 5000])
-        for chunk in range(0, len(order_lines), 5000):
-            db.session.execute(sa.insert(OrderLine), order_lines[chunk:chunk + 5000])
-        agreement_totals.rebuild()  # bulk inserts bypass the ORM flush that keeps the totals under MoUs
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as connection:  # planner statistics of the bulk-loaded tables
-                connection.exec_driver_sql("ANALYZE agreement, agreement_revision, agreement_line, customer_order,"
-                                           " order_line, agreement_product_totals, agreement_order_summary")
-                connection.commit()
+        trade = trade_rows(rng, args.mous, args.orders, [c.id for c in cooperatives], [e.id for e in enterprises],
+                           by_cooperative, [c.id for c in conferences], on, now)
+        insert_trade(trade)
+        mous, lines, orders, order_lines, signed, per_mou = (trade[k] for k in (
+            "agreement", "agreement_line", "customer_order", "order_line", "signed", "per_mou"))
         data = {"token": secret, "busiest_mou": max(per_mou, key=per_mou.get),
                 "counts": {"mous": len(mous), "signed_mous": len(signed), "mou_lines": len(lines),
                            "orders": len(orders), "order_lines": len(order_lines),
@@ -236,6 +148,107 @@ def seed(app, args):
                            "mous_without_orders": len(signed) - len(per_mou)}}
         db.session.remove()
     return data
+
+
+def trade_rows(rng, mou_count, order_count, sellers, buyers, by_seller, conference_ids, on, now):
+    """Rows of `mou_count` MoUs and `order_count` orders (see the module's docstring) between the cooperatives
+    `sellers` and the enterprises `buyers` (ids), over the products `by_seller` {cooperative id: [objects with id,
+    name and base_price_vnd]}: {table name: rows, "signed": the signed MoUs' ids, "per_mou": {MoU id: orders}}.
+    Ids start at 1 (the tables must be empty). Also builds bench/load.py's data for the logged-in list pages."""
+    from marketplace.agreements.models import AgreementKind, AgreementState, Period, PriceBasis
+    from marketplace.orders.models import OrderStatus, PaymentMode
+
+    mous, revisions, lines, mou_lines = [], [], [], {}
+    for n in range(1, mou_count + 1):
+        seller_id = rng.choice(sellers)
+        buyer_id = rng.choice(buyers)
+        start = on - timedelta(days=rng.randint(0, 730))
+        end = start + timedelta(days=rng.choice((365, 730, 1095)) - 1)
+        roll = rng.random()
+        if roll < 0.05:
+            state, signed_at, changed = AgreementState.AWAITING_SIGNATURES, None, now - timedelta(days=20)
+        elif roll < 0.10 or end < on:
+            state, signed_at, changed = AgreementState.EXPIRED, now - timedelta(days=700), now
+        else:
+            state, signed_at, changed = AgreementState.SIGNED, now - timedelta(days=rng.randint(1, 700)), now
+        mous.append({"id": n, "reference": f"MOU-BENCH-{n:06d}", "kind": AgreementKind.MOU, "state": state,
+                     "buyer_id": buyer_id, "seller_id": seller_id, "initiator_id": buyer_id,
+                     "start_date": start, "end_date": end, "agreed_revision_number": 1, "signed_at": signed_at,
+                     "state_changed_at": changed, "created_at": now,
+                     "event_id": rng.choice(conference_ids) if rng.random() < 0.7 else None})
+        revisions.append({"id": n, "agreement_id": n, "number": 1, "author_id": buyer_id, "terms": {},
+                          "content_sha256": f"{n:064x}", "created_at": now})
+        chosen = by_seller[seller_id][:rng.choice((1, 2))]
+        for position, product in enumerate(chosen):
+            lines.append({"revision_id": n, "position": position, "product_id": product.id, "name": product.name,
+                          "unit": "kg", "quantity": rng.choice((200, 500, 1000, 2000)),
+                          "period": rng.choice((Period.MONTH, Period.YEAR, Period.SEASON, Period.TOTAL)),
+                          "price_basis": PriceBasis.FIXED, "unit_price_vnd": product.base_price_vnd})
+        mou_lines[n] = (mous[-1], chosen)
+
+    signed = [n for n, (mou, _p) in mou_lines.items() if mou["signed_at"] is not None]
+    weights = [rng.choice((0, 0, 1, 2, 5, 10)) for _ in signed]  # uneven: a third of the MoUs get no order
+    statuses = ([OrderStatus.PLACED] * 10 + [OrderStatus.CONFIRMED] * 5 + [OrderStatus.PAID] * 15
+                + [OrderStatus.SHIPPED] * 10 + [OrderStatus.DELIVERED] * 10 + [OrderStatus.COMPLETED] * 40
+                + [OrderStatus.CANCELLED] * 5 + [OrderStatus.REJECTED] * 5)
+    orders, order_lines, per_mou = [], [], {}
+    for n in range(1, order_count + 1):
+        if signed and rng.random() < 0.8:
+            mou_id = rng.choices(signed, weights)[0]
+            mou, chosen = mou_lines[mou_id]
+            buyer_id, cooperative_id = mou["buyer_id"], mou["seller_id"]
+            first = datetime.combine(mou["start_date"], datetime.min.time(), UTC)
+            per_mou[mou_id] = per_mou.get(mou_id, 0) + 1
+        else:
+            mou_id, cooperative_id = None, rng.choice(sellers)
+            buyer_id, chosen = rng.choice(buyers), by_seller[cooperative_id]
+            first = now - timedelta(days=730)
+        placed_at = first + (min(now, first + timedelta(days=1095)) - first) * rng.random()
+        status = rng.choice(statuses)
+        quantities = [(p, rng.randint(1, 60)) for p in chosen[:rng.choice((1, 2))]]
+        total = sum(p.base_price_vnd * q for p, q in quantities)
+        paid = total if status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+                                   OrderStatus.COMPLETED) else 0
+        received = status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+        orders.append({"id": n, "reference": f"DH-B-{n:07d}", "status": status, "buyer_id": buyer_id,
+                       "cooperative_id": cooperative_id, "agreement_id": mou_id, "checkout_id": f"c{n}",
+                       "province_code": 20, "commune_code": 6040, "street": "Đường đo", "requested_date": on,
+                       "total_vnd": total, "paid_vnd": paid, "refunded_vnd": 0, "payment_mode": PaymentMode.FULL,
+                       "deposit_percent": 0, "placed_at": placed_at, "status_changed_at": placed_at})
+        for position, (product, quantity) in enumerate(quantities):
+            order_lines.append({"order_id": n, "position": position, "product_id": product.id,
+                                "name": product.name, "unit": "kg", "quantity": quantity,
+                                "unit_price_vnd": product.base_price_vnd,
+                                "line_total_vnd": product.base_price_vnd * quantity,
+                                "price_source": "agreement" if mou_id else "tier",
+                                "quantity_shipped": quantity if received else None,
+                                "quantity_received": quantity if received else None})
+    return {"agreement": mous, "agreement_revision": revisions, "agreement_line": lines, "customer_order": orders,
+            "order_line": order_lines, "signed": signed, "per_mou": per_mou}
+
+
+def insert_trade(trade):
+    """Bulk-insert `trade_rows`' rows (in an app context), rebuild the totals under MoUs (bulk inserts bypass the ORM
+    flush that keeps them) and commit; on PostgreSQL, ANALYZE the tables."""
+    import sqlalchemy as sa
+
+    from marketplace.agreements.models import Agreement, AgreementLine, AgreementRevision
+    from marketplace.extensions import db
+    from marketplace.orders import agreement_totals
+    from marketplace.orders.models import Order, OrderLine
+
+    for model, name in ((Agreement, "agreement"), (AgreementRevision, "agreement_revision"),
+                        (AgreementLine, "agreement_line"), (Order, "customer_order"), (OrderLine, "order_line")):
+        rows = trade[name]
+        for chunk in range(0, len(rows), 5000):
+            db.session.execute(sa.insert(model), rows[chunk:chunk + 5000])
+    agreement_totals.rebuild()
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:  # planner statistics of the bulk-loaded tables
+            connection.exec_driver_sql("ANALYZE agreement, agreement_revision, agreement_line, customer_order,"
+                                       " order_line, agreement_product_totals, agreement_order_summary")
+            connection.commit()
 
 
 def measure(app, data, repeat, log):

@@ -1,4 +1,6 @@
 """Languages (Vietnamese first, English second) and how numbers, money and dates are shown."""
+from datetime import date
+
 from flask import current_app, has_request_context, session
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as lazy
@@ -28,7 +30,15 @@ def vnd(amount):
 
 
 def short_date(value):
-    return format_date(value, "dd/MM/yyyy") if value else ""
+    """A day as `dd/MM/yyyy` in every language (Latin digits in both). A plain date is written directly: this
+    filter runs several times per row of the logged-in lists, and Flask-Babel looks up the locale and the time
+    zone on each call (issue 14); a datetime still goes through Flask-Babel, which moves it to the user's time
+    zone first."""
+    if not value:
+        return ""
+    if type(value) is date:
+        return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+    return format_date(value, "dd/MM/yyyy")
 
 
 def short_datetime(value):

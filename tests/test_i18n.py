@@ -264,6 +264,18 @@ def test_dates_are_day_month_year(app, lang):
         assert short_datetime(datetime.datetime(2025, 7, 1, 1, 30)) == "01/07/2025 08:30"
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_short_dates_written_directly_match_flask_babel(app, lang):
+    """short_date writes a plain date itself (issue 14: it runs several times a row of the logged-in lists); it
+    must say what Flask-Babel says, and a datetime must still be moved to Vietnam's day first."""
+    from flask_babel import format_date
+
+    with app.test_request_context("/"), force_locale(lang):
+        for day in (datetime.date(2025, 1, 5), datetime.date(2026, 11, 29), datetime.date(999, 12, 31)):
+            assert short_date(day) == format_date(day, "dd/MM/yyyy")
+        assert short_date(datetime.datetime(2025, 6, 30, 20, 0)) == "01/07/2025"  # 03:00 on 1 July in Vietnam
+
+
 # ---------------------------------------------------------------- errors and emails
 
 

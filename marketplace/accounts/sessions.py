@@ -2,9 +2,10 @@
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from marketplace.accounts import tokens
-from marketplace.accounts.models import AuthSession
+from marketplace.accounts.models import AuthSession, User
 from marketplace.extensions import db
 from marketplace.sqltypes import utcnow
 from marketplace.unit_of_work import unit_of_work
@@ -38,7 +39,9 @@ def resolve(secret, user_id):
     """
     if not secret or not user_id:
         return None
-    record = db.session.scalar(db.select(AuthSession).filter_by(token_hash=tokens.digest(secret)))
+    # The user and the organisation come with the session, in one statement: every signed-in page uses both.
+    record = db.session.scalar(db.select(AuthSession).filter_by(token_hash=tokens.digest(secret)).options(
+        joinedload(AuthSession.user).joinedload(User.organisation)))
     if record is None or record.revoked_at is not None or str(record.user_id) != str(user_id):
         return None
     now = utcnow()

@@ -361,20 +361,31 @@ class EventCount(NamedTuple):
     mous: int  # signed MoUs prepared for it
 
 
+SIGNED_MOU_DIMENSIONS = {"event": Agreement.event_id, "province": Organisation.province_code,
+                         "sector": Organisation.sector}
+
+
 def signed_mou_ids_by(dimension):
     """{value: [MoU id]} of the signed MoUs (TRACKED_STATES) by `dimension`: "event" (the conference it was
     prepared for, an id), or the selling cooperative's "province" (code) or "sector" (Sector); None for no
     value. One query (the dashboard adds up each group's progress from tracking.progress_map). Raises ValueError
     for another dimension."""
-    columns = {"event": Agreement.event_id, "province": Organisation.province_code, "sector": Organisation.sector}
-    if dimension not in columns:
-        raise ValueError(dimension)
-    column = columns[dimension]
-    statement = (sa.select(column, Agreement.id).join(Organisation, Organisation.id == Agreement.seller_id)
+    return signed_mou_groups((dimension,))[dimension]
+
+
+def signed_mou_groups(dimensions):
+    """{dimension: {value: [MoU id]}} as signed_mou_ids_by for each of `dimensions`, from one query (the
+    dashboard's three groupings). Raises ValueError for an unknown dimension."""
+    unknown = set(dimensions) - set(SIGNED_MOU_DIMENSIONS)
+    if unknown:
+        raise ValueError(sorted(unknown)[0])
+    statement = (sa.select(Agreement.id, *(SIGNED_MOU_DIMENSIONS[d] for d in dimensions))
+                 .join(Organisation, Organisation.id == Agreement.seller_id)
                  .where(*_signed_mous()).order_by(Agreement.id))
-    groups = {}
-    for value, agreement_id in db.session.execute(statement):
-        groups.setdefault(value, []).append(agreement_id)
+    groups = {dimension: {} for dimension in dimensions}
+    for agreement_id, *values in db.session.execute(statement):
+        for dimension, value in zip(dimensions, values, strict=True):
+            groups[dimension].setdefault(value, []).append(agreement_id)
     return groups
 
 

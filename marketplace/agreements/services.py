@@ -114,7 +114,10 @@ def list_agreements(actor, state=None, event_id=None, organisation_id=None, page
         statement = statement.where(sa.or_(Agreement.buyer_id == organisation_id,
                                            Agreement.seller_id == organisation_id,
                                            Agreement.witness_id == organisation_id))
-    statement = statement.order_by(Agreement.created_at.desc(), Agreement.id.desc())
+    # The parties in the same statement: the list names them (no query per MoU; the turn, the initiator and who
+    # asked for a void are among them).
+    statement = statement.order_by(Agreement.created_at.desc(), Agreement.id.desc()).options(
+        sa.orm.joinedload(Agreement.seller), sa.orm.joinedload(Agreement.buyer), sa.orm.joinedload(Agreement.witness))
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
 
 

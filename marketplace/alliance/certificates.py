@@ -3,7 +3,7 @@
 Routes live on the alliance blueprint, whose before_request already admits alliance staff only; the
 services check again (Permission.CURATE_CATALOG) for every certificate.
 """
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -52,9 +52,14 @@ class RevokeForm(FlaskForm):
 
 @blueprint.app_context_processor
 def certificate_queue_context():
-    """`pending_certificate_count()` for the header of alliance staff (called only where shown)."""
+    """`pending_certificate_count()` for the header of alliance staff (called only where shown; counted once a
+    request, since the certificates page shows it twice)."""
     def pending_certificate_count():
-        return services.count_certificates_to_review(current_user) if is_alliance_staff(current_user) else 0
+        if not is_alliance_staff(current_user):
+            return 0
+        if "pending_certificate_count" not in g:
+            g.pending_certificate_count = services.count_certificates_to_review(current_user)
+        return g.pending_certificate_count
 
     return {"pending_certificate_count": pending_certificate_count}
 

@@ -40,7 +40,7 @@ def dashboard():
     """The alliance's overview: MoUs, OCOP products, cooperatives and orders, each chart with its table."""
     report = reports.dashboard(current_user)
     return render_template("alliance/dashboard.html", report=report, tables=_with_charts(report),
-                           conferences=reports.conferences(current_user))
+                           conferences=report.conferences)
 
 
 @blueprint.get("/dashboard.<any(csv, xlsx, pdf):fmt>")

@@ -64,6 +64,7 @@ class Report:
     on: object  # the day the figures are computed for (Vietnam)
     tables: list = field(default_factory=list)
     summary: object = ""
+    conferences: list = field(default_factory=list)  # the dashboard's [EventCount], for its list of conferences
 
     def table(self, key):
         return next(t for t in self.tables if t.key == key)
@@ -118,19 +119,21 @@ def dashboard(actor, on=None):
                             (_l("Committed"), _l("Ordered"), _l("Delivered"), _l("Paid")),
                             _values(progress, list(progress)), strict=True)], chart=(1,)))
 
-    events = {e.event_id: e for e in agreement_queries.conference_events()}
+    conferences = agreement_queries.conference_events()
+    events = {e.event_id: e for e in conferences}
+    groups = agreement_queries.signed_mou_groups(("event", "province", "sector"))
     tables.append(_grouped(
         "mous_by_event", _l("Signed MoUs by conference"), _l("Conference"),
-        agreement_queries.signed_mou_ids_by("event"),
+        groups["event"],
         lambda i: f"{events[i].name} ({events[i].held_on.strftime('%d/%m/%Y')})" if i in events
         else NO_CONFERENCE, progress))
     tables.append(_grouped(
         "mous_by_province", _l("Signed MoUs by the cooperative's province"), _l("Province"),
-        agreement_queries.signed_mou_ids_by("province"),
+        groups["province"],
         lambda code: geo.province_name(code) or NOT_GIVEN, progress))
     tables.append(_grouped(
         "mous_by_sector", _l("Signed MoUs by the cooperative's sector"), _l("Sector"),
-        agreement_queries.signed_mou_ids_by("sector"),
+        groups["sector"],
         lambda sector: Sector(sector) if sector else NOT_GIVEN, progress))
 
     tables.append(Table("ocop_by_stars", _l("OCOP products by stars"), [_l("Stars"), _l("Products")],
@@ -167,7 +170,7 @@ def dashboard(actor, on=None):
                         [TEXT, COUNT, VND, VND], rows, chart=(2, 3), horizontal=False,
                         note=_l("Orders placed in the month, except rejected and cancelled ones; paid: what "
                                 "those orders have received so far.")))
-    return Report(_l("Alliance dashboard"), on, tables)
+    return Report(_l("Alliance dashboard"), on, tables, conferences=conferences)
 
 
 def _months_back(on, count):

@@ -541,7 +541,7 @@ def _agreements(ids):
     if not ids:
         return {}
     statement = sa.select(Agreement).where(Agreement.id.in_(ids)).options(
-        sa.orm.selectinload(Agreement.seller), sa.orm.selectinload(Agreement.buyer))
+        sa.orm.joinedload(Agreement.seller), sa.orm.joinedload(Agreement.buyer))
     return {a.id: a for a in db.session.scalars(statement)}
 
 

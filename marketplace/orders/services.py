@@ -106,7 +106,9 @@ def list_orders(actor, filters=None, page=1, per_page=20):
         statement = statement.where(Order.placed_at >= _day_start(filters.placed_from))
     if filters.placed_to:
         statement = statement.where(Order.placed_at < _day_start(filters.placed_to + timedelta(days=1)))
-    statement = statement.order_by(Order.placed_at.desc(), Order.id.desc())
+    # Both parties in the same statement: the list shows the counterparty of each order (no query per order).
+    statement = statement.order_by(Order.placed_at.desc(), Order.id.desc()).options(
+        sa.orm.joinedload(Order.buyer), sa.orm.joinedload(Order.cooperative))
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
 
 

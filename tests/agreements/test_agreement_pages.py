@@ -330,3 +330,30 @@ def test_the_pages_never_call_the_signature_a_chu_ky_so(app, client, buyer, sell
         html = page(client, url)
         assert "chữ ký điện tử" in html, url
         assert "chữ ký số" not in html.replace("không phải chữ ký số", ""), url
+
+
+def _statements(client, url):
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        page(client, url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    return len(statements)
+
+
+def test_the_list_takes_the_same_statements_whatever_the_number_of_counterparties(app, client, seller, products):
+    """Issue 14: the parties come with the MoUs (a cooperative with MoUs from many enterprises made one query
+    per enterprise on each page of its list)."""
+    login(client, seller)
+    for n in range(2):
+        factories.signed_mou(factories.organisation("enterprise", legal_name=f"Công ty {n}"), seller.organisation,
+                             {products[0]: 55000})
+    two = _statements(client, "/agreements")
+    for n in range(2, 7):
+        factories.signed_mou(factories.organisation("enterprise", legal_name=f"Công ty {n}"), seller.organisation,
+                             {products[0]: 55000})
+    html = page(client, "/agreements")
+    assert "7 MoUs" in html and all(f"Công ty {n}" in html for n in range(7))
+    assert _statements(client, "/agreements") == two

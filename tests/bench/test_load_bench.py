@@ -132,3 +132,75 @@ def test_generated_rows_keep_the_catalogue_rules():
     tax_codes = [org["tax_code"] for org in rows["organisation"]]
     assert len(set(tax_codes)) == len(tax_codes)
     assert [u["email"] for u in rows["user_account"]] == [f"buyer{n}@bench.example" for n in (1, 2, 3)]
+
+
+# ---------------------------------------------------------------- issue 14's logged-in list pages
+
+MOUS, ORDERS = 40, 400
+
+
+@pytest.fixture(scope="module", params=RUNS)
+def private_report(request):
+    arguments = ("--pages", "private", "--mous", str(MOUS), "--orders", str(ORDERS))
+    if request.param == "postgresql":
+        require_postgres()
+        return run_load("--pg-url", POSTGRES_URL, *arguments)
+    return run_load("--sqlite", *arguments)
+
+
+@pytest.mark.slow
+def test_logged_in_list_pages_are_measured_logged_in_and_never_cacheable(private_report):
+    """Each page answered 200 to its session (a lost session would redirect to /login: an error) with
+    Cache-Control: no-store (without it the benchmark counts an error), alone and in their mix."""
+    report = private_report
+    assert report["params"]["pages"] == ["private"]
+    assert [phase["phase"] for phase in report["phases"]] == \
+        ["ceiling", "healthz", *load.PRIVATE_PAGES, "mix_private", "ceiling"]
+    assert set(report["results"]["pages"]) == {"healthz", *load.PRIVATE_PAGES}
+    assert report["results"]["errors"] == 0
+    for phase in report["phases"]:
+        assert phase["requests"] > 0, phase["phase"]
+        for page, summary in phase["pages"].items():
+            assert summary["errors"] == 0, (phase["phase"], page, summary["error_examples"])
+    mix = next(p for p in report["phases"] if p["phase"] == "mix_private")
+    assert set(mix["pages"]) <= set(load.PRIVATE_PAGES) and "login" not in mix["pages"]
+    assert report["results"]["mix_private_throughput"] == mix["throughput"]
+
+
+@pytest.mark.slow
+def test_logged_in_pages_have_their_data_and_targets(private_report):
+    rows = private_report["build"]["rows"]
+    assert rows["agreement"] == MOUS and rows["customer_order"] == ORDERS
+    assert rows["conference_event"] == load.CONFERENCES
+    assert rows["user_account"] == 3 * load.TARGETS["users"]  # buyers, cooperative members, alliance staff
+    pages = private_report["results"]["pages"]
+    for page in load.PRIVATE_PAGES:
+        row = pages[page]
+        assert row["sql_max"] >= 3, page  # the session, the user, the list: really rendered logged in
+        assert row["alone"]["kb"] > 3, page
+        assert set(row["targets"]) == {"p95", "ceiling_fraction"}
+        assert row["targets"]["ceiling_fraction"] == (row["ceiling_fraction"] >= load.PRIVATE_TARGETS["ceiling_fraction"])
+    text, markdown = load.render(private_report), load.render_markdown(private_report)
+    for page in load.PRIVATE_PAGES:
+        assert f"\n{page} " in text and f"\n| {page} |" in markdown
+    assert "logged-in pages' mix" in text
+
+
+def test_private_rows_fill_the_queues_and_the_sessions():
+    products = corpus.generate(PRODUCTS)
+    tables = load.rows_for(products, 3, "hash", date(2026, 11, 1))
+    sellers, buyers, by_seller, conferences = load.private_rows(tables, 3, "hash", date(2026, 11, 1))
+    organisations = {o["id"]: o for o in tables["organisation"]}
+    assert len(organisations) == len(tables["organisation"])  # no id twice
+    assert len({o["tax_code"] for o in organisations.values()}) == len(organisations)
+    assert sum(o["kind"] == "alliance" for o in organisations.values()) == 1
+    assert sum(o["status"] == "pending" for o in organisations.values()) == load.PENDING_ORGANISATIONS
+    assert sum(c["status"] == "pending" for c in tables["ocop_certificate"]) == load.PENDING_CERTIFICATES
+    emails = {a["email"]: a for a in tables["user_account"]}
+    assert len(emails) == len(tables["user_account"]) == 9
+    assert len({a["id"] for a in tables["user_account"]}) == 9
+    assert organisations[emails["staff2@bench.example"]["organisation_id"]]["kind"] == "alliance"
+    assert emails["member3@bench.example"]["organisation_id"] == sellers[0]
+    assert all(organisations[b]["kind"] == "enterprise" and organisations[b]["status"] == "verified" for b in buyers)
+    assert all(organisations[s]["kind"] == "cooperative" for s in sellers) and set(by_seller) == set(sellers)
+    assert len(conferences) == load.CONFERENCES

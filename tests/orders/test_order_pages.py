@@ -660,3 +660,29 @@ def test_the_bank_account_password_is_held_to_the_login_throttle(app, thach):
     refused = seller.post("/workspace/payment-settings", data={**data, "password": factories.PASSWORD})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert db.session.get(PaymentSettings, thach.organisation_id) is None
+
+
+def test_the_list_takes_the_same_statements_whatever_the_number_of_buyers(app, thach, products):
+    """Issue 14: the buyers come with the orders (a cooperative's list made one query per buyer on each page)."""
+    def statements():
+        counted = []
+        listener = lambda *args: counted.append(args[2])  # noqa: E731
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            response = client.get("/orders")
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        assert response.status_code == 200
+        return len(counted)
+
+    buyers = [factories.user(factories.organisation("enterprise", legal_name=f"Công ty Mua {n}"),
+                             email=f"mua{n}@dn.example") for n in range(6)]
+    client = client_of(app, thach)
+    for buyer in buyers[:2]:
+        place(buyer, [(products["jelly"], 10)])
+    two = statements()
+    for buyer in buyers[2:]:
+        place(buyer, [(products["jelly"], 10)])
+    html = page(client.get("/orders"))
+    assert all(f"Công ty Mua {n}" in html for n in range(6))
+    assert statements() == two
