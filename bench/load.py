@@ -19,7 +19,7 @@ One run:
    real application plus an X-SQL-Queries header, a raised login limit and the trivial ceiling route);
 3. drives it with U virtual users (threads in a few client processes, no think time: each sends its
    next request as soon as the last one is answered), for S seconds per phase: the ceiling
-   (`/_bench/ping`), /healthz, then each page alone (catalogue, search, product page, login), then
+   (`/_bench/ping`), /healthz, then each page alone (home, catalogue, search, product page, login), then
    the realistic mix, then the ceiling again; with `--pages private`, each logged-in list page alone (a
    cooperative's products, orders and MoUs; the alliance's organisations and certificates queues, follow-up
    list and dashboard) and their mix: every virtual user logs in once as the cooperative member and once as
@@ -66,9 +66,9 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "mật khẩu thử tải của doanh nghiệp"
 PUBLISHED_FROM = datetime(2025, 7, 1, tzinfo=UTC)
 TARGETS = {"users": 20, "p95_ms": 100.0, "sql_queries": 10, "errors": 0, "ceiling_fraction": 0.30}
-PAGES = ("catalogue", "search", "product", "login_form", "login")
+PAGES = ("home", "catalogue", "search", "product", "login_form", "login")
 # Phases: (name, what each user does in a loop). "login" is two requests: the form, then the post.
-PAGE_PHASES = ("catalogue", "search", "product", "login")
+PAGE_PHASES = ("home", "catalogue", "search", "product", "login")
 # A login costs a worker about 0.3 s of Argon2id (both cores): 5 % of the actions, 2 requests each.
 MIX = (("catalogue", 0.3), ("search", 0.3), ("product", 0.35), ("login", 0.05))
 # Issue 14's logged-in list pages (`--pages private`): page -> whose session asks for it.
@@ -123,7 +123,7 @@ def parse_args(argv=None):
                         help="the users draw from the first N paths of each page (default: all, 400 catalogue "
                              "views, 212 searches, up to 2,000 products): a small N measures the page cache warm")
     parser.add_argument("--pages", default="public",
-                        help="which pages: public (default; catalogue, search, product, login), private (issue 14's "
+                        help="which pages: public (default; home, catalogue, search, product, login), private (issue 14's "
                              "logged-in list pages, see above) or public,private")
     parser.add_argument("--mous", type=int, default=2000, help="with --pages private: MoUs (default 2000)")
     parser.add_argument("--orders", type=int, default=50000, help="with --pages private: orders (default 50000)")
@@ -534,7 +534,7 @@ def request_plan(app, products, args):
     if args.distinct_paths:  # a warm page cache: the users keep to a few URLs per page
         catalogue, search = catalogue[:args.distinct_paths], search[:args.distinct_paths]
         product_paths = product_paths[:args.distinct_paths]
-    plan = {"catalogue": catalogue, "search": search, "product": product_paths,
+    plan = {"home": ["/"], "catalogue": catalogue, "search": search, "product": product_paths,
             "emails": [f"buyer{n}@bench.example" for n in range(1, max(args.users, TARGETS["users"]) + 1)]}
     if "private" in args.groups:
         plan.update(private_paths(args))
@@ -842,6 +842,7 @@ def benchmark(args, log):
         build = {}
         if store.keep and reusable(store, args, app):
             log(f"reusing the kept database and index in {store.schema or store.url}")
+            flask(env, "db", "upgrade", log=log)  # the code may have new migrations since the data was kept
             forget_logins(app)
             build["reused"] = True
         else:
@@ -945,7 +946,7 @@ def profile_pages(store, args, plan, log):
                       "UPLOAD_DIR": str(store.upload_dir), "HTTPS": False, "LOG_LEVEL": "WARNING"})
     client = app.test_client()
     rng = random.Random(args.seed)
-    for page in ("catalogue", "search", "product"):
+    for page in ("home", "catalogue", "search", "product"):
         paths = [rng.choice(plan[page]) for _ in range(30)]
         for path in paths[:3]:
             client.get(path, buffered=True)  # warm: searcher, templates

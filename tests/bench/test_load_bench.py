@@ -45,7 +45,7 @@ def test_every_phase_and_page_is_measured_without_errors(report):
     assert report["benchmark"] == "load"
     assert report["params"]["products"] == PRODUCTS and report["params"]["users"] == USERS
     assert [phase["phase"] for phase in report["phases"]] == \
-        ["ceiling", "healthz", "catalogue", "search", "product", "login", "mix", "ceiling"]
+        ["ceiling", "healthz", "home", "catalogue", "search", "product", "login", "mix", "ceiling"]
     assert set(report["results"]["pages"]) == {"healthz", *load.PAGES}
     assert report["results"]["errors"] == 0
     for phase in report["phases"]:
@@ -64,7 +64,7 @@ def test_every_phase_and_page_is_measured_without_errors(report):
 def test_sql_statements_are_counted_per_page(report):
     pages = report["results"]["pages"]
     assert pages["healthz"]["sql_max"] == 1  # SELECT 1
-    for page in ("catalogue", "search", "product", "login"):
+    for page in ("home", "catalogue", "search", "product", "login"):
         assert 1 <= pages[page]["sql_max"] <= 30, page
     assert pages["login_form"]["sql_max"] == 0
 
