@@ -5,8 +5,12 @@ renders the pages in one app (a worker, with its own cache), changes the product
 same database (another worker or host, with its own connections and cache), and reads the pages again
 at once from the first. Nothing private is cached; no CSRF token is ever in the cache.
 """
+import json
 import re
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +23,9 @@ from marketplace.extensions import db
 from marketplace.search import sync
 from marketplace.search.models import SearchChange
 from tests import factories
-from tests.support import csrf_token_from, login_with_form
+from tests.support import BASE_CONFIG, csrf_token_from, login_with_form
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def text(response, status=200):
@@ -83,6 +89,35 @@ def test_a_change_shows_at_once_on_every_worker(two_workers, what, apply, before
     for name, response in shown.items():
         assert response.headers.get("X-Page-Cache") is None, (what, name)
         assert after in text(response) and before not in text(response), (what, name)
+
+
+CHANGE_IN_ANOTHER_PROCESS = """
+import json, sys
+from marketplace import create_app
+from marketplace.catalog.models import Product
+from marketplace.extensions import db
+
+config, product_id, price = json.loads(sys.argv[1])
+app = create_app(config)
+with app.app_context():
+    db.session.get(Product, product_id).tiers[0].unit_price_vnd = price
+    db.session.commit()
+"""
+
+
+def test_a_change_committed_by_another_process_shows_at_once(two_workers, database):
+    """Issue 14: 'on two processes'. The writer is another operating-system process (another gunicorn
+    worker or host: its own interpreter, connections and cache), not a second app in this one."""
+    reader, _writer, ids = two_workers
+    client = reader.test_client()
+    assert "250.000 ₫" in text(pages(client, ids)["product"])
+    config = {**BASE_CONFIG, **{key: value for key, value in database.items() if key != "backend"},
+              "UPLOAD_DIR": reader.config["UPLOAD_DIR"], "SEARCH_INDEX_DIR": reader.config["SEARCH_INDEX_DIR"]}
+    subprocess.run([sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS, json.dumps([config, ids["product"], 230000])],
+                   cwd=PROJECT_ROOT, check=True, timeout=120, capture_output=True)
+    for response in (client.get("/products"), client.get(product_path(ids), follow_redirects=True)):
+        assert response.headers.get("X-Page-Cache") is None
+        assert "230.000 ₫" in text(response) and "250.000 ₫" not in text(response)
 
 
 # ---------------------------------------------------------------- the catalogue's version
