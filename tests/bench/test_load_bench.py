@@ -209,3 +209,20 @@ def test_private_rows_fill_the_queues_and_the_sessions():
     assert all(organisations[b]["kind"] == "enterprise" and organisations[b]["status"] == "verified" for b in buyers)
     assert all(organisations[s]["kind"] == "cooperative" for s in sellers) and set(by_seller) == set(sellers)
     assert len(conferences) == load.CONFERENCES
+
+
+@pytest.mark.slow
+def test_the_demo_data_is_measured_with_the_demo_buyers():
+    """--demo: `make run`'s data (flask seed-demo) in a SQLite file, the demo's public products and its buyers'
+    logins; issue 14's targets apply to it as to 50,000 products on PostgreSQL."""
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", "bench/load.py", "--demo", "--users", "2", "--seconds", "0.5",
+         "--warmup", "0.3", "--workers", "1", "--client-processes", "1", "--json", "--cheap-passwords"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["params"]["data"] == "demo" and report["params"]["database"] == "sqlite"
+    assert 10 <= report["params"]["products"] < 200  # the demo's public products, not the corpus
+    assert report["results"]["errors"] == 0  # product pages of public products only, demo logins accepted
+    assert report["results"]["pages"]["login"]["alone"]["requests"] > 0
+    assert "the demo data" in load.render_markdown(report)
