@@ -70,7 +70,8 @@ PAGES = ("home", "catalogue", "search", "product", "login_form", "login")
 # Phases: (name, what each user does in a loop). "login" is two requests: the form, then the post.
 PAGE_PHASES = ("home", "catalogue", "search", "product", "login")
 # --cold-and-warm: the cached pages first measured cold (every request a miss: a parameter no page reads makes each
-# URL new to the page cache, which renders and stores the page as for a first visitor), then warm.
+# URL new to the page cache, which renders and stores the page; the catalogue's province counts, kept per filter
+# set, are not renewed by it), then warm.
 COLD = {"home_cold": "home", "catalogue_cold": "catalogue", "search_cold": "search", "product_cold": "product"}
 COLD_PAGES = tuple(COLD)
 # A login costs a worker about 0.3 s of Argon2id (both cores): 5 % of the actions, 2 requests each.

@@ -126,7 +126,8 @@ def cached_page(view=None, *, also=None):
         if also is not None:
             key += (also(),)
         tag = _etag(key)
-        if request.if_none_match.contains_weak(tag):
+        # "*" would match any tag, before the view could say the page is gone (404) or moved: only our own tags.
+        if not request.if_none_match.star_tag and request.if_none_match.contains_weak(tag):
             return _shared(current_app.response_class(status=304), tag)
         body = cache.get(key)
         if body is None:

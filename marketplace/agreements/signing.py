@@ -753,6 +753,8 @@ def _in_child_process(function, arguments, cpu_seconds, memory_mb):
         if child.is_alive():
             child.kill()
         child.join()
+        if child.exitcode == -signal.SIGABRT:  # an allocation refused inside native code (the Rust of cryptography)
+            return "too_complex", f"stopped at {memory_mb} MB of memory", ()
         if not answered or child.exitcode in (-signal.SIGPROF, -signal.SIGXCPU, -signal.SIGKILL):
             return "too_complex", f"stopped after {cpu_seconds} s of CPU time", ()
         raise RuntimeError(f"the verification process failed (exit code {child.exitcode})")

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from marketplace.catalog.models import CapacityPeriod, Product
 from marketplace.extensions import db
 from marketplace.orders.models import CapacityUsage
+from marketplace.search import sync
 
 STOCK_KEY = "stock"
 
@@ -129,11 +130,14 @@ def release(product_id, key, quantity):
 
 
 def take_from_stock(product_id, quantity):
-    """Shipped goods leave the stock on hand: lower the product's declared stock by what was shipped."""
-    db.session.execute(
+    """Shipped goods leave the stock on hand: lower the product's declared stock by what was shipped. Pages show
+    the stock, so the change goes to the search change log like any product change (the page cache follows it)."""
+    lowered = db.session.execute(
         sa.update(Product).where(Product.id == product_id, Product.capacity_period == CapacityPeriod.STOCK)
         .values(capacity_qty=sa.case((Product.capacity_qty > quantity, Product.capacity_qty - quantity), else_=0))
+        .returning(Product.id)
         .execution_options(synchronize_session=False))
+    sync.record_products(db.session, lowered.scalars().all())
 
 
 def available(product, key):

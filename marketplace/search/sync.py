@@ -66,7 +66,16 @@ def install():
 
 def _after_flush(session, _flush_context):
     # In after_flush the new objects have their ids, and attribute histories still show the changes.
-    products, cooperatives = _touched(session)
+    _note(session, *_touched(session))
+
+
+def record_products(session, product_ids):
+    """Note products changed without the ORM's unit of work (a bulk UPDATE: shipped stock leaving the warehouse),
+    as a flush of them would: their change rows in this transaction, and the catalogue's version at commit."""
+    _note(session, set(product_ids) - {None}, set())
+
+
+def _note(session, products, cooperatives):
     recorded = session.info.setdefault(WRITTEN, {"products": set(), "cooperatives": set()})
     products -= recorded["products"]  # one row per product and transaction, however many flushes
     cooperatives -= recorded["cooperatives"]
@@ -121,11 +130,20 @@ def bump_version(connection):
     table = CatalogueVersion.__table__
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
+        greatest = sa.func.greatest
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(id=1, value=1)
+        greatest = sa.func.max  # SQLite's max() of several arguments
+    # Never a number given before: after a restore from a backup the version would otherwise count again through
+    # values whose ETags browsers hold for other content. The clock in microseconds is ahead of any past count.
+    now = _clock_microseconds()
+    statement = insert(table).values(id=1, value=now)
     connection.execute(statement.on_conflict_do_update(index_elements=[table.c.id],
-                                                       set_={"value": table.c.value + 1}))
+                                                       set_={"value": greatest(table.c.value + 1, now)}))
+
+
+def _clock_microseconds():
+    return time.time_ns() // 1000
 
 
 def version(session):

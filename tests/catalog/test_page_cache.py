@@ -18,10 +18,11 @@ from flask import render_template_string
 
 from marketplace import pagecache
 from marketplace.accounts.models import Organisation, OrganisationStatus
-from marketplace.catalog.models import CertificateStatus, OcopCertificate, Product, ProductStatus
+from marketplace.catalog.models import CapacityPeriod, CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.extensions import db
+from marketplace.orders import capacity
 from marketplace.search import sync
-from marketplace.search.models import SearchChange
+from marketplace.search.models import CatalogueVersion, SearchChange
 from tests import factories
 from tests.support import BASE_CONFIG, csrf_token_from, login_with_form
 
@@ -91,6 +92,26 @@ def test_a_change_shows_at_once_on_every_worker(two_workers, what, apply, before
         assert after in text(response) and before not in text(response), (what, name)
 
 
+def test_stock_shipped_leaves_the_page_at_once(two_workers):
+    """Shipping lowers a stock-on-hand product's stock with a bulk UPDATE (orders/capacity.take_from_stock),
+    outside the ORM's flush: it must still reach the change log, or the page, its ETag and every 304 would keep
+    the old stock (found in review)."""
+    reader, writer, ids = two_workers
+    change(writer, ids, lambda p: setattr(p, "capacity_period", CapacityPeriod.STOCK))
+    client = reader.test_client()
+    before = pages(client, ids)["product"]
+    assert "1.200 kg" in text(before)
+    with writer.app_context():
+        capacity.take_from_stock(ids["product"], 300)
+        db.session.commit()
+    after = client.get(product_path(ids), follow_redirects=True)
+    assert after.headers.get("X-Page-Cache") is None
+    assert "900 kg" in text(after) and "1.200 kg" not in text(after)
+    assert after.headers["ETag"] != before.headers["ETag"]
+    with reader.app_context():
+        assert ids["product"] in set(db.session.scalars(sa.select(SearchChange.product_id)))
+
+
 CHANGE_IN_ANOTHER_PROCESS = """
 import json, sys
 from marketplace import create_app
@@ -151,7 +172,13 @@ def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_worker
     assert "count(" not in sent[0].lower()
 
 
-def test_each_commit_of_a_change_adds_one_to_the_version_and_other_commits_nothing(two_workers):
+@pytest.fixture
+def stopped_clock(monkeypatch):
+    """The version's clock at 0: each bump then adds exactly one, so a test can count them."""
+    monkeypatch.setattr(sync, "_clock_microseconds", lambda: 0)
+
+
+def test_each_commit_of_a_change_adds_one_to_the_version_and_other_commits_nothing(two_workers, stopped_clock):
     _reader, writer, ids = two_workers
     with writer.app_context():
         before = sync.version(db.session)
@@ -165,7 +192,18 @@ def test_each_commit_of_a_change_adds_one_to_the_version_and_other_commits_nothi
         assert sync.version(db.session) == before + 1
 
 
-def test_a_change_before_a_savepoint_rolled_back_still_changes_the_version(two_workers):
+def test_the_version_never_counts_again_through_numbers_it_gave_after_a_restore(two_workers):
+    """A database restored from a backup holds an older version; counting on from it would hand out numbers
+    whose ETags browsers hold for other pages. The next change jumps past every number given (the clock)."""
+    _reader, writer, ids = two_workers
+    with writer.app_context():
+        db.session.execute(sa.update(CatalogueVersion).values(value=5))  # as the backup had it
+        db.session.commit()
+        change(writer, ids, lambda p: setattr(p, "capacity_qty", 650))
+        assert sync.version(db.session) > 1_700_000_000 * 10**6  # microseconds since 1970: past any count
+
+
+def test_a_change_before_a_savepoint_rolled_back_still_changes_the_version(two_workers, stopped_clock):
     reader, writer, ids = two_workers
     client = reader.test_client()
     pages(client, ids)
@@ -384,6 +422,15 @@ def test_a_page_the_browser_holds_is_answered_304_without_rendering(two_workers)
         assert not reader.extensions["page_cache"]._pages
         assert client.get(path, headers={"If-None-Match": 'W/"something-else"'}, follow_redirects=True) \
             .status_code == 200
+
+
+def test_a_wildcard_tag_never_stands_for_a_page_that_is_gone(two_workers):
+    """'If-None-Match: *' matches any tag: answered 304 before the view ran, a product that does not exist
+    looked present (found in review). Only the page's own tag gets a 304."""
+    reader, _writer, ids = two_workers
+    client = reader.test_client()
+    assert client.get("/products/999999", headers={"If-None-Match": "*"}).status_code == 404
+    assert client.get("/products", headers={"If-None-Match": "*"}).status_code == 200
 
 
 def test_a_change_to_a_product_changes_the_etag(two_workers):
