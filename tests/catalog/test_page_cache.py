@@ -112,7 +112,7 @@ def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_worker
     client = reader.test_client()
     client.get("/products")
     sent, _response = statements_of(reader, lambda: client.get("/products"))
-    assert len(sent) == 1 and "catalogue_version" in sent[0] and "search_change" not in sent[0], sent
+    assert len(sent) == 1 and "data_version" in sent[0] and "search_change" not in sent[0], sent
     assert "count(" not in sent[0].lower()
 
 
@@ -345,7 +345,7 @@ def test_a_page_the_browser_holds_is_answered_304_without_rendering(two_workers)
             reader, lambda p=first.request.full_path, t=tag: client.get(p, headers={"If-None-Match": t}))
         assert response.status_code == 304 and response.get_data() == b"", path
         assert response.headers["ETag"] == tag and response.cache_control.public and "Cookie" in response.vary
-        assert len(again) == 1 and "catalogue_version" in again[0], (path, again)
+        assert len(again) == 1 and "data_version" in again[0], (path, again)
         assert not reader.extensions["page_cache"]._pages
         assert client.get(path, headers={"If-None-Match": 'W/"something-else"'}, follow_redirects=True) \
             .status_code == 200
