@@ -31,10 +31,13 @@ from marketplace import versions
 from marketplace.extensions import db
 
 ENTRIES = 16  # (kind, day) pairs kept per worker: the progress map, the list and a list per status, two days
+VERSION = 2  # where the follow-up's version is in a key
 
 
 class _Kept:
-    """At most ENTRIES values, the least recently used dropped first."""
+    """At most ENTRIES values of one version of the data, the least recently used dropped first: a value of
+    another version is never asked for again (the version only grows), so storing one drops them (about 3 MB a
+    day's map and lists at 2,000 MoUs)."""
 
     def __init__(self):
         self.values = {}
@@ -49,6 +52,8 @@ class _Kept:
 
     def put(self, key, value):
         with self.lock:
+            for older in [k for k in self.values if k[VERSION] != key[VERSION]]:
+                del self.values[older]
             self.values.pop(key, None)
             self.values[key] = value
             while len(self.values) > ENTRIES:
