@@ -94,6 +94,9 @@ def defaults(instance_path):
         "FOLLOW_UP_STALLED_DAYS": 30,
         "FOLLOW_UP_SIGNATURE_DAYS": 7,
         "FOLLOW_UP_ENDING_DAYS": 30,  # "ending soon": the term ends within this many days
+        # Every signed MoU's progress and the needs-attention lists kept in each worker's memory between requests
+        # while no MoU, milestone or order under an MoU changes and the day stays the same (alliance/progress_cache.py).
+        "FOLLOW_UP_CACHE": True,
         # Search change log: how often a host's follower looks for changes, and how long changes are kept.
         "SEARCH_FOLLOW_INTERVAL": 1.0,
         "SEARCH_CHANGE_RETENTION_DAYS": 14,
@@ -194,6 +197,7 @@ ENVIRONMENT = {
     "FOLLOW_UP_STALLED_DAYS": ("FOLLOW_UP_STALLED_DAYS", int),
     "FOLLOW_UP_SIGNATURE_DAYS": ("FOLLOW_UP_SIGNATURE_DAYS", int),
     "FOLLOW_UP_ENDING_DAYS": ("FOLLOW_UP_ENDING_DAYS", int),
+    "FOLLOW_UP_CACHE": ("FOLLOW_UP_CACHE", lambda v: _env_bool("FOLLOW_UP_CACHE", True)),
     "JOBS_QUEUE": ("JOBS_QUEUE", str),
     "LOG_FORMAT": ("LOG_FORMAT", str),
     "LOG_LEVEL": ("LOG_LEVEL", str),

@@ -7,11 +7,11 @@ rendered body of such a page and serves it again while the catalogue has not cha
 Invalidation follows the search change log (search/sync.py): every committed change to a product, its
 price tiers, photos, certifications or OCOP certificates, or to a cooperative's status, name or type,
 commits a `search_change` row in the same transaction, and that transaction adds one to the catalogue's
-version (one row, `CatalogueVersion`) just before it commits. The key of a cached page holds that version,
-read by primary key on every request (the same cost however long the log grows); a commit from any process
-changes it, so the next request of every worker renders afresh. The log's highest id would not do: on
-PostgreSQL a transaction that took a lower id may commit after one with a higher id. PAGE_CACHE_SECONDS
-bounds an entry's life anyway.
+version (one row of `data_version`, marketplace/versions.py) just before it commits. The key of a cached
+page holds that version, read by primary key on every request (the same cost however long the log grows);
+a commit from any process changes it, so the next request of every worker renders afresh. The log's highest
+id would not do: on PostgreSQL a transaction that took a lower id may commit after one with a higher id.
+PAGE_CACHE_SECONDS bounds an entry's life anyway.
 
 A page may depend on more than the database: the search page's results come from this host's index, which
 applies the change log a moment after the commit (search/sync.py). `cached_page(also=...)` adds what such a

@@ -262,13 +262,18 @@ def _import_models():
     import marketplace.orders.models  # noqa: F401
     import marketplace.payments.models  # noqa: F401
     import marketplace.search.models  # noqa: F401
+    import marketplace.versions  # noqa: F401
 
 
 def _init_side_effects():
     # Outbox rows are dispatched after the commit that wrote them; the handlers register on import.
-    from marketplace import notifications  # noqa: F401
+    from marketplace import notifications, versions  # noqa: F401
+    from marketplace.alliance import progress_cache
     from marketplace.jobs import outbox
     from marketplace.orders import agreement_totals
 
     outbox.install()
     agreement_totals.install()
+    progress_cache.install()
+    # Last: the versions are bumped after the other listeners' before-commit work has noted its changes.
+    versions.install()

@@ -283,3 +283,12 @@ def localstripe(tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def stopped_clock(monkeypatch):
+    """Data versions' clock at 0 (marketplace/versions.py): each bump then adds exactly one, so a test can count
+    them."""
+    from marketplace import versions
+
+    monkeypatch.setattr(versions, "_clock_microseconds", lambda: 0)

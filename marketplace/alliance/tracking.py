@@ -29,6 +29,7 @@ from marketplace.accounts.models import Organisation, OrganisationKind, User
 from marketplace.agreements import queries as agreement_queries
 from marketplace.agreements import services as agreement_services
 from marketplace.agreements.models import Agreement, AgreementState, Period
+from marketplace.alliance import progress_cache
 from marketplace.alliance.tracking_models import (
     AgreementTracking,
     FollowUpRun,
@@ -229,8 +230,16 @@ def status_of(progress_figures, config=None):
 def progress_map(agreement_ids=None, on=None):
     """{MoU id: Progress} of every signed MoU (or of those among `agreement_ids`) on the day `on` (today).
     Five queries whatever the number of MoUs and orders: the MoUs, their lines in force (two), and the order
-    totals per (MoU, product) and last order per MoU that the orders' services keep (`orders.agreement_totals`)."""
+    totals per (MoU, product) and last order per MoU that the orders' services keep (`orders.agreement_totals`).
+    Every MoU's map is kept in this worker's memory while none of that changes (progress_cache.py: one read of the
+    follow-up's version instead); the Progress objects are shared, never to be changed by callers."""
     on = on or today()
+    if agreement_ids is None:
+        return dict(progress_cache.kept("progress", on, lambda: _progress_map(None, on)))
+    return _progress_map(agreement_ids, on)
+
+
+def _progress_map(agreement_ids, on):
     agreements = agreement_queries.tracked_agreements(agreement_ids)
     if not agreements:
         return {}
@@ -418,10 +427,17 @@ class Page:
 def attention_items(on=None, status=None, progress=None):
     """[AttentionItem] of every MoU some provider gives a reason for (or, with `status`, of every signed MoU with
     that TrackingStatus, reasons or not), most urgent first: the sum of the weights, then the nearest end of term,
-    then the id. `progress` is progress_map(on=on) when the caller has it already. No permission check: callers
-    are the alliance's page, API and daily command."""
+    then the id. `progress` is progress_map(on=on) when the caller has it already; without it the list is kept in
+    this worker's memory like the map (progress_cache.py). No permission check: callers are the alliance's page,
+    API and daily command. Raises ValueError for an unknown status."""
     on = on or today()
-    progress = progress_map(on=on) if progress is None else progress
+    if progress is None:
+        return list(progress_cache.kept(("attention", status), on,
+                                        lambda: _attention_items(on, status, progress_map(on=on))))
+    return _attention_items(on, status, progress)
+
+
+def _attention_items(on, status, progress):
     context = AttentionContext(on=on, progress=progress, config=current_app.config)
     reasons = {}
     for provider in REASON_PROVIDERS:
@@ -464,7 +480,7 @@ def summary(actor, limit=5, on=None):
     require(actor, Permission.FOLLOW_UP_AGREEMENTS)
     on = on or today()
     progress = progress_map(on=on)
-    items = attention_items(on, progress=progress)
+    items = attention_items(on)  # kept, like the map (both read from this worker's memory when nothing changed)
     shown = items[:limit]
     by_status = dict.fromkeys(TrackingStatus, 0)
     for figures in progress.values():

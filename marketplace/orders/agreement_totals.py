@@ -16,13 +16,15 @@ write lock from the transaction's first write, so it reads the latest orders any
 
 Nothing outside the orders' own services writes orders, so this covers placing, every status step, payments and
 received quantities; bulk writes that bypass the ORM (benchmarks' seeding) call `rebuild()` afterwards, as the
-migration that created the tables did.
+migration that created the tables did. Every refresh also bumps the follow-up's version (marketplace/versions.py),
+which the alliance's kept progress keys on (alliance/progress_cache.py).
 """
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from marketplace import versions
 from marketplace.extensions import db
 from marketplace.orders import queries
 from marketplace.orders.models import (
@@ -85,9 +87,12 @@ def _after_rollback(session):
 
 def refresh(agreement_ids, session=None):
     """Recompute and write the totals of these MoUs from their orders, in the current transaction (the caller
-    commits). Locks each MoU's summary row first, in id order (no deadlock between two refreshes)."""
+    commits), and note that the follow-up's version must change with them (versions.FOLLOW_UP: the alliance's
+    kept progress is computed from these totals). Locks each MoU's summary row first, in id order (no deadlock
+    between two refreshes)."""
     session = session or db.session
     ids = sorted(set(agreement_ids))
+    versions.changed(session, versions.FOLLOW_UP)
     _lock_summaries(session, ids)
     totals = queries.totals_under_agreements(ids, session)
     last_orders = queries.last_order_under_agreements(ids, session)
@@ -103,6 +108,7 @@ def rebuild(session=None):
     """Recompute the totals of every MoU that has orders, from scratch, in the current transaction (after bulk
     writes that bypass the ORM). Returns the number of MoUs refreshed."""
     session = session or db.session
+    versions.changed(session, versions.FOLLOW_UP)
     ids = set(session.scalars(sa.select(Order.agreement_id).where(Order.agreement_id.is_not(None)).distinct()))
     session.execute(sa.delete(AgreementProductTotals).where(AgreementProductTotals.agreement_id.not_in(ids)))
     session.execute(sa.delete(AgreementOrderSummary).where(AgreementOrderSummary.agreement_id.not_in(ids)))

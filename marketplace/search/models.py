@@ -29,19 +29,3 @@ class SearchChange(db.Model):
     product_id: Mapped[int | None] = mapped_column()  # no foreign key: a deleted product's change stays
     cooperative_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-
-
-class CatalogueVersion(db.Model):
-    """One row whose `value` grows by one in every transaction that writes search changes, in that transaction.
-
-    What the page cache keys its pages on (pagecache.py): read by primary key, it costs the same whatever the
-    log's length, and it changes whenever a catalogue change commits, from any process. The log's ids cannot
-    serve: on PostgreSQL a transaction that took a lower id may commit after one with a higher id. The row is
-    updated at the very end of each transaction (sync._before_commit), so writers wait for each other only
-    for the moment of a commit, not for the whole transaction. No row yet reads as 0 (the first update
-    inserts it)."""
-
-    __tablename__ = "catalogue_version"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    value: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -10,8 +10,8 @@
    it), in the host's follower (`flask search follow`, about every second, for the changes of other
    hosts), and at start (`flask search sync`). A failure leaves the position where it was, so the
    changes stay in the log and are applied by the next attempt.
-3. The catalogue's version (`CatalogueVersion`, what the page cache keys on): a transaction that recorded
-   changes adds one to it just before it commits (`_before_commit`), in the same transaction.
+3. The catalogue's version (`versions.CATALOGUE`, what the page cache keys on): a transaction that recorded
+   changes adds one to it just before it commits, in the same transaction (marketplace/versions.py).
 
 What an index applied is a position and a set (index.Position). On PostgreSQL a change's txid is its
 writing transaction's id, and a transaction that began earlier may commit later: so the position only
@@ -37,16 +37,15 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy import event
 
+from marketplace import versions
 from marketplace.search import index
 from marketplace.search.documents import load_records, product_ids_of_cooperatives, public_ids
-from marketplace.search.models import CatalogueVersion, SearchChange
+from marketplace.search.models import SearchChange
 from marketplace.sqltypes import utcnow
 
 log = logging.getLogger("marketplace.search")
 
 WRITTEN = "search_changes_written"
-CHANGED = "catalogue_changed"  # session.info: this transaction wrote change rows (kept through savepoints)
-BUMPED = "catalogue_version_bumped"  # session.info: this transaction has added one to the catalogue's version
 ORGANISATION_FIELDS = ("status", "legal_name", "cooperative_type")
 CHUNK = 2000  # changes applied per index commit
 RECHECK_SECONDS = 3600  # an idle index notes it is up to date at most this often
@@ -55,7 +54,7 @@ NO_HORIZON = 2**63 - 1
 
 def install():
     """Listen to every SQLAlchemy session (idempotent)."""
-    for name, listener in (("after_flush", _after_flush), ("before_commit", _before_commit),
+    for name, listener in (("after_flush", _after_flush),
                            ("after_commit", _after_commit), ("after_rollback", _after_rollback),
                            ("after_soft_rollback", _after_soft_rollback)):
         if not event.contains(sa.orm.Session, name, listener):
@@ -83,9 +82,9 @@ def _note(session, products, cooperatives):
         _record(session.connection(), products, cooperatives)
         recorded["products"] |= products
         recorded["cooperatives"] |= cooperatives
-        session.info[CHANGED] = True
-        if session.info.get(BUMPED):  # a flush after _before_commit (another listener's): count it too
-            bump_version(session.connection())
+        # Bumped just before the commit (versions.py), even if a savepoint holding these rows is rolled back: one
+        # more is harmless, one fewer would leave pages stale.
+        versions.changed(session, versions.CATALOGUE)
 
 
 def _touched(session):
@@ -125,49 +124,13 @@ def _record(connection, products, cooperatives):
     connection.execute(sa.insert(SearchChange).values(txid=_txid(connection), created_at=utcnow()), rows)
 
 
-def bump_version(connection):
-    """Add one to the catalogue's version in the connection's transaction (inserting its row if missing)."""
-    table = CatalogueVersion.__table__
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-        greatest = sa.func.greatest
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-        greatest = sa.func.max  # SQLite's max() of several arguments
-    # Never a number given before: after a restore from a backup the version would otherwise count again through
-    # values whose ETags browsers hold for other content. The clock in microseconds is ahead of any past count.
-    now = _clock_microseconds()
-    statement = insert(table).values(id=1, value=now)
-    connection.execute(statement.on_conflict_do_update(index_elements=[table.c.id],
-                                                       set_={"value": greatest(table.c.value + 1, now)}))
-
-
-def _clock_microseconds():
-    return time.time_ns() // 1000
-
-
 def version(session):
     """The catalogue's version as committed now (0 before the first change): one primary-key read."""
-    return session.scalar(sa.select(CatalogueVersion.value).where(CatalogueVersion.id == 1)) or 0
-
-
-def _before_commit(session):
-    # Last thing before the commit, so that concurrent writers queue on the version's row only for the moment of
-    # their commits (PostgreSQL holds the row's lock until then). A savepoint's release fires this too: wait for
-    # the real commit. CHANGED survives a savepoint rolled back (whose rows went with it): one more is harmless,
-    # one fewer would leave pages stale.
-    if session.in_nested_transaction():
-        return
-    session.flush()
-    if session.info.get(CHANGED):
-        bump_version(session.connection())
-        session.info[BUMPED] = True
+    return versions.read(session, versions.CATALOGUE)
 
 
 def _forget_transaction(session):
     session.info.pop(WRITTEN, None)
-    session.info.pop(CHANGED, None)
-    session.info.pop(BUMPED, None)
 
 
 def _after_rollback(session):

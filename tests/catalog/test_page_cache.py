@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template_string
 
-from marketplace import pagecache
+from marketplace import pagecache, versions
 from marketplace.accounts.models import Organisation, OrganisationStatus
 from marketplace.catalog.models import CapacityPeriod, CertificateStatus, OcopCertificate, Product, ProductStatus
 from marketplace.extensions import db
 from marketplace.orders import capacity
 from marketplace.search import sync
-from marketplace.search.models import CatalogueVersion, SearchChange
+from marketplace.search.models import SearchChange
 from tests import factories
 from tests.support import BASE_CONFIG, csrf_token_from, login_with_form
 
@@ -168,14 +168,8 @@ def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_worker
     client = reader.test_client()
     client.get("/products")
     sent, _response = statements_of(reader, lambda: client.get("/products"))
-    assert len(sent) == 1 and "catalogue_version" in sent[0] and "search_change" not in sent[0], sent
+    assert len(sent) == 1 and "data_version" in sent[0] and "search_change" not in sent[0], sent
     assert "count(" not in sent[0].lower()
-
-
-@pytest.fixture
-def stopped_clock(monkeypatch):
-    """The version's clock at 0: each bump then adds exactly one, so a test can count them."""
-    monkeypatch.setattr(sync, "_clock_microseconds", lambda: 0)
 
 
 def test_each_commit_of_a_change_adds_one_to_the_version_and_other_commits_nothing(two_workers, stopped_clock):
@@ -197,7 +191,8 @@ def test_the_version_never_counts_again_through_numbers_it_gave_after_a_restore(
     whose ETags browsers hold for other pages. The next change jumps past every number given (the clock)."""
     _reader, writer, ids = two_workers
     with writer.app_context():
-        db.session.execute(sa.update(CatalogueVersion).values(value=5))  # as the backup had it
+        db.session.execute(sa.update(versions.DataVersion).where(versions.DataVersion.name == versions.CATALOGUE)
+                           .values(value=5))  # as the backup had it
         db.session.commit()
         change(writer, ids, lambda p: setattr(p, "capacity_qty", 650))
         assert sync.version(db.session) > 1_700_000_000 * 10**6  # microseconds since 1970: past any count
@@ -418,7 +413,7 @@ def test_a_page_the_browser_holds_is_answered_304_without_rendering(two_workers)
             reader, lambda p=first.request.full_path, t=tag: client.get(p, headers={"If-None-Match": t}))
         assert response.status_code == 304 and response.get_data() == b"", path
         assert response.headers["ETag"] == tag and response.cache_control.public and "Cookie" in response.vary
-        assert len(again) == 1 and "catalogue_version" in again[0], (path, again)
+        assert len(again) == 1 and "data_version" in again[0], (path, again)
         assert not reader.extensions["page_cache"]._pages
         assert client.get(path, headers={"If-None-Match": 'W/"something-else"'}, follow_redirects=True) \
             .status_code == 200
