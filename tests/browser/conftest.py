@@ -117,6 +117,10 @@ def live_server(tmp_path_factory, localstripe):
         "STRIPE_WEBHOOK_SECRET": "whsec_browser",
         "STRIPE_API_BASE": localstripe,
         "STRIPE_JS_URL": f"{localstripe}/js.stripe.com/v3/",
+        # The browser tests send many files (and confirm imports, which count too) from a few demo accounts in a
+        # few minutes; the limits themselves are tested in tests/catalog/test_upload_rate_limit.py.
+        "UPLOAD_RATE_LIMIT_PER_USER": "100 per minute;1000 per hour",
+        "UPLOAD_RATE_LIMIT_PER_ORGANISATION": "2000 per hour",
     }
     for name in ("FLASK_DEBUG", "FLASK_RUN_PORT", "FLASK_RUN_HOST"):
         env.pop(name, None)
