@@ -612,7 +612,7 @@ def log_in_users(port, args, log):
     from concurrent.futures import ThreadPoolExecutor
 
     def sessions_of(number):
-        user = User(number, port, {}, args.seed)
+        user = User(number, port, {"password": PASSWORD}, args.seed)
         jars = {}
         for side, email in (("cooperative", f"member{number + 1}@bench.example"),
                             ("alliance", f"staff{number + 1}@bench.example")):
