@@ -411,3 +411,22 @@ def wait_for_a_lock_waiter(engine, thread, timeout=20):
                 return True
         time.sleep(0.01)  # polling another backend's state: PostgreSQL has no notification for it
     return False
+
+
+def statements_of(app, action):
+    """(the SQL statements `action` sends through `app`'s engine, what it returns)."""
+    from marketplace.extensions import db
+
+    sent = []
+    with app.app_context():
+        engine = db.engine
+
+    def listen(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        result = action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    return sent, result

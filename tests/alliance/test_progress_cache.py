@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from marketplace import versions
 from marketplace.agreements import services as agreement_services
@@ -19,7 +18,7 @@ from marketplace.orders import services as orders
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentMethod
 from tests import factories
-from tests.support import AuthActions
+from tests.support import AuthActions, statements_of
 
 FOLLOW_UP, DASHBOARD = "/alliance/follow-up", "/alliance/dashboard"
 ACHIEVED = "Committed against achieved value of the signed MoUs"
@@ -70,29 +69,13 @@ def reasons(client, path=FOLLOW_UP):
     return re.findall(r"<li>([^<]+)</li>", page(client, path).split("<tbody", 1)[-1])
 
 
-def statements_of(app, action):
-    sent = []
-    with app.app_context():
-        engine = db.engine
-
-    def listen(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
-    return sent
-
-
 def assert_kept(reader):
     """The follow-up list and the dashboard, read again, come from the worker's memory: the version is read, the
     MoUs' totals are not (a stale page below could otherwise not be told from a recomputed one)."""
     other, client = reader
     for path in (FOLLOW_UP, DASHBOARD, "/home"):
         page(client, path)
-        sent = statements_of(other, lambda path=path: page(client, path))
+        sent, _page = statements_of(other, lambda path=path: page(client, path))
         assert any("data_version" in s for s in sent), path
         assert not any("agreement_product_totals" in s or "agreement_order_summary" in s for s in sent), (path, sent)
 
@@ -208,5 +191,5 @@ def test_the_cache_can_be_turned_off(make_app, alliance_user, stalled):
     client = other.test_client()
     AuthActions(client).login(alliance_user.email)
     page(client, FOLLOW_UP)
-    sent = statements_of(other, lambda: page(client, FOLLOW_UP))
+    sent, _page = statements_of(other, lambda: page(client, FOLLOW_UP))
     assert any("agreement_product_totals" in s for s in sent)

@@ -24,7 +24,7 @@ from marketplace.orders import capacity
 from marketplace.search import sync
 from marketplace.search.models import SearchChange
 from tests import factories
-from tests.support import BASE_CONFIG, csrf_token_from, login_with_form
+from tests.support import BASE_CONFIG, csrf_token_from, login_with_form, statements_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -142,23 +142,6 @@ def test_a_change_committed_by_another_process_shows_at_once(two_workers, databa
 
 
 # ---------------------------------------------------------------- the catalogue's version
-
-def statements_of(app, action):
-    """(the SQL statements `action` sends through `app`'s engine, what it returns)."""
-    sent = []
-    with app.app_context():
-        engine = db.engine
-
-    def listen(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        result = action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
-    return sent, result
-
 
 def test_a_cached_page_costs_one_read_of_one_row_however_long_the_log(two_workers):
     reader, writer, ids = two_workers
