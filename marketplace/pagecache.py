@@ -6,7 +6,7 @@ rendered body of such a page and serves it again while the catalogue has not cha
 
 Invalidation follows the search change log (search/sync.py): every committed change to a product, its
 price tiers, photos, certifications or OCOP certificates, or to a cooperative's status, name or type,
-commits a `search_change` row in the same transaction, and that transaction adds one to the catalogue's
+commits a `search_change` row in the same transaction, and that transaction raises the catalogue's
 version (one row of `data_version`, marketplace/versions.py) just before it commits. The key of a cached
 page holds that version, read by primary key on every request (the same cost however long the log grows);
 a commit from any process changes it, so the next request of every worker renders afresh. The log's highest

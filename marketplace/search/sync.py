@@ -11,7 +11,7 @@
    hosts), and at start (`flask search sync`). A failure leaves the position where it was, so the
    changes stay in the log and are applied by the next attempt.
 3. The catalogue's version (`versions.CATALOGUE`, what the page cache keys on): a transaction that recorded
-   changes adds one to it just before it commits, in the same transaction (marketplace/versions.py).
+   changes raises it just before it commits, in the same transaction (marketplace/versions.py).
 
 What an index applied is a position and a set (index.Position). On PostgreSQL a change's txid is its
 writing transaction's id, and a transaction that began earlier may commit later: so the position only
@@ -54,9 +54,8 @@ NO_HORIZON = 2**63 - 1
 
 def install():
     """Listen to every SQLAlchemy session (idempotent)."""
-    for name, listener in (("after_flush", _after_flush),
-                           ("after_commit", _after_commit), ("after_rollback", _after_rollback),
-                           ("after_soft_rollback", _after_soft_rollback)):
+    for name, listener in (("after_flush", _after_flush), ("after_commit", _after_commit),
+                           ("after_rollback", _after_rollback), ("after_soft_rollback", _after_soft_rollback)):
         if not event.contains(sa.orm.Session, name, listener):
             event.listen(sa.orm.Session, name, listener)
 
@@ -129,14 +128,10 @@ def version(session):
     return versions.read(session, versions.CATALOGUE)
 
 
-def _forget_transaction(session):
-    session.info.pop(WRITTEN, None)
-
-
 def _after_rollback(session):
     if session.in_nested_transaction():
         return  # a savepoint: _after_soft_rollback decides
-    _forget_transaction(session)
+    session.info.pop(WRITTEN, None)
 
 
 def _after_soft_rollback(session, previous_transaction):
@@ -148,8 +143,7 @@ def _after_soft_rollback(session, previous_transaction):
 def _after_commit(session):
     if session.in_nested_transaction():
         return  # a savepoint released (SQLAlchemy fires after_commit for it too): wait for the real commit
-    recorded = session.info.get(WRITTEN)
-    _forget_transaction(session)
+    recorded = session.info.pop(WRITTEN, None)
     if not recorded or not (recorded["products"] or recorded["cooperatives"]) or not has_app_context():
         return
     app = current_app._get_current_object()
