@@ -77,6 +77,11 @@ def defaults(instance_path):
         # this many seconds; any committed catalogue change (the search change log) retires them at once. 0: off.
         "PAGE_CACHE_SECONDS": 300,
         "PAGE_CACHE_ENTRIES": 256,
+        # A signed-in person's list pages (their products, orders and MoUs; the alliance's queues and dashboard) kept
+        # per worker for that person only (pagecache.kept_for_the_person): at most this many, each for at most this
+        # many seconds; any committed change of a record a page shows (versions.RECORDS) retires them all. 0: off.
+        "PRIVATE_PAGE_CACHE_SECONDS": 300,
+        "PRIVATE_PAGE_CACHE_ENTRIES": 512,
         # How long a shared cache (a reverse proxy) may keep an anonymous catalogue page without asking again
         # (`s-maxage`); a change shows late by up to this much there. 0: it must revalidate (ETag, 304) each time.
         "PAGE_SHARED_CACHE_SECONDS": 0,
@@ -192,6 +197,8 @@ ENVIRONMENT = {
     "REDIS_URL": ("REDIS_URL", str),
     "PAGE_CACHE_SECONDS": ("PAGE_CACHE_SECONDS", int),
     "PAGE_CACHE_ENTRIES": ("PAGE_CACHE_ENTRIES", int),
+    "PRIVATE_PAGE_CACHE_SECONDS": ("PRIVATE_PAGE_CACHE_SECONDS", int),
+    "PRIVATE_PAGE_CACHE_ENTRIES": ("PRIVATE_PAGE_CACHE_ENTRIES", int),
     "PAGE_SHARED_CACHE_SECONDS": ("PAGE_SHARED_CACHE_SECONDS", int),
     "FOLLOW_UP_BEHIND_MARGIN": ("FOLLOW_UP_BEHIND_MARGIN", float),
     "FOLLOW_UP_STALLED_DAYS": ("FOLLOW_UP_STALLED_DAYS", int),

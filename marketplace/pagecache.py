@@ -53,9 +53,9 @@ CSRF_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
 
 
 class PageCache:
-    """At most `entries` pages (least recently used dropped first), each for at most `seconds`."""
+    """At most `entries` values (least recently used dropped first), each for at most `seconds` (None: no limit)."""
 
-    def __init__(self, entries, seconds):
+    def __init__(self, entries, seconds=None):
         self.entries, self.seconds = entries, seconds
         self._pages = OrderedDict()
         self._lock = threading.Lock()  # gthread workers serve several requests at once
@@ -71,9 +71,15 @@ class PageCache:
             self._pages.move_to_end(key)
             return found[1]
 
-    def put(self, key, value):
+    def put(self, key, value, replaces=None):
+        """Keep `value` under `key`. `replaces`: a test of the keys kept, true of those no one will ask for again
+        (of an older version of the data), dropped now rather than when they come last."""
+        expiry = float("inf") if self.seconds is None else time.monotonic() + self.seconds
         with self._lock:
-            self._pages[key] = (time.monotonic() + self.seconds, value)
+            if replaces is not None:
+                for old in [k for k in self._pages if replaces(k)]:
+                    del self._pages[old]
+            self._pages[key] = (expiry, value)
             self._pages.move_to_end(key)
             while len(self._pages) > self.entries:
                 self._pages.popitem(last=False)
@@ -86,6 +92,8 @@ class PageCache:
 def init_app(app):
     """After csrf.init_app: our csrf_token() replaces the masked one's (csrf.py) in templates."""
     app.extensions["page_cache"] = PageCache(app.config["PAGE_CACHE_ENTRIES"], app.config["PAGE_CACHE_SECONDS"])
+    app.extensions["private_page_cache"] = PageCache(app.config["PRIVATE_PAGE_CACHE_ENTRIES"],
+                                                     app.config["PRIVATE_PAGE_CACHE_SECONDS"])
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(lambda: {"csrf_token": csrf_token})  # csrf.py's context processor puts its own
 
@@ -195,3 +203,59 @@ def _with_token(response, body):
         body = "".join(part + masked_csrf_token() for part in parts[:-1]) + parts[-1]
     response.set_data(body)
     return response
+
+
+# ---------------------------------------------------------------- a signed-in person's list pages
+
+VERSION_IN_PRIVATE_KEY = -1
+
+
+def kept_for_the_person(view):
+    """Serve a signed-in person's page (their organisation's lists, the alliance's queues and dashboard) from this
+    worker's memory, to that person only, while no record has changed anywhere (versions.RECORDS: any committed
+    row of a table a page shows). The key: the page (endpoint, path and query), the language, the day, the
+    person's id, what the header shows from cookies (the demo banner) and the version, read first. The answer is
+    still `no-store` for browsers and proxies (web.py), has no ETag, and carries a fresh CSRF token in each form
+    (the page is kept with a placeholder, as above). Not kept: a page whose session holds flashed messages, one
+    rendered by a transaction that changed records and has not committed, an answer other than 200. The person's
+    permissions and organisation are records too: a change of role or status retires their pages with the rest.
+    Put it under @login_required, so that an anonymous visitor is sent to the login page first."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        from marketplace import versions
+
+        if not _keepable_for_the_person():
+            return view(*args, **kwargs)
+        version = versions.read(db.session, versions.RECORDS)  # first: the page is never older than its key
+        if versions.pending(db.session, versions.RECORDS):
+            return view(*args, **kwargs)
+        cache = current_app.extensions["private_page_cache"]
+        key = _private_key() + (version,)
+        body = cache.get(key)
+        if body is not None:
+            response = make_response(body)
+            response.headers["X-Page-Cache"] = "hit"
+            return _with_token(response, body)
+        g.rendering_for_cache = True
+        try:
+            response = make_response(view(*args, **kwargs))
+        finally:
+            g.rendering_for_cache = False
+        body = response.get_data(as_text=True)
+        if response.status_code == 200 and not response.direct_passthrough:
+            cache.put(key, body, replaces=lambda kept: kept[VERSION_IN_PRIVATE_KEY] != version)
+        return _with_token(response, body)
+
+    return wrapper
+
+
+def _keepable_for_the_person():
+    return (current_app.config["PRIVATE_PAGE_CACHE_SECONDS"] > 0 and request.method == "GET"
+            and "_flashes" not in session and current_user.is_authenticated)
+
+
+def _private_key():
+    from marketplace.catalog.services import today
+    from marketplace.main.demo_banner import banner_shown
+
+    return (request.endpoint, request.full_path, str(get_locale()), today(), current_user.get_id(), banner_shown())

@@ -17,11 +17,14 @@ a savepoint that is rolled back still bumps, for the same reason. Nothing is bum
 back.
 
 The names in use: CATALOGUE (search/sync.py: every transaction that writes the search change log; pagecache.py
-and the catalogue's province counts key on it) and FOLLOW_UP (alliance/tracking.py's kept progress and
-needs-attention lists: MoUs and their revisions, lines, events and milestones, and the totals under MoUs).
-A name without a row reads as 0; its first bump inserts it.
+and the catalogue's province counts key on it), FOLLOW_UP (alliance/tracking.py's kept progress and
+needs-attention lists: MoUs and their revisions, lines, events and milestones, and the totals under MoUs) and
+RECORDS (any row of any table but those in NOT_SHOWN: the signed-in list pages kept per person, pagecache.py;
+noted here, by a flush or a bulk statement through the session, `_after_flush` and `_after_statement`).
+A name without a row reads as 0; its first bump inserts it; the names of one commit are bumped in one statement.
 """
 import time
+from itertools import chain
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -33,6 +36,13 @@ from marketplace.extensions import db
 
 CATALOGUE = "catalogue"
 FOLLOW_UP = "follow_up"
+RECORDS = "records"
+
+# Tables whose rows no page shows, written by requests that change nothing anyone sees (a session's last activity,
+# a delivered email, an API retry's stored answer, a processed Stripe event) or written only beside a table that
+# does (the search change log, with its product): writing them leaves RECORDS as it is.
+NOT_SHOWN = frozenset({"data_version", "auth_session", "outbox_message", "idempotent_request", "stripe_event",
+                       "search_change"})
 
 PENDING = "versions_pending"  # session.info: names this transaction changed, bumped just before it commits
 BUMPED = "versions_bumped"  # session.info: names bumped already by _before_commit
@@ -69,19 +79,20 @@ def pending(session, name):
     return name in session.info.get(PENDING, ()) or name in session.info.get(BUMPED, ())
 
 
-def bump(connection, name):
-    """Raise `name`'s version in the connection's transaction (inserting its row if missing): to the larger of its
-    value plus one and the clock in microseconds. Never a number given before: after a restore from a backup the
-    version would otherwise count again through values whose ETags browsers hold for other content."""
+def bump(connection, *names):
+    """Raise each name's version in the connection's transaction (inserting its row if missing), in one statement
+    and in sorted order (the rows' locks too): to the larger of its value plus one and the clock in microseconds.
+    Never a number given before: after a restore from a backup the version would otherwise count again through
+    values whose ETags browsers hold for other content."""
     table = DataVersion.__table__
     if connection.dialect.name == "postgresql":
         insert, greatest = pg_insert, sa.func.greatest
     else:
         insert, greatest = sqlite_insert, sa.func.max  # SQLite's max() of several arguments
     now = _clock_microseconds()
-    statement = insert(table).values(name=name, value=now)
-    connection.execute(statement.on_conflict_do_update(index_elements=[table.c.name],
-                                                       set_={"value": greatest(table.c.value + 1, now)}))
+    statement = insert(table).values([{"name": name, "value": now} for name in sorted(names)])
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.name], set_={"value": greatest(table.c.value + 1, statement.excluded.value)}))
 
 
 def _clock_microseconds():
@@ -91,7 +102,8 @@ def _clock_microseconds():
 def install():
     """Listen to every SQLAlchemy session (idempotent). Installed after the other modules' listeners (web.py), so
     that their before-commit work (the totals under MoUs) notes its changes before the versions are bumped."""
-    for name, listener in (("before_commit", _before_commit), ("after_commit", _forget),
+    for name, listener in (("after_flush", _after_flush), ("do_orm_execute", _after_statement),
+                           ("before_commit", _before_commit), ("after_commit", _forget),
                            ("after_rollback", _after_rollback)):
         if not event.contains(sa.orm.Session, name, listener):
             event.listen(sa.orm.Session, name, listener)
@@ -103,10 +115,24 @@ def _before_commit(session):
     session.flush()
     names = session.info.pop(PENDING, set())
     if names:
-        connection = session.connection()
-        for name in sorted(names):
-            bump(connection, name)
+        bump(session.connection(), *names)
         session.info.setdefault(BUMPED, set()).update(names)
+
+
+def _after_flush(session, _flush_context):
+    if RECORDS not in session.info.get(PENDING, ()):
+        for obj in chain(session.new, session.dirty, session.deleted):
+            if obj.__table__.name not in NOT_SHOWN:
+                changed(session, RECORDS)
+                return
+
+
+def _after_statement(state):
+    """An INSERT, UPDATE or DELETE through session.execute() (bulk statements skip the flush)."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) not in NOT_SHOWN:
+            changed(state.session, RECORDS)
 
 
 def _forget(session):

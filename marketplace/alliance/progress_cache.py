@@ -20,7 +20,6 @@ reads is not what others see), and anything when FOLLOW_UP_CACHE is off.
 Values are shared between requests and threads: callers never change them (they get a new dict or list of the
 same Progress and AttentionItem objects).
 """
-import threading
 from itertools import chain
 
 import sqlalchemy as sa
@@ -29,35 +28,13 @@ from sqlalchemy import event
 
 from marketplace import versions
 from marketplace.extensions import db
+from marketplace.pagecache import PageCache
 
-ENTRIES = 16  # (kind, day) pairs kept per worker: the progress map, the list and a list per status, two days
+# (kind, day) pairs kept per worker: the progress map, the list and a list per status, two days (about 3 MB a day's
+# map and lists at 2,000 MoUs). Values of an older version are dropped when a newer one is kept: the version only
+# grows, so no one asks for them again.
+ENTRIES = 16
 VERSION = 2  # where the follow-up's version is in a key
-
-
-class _Kept:
-    """At most ENTRIES values of one version of the data, the least recently used dropped first: a value of
-    another version is never asked for again (the version only grows), so storing one drops them (about 3 MB a
-    day's map and lists at 2,000 MoUs)."""
-
-    def __init__(self):
-        self.values = {}
-        self.lock = threading.Lock()  # gthread workers serve several requests at once
-
-    def get(self, key):
-        with self.lock:
-            value = self.values.pop(key, None)
-            if value is not None:
-                self.values[key] = value  # most recently used last
-            return value
-
-    def put(self, key, value):
-        with self.lock:
-            for older in [k for k in self.values if k[VERSION] != key[VERSION]]:
-                del self.values[older]
-            self.values.pop(key, None)
-            self.values[key] = value
-            while len(self.values) > ENTRIES:
-                del self.values[next(iter(self.values))]
 
 
 def kept(kind, on, compute):
@@ -74,11 +51,11 @@ def kept(kind, on, compute):
            config["FOLLOW_UP_SIGNATURE_DAYS"], config["FOLLOW_UP_ENDING_DAYS"], config["BABEL_DEFAULT_TIMEZONE"])
     store = current_app.extensions.get("follow_up_cache")
     if store is None:
-        store = current_app.extensions.setdefault("follow_up_cache", _Kept())
+        store = current_app.extensions.setdefault("follow_up_cache", PageCache(ENTRIES))
     value = store.get(key)
     if value is None:
         value = compute()
-        store.put(key, value)
+        store.put(key, value, replaces=lambda kept: kept[VERSION] != version)
     return value
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from marketplace.alliance import charts, exports, reports
 from marketplace.alliance.views import blueprint
+from marketplace.pagecache import kept_for_the_person
 
 
 def _with_charts(report):
@@ -36,6 +37,7 @@ def _file(report, fmt, stem):
 
 
 @blueprint.get("/dashboard")
+@kept_for_the_person
 def dashboard():
     """The alliance's overview: MoUs, OCOP products, cooperatives and orders, each chart with its table."""
     report = reports.dashboard(current_user)

@@ -25,6 +25,7 @@ from marketplace.i18n import short_date
 from marketplace.orders import queries, services
 from marketplace.orders.forms import CheckoutForm, DeliverForm, QuantityForm, ReasonForm, ShipForm
 from marketplace.orders.models import OrderStatus
+from marketplace.pagecache import kept_for_the_person
 from marketplace.payments import services as payments
 from marketplace.payments.forms import TransferForm
 from marketplace.payments.models import PaymentMethod, PaymentStatus
@@ -172,6 +173,7 @@ def _checkout_page(form, groups, mous, line_errors=None, status=200):
 
 @blueprint.get("/orders")
 @login_required
+@kept_for_the_person
 def index():
     """The orders of the user's organisation: a buyer's orders, a cooperative's incoming ones; with filters.
     `?checkout=` (after placing orders) lists the orders that checkout created above the list."""

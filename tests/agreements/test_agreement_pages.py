@@ -343,9 +343,11 @@ def _statements(client, url):
     return len(statements)
 
 
-def test_the_list_takes_the_same_statements_whatever_the_number_of_counterparties(app, client, seller, products):
+def test_the_list_takes_the_same_statements_whatever_the_number_of_counterparties(app, client, seller, products,
+                                                                                   monkeypatch):
     """Issue 14: the parties come with the MoUs (a cooperative with MoUs from many enterprises made one query
-    per enterprise on each page of its list)."""
+    per enterprise on each page of its list). The page is rendered each time (not kept for the person)."""
+    monkeypatch.setitem(app.config, "PRIVATE_PAGE_CACHE_SECONDS", 0)
     login(client, seller)
     for n in range(2):
         factories.signed_mou(factories.organisation("enterprise", legal_name=f"Công ty {n}"), seller.organisation,

@@ -12,6 +12,7 @@ import pytest
 from marketplace import versions
 from marketplace.agreements import services as agreement_services
 from marketplace.alliance import milestones, tracking
+from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Product
 from marketplace.extensions import db
 from marketplace.orders import services as orders
@@ -136,7 +137,8 @@ def test_a_milestone_added_and_marked_done_shows_at_once(reader, stalled, allian
 
 def test_the_next_day_shows_at_once(reader, stalled, buyer, seller, products, monkeypatch):
     """The day in the key: tomorrow the stalled MoU has waited a day longer, and an MoU ending today has expired.
-    tracking.today is patched (not the clock: sessions signed now would look as if from the future)."""
+    The Vietnamese day is patched where the follow-up and the kept pages read it (not the clock: sessions signed now
+    would look as if from the future)."""
     _other, client = reader
     today = tracking.today()
     factories.signed_mou(buyer.organisation, seller.organisation, {products[2]: 280_000},
@@ -145,6 +147,7 @@ def test_the_next_day_shows_at_once(reader, stalled, buyer, seller, products, mo
     assert by_status(client)["Stalled"] == 2 and by_status(client)["Expired"] == 0
     assert_kept(reader)
     monkeypatch.setattr(tracking, "today", lambda: today + timedelta(days=1))
+    monkeypatch.setattr(catalog_services, "today", lambda: today + timedelta(days=1))
     assert reasons(client) == ["No order for 61 days"]
     assert by_status(client)["Stalled"] == 1 and by_status(client)["Expired"] == 1
 
@@ -187,7 +190,7 @@ def test_nothing_is_kept_from_a_transaction_that_changed_the_inputs_and_did_not_
 
 
 def test_the_cache_can_be_turned_off(make_app, alliance_user, stalled):
-    other = make_app(FOLLOW_UP_CACHE=False)
+    other = make_app(FOLLOW_UP_CACHE=False, PRIVATE_PAGE_CACHE_SECONDS=0)
     client = other.test_client()
     AuthActions(client).login(alliance_user.email)
     page(client, FOLLOW_UP)

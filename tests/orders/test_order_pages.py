@@ -662,8 +662,10 @@ def test_the_bank_account_password_is_held_to_the_login_throttle(app, thach):
     assert db.session.get(PaymentSettings, thach.organisation_id) is None
 
 
-def test_the_list_takes_the_same_statements_whatever_the_number_of_buyers(app, thach, products):
-    """Issue 14: the buyers come with the orders (a cooperative's list made one query per buyer on each page)."""
+def test_the_list_takes_the_same_statements_whatever_the_number_of_buyers(app, thach, products, monkeypatch):
+    """Issue 14: the buyers come with the orders (a cooperative's list made one query per buyer on each page). The
+    page is rendered each time (not kept for the person: that is test_private_page_cache.py's)."""
+    monkeypatch.setitem(app.config, "PRIVATE_PAGE_CACHE_SECONDS", 0)
     def statements():
         counted = []
         listener = lambda *args: counted.append(args[2])  # noqa: E731
