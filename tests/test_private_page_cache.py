@@ -1,0 +1,229 @@
+"""A signed-in person's list pages kept per worker (pagecache.kept_for_the_person, issue 14).
+
+Each page is kept for one person only, under the version of every record a page shows (versions.RECORDS). The
+tests read a page twice in one app (a worker, with its own cache), change a record in a second app on the same
+database (another worker or host) or in another operating-system process, and read the page again at once.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace import pagecache, versions
+from marketplace.accounts.models import OrganisationStatus
+from marketplace.catalog.models import Product
+from marketplace.extensions import db
+from marketplace.orders import services as orders
+from tests import factories
+from tests.support import BASE_CONFIG, csrf_token_from, login_with_form, statements_of
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def text(response):
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True).replace("\xa0", " ")
+
+
+def twice(client, path):
+    """The page read twice: (the first answer, the second)."""
+    return client.get(path), client.get(path)
+
+
+@pytest.fixture
+def trade(make_app):
+    """(reader, writer, names): two apps on one database; a cooperative with two members and an order from an
+    enterprise, another cooperative with its own member, alliance staff."""
+    reader, writer = make_app(), make_app()
+    with writer.app_context():
+        seller = factories.organisation("cooperative", legal_name="HTX Chè Tân Cương")
+        other = factories.organisation("cooperative", legal_name="HTX Gạo Hải Hậu")
+        buyer_org = factories.organisation("enterprise", legal_name="Công ty Mua Sỉ")
+        factories.user(seller, email="owner@tancuong.example")
+        factories.user(seller, email="member@tancuong.example", role="member")
+        factories.user(other, email="owner@haihau.example")
+        buyer = factories.user(buyer_org, email="buyer@muasi.example")
+        factories.alliance_user()
+        product = factories.product(seller, name="Chè búp Tân Cương", base_price_vnd=300000, capacity_qty=5000)
+        factories.product(other, name="Gạo tám Hải Hậu", base_price_vnd=25000)
+        placed = orders.place_orders(buyer, orders.OrderRequest.from_mapping(factories.order_request([(product, 100)])))
+        names = {"product": product.id, "order": placed[0].reference, "buyer": buyer.id}
+    return reader, writer, names
+
+
+def signed_in(app, email):
+    client = app.test_client()
+    assert login_with_form(client, email).status_code == 302
+    return client
+
+
+def test_a_list_page_is_kept_for_its_person_only(trade):
+    reader, _writer, names = trade
+    owner, member = signed_in(reader, "owner@tancuong.example"), signed_in(reader, "member@tancuong.example")
+    stranger = signed_in(reader, "owner@haihau.example")
+    first, second = twice(owner, "/orders")
+    assert first.headers.get("X-Page-Cache") is None and second.headers.get("X-Page-Cache") == "hit"
+    assert names["order"] in text(second)
+    for response in (first, second):
+        assert response.cache_control.no_store and not response.cache_control.public
+        assert response.headers.get("ETag") is None
+    # Another member of the same cooperative, then a member of another one: their own pages, rendered for them.
+    colleague = member.get("/orders")
+    assert colleague.headers.get("X-Page-Cache") is None and names["order"] in text(colleague)
+    foreign = stranger.get("/orders")
+    assert foreign.headers.get("X-Page-Cache") is None and names["order"] not in text(foreign)
+    again = stranger.get("/orders")
+    assert again.headers.get("X-Page-Cache") == "hit" and names["order"] not in text(again)
+
+
+def test_each_answer_from_the_cache_has_its_own_token_and_the_cache_none(trade):
+    reader, _writer, _names = trade
+    owner = signed_in(reader, "owner@tancuong.example")
+    first, second = twice(owner, "/workspace/products")
+    tokens = {csrf_token_from(text(first)), csrf_token_from(text(second))}
+    assert len(tokens) == 2 and pagecache.CSRF_PLACEHOLDER not in text(second)
+    kept = [body for _expiry, body in reader.extensions["private_page_cache"]._pages.values()]
+    assert kept and all(pagecache.CSRF_PLACEHOLDER in body for body in kept)
+    assert not any(token in body for body in kept for token in tokens)
+    # The token of an answer from the cache works: switching the language is a checked form for a signed-in person.
+    answer = owner.post("/language", data={"lang": "en", "csrf_token": csrf_token_from(text(second)),
+                                           "next": "/workspace/products"})
+    assert answer.status_code == 302
+    assert '<html lang="en"' in text(owner.get("/workspace/products"))
+
+
+def rename(product_id, name):
+    def apply():
+        db.session.get(Product, product_id).name = name
+    return apply
+
+
+def bulk_rename(product_id, name):
+    def apply():  # a bulk UPDATE through the session: no flush, no object
+        db.session.execute(sa.update(Product).where(Product.id == product_id).values(name=name))
+    return apply
+
+
+def new_order(names):
+    def apply():
+        from marketplace.accounts.models import User
+
+        buyer = db.session.get(User, names["buyer"])
+        product = db.session.get(Product, names["product"])
+        placed = orders.place_orders(buyer, orders.OrderRequest.from_mapping(factories.order_request([(product, 120)])))
+        names["new order"] = placed[0].reference
+    return apply
+
+
+@pytest.mark.parametrize("email, path, how", [
+    ("owner@tancuong.example", "/workspace/products", "rename"),
+    ("owner@tancuong.example", "/workspace/products", "bulk rename"),
+    ("owner@tancuong.example", "/orders", "new order"),
+    ("buyer@muasi.example", "/orders", "new order"),
+    ("staff@lienminh.example", "/alliance/dashboard", "new order"),
+])
+def test_a_change_committed_by_another_worker_shows_at_once(trade, email, path, how):
+    reader, writer, names = trade
+    client = signed_in(reader, email)
+    _first, kept = twice(client, path)
+    assert kept.headers.get("X-Page-Cache") == "hit"
+    change = {"rename": rename(names["product"], "Chè móc câu Tân Cương"),
+              "bulk rename": bulk_rename(names["product"], "Chè móc câu Tân Cương"),
+              "new order": new_order(names)}[how]
+    with writer.app_context():
+        change()
+        db.session.commit()
+    after = client.get(path)
+    assert after.headers.get("X-Page-Cache") is None
+    expected = "Chè móc câu Tân Cương" if "rename" in how else names["new order"]
+    if path != "/alliance/dashboard":  # the dashboard shows totals, not references
+        assert expected in text(after)
+    assert text(after) != text(kept)
+
+
+def test_the_alliance_queues_show_a_new_registration_and_a_verification_at_once(trade):
+    reader, writer, _names = trade
+    staff = signed_in(reader, "staff@lienminh.example")
+    twice(staff, "/alliance/organisations")
+    with writer.app_context():
+        waiting = factories.organisation("cooperative", status="pending", legal_name="HTX Mật ong Bắc Kạn")
+        waiting_id = waiting.id
+    assert "HTX Mật ong Bắc Kạn" in text(staff.get("/alliance/organisations"))
+    assert staff.get("/alliance/organisations").headers.get("X-Page-Cache") == "hit"
+    with writer.app_context():
+        from marketplace.accounts.models import Organisation
+
+        db.session.get(Organisation, waiting_id).status = OrganisationStatus.VERIFIED
+        db.session.commit()
+    assert "HTX Mật ong Bắc Kạn" not in text(staff.get("/alliance/organisations"))  # the queue holds pending ones
+
+
+CHANGE_IN_ANOTHER_PROCESS = """
+import json, sys
+from marketplace import create_app
+from marketplace.catalog.models import Product
+from marketplace.extensions import db
+
+config, product_id, name = json.loads(sys.argv[1])
+app = create_app(config)
+with app.app_context():
+    db.session.get(Product, product_id).name = name
+    db.session.commit()
+"""
+
+
+def test_a_change_committed_by_another_process_shows_at_once(trade, database):
+    reader, _writer, names = trade
+    owner = signed_in(reader, "owner@tancuong.example")
+    assert twice(owner, "/workspace/products")[1].headers.get("X-Page-Cache") == "hit"
+    config = {**BASE_CONFIG, **{key: value for key, value in database.items() if key != "backend"},
+              "UPLOAD_DIR": reader.config["UPLOAD_DIR"], "SEARCH_INDEX_DIR": reader.config["SEARCH_INDEX_DIR"]}
+    subprocess.run([sys.executable, "-c", CHANGE_IN_ANOTHER_PROCESS,
+                    json.dumps([config, names["product"], "Chè đinh Tân Cương"])],
+                   cwd=PROJECT_ROOT, check=True, timeout=120, capture_output=True)
+    after = owner.get("/workspace/products")
+    assert after.headers.get("X-Page-Cache") is None and "Chè đinh Tân Cương" in text(after)
+
+
+def test_a_kept_page_costs_the_session_and_one_version_read(trade):
+    reader, _writer, _names = trade
+    owner = signed_in(reader, "owner@tancuong.example")
+    owner.get("/orders")
+    sent, response = statements_of(reader, lambda: owner.get("/orders"))
+    assert response.headers.get("X-Page-Cache") == "hit"
+    assert len(sent) == 2 and "data_version" in sent[1], sent
+
+
+def test_pages_with_flashed_messages_are_not_kept(trade):
+    reader, _writer, _names = trade
+    owner = signed_in(reader, "owner@tancuong.example")
+    with owner.session_transaction() as session:
+        session["_flashes"] = [("success", "Đã lưu sản phẩm")]
+    assert "Đã lưu sản phẩm" in text(owner.get("/workspace/products"))
+    response = owner.get("/workspace/products")
+    assert response.headers.get("X-Page-Cache") is None and "Đã lưu sản phẩm" not in text(response)
+
+
+def test_the_cache_can_be_turned_off(make_app, trade):
+    _reader, _writer, _names = trade
+    app = make_app(PRIVATE_PAGE_CACHE_SECONDS=0)
+    owner = signed_in(app, "owner@tancuong.example")
+    assert all(r.headers.get("X-Page-Cache") is None for r in twice(owner, "/orders"))
+
+
+def test_records_change_with_shown_tables_and_not_with_a_session_touch(trade, stopped_clock):
+    _reader, writer, names = trade
+    with writer.app_context():
+        before = versions.read(db.session, versions.RECORDS)
+        from marketplace.accounts.models import AuthSession
+
+        for record in db.session.scalars(sa.select(AuthSession)):
+            record.ip_address = "192.0.2.7"  # a session's bookkeeping: no page shows it
+        db.session.commit()
+        assert versions.read(db.session, versions.RECORDS) == before
+        rename(names["product"], "Chè xanh")()
+        db.session.commit()
+        assert versions.read(db.session, versions.RECORDS) == before + 1
