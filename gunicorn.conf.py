@@ -1,8 +1,9 @@
 """gunicorn settings for `make serve`, the systemd unit and the container (gunicorn reads this file
 from the working directory; `-c gunicorn.conf.py` names it explicitly).
 
-Environment: HOST (default 127.0.0.1), PORT (8000), WORKERS (2 × CPUs + 1), LOG_FORMAT (json) and
-LOG_LEVEL (INFO). Options given on the command line win over these.
+Environment: HOST (default 127.0.0.1), PORT (8000), WORKERS (2 × CPUs + 1), THREADS (1: sync workers; more: gthread
+workers with that many threads each), LOG_FORMAT (json) and LOG_LEVEL (INFO). Options given on the command line win
+over these.
 """
 import gc
 import os
@@ -17,7 +18,10 @@ def _workers():
 
 bind = [f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '8000'}"]
 workers = _workers()
-worker_class = "sync"  # one request at a time per process; nginx buffers slow clients in front
+threads = int(os.environ.get("THREADS", "").strip() or 1)
+# sync: one request at a time per process (nginx buffers slow clients in front); gthread with THREADS > 1: a worker
+# serves other requests while one waits (a login's Argon2id hash, which releases the GIL; the database).
+worker_class = "gthread" if threads > 1 else "sync"
 timeout = 60  # photo uploads are re-encoded in the request (Pillow)
 graceful_timeout = 30  # on SIGTERM, requests under way get this long to finish
 keepalive = 2

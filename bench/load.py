@@ -108,6 +108,8 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured mixed traffic first (default 5 s)")
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (default as make serve: WORKERS or 2 x CPUs + 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker: 1 (default) sync workers, more gthread workers (gunicorn.conf.py)")
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the virtual users are spread over (threads inside; default 2)")
     database = parser.add_mutually_exclusive_group()
@@ -646,9 +648,10 @@ def stop_process(process, timeout=40):
 class Server:
     """gunicorn as make serve starts it (gunicorn.conf.py), on the benchmark's application module."""
 
-    def __init__(self, env, workers, log_path):
+    def __init__(self, env, workers, log_path, threads=1):
         self.port = free_port()
-        self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": str(workers or "")}
+        self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": str(workers or ""),
+                    "THREADS": str(threads)}
         self.log_path = log_path
         self.process = None
 
@@ -737,10 +740,11 @@ class User:
         if extra:
             headers.update(extra)
         started = time.perf_counter_ns()
-        error, status, sql, data = None, 0, None, b""
+        error, status, sql, data, hit = None, 0, None, b"", False
         try:
             status, (response, data) = one_request(self.port, method, path, headers, body)
             sql = response.getheader("X-SQL-Queries")
+            hit = response.getheader("X-Page-Cache") == "hit"
             for header, value in response.getheaders():
                 if header.lower() == "set-cookie":
                     name, _, rest = value.partition("=")
@@ -755,7 +759,8 @@ class User:
             error = f"HTTP {status}"
         elif error is None and page in PRIVATE and "no-store" not in cache_control:
             error = "logged-in page without Cache-Control: no-store"
-        self.samples.append((page, time.monotonic_ns(), latency, status, int(sql) if sql else None, len(data), error))
+        self.samples.append((page, time.monotonic_ns(), latency, status, int(sql) if sql else None, len(data), error,
+                             hit))
         return data
 
     def act(self, what):
@@ -859,6 +864,7 @@ def summarise(phase, samples, seconds):
             "errors": len(errors),
             "error_examples": sorted(set(errors))[:3],
             "kb": round(sum(s[5] for s in mine) / len(mine) / 1024, 1),
+            "from_cache": round(sum(1 for s in mine if s[7]) / len(mine), 3),  # X-Page-Cache: hit
         }
     return {"phase": phase, "seconds": seconds, "requests": len(samples),
             "throughput": round(len(samples) / seconds, 1), "pages": pages}
@@ -917,10 +923,10 @@ def benchmark(args, log):
         report["build"] = build
         plan = request_plan(app, products, args)
 
-        server = Server(env, args.workers, store.state / "gunicorn.log")
+        server = Server(env, args.workers, store.state / "gunicorn.log", threads=args.threads)
         server.start()
         workers = args.workers or 2 * (os.cpu_count() or 1) + 1  # gunicorn.conf.py's default
-        report["server"] = {"workers": workers, "log": str(server.log_path)}
+        report["server"] = {"workers": workers, "threads": args.threads, "log": str(server.log_path)}
         log(f"gunicorn with {workers} workers on 127.0.0.1:{server.port}")
         if "private" in args.groups:
             plan["sessions"] = log_in_users(server.port, args, log)
@@ -1039,6 +1045,12 @@ def _rss(sizes):
     return f" ({min(sizes):.0f} to {max(sizes):.0f} MB resident each after the run)" if sizes else ""
 
 
+def _workers(server):
+    threads = server.get("threads", 1)
+    return (f"{server['workers']} gthread workers of {threads} threads" if threads > 1
+            else f"{server['workers']} sync workers")
+
+
 def _ms(value):
     return "-" if value is None else f"{value:.1f}"
 
@@ -1047,7 +1059,7 @@ def render(report):
     p, m, r = report["params"], report["machine"], report["results"]
     lines = [
         f"Load benchmark: {p['products']:,} products ({p['database']}), {p['users']} users without think time,"
-        f" {p['seconds']:g} s per phase, gunicorn with {report['server']['workers']} workers",
+        f" {p['seconds']:g} s per phase, gunicorn with {_workers(report['server'])}",
         f"Machine: {m['cpus']} CPUs, load average {m['load_average_start']} at start, {m['load_average_end']} at end;"
         f" worker RSS after the run {report['server'].get('worker_rss_mb')} MB",
         f"Ceiling (/_bench/ping): {r['ceiling_throughput']:.0f} requests/s (measured {r['ceiling_measurements']});"
@@ -1082,7 +1094,7 @@ def render_markdown(report):
     lines = [
         f"{'the demo data, ' if p.get('data') == 'demo' else ''}{p['products']:,} products on {p['database']},"
         f" {p['users']} users without think time, {p['seconds']:g} s per"
-        f" phase after {p['warmup']:g} s of warm-up, gunicorn with {report['server']['workers']} sync workers"
+        f" phase after {p['warmup']:g} s of warm-up, gunicorn with {_workers(report['server'])}"
         f"{_rss(report['server'].get('worker_rss_mb'))}, the users"
         f" in {p['client_processes']} client processes on the same machine; load average {m['load_average_start'][0]}"
         f" at start, {m['load_average_end'][0]} at end; commit {rev.get('commit', '?')}"
@@ -1092,15 +1104,16 @@ def render_markdown(report):
         f" {r['ceiling_throughput']:.0f} requests/s (measured {' and '.join(f'{c:.0f}' for c in r['ceiling_measurements'])});"
         + _mixes(r, "the realistic mix") + ".",
         "",
-        "| page | alone: requests/s | of the ceiling | p50 ms | p95 ms | in the mix: p50 ms | p95 ms | SQL statements (max) | errors | KB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| page | alone: requests/s | of the ceiling | p50 ms | p95 ms | in the mix: p50 ms | p95 ms | SQL statements (max) | errors | KB | from the cache (alone) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for page, row in r["pages"].items():
         a, mix = row["alone"], row["in_mix"] or {}
         errors = a["errors"] + mix.get("errors", 0)
         lines.append(f"| {page} | {a['throughput']:.1f} | {row['ceiling_fraction']:.0%} | {_ms(a['p50_ms'])} |"
                      f" {_ms(a['p95_ms'])} | {_ms(mix.get('p50_ms'))} | {_ms(mix.get('p95_ms'))} |"
-                     f" {row['sql_max'] if row['sql_max'] is not None else '-'} | {errors} | {a['kb']} |")
+                     f" {row['sql_max'] if row['sql_max'] is not None else '-'} | {errors} | {a['kb']} |"
+                     f" {a.get('from_cache', 0):.0%} |")
     lines.append("")
     verdicts = []
     for page, row in r["pages"].items():

@@ -77,9 +77,10 @@ def defaults(instance_path):
         # this many seconds; any committed catalogue change (the search change log) retires them at once. 0: off.
         "PAGE_CACHE_SECONDS": 300,
         "PAGE_CACHE_ENTRIES": 256,
-        # A signed-in person's list pages (their products, orders and MoUs; the alliance's queues and dashboard) kept
-        # per worker for that person only (pagecache.kept_for_the_person): at most this many, each for at most this
-        # many seconds; any committed change of a record a page shows (versions.RECORDS) retires them all. 0: off.
+        # Signed-in list pages (an organisation's products, orders and MoUs; the alliance's queues and dashboard) kept
+        # per worker for the members of one organisation with one role (pagecache.kept_for_the_organisation): at most
+        # this many, each for at most this many seconds; any committed change of a record (versions.RECORDS) retires
+        # them all. 0: off.
         "PRIVATE_PAGE_CACHE_SECONDS": 300,
         "PRIVATE_PAGE_CACHE_ENTRIES": 512,
         # How long a shared cache (a reverse proxy) may keep an anonymous catalogue page without asking again

@@ -34,6 +34,7 @@ comes from the session. An answer holding a token is `private, no-cache` and has
 back a token of another session the browser may since have left).
 """
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -41,7 +42,7 @@ from collections import OrderedDict
 from functools import wraps
 from pathlib import Path
 
-from flask import current_app, g, make_response, request, session
+from flask import current_app, g, get_template_attribute, make_response, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -95,6 +96,7 @@ def init_app(app):
     app.extensions["private_page_cache"] = PageCache(app.config["PRIVATE_PAGE_CACHE_ENTRIES"],
                                                      app.config["PRIVATE_PAGE_CACHE_SECONDS"])
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["person_part"] = person_part
     app.context_processor(lambda: {"csrf_token": csrf_token})  # csrf.py's context processor puts its own
 
 
@@ -205,57 +207,95 @@ def _with_token(response, body):
     return response
 
 
-# ---------------------------------------------------------------- a signed-in person's list pages
+# ---------------------------------------------------------------- signed-in list pages
 
 VERSION_IN_PRIVATE_KEY = -1
+PERSON_PART = f"person-part-{secrets.token_hex(16)}"  # + ":name:" in a kept page: filled for each answer
+PERSON_PARTS = {  # what person_part(name) shows: the macro of templates/_person_parts.html, and what it counts
+    "menu_notices": "notices", "notices": "notices", "cart": "cart"}
 
 
-def kept_for_the_person(view):
-    """Serve a signed-in person's page (their organisation's lists, the alliance's queues and dashboard) from this
-    worker's memory, to that person only, while no record has changed anywhere (versions.RECORDS: any committed
-    row of a table a page shows). The key: the page (endpoint, path and query), the language, the day, the
-    person's id, what the header shows from cookies (the demo banner) and the version, read first. The answer is
-    still `no-store` for browsers and proxies (web.py), has no ETag, and carries a fresh CSRF token in each form
-    (the page is kept with a placeholder, as above). Not kept: a page whose session holds flashed messages, one
-    rendered by a transaction that changed records and has not committed, an answer other than 200. The person's
-    permissions and organisation are records too: a change of role or status retires their pages with the rest.
-    Put it under @login_required, so that an anonymous visitor is sent to the login page first."""
+def kept_for_the_organisation(view):
+    """Serve a signed-in list page (an organisation's products, orders and MoUs; the alliance's queues, follow-up
+    and dashboard) from this worker's memory while no record has changed anywhere (versions.RECORDS: any committed
+    row of a table a page shows), to the members of the same organisation with the same role only: what such a
+    page shows is decided by the organisation, its kind and status, and the role (accounts/authz.py), never by
+    who the member is. What belongs to the person (their unread notices, their cart, in the header) is left out
+    of the kept page and filled in for each answer (person_part), as is a fresh CSRF token in each form (the
+    placeholder, as above). The key: the page (endpoint, path and query), the language, the day, the
+    organisation's id, the role, the demo banner's cookie and the version, read first. The answer is still
+    `no-store` for browsers and proxies (web.py) and has no ETag. Not kept: a page whose session holds flashed
+    messages, one rendered by a transaction that changed records and has not committed, an answer other than
+    200. Put it under @login_required, so that an anonymous visitor is sent to the login page first."""
     @wraps(view)
     def wrapper(*args, **kwargs):
         from marketplace import versions
 
-        if not _keepable_for_the_person():
+        if not _keepable_for_the_organisation():
             return view(*args, **kwargs)
         version = versions.read(db.session, versions.RECORDS)  # first: the page is never older than its key
         if versions.pending(db.session, versions.RECORDS):
             return view(*args, **kwargs)
         cache = current_app.extensions["private_page_cache"]
-        key = _private_key() + (version,)
+        key = _organisation_key() + (version,)
         body = cache.get(key)
         if body is not None:
             response = make_response(body)
             response.headers["X-Page-Cache"] = "hit"
-            return _with_token(response, body)
-        g.rendering_for_cache = True
+            return _for_this_person(response, body)
+        g.rendering_for_organisation = g.rendering_for_cache = True
         try:
             response = make_response(view(*args, **kwargs))
         finally:
-            g.rendering_for_cache = False
+            g.rendering_for_organisation = g.rendering_for_cache = False
         body = response.get_data(as_text=True)
         if response.status_code == 200 and not response.direct_passthrough:
             cache.put(key, body, replaces=lambda kept: kept[VERSION_IN_PRIVATE_KEY] != version)
-        return _with_token(response, body)
+        return _for_this_person(response, body)
 
     return wrapper
 
 
-def _keepable_for_the_person():
+def person_part(name):
+    """The header's part `name` (PERSON_PARTS) for the signed-in person: rendered now, or a placeholder while a
+    page is rendered to be kept for the organisation (filled in for each answer by _for_this_person)."""
+    if g.get("rendering_for_organisation"):
+        return f"{PERSON_PART}:{name}:"  # letters, digits, "-" and ":": the same once escaped
+    return _render_person_part(name)  # a macro's output: markup already
+
+
+def _render_person_part(name):
+    counts = g.setdefault("person_part_counts", {})  # once a request: two parts show the unread notices
+    counted = PERSON_PARTS[name]
+    if counted not in counts:
+        counts[counted] = _count(counted) if current_user.is_authenticated else 0
+    return get_template_attribute("_person_parts.html", name)(counts[counted])
+
+
+def _count(counted):
+    from marketplace.notices.services import unread_count
+    from marketplace.orders.services import cart_size
+
+    return unread_count(current_user) if counted == "notices" else cart_size(current_user)
+
+
+def _for_this_person(response, body):
+    if PERSON_PART in body:
+        body = _PERSON_PARTS.sub(lambda found: _render_person_part(found.group(1)), body)
+    return _with_token(response, body)
+
+
+_PERSON_PARTS = re.compile(re.escape(PERSON_PART) + r":(\w+):")
+
+
+def _keepable_for_the_organisation():
     return (current_app.config["PRIVATE_PAGE_CACHE_SECONDS"] > 0 and request.method == "GET"
             and "_flashes" not in session and current_user.is_authenticated)
 
 
-def _private_key():
+def _organisation_key():
     from marketplace.catalog.services import today
     from marketplace.main.demo_banner import banner_shown
 
-    return (request.endpoint, request.full_path, str(get_locale()), today(), current_user.get_id(), banner_shown())
+    return (request.endpoint, request.full_path, str(get_locale()), today(), current_user.organisation_id,
+            current_user.role.value, banner_shown())

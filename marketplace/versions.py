@@ -19,7 +19,7 @@ back.
 The names in use: CATALOGUE (search/sync.py: every transaction that writes the search change log; pagecache.py
 and the catalogue's province counts key on it), FOLLOW_UP (alliance/tracking.py's kept progress and
 needs-attention lists: MoUs and their revisions, lines, events and milestones, and the totals under MoUs) and
-RECORDS (any row of any table but those in NOT_SHOWN: the signed-in list pages kept per person, pagecache.py;
+RECORDS (any row of any table but those in NOT_SHOWN: the signed-in list pages kept per organisation, pagecache.py;
 noted here, by a flush or a bulk statement through the session, `_after_flush` and `_after_statement`).
 A name without a row reads as 0; its first bump inserts it; the names of one commit are bumped in one statement.
 """

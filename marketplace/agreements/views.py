@@ -49,7 +49,7 @@ from marketplace.errors import DomainError, NotFound, ValidationFailed, error_re
 from marketplace.extensions import limiter
 from marketplace.forms import apply_service_errors, select_choices
 from marketplace.i18n import short_date
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 from marketplace.querystring import MAX_PAGE, whole_number, whole_number_arg
 from marketplace.routing import MAX_ID
 
@@ -78,7 +78,7 @@ def _audit():
 
 @blueprint.get("/agreements")
 @login_required
-@kept_for_the_person
+@kept_for_the_organisation
 def index():
     """The MoUs of the user's organisation (every MoU for alliance staff), newest first, with filters."""
     state = request.args.get("state", "")

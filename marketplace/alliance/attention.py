@@ -8,14 +8,14 @@ from flask_login import current_user
 from marketplace.alliance import tracking
 from marketplace.alliance.tracking_models import TrackingStatus
 from marketplace.alliance.views import blueprint
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 STATUSES = tuple(s.value for s in TrackingStatus)
 
 
 @blueprint.get("/follow-up")
-@kept_for_the_person
+@kept_for_the_organisation
 def needs_attention():
     """MoUs needing attention, or every signed MoU of one tracking status (`?status=`), 20 a page."""
     status = request.args.get("status", "")

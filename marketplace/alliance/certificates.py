@@ -16,7 +16,7 @@ from marketplace.catalog import services
 from marketplace.catalog.models import CertificateStatus
 from marketplace.catalog.services import today
 from marketplace.errors import Conflict, ValidationFailed
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 CERTIFICATE = "<id:certificate_id>"
@@ -66,7 +66,7 @@ def certificate_queue_context():
 
 
 @blueprint.get("/certificates")
-@kept_for_the_person
+@kept_for_the_organisation
 def certificates():
     status = request.args.get("status", CertificateStatus.PENDING.value)
     page = whole_number_arg(request.args, "page", MAX_PAGE, default=1)

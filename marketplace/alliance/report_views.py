@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from marketplace.alliance import charts, exports, reports
 from marketplace.alliance.views import blueprint
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 
 
 def _with_charts(report):
@@ -37,7 +37,7 @@ def _file(report, fmt, stem):
 
 
 @blueprint.get("/dashboard")
-@kept_for_the_person
+@kept_for_the_organisation
 def dashboard():
     """The alliance's overview: MoUs, OCOP products, cooperatives and orders, each chart with its table."""
     report = reports.dashboard(current_user)

@@ -12,7 +12,7 @@ from marketplace.accounts.authz import Permission, require
 from marketplace.accounts.models import AllianceClassification, OrganisationKind, OrganisationStatus, label
 from marketplace.errors import ValidationFailed
 from marketplace.forms import select_choices
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 from marketplace.querystring import MAX_PAGE, whole_number_arg
 
 blueprint = Blueprint("alliance", __name__, url_prefix="/alliance")
@@ -42,7 +42,7 @@ def alliance_staff_only():
 
 
 @blueprint.get("/organisations")
-@kept_for_the_person
+@kept_for_the_organisation
 def organisations():
     status = request.args.get("status", OrganisationStatus.PENDING.value)
     kind = request.args.get("kind", "")

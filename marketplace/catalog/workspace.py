@@ -15,7 +15,7 @@ from marketplace.catalog.models import ProductStatus
 from marketplace.catalog.views import blueprint
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.forms import apply_service_errors
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 from marketplace.querystring import MAX_PAGE, whole_number_arg
 from marketplace.upload_limits import upload_limits
 
@@ -37,7 +37,7 @@ def _refreshing_communes(form):
 
 @blueprint.get("/workspace/products")
 @login_required
-@kept_for_the_person
+@kept_for_the_organisation
 def my_products():
     status = request.args.get("status", "")
     status = status if status in dict(STATUS_TABS) else ""

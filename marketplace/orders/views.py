@@ -25,7 +25,7 @@ from marketplace.i18n import short_date
 from marketplace.orders import queries, services
 from marketplace.orders.forms import CheckoutForm, DeliverForm, QuantityForm, ReasonForm, ShipForm
 from marketplace.orders.models import OrderStatus
-from marketplace.pagecache import kept_for_the_person
+from marketplace.pagecache import kept_for_the_organisation
 from marketplace.payments import services as payments
 from marketplace.payments.forms import TransferForm
 from marketplace.payments.models import PaymentMethod, PaymentStatus
@@ -37,15 +37,6 @@ blueprint = Blueprint("orders", __name__)
 ORDER = "/orders/<id:order_id>"
 PER_PAGE = 20
 CHECKOUT_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@blueprint.app_context_processor
-def cart_context():
-    """`cart_count()` for the header of enterprise members (called only where shown)."""
-    def cart_count():
-        return services.cart_size(current_user) if current_user.is_authenticated else 0
-
-    return {"cart_count": cart_count}
 
 
 # ---------------------------------------------------------------- the cart
@@ -173,7 +164,7 @@ def _checkout_page(form, groups, mous, line_errors=None, status=200):
 
 @blueprint.get("/orders")
 @login_required
-@kept_for_the_person
+@kept_for_the_organisation
 def index():
     """The orders of the user's organisation: a buyer's orders, a cooperative's incoming ones; with filters.
     `?checkout=` (after placing orders) lists the orders that checkout created above the list."""

@@ -185,6 +185,9 @@ def test_logged_in_pages_have_their_data_and_targets(private_report):
         assert row["alone"]["kb"] > 3, page
         assert set(row["targets"]) == {"p95", "ceiling_fraction"}
         assert row["targets"]["ceiling_fraction"] == (row["ceiling_fraction"] >= load.PRIVATE_TARGETS["ceiling_fraction"])
+        assert 0 <= row["alone"]["from_cache"] <= 1
+    # Each user reads the same few URLs again and again: some answers come from the pages kept for them.
+    assert any(pages[page]["alone"]["from_cache"] > 0 for page in load.PRIVATE_PAGES)
     text, markdown = load.render(private_report), load.render_markdown(private_report)
     for page in load.PRIVATE_PAGES:
         assert f"\n{page} " in text and f"\n| {page} |" in markdown
