@@ -121,7 +121,8 @@ def _before_commit(session):
 
 def _after_flush(session, _flush_context):
     if RECORDS not in session.info.get(PENDING, ()):
-        for obj in chain(session.new, session.dirty, session.deleted):
+        dirty = (obj for obj in session.dirty if session.is_modified(obj))  # not an attribute set to what it was
+        for obj in chain(session.new, session.deleted, dirty):
             if obj.__table__.name not in NOT_SHOWN:
                 changed(session, RECORDS)
                 return
