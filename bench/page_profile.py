@@ -66,7 +66,7 @@ def build_app(folder, cold=False):
         "SEARCH_INDEX_DIR": f"{folder}/index", "UPLOAD_DIR": f"{folder}/uploads", "SIGNING_DIR": f"{folder}/signing",
         "HTTPS": False, "LOG_LEVEL": "WARNING", "RATELIMIT_ENABLED": False, "PUBLIC_BASE_URL": "https://cho-htx.example",
         "SIGNING_KEY_PASSPHRASE": "page-profile-signing-passphrase-0123456789-abcdef", "MAIL_BACKEND": "locmem",
-        **({"PAGE_CACHE_SECONDS": 0} if cold else {}),
+        **({"PAGE_CACHE_SECONDS": 0, "PRIVATE_PAGE_CACHE_SECONDS": 0} if cold else {}),
         "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_COST": 1024, "PASSWORD_HASH_PARALLELISM": 1,
     })
     with app.app_context():
@@ -120,7 +120,8 @@ def main(argv=None):
     parser.add_argument("--lang", default="vi")
     parser.add_argument("--save-html", metavar="DIR", help="write each page's HTML (CSRF tokens blanked) to DIR")
     parser.add_argument("--cold", action="store_true",
-                        help="the page cache off (PAGE_CACHE_SECONDS=0): every request renders its page")
+                        help="the page caches off (PAGE_CACHE_SECONDS=0, PRIVATE_PAGE_CACHE_SECONDS=0): every"
+                             " request renders its page")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="page-profile-") as folder:
         app = build_app(folder, cold=args.cold)
