@@ -42,7 +42,7 @@ from collections import OrderedDict
 from functools import wraps
 from pathlib import Path
 
-from flask import current_app, g, get_template_attribute, make_response, request, session
+from flask import current_app, g, get_template_attribute, has_request_context, make_response, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -106,10 +106,17 @@ def csrf_token():
 
 
 def catalogue_version():
-    """What changes whenever a catalogue change commits, from any process (search/sync.py: one row's value)."""
+    """What changes whenever a catalogue change commits, from any process (search/sync.py: one row's value). Read
+    once a request (the page's key and the catalogue's kept province counts both need it); a request that changes
+    the catalogue reads it again after."""
+    from marketplace import versions
     from marketplace.search import sync
 
-    return sync.version(db.session)
+    if not has_request_context() or versions.pending(db.session, versions.CATALOGUE):
+        return sync.version(db.session)
+    if "catalogue_version" not in g:
+        g.catalogue_version = sync.version(db.session)
+    return g.catalogue_version
 
 
 def _cacheable():

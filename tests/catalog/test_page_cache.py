@@ -340,17 +340,24 @@ def test_a_cached_page_with_a_form_holds_no_token_in_the_cache_and_each_visitor_
         assert response.cache_control.no_cache and response.headers.get("ETag") is None
 
 
-def test_logged_in_pages_are_never_cached_nor_served_from_the_cache(make_app):
-    app = make_app()
+def signed_in_buyer(app):
+    """A client logged in as a buyer of "Công ty Mua Sỉ"."""
     with app.app_context():
         buyer = factories.user(factories.organisation("enterprise", legal_name="Công ty Mua Sỉ"),
                                email="buyer@dn.example")
         email = buyer.email
-    visitor, member = app.test_client(), app.test_client()
+    member = app.test_client()
+    assert login_with_form(member, email).status_code == 302
+    return member
+
+
+def test_logged_in_pages_are_never_cached_nor_served_from_the_cache(make_app):
+    app = make_app()
+    visitor = app.test_client()
     for path in ("/", "/products"):
         visitor.get(path)
         assert visitor.get(path).headers.get("X-Page-Cache") == "hit"
-    assert login_with_form(member, email).status_code == 302
+    member = signed_in_buyer(app)
     for path in ("/", "/products"):
         response = member.get(path)
         assert response.headers.get("X-Page-Cache") is None
@@ -449,13 +456,8 @@ def test_a_shared_cache_may_keep_anonymous_pages_as_long_as_the_operator_allows(
 
 def test_logged_in_pages_never_get_an_etag_nor_public_caching(make_app):
     app = make_app()
-    with app.app_context():
-        buyer = factories.user(factories.organisation("enterprise", legal_name="Công ty Mua Sỉ"),
-                               email="buyer@dn.example")
-        email = buyer.email
     anonymous = app.test_client().get("/products")
-    member = app.test_client()
-    assert login_with_form(member, email).status_code == 302
+    member = signed_in_buyer(app)
     for path in ("/", "/products"):
         response = member.get(path, headers={"If-None-Match": anonymous.headers["ETag"]})
         assert response.status_code == 200 and "/logout" in text(response)
@@ -504,3 +506,12 @@ def test_pages_of_one_filter_set_share_their_province_counts_until_the_catalogue
     page = text(client.get("/products?sort=price_asc"))  # a page not cached yet: the counts must be new too
     assert re.search(r'<h2 id="results-heading" class="h5">2 ', page)
     assert re.search(r'<option value="12"[^>]*>Lai Châu \(1\)</option>', page)
+
+
+def test_a_catalogue_page_rendered_afresh_reads_the_catalogues_version_once(two_workers):
+    """The page's key and the kept province counts both need the version: one read a request."""
+    reader, _writer, _ids = two_workers
+    client = reader.test_client()
+    sent, response = statements_of(reader, lambda: client.get("/products?sort=name"))
+    assert response.status_code == 200 and response.headers.get("X-Page-Cache") is None
+    assert sum("data_version" in statement for statement in sent) == 1, sent
