@@ -47,6 +47,12 @@ def report_cell(value, kind):
     return label(value)  # an enum's label, a lazy string or user text: the template escapes it
 
 
+@blueprint.app_template_global("report_cells")
+def report_cells(row, kinds):
+    """[(text, right-aligned)] of a row's cells after the first (its row header), as report_cell writes them."""
+    return [(report_cell(value, kind), kind != reports.TEXT) for value, kind in zip(row[1:], kinds[1:], strict=True)]
+
+
 def _file(report, fmt, stem):
     data, filename, mimetype = exports.export(report, fmt, stem)
     response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename)

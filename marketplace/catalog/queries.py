@@ -11,6 +11,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import contains_eager, selectinload
 
 from marketplace import geo
@@ -289,7 +290,7 @@ def ocop_products_by_stars(on):
         verified = sa.bindparam(None, CertificateStatus.VERIFIED, type_=OcopCertificate.status.type,
                                 literal_execute=True)
         best = (sa.select(OcopCertificate.stars).where(OcopCertificate.status == verified, valid[1])
-                .distinct(OcopCertificate.product_id)
+                .ext(distinct_on(OcopCertificate.product_id))
                 .order_by(OcopCertificate.product_id.desc(), OcopCertificate.stars.desc()).subquery())
     else:
         best = (sa.select(OcopCertificate.product_id, sa.func.max(OcopCertificate.stars).label("stars"))
