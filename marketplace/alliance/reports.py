@@ -81,9 +81,8 @@ def text(value):
 
 def _values(progress, ids):
     """[committed, ordered, delivered, paid] (₫) of these MoUs, added up from their Progress."""
-    figures = [progress[i] for i in ids if i in progress]
-    return [sum(p.committed_value_vnd for p in figures), sum(p.ordered_vnd for p in figures),
-            sum(p.delivered_value_vnd for p in figures), sum(p.paid_vnd for p in figures)]
+    totals = [progress[i].totals for i in ids if i in progress]
+    return [sum(column) for column in zip(*totals)] if totals else [0, 0, 0, 0]
 
 
 def _grouped(key, title, first_heading, groups, name_of, progress, order=None):

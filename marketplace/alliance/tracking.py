@@ -127,6 +127,11 @@ class Progress:
         return self._totals
 
     @property
+    def totals(self):
+        """(committed, ordered, delivered, paid) ₫ of the lines."""
+        return self._sums()
+
+    @property
     def committed_value_vnd(self):
         return self._sums()[0]
 

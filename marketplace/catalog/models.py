@@ -411,6 +411,11 @@ class OcopCertificate(db.Model):
     """An OCOP rating decision for a product. The badge shows only while verified and unexpired."""
 
     __tablename__ = "ocop_certificate"
+    # Each product's verified ratings, best first: the dashboard's OCOP products by stars reads each product's best
+    # one from it (catalog.queries.ocop_products_by_stars: on PostgreSQL from the index alone, issue 14).
+    __table_args__ = (sa.Index("ix_ocop_certificate_best", "product_id", "stars",
+                               postgresql_include=["expires_on"], postgresql_where=sa.text("status = 'verified'"),
+                               sqlite_where=sa.text("status = 'verified'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), index=True)

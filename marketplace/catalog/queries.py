@@ -11,6 +11,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import contains_eager, selectinload
 
 from marketplace import geo
@@ -278,11 +279,22 @@ def public_cooperative(cooperative_id):
 
 def ocop_products_by_stars(on):
     """[(stars, products)]: products with an OCOP certificate verified and unexpired on `on`, counted by their
-    highest such rating (a product rated 3 then 4 stars counts once, as 4), fewest stars first. Two nested
-    GROUP BY in one query."""
-    best = (sa.select(OcopCertificate.product_id, sa.func.max(OcopCertificate.stars).label("stars"))
-            .where(OcopCertificate.status == CertificateStatus.VERIFIED, OcopCertificate.expires_on >= on)
-            .group_by(OcopCertificate.product_id).subquery())
+    highest such rating (a product rated 3 then 4 stars counts once, as 4), fewest stars first. One query: on
+    PostgreSQL each product's best certificate is the first of its verified ones read backwards from
+    ix_ocop_certificate_best (DISTINCT ON, no sort and no hash of every product: half the time at 30,000
+    certificates, issue 14), elsewhere two nested GROUP BY."""
+    valid = (OcopCertificate.status == CertificateStatus.VERIFIED, OcopCertificate.expires_on >= on)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # 'verified' written in the statement, not bound: a prepared statement's generic plan (psycopg prepares a
+        # query run five times) could not use the partial index for a parameter.
+        verified = sa.bindparam(None, CertificateStatus.VERIFIED, type_=OcopCertificate.status.type,
+                                literal_execute=True)
+        best = (sa.select(OcopCertificate.stars).where(OcopCertificate.status == verified, valid[1])
+                .ext(distinct_on(OcopCertificate.product_id))
+                .order_by(OcopCertificate.product_id.desc(), OcopCertificate.stars.desc()).subquery())
+    else:
+        best = (sa.select(OcopCertificate.product_id, sa.func.max(OcopCertificate.stars).label("stars"))
+                .where(*valid).group_by(OcopCertificate.product_id).subquery())
     statement = sa.select(best.c.stars, sa.func.count()).group_by(best.c.stars).order_by(best.c.stars)
     return [(stars, count) for stars, count in db.session.execute(statement)]
 

@@ -112,6 +112,10 @@ class Order(db.Model):
     """One enterprise's order to one cooperative. Amounts are integer VND."""
 
     __tablename__ = "customer_order"
+    # When orders were placed, with what the alliance's orders by month adds up (status, value, paid): PostgreSQL
+    # reads that figure from the index alone instead of every order's row (issue 14, docs/benchmarks.md).
+    __table_args__ = (sa.Index("ix_customer_order_placed_at", "placed_at",
+                               postgresql_include=["status", "total_vnd", "paid_vnd"]),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(24), unique=True)  # DH-2026-000123
@@ -136,7 +140,7 @@ class Order(db.Model):
     status_reason: Mapped[str] = mapped_column(sa.Text, default="")  # why rejected or cancelled
     cancelled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # indexed: __table_args__
     is_demo: Mapped[bool] = mapped_column(default=False)
 
     buyer: Mapped[Organisation] = relationship(foreign_keys=[buyer_id])
