@@ -397,7 +397,7 @@ def _new_order(actor, lines, checked, checkout_id, settings):
         province_code=checked.province_code, commune_code=checked.commune_code, street=checked.street,
         requested_date=checked.requested_date, po_number=checked.po_number, notes=checked.notes,
         payment_mode=settings[0], deposit_percent=settings[1], total_vnd=0, status=OrderStatus.PLACED,
-        events=[])  # a new order has none: appending its first event then needs no SELECT
+        events=[], payments=[])  # a new order has none: its first event, and its answer, need no SELECT
     for position, (product, quantity) in enumerate(lines):
         price, source = (agreed[product.id], "agreement") if product.id in agreed else \
             (product.unit_price_for(quantity), "tier")
@@ -703,9 +703,10 @@ def _record(order, kind, actor, note=""):
 
 def _notify(order, organisation, subject, message):
     """Email the active members of `organisation` about this step of the order (outbox)."""
-    link = notifications.link("orders.detail", order_id=order.id)
+    link = None  # built for the first recipient: an organisation without active members needs none
     for member in organisation.members:
         if member.is_active:
+            link = link or notifications.link("orders.detail", order_id=order.id)
             notifications.send(member.email, subject, "order_step", member.locale, user=member,
                                order=order, message=message, link=link)
 
