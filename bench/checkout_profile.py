@@ -50,6 +50,7 @@ def parse_args(argv=None):
     database.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL") or load.DEFAULT_PG_URL)
     database.add_argument("--sqlite", action="store_true")
     parser.add_argument("--json", action="store_true", help="one JSON document")
+    parser.add_argument("--show-sql", action="store_true", help="print the SQL statements of one checkout")
     return parser.parse_args(argv)
 
 
@@ -141,6 +142,24 @@ def backend_pids(app, store):
             db.session.scalar(db.text("SELECT pg_backend_pid()"))]
 
 
+def statements_of(app, environ):
+    """(status, [SQL statements]) of one checkout."""
+    import sqlalchemy as sa
+
+    from marketplace.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+    listener = lambda _c, _cursor, statement, *_rest: seen.append(" ".join(statement.split())[:160])  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        status, _count = call(app, environ)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return status, seen
+
+
 def run(args):
     store = load.Store(argparse.Namespace(sqlite=args.sqlite, keep=False, state_dir=None, pg_url=args.pg_url,
                                           schema=f"bench_checkout_{secrets.token_hex(4)}"))
@@ -165,6 +184,7 @@ def run(args):
                 sql.append(statements)
             cpu.append((time.process_time() - start) * 1000 / per_round)
             pg.append((backend_cpu(pids) - pg_start) * 1000 / per_round)
+        shown = statements_of(app, next(requests)) if args.show_sql else None
         counting = [next(requests) for _ in range(50)]
         profile = cProfile.Profile()
         profile.enable()
@@ -176,6 +196,8 @@ def run(args):
                   "cpu_ms": round(statistics.median(cpu), 2), "cpu_ms_rounds": [round(x, 2) for x in cpu],
                   "postgres_ms": round(statistics.median(pg), 2), "sql_median": statistics.median(sql),
                   "sql_max": max(sql), "python_calls": round(calls), "load_average": os.getloadavg()}
+        if shown:
+            report["sql_of_one_checkout"] = shown
         if args.profile:
             profile = cProfile.Profile(time.process_time)  # CPU time: waits for PostgreSQL left out
             profile.enable()
@@ -206,6 +228,9 @@ def main(argv=None):
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if not k.startswith("profile_")}))
         return 0
+    if "sql_of_one_checkout" in report:
+        status, statements = report.pop("sql_of_one_checkout")
+        print(f"SQL of one checkout ({status}):", *statements, sep="\n  ")
     for key in ("profile_tottime", "profile_cumulative"):
         if key in report:
             print(report.pop(key))
