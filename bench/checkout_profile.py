@@ -17,6 +17,7 @@ lines printed (tottime, then cumulative).
 """
 import argparse
 import cProfile
+import gc
 import io
 import json
 import logging
@@ -172,6 +173,7 @@ def run(args):
         statuses = Counter()
         for _ in range(args.warmup):
             call(app, next(requests))
+        gc.freeze()  # as gunicorn.conf.py's post_worker_init does in each worker
         pids = backend_pids(app, store)
         per_round = max(1, args.requests // args.rounds)
         cpu, pg, sql = [], [], []
