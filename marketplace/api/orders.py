@@ -27,6 +27,7 @@ from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentMethod
 from marketplace.querystring import MAX_PAGE, whole_number_arg
 from marketplace.routing import MAX_ID
+from marketplace.unit_of_work import unit_of_work
 
 ORDER = "/orders/<id:order_id>"
 MAX_PER_PAGE = 100
@@ -233,10 +234,17 @@ def order(order_id):
 @token_required
 @idempotent
 def place_orders():
-    """One order per cooperative of the lines, all or none."""
-    placed = services.place_orders(g.api_user, _order_request(_body(PLACE_FIELDS)))
-    _load_details(placed)
-    return jsonify({"orders": [order_json(order) for order in placed]}), 201
+    """One order per cooperative of the lines, all or none.
+
+    The answer is written inside the checkout's unit of work, from the orders as the service left them (every
+    column, line and event is in memory after its last flush; a new order has no payments): after the commit they
+    would be expired and read again in a second transaction, which also ends in a rollback that makes psycopg
+    forget its prepared statements. The commit writes nothing the answer does not already show."""
+    order_request = _order_request(_body(PLACE_FIELDS))
+    with unit_of_work():
+        placed = services.place_orders(g.api_user, order_request)
+        answer = {"orders": [order_json(order) for order in placed]}
+    return jsonify(answer), 201
 
 
 # ---------------------------------------------------------------- actions

@@ -8,6 +8,7 @@ version after waiting for a concurrent writer's row lock, and SQLite runs the st
 database write lock (pysqlite begins the transaction at the first write, so no stale read is involved).
 Nothing is decided from a value read earlier in Python.
 """
+import functools
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -108,13 +109,24 @@ def reserve(product_id, key, quantity, capacity):
     """
     if quantity > capacity:
         return False
-    statement = _insert(db.session.get_bind().dialect.name)(CapacityUsage).values(
-        product_id=product_id, period_key=key, reserved_qty=quantity)
-    total = CapacityUsage.reserved_qty + statement.excluded.reserved_qty
-    held = db.session.execute(statement.on_conflict_do_update(
-        index_elements=["product_id", "period_key"], set_={"reserved_qty": total}, where=total <= capacity)
-        .returning(CapacityUsage.id))
+    held = db.session.execute(_reserve_statement(db.session.get_bind().dialect.name), {
+        "product_id": product_id, "period_key": key, "quantity": quantity, "capacity": capacity})
     return held.first() is not None  # no row when the condition refused the update (rowcount says -1 here)
+
+
+@functools.cache
+def _reserve_statement(dialect):
+    """reserve()'s statement, built once per dialect, its values bound at each execution (building the statement
+    and its cache key anew cost more CPU than executing it)."""
+    table = CapacityUsage.__table__
+    statement = _insert(dialect)(table).values(
+        product_id=sa.bindparam("product_id", type_=table.c.product_id.type),
+        period_key=sa.bindparam("period_key", type_=table.c.period_key.type),
+        reserved_qty=sa.bindparam("quantity", type_=table.c.reserved_qty.type))
+    total = table.c.reserved_qty + statement.excluded.reserved_qty
+    return statement.on_conflict_do_update(
+        index_elements=["product_id", "period_key"], set_={"reserved_qty": total},
+        where=total <= sa.bindparam("capacity", type_=table.c.reserved_qty.type)).returning(table.c.id)
 
 
 def release(product_id, key, quantity):

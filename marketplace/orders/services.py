@@ -11,6 +11,7 @@ Who may do what:
 Forbidden transitions raise InvalidTransition (a Conflict with code `invalid_transition`); capacity that
 is short raises InsufficientCapacity (409 `insufficient_capacity`), and nothing is created.
 """
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -397,7 +398,7 @@ def _new_order(actor, lines, checked, checkout_id, settings):
         province_code=checked.province_code, commune_code=checked.commune_code, street=checked.street,
         requested_date=checked.requested_date, po_number=checked.po_number, notes=checked.notes,
         payment_mode=settings[0], deposit_percent=settings[1], total_vnd=0, status=OrderStatus.PLACED,
-        events=[])  # a new order has none: appending its first event then needs no SELECT
+        events=[], payments=[])  # a new order has none: its first event, and its answer, need no SELECT
     for position, (product, quantity) in enumerate(lines):
         price, source = (agreed[product.id], "agreement") if product.id in agreed else \
             (product.unit_price_for(quantity), "tier")
@@ -413,11 +414,32 @@ def _new_order(actor, lines, checked, checkout_id, settings):
 
 
 def _number(orders):
-    """Give the new orders their references, which hold their ids: one flush inserts them all first."""
-    db.session.flush()
+    """Give the new orders their ids and their references, which hold the ids. On PostgreSQL the ids are taken from
+    the table's sequence in one statement, before anything is inserted: the orders, their lines and their events
+    are then inserted by one flush, with their references. Elsewhere (SQLite: no sequence) one flush inserts the
+    orders first, and their references are written by the next."""
+    ids = _next_order_ids(len(orders))
+    if ids is None:
+        db.session.flush()
+    else:
+        for order, order_id in zip(orders, ids, strict=True):
+            order.id = order_id
     year = today().year
     for order in orders:
         order.reference = f"DH-{year}-{order.id:06d}"
+
+
+def _next_order_ids(count):
+    """`count` new ids of orders from PostgreSQL's sequence of the table (ascending), or None on another database."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    with db.session.no_autoflush:  # the new orders are inserted later, with these ids
+        return sorted(db.session.scalars(_NEXT_ORDER_IDS, {"count": count}))
+
+
+# Built once (a statement's construction and cache key cost more CPU than its execution): `count` ids of orders.
+_NEXT_ORDER_IDS = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(Order.__tablename__, "id"))).select_from(
+    sa.func.generate_series(1, sa.bindparam("count", type_=sa.Integer)))
 
 
 def _payment_terms(cooperative_ids):
@@ -426,10 +448,16 @@ def _payment_terms(cooperative_ids):
     from marketplace.payments.models import PaymentSettings  # payments builds on orders, not the reverse
 
     terms = dict.fromkeys(cooperative_ids, (PaymentMode.FULL, 0))
-    for settings in db.session.scalars(sa.select(PaymentSettings).where(
-            PaymentSettings.organisation_id.in_(list(terms)), PaymentSettings.mode == PaymentMode.DEPOSIT)):
+    for settings in db.session.scalars(_deposit_terms_statement(PaymentSettings), {"ids": list(terms)}):
         terms[settings.organisation_id] = (PaymentMode.DEPOSIT, settings.deposit_percent)
     return terms
+
+
+@functools.cache
+def _deposit_terms_statement(settings_model):
+    """The deposit terms of the cooperatives `ids` (built once: see _NEXT_ORDER_IDS)."""
+    return sa.select(settings_model).where(settings_model.organisation_id.in_(sa.bindparam("ids", expanding=True)),
+                                           settings_model.mode == PaymentMode.DEPOSIT)
 
 
 def _reserve_capacity(orders, checked):
@@ -703,9 +731,10 @@ def _record(order, kind, actor, note=""):
 
 def _notify(order, organisation, subject, message):
     """Email the active members of `organisation` about this step of the order (outbox)."""
-    link = notifications.link("orders.detail", order_id=order.id)
+    link = None  # built for the first recipient: an organisation without active members needs none
     for member in organisation.members:
         if member.is_active:
+            link = link or notifications.link("orders.detail", order_id=order.id)
             notifications.send(member.email, subject, "order_step", member.locale, user=member,
                                order=order, message=message, link=link)
 
@@ -746,11 +775,13 @@ def _public_products(product_ids):
     ids = {i for i in (_whole(product_id, 1, MAX_ID) for product_id in product_ids) if i is not None}
     if not ids:
         return {}
-    products = db.session.scalars(
-        sa.select(Product).where(Product.id.in_(ids))
-        .options(sa.orm.joinedload(Product.cooperative).selectinload(Organisation.members),
-                 sa.orm.selectinload(Product.tiers))).unique().all()
+    products = db.session.scalars(_PRODUCTS_TO_ORDER, {"ids": sorted(ids)}).unique().all()
     return {product.id: product for product in products if product.is_public}
+
+
+# Built once, the ids bound at each execution (see _NEXT_ORDER_IDS).
+_PRODUCTS_TO_ORDER = sa.select(Product).where(Product.id.in_(sa.bindparam("ids", expanding=True))).options(
+    sa.orm.joinedload(Product.cooperative).selectinload(Organisation.members), sa.orm.selectinload(Product.tiers))
 
 
 def _quantity(value):

@@ -22,7 +22,7 @@ from marketplace.payments import stripe_gateway
 from marketplace.payments.models import Payment, PaymentSettings
 from marketplace.sqltypes import utcnow
 from tests import factories
-from tests.support import assert_documented, assert_json_error
+from tests.support import assert_documented, assert_json_error, statements_of
 
 SOON = date.today() + timedelta(days=14)
 
@@ -102,6 +102,29 @@ def test_a_checkout_over_two_cooperatives_answers_201_with_one_order_each(client
                                  "requested_date": SOON.isoformat(), "address": thach["delivery"]["address"]}
     assert thach["payment_terms"] == {"mode": "full", "deposit_percent": None, "before_shipping_vnd": 180_000_000}
     assert orders_in_database() == 2
+
+
+def test_the_answer_of_a_checkout_is_the_orders_as_stored(client, world):
+    """The answer is written from the orders in memory before the commit (not read again after it): it must be
+    what reading each order back gives, field for field."""
+    placed = place(client, world, [("thach", 5), ("hoi", 30)], po_number="PO-1", notes="Sáng").json["orders"]
+    assert len(placed) == 2
+    for order in placed:
+        assert call(client, world, "buyer", "GET", f"/orders/{order['id']}").json == order
+
+
+def test_a_checkout_answers_without_reading_its_orders_again(app, client, world):
+    """Once the orders are written, nothing of them is read back for the answer (it used to take four more queries
+    in a transaction of their own); on PostgreSQL their ids come from the sequence first, so they are inserted once
+    with their references and never updated."""
+    sent, response = statements_of(app, lambda: place(client, world, [("thach", 5), ("hoi", 30)]))
+    assert response.status_code == 201
+    written = next(n for n, statement in enumerate(sent) if statement.startswith("INSERT INTO customer_order"))
+    tables = ("customer_order", "order_line", "order_event", "payment")
+    assert not [s for s in sent[written:] if s.startswith("SELECT") and any(f"FROM {t}" in s for t in tables)]
+    if db.engine.dialect.name == "postgresql":
+        assert not [s for s in sent if s.startswith("UPDATE customer_order")]
+        assert sum(s.startswith("INSERT INTO customer_order") for s in sent) == 1
 
 
 def test_an_mou_in_force_sets_the_prices(client, world):
