@@ -110,14 +110,15 @@ def test_the_postgresql_schema_is_dropped(report):
 
 
 def test_summaries_count_only_what_they_are_given():
-    samples = [("search", 0, ms * 1_000_000, 200, 4, 1024, None) for ms in range(1, 101)]
-    samples.append(("search", 0, 500_000_000, 503, 2, 10, "HTTP 503"))
+    samples = [("search", 0, ms * 1_000_000, 200, 4, 1024, None, ms % 4 == 0) for ms in range(1, 101)]
+    samples.append(("search", 0, 500_000_000, 503, 2, 10, "HTTP 503", False))
     summary = load.summarise("search", samples, seconds=2)
     page = summary["pages"]["search"]
     assert (page["requests"], page["throughput"], page["errors"]) == (101, 50.5, 1)
     assert (page["p50_ms"], page["p95_ms"], page["max_ms"]) == (51.0, 96.0, 500.0)
     assert (page["sql_max"], page["sql_median"]) == (4, 4)
     assert page["error_examples"] == ["HTTP 503"]
+    assert page["from_cache"] == round(25 / 101, 3)
 
 
 def test_generated_rows_keep_the_catalogue_rules():
