@@ -23,6 +23,7 @@ RECORDS (any row of any table but those in NOT_SHOWN: the signed-in list pages k
 noted here, by a flush or a bulk statement through the session, `_after_flush` and `_after_statement`).
 A name without a row reads as 0; its first bump inserts it; the names of one commit are bumped in one statement.
 """
+import functools
 import time
 from itertools import chain
 
@@ -86,15 +87,22 @@ def bump(connection, *names):
     and in sorted order (the rows' locks too): to the larger of its value plus one and the clock in microseconds.
     Never a number given before: after a restore from a backup the version would otherwise count again through
     values whose ETags browsers hold for other content."""
+    names = tuple(sorted(set(names)))
+    connection.execute(_bump_statement(connection.dialect.name, names), {"now": _clock_microseconds()})
+
+
+@functools.cache
+def _bump_statement(dialect, names):
+    """The upsert of `names` (built once per process: a checkout bumps on every commit)."""
     table = DataVersion.__table__
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         insert, greatest = pg_insert, sa.func.greatest
     else:
         insert, greatest = sqlite_insert, sa.func.max  # SQLite's max() of several arguments
-    now = _clock_microseconds()
-    statement = insert(table).values([{"name": name, "value": now} for name in sorted(names)])
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=[table.c.name], set_={"value": greatest(table.c.value + 1, statement.excluded.value)}))
+    now = sa.bindparam("now", type_=sa.BigInteger)
+    statement = insert(table).values([{"name": name, "value": now} for name in names])
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.name], set_={"value": greatest(table.c.value + 1, statement.excluded.value)})
 
 
 def _clock_microseconds():
