@@ -172,6 +172,11 @@ def defaults(instance_path):
         "STRIPE_JS_URL": "https://js.stripe.com/v3/",
         "BOOTSTRAP_SERVE_LOCAL": True,
         "COMPRESS_MIMETYPES": ["text/html", "text/css", "application/javascript", "application/json"],
+        # Compression levels for pages compressed here (Flask-Compress: gzip 6 and Brotli 4 by default there). On the
+        # dashboard's 185 KB, gzip 1 costs a third of gzip 6's CPU for about a tenth more bytes, and Brotli 1 (what
+        # browsers ask for first) a third of Brotli 4's for 3 % more (docs/benchmarks.md, issue 14).
+        "COMPRESS_LEVEL": 1,
+        "COMPRESS_BR_LEVEL": 1,
     }
 
 
@@ -197,6 +202,8 @@ ENVIRONMENT = {
     "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": ("PASSWORD_RESET_RATE_LIMIT_PER_EMAIL", str),
     "REDIS_URL": ("REDIS_URL", str),
     "PAGE_CACHE_SECONDS": ("PAGE_CACHE_SECONDS", int),
+    "COMPRESS_LEVEL": ("COMPRESS_LEVEL", int),
+    "COMPRESS_BR_LEVEL": ("COMPRESS_BR_LEVEL", int),
     "PAGE_CACHE_ENTRIES": ("PAGE_CACHE_ENTRIES", int),
     "PRIVATE_PAGE_CACHE_SECONDS": ("PRIVATE_PAGE_CACHE_SECONDS", int),
     "PRIVATE_PAGE_CACHE_ENTRIES": ("PRIVATE_PAGE_CACHE_ENTRIES", int),
