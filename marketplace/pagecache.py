@@ -250,6 +250,13 @@ def kept_for_the_organisation(view):
             response = make_response(body)
             response.headers["X-Page-Cache"] = "hit"
             return _for_this_person(response, body)
+        # The person and their organisation came with the session (accounts/sessions.py), before the version was
+        # read: a change of either committed between the two would be rendered as it was, under the newer version,
+        # for every member of that role. Read them again (two statements, to render only) and key on what is read.
+        user = current_user._get_current_object()
+        db.session.expire(user.organisation)
+        db.session.expire(user)
+        key = _organisation_key() + (version,)
         g.rendering_for_organisation = g.rendering_for_cache = True
         try:
             response = make_response(view(*args, **kwargs))

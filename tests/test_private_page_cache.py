@@ -296,3 +296,31 @@ def test_records_change_with_shown_tables_and_not_with_a_session_touch(trade, st
         rename(names["product"], "Chè xanh")()
         db.session.commit()
         assert versions.read(db.session, versions.RECORDS) == before + 1
+
+
+@pytest.mark.postgresql_only
+def test_a_change_committed_after_the_session_was_read_is_not_kept_under_the_newer_version(trade, monkeypatch):
+    """The person and their organisation come with the session (accounts/sessions.py), before the version is read:
+    a change committed between the two (PostgreSQL's next statement sees it) must not leave the page rendered from
+    the organisation as it was kept under the version that includes the change."""
+    reader, writer, names = trade
+    member, colleague = signed_in(reader, "member@tancuong.example"), signed_in(reader, "member2@tancuong.example")
+    assert 'href="/workspace/payment-settings"' in text(member.get("/workspace/products?verified"))  # verified
+    read = versions.read
+    suspended = []
+
+    def suspend_then_read(session, name):
+        if name == versions.RECORDS and not suspended:  # another worker commits, just before this one reads
+            suspended.append(True)
+            with writer.app_context():
+                from marketplace.accounts.models import Organisation
+
+                db.session.get(Organisation, names["seller"]).status = OrganisationStatus.SUSPENDED
+                db.session.commit()
+        return read(session, name)
+
+    monkeypatch.setattr(versions, "read", suspend_then_read)
+    member.get("/workspace/products")  # rendered from the organisation as it came with the session: verified
+    assert suspended
+    page = text(colleague.get("/workspace/products"))  # the same role: the page kept by the member's request
+    assert 'href="/workspace/payment-settings"' not in page  # a link for verified cooperatives only
