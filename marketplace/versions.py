@@ -39,13 +39,15 @@ CATALOGUE = "catalogue"
 FOLLOW_UP = "follow_up"
 RECORDS = "records"
 
-# Tables whose rows no page shows, written by requests that change nothing anyone sees (a session's last activity,
-# a delivered email, an API retry's stored answer, a processed Stripe event; a registration or password reset
-# waiting for its link, and a login unlock: their paths must do the same work whether the email is known or not,
-# tests/accounts/test_enumeration.py) or written only beside a table that does (the search change log, with its
-# product): writing them leaves RECORDS as it is.
+# Tables whose rows no kept page shows (pagecache.kept_for_the_organisation), written by requests that change
+# nothing anyone sees there (a session's last activity, a delivered email, an API retry's stored answer, a processed
+# Stripe event; a registration or password reset waiting for its link, and a login unlock: their paths must do the
+# same work whether the email is known or not, tests/accounts/test_enumeration.py), or shown there only through the
+# person's own header parts, filled in for each answer (a cart's items, a person's read notices), or written only
+# beside a table that is shown (the search change log, with its product): writing them leaves RECORDS as it is.
 NOT_SHOWN = frozenset({"data_version", "auth_session", "outbox_message", "idempotent_request", "stripe_event",
-                       "pending_registration", "password_reset", "login_unlock", "search_change"})
+                       "pending_registration", "password_reset", "login_unlock", "cart_item", "notice_cursor",
+                       "search_change"})
 
 PENDING = "versions_pending"  # session.info: names this transaction changed, bumped just before it commits
 BUMPED = "versions_bumped"  # session.info: names bumped already by _before_commit

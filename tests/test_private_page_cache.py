@@ -146,6 +146,11 @@ def test_a_buyers_cart_is_their_own_on_a_kept_page(trade):
     assert colleague.get("/agreements").headers.get("X-Page-Cache") == "hit"
     assert badge("nav-cart", text(buyer.get("/agreements"))) == "1"
     assert badge("nav-cart", text(colleague.get("/agreements"))) is None
+    with writer.app_context():  # the colleague fills a cart: the kept pages stay, their own badge shows it
+        colleague_user = db.session.scalar(sa.select(User).filter_by(email="buyer2@muasi.example"))
+        orders.put_in_cart(colleague_user, names["product"], 100)
+    answer = colleague.get("/agreements")
+    assert answer.headers.get("X-Page-Cache") == "hit" and badge("nav-cart", text(answer)) == "1"
 
 
 def test_each_answer_from_the_cache_has_its_own_token_and_the_cache_none(trade):
