@@ -280,8 +280,11 @@ def place_orders(actor, request, from_cart=False):
         db.session.execute(sa.delete(CartItem).where(
             CartItem.user_id == actor.id, CartItem.product_id.in_([p.id for p, _q in checked.lines])))
     # Last, so that the capacity rows stay locked (by PostgreSQL, until the commit) for the least time:
-    # the emails above are rendered before, not while other buyers of the same products wait.
-    _reserve_capacity(orders, checked)
+    # the emails above are rendered before, not while other buyers of the same products wait. Before the orders'
+    # rows are written, though (no autoflush): a checkout refused for capacity then writes nothing it must take back
+    # (on PostgreSQL; on SQLite _number has inserted the orders to learn their ids).
+    with db.session.no_autoflush:
+        _reserve_capacity(orders, checked)
     db.session.flush()
     return orders
 

@@ -145,6 +145,18 @@ def test_short_capacity_is_409_and_creates_nothing(client, world):
     assert orders_in_database() == 1
 
 
+def test_a_checkout_short_of_capacity_writes_no_order_it_must_take_back(app, client, world):
+    """Capacity is held before the orders' rows are written: a refusal sends no INSERT of an order, a line or an
+    event (on PostgreSQL; SQLite inserts the orders first to learn their ids)."""
+    assert place(client, world, [("thach", 8)]).status_code == 201
+    sent, response = statements_of(app, lambda: place(client, world, [("hoi", 10), ("thach", 3)]))
+    assert_json_error(response, 409, "insufficient_capacity")
+    if db.engine.dialect.name == "postgresql":
+        tables = ("customer_order", "order_line", "order_event")
+        assert not [s for s in sent if any(s.startswith(f"INSERT INTO {t} ") for t in tables)], sent
+    assert orders_in_database() == 1
+
+
 def test_bad_quantities_dates_and_addresses_are_422_per_field(client, world):
     body = order_body(world, [("thach", 0), ("hoi", 30)])
     body["lines"].append({"product_id": 2**40, "quantity": 1})
