@@ -277,22 +277,25 @@ def run_http(args, env, store, data, log):
     return [s for mine in samples for s in mine], end_at, info
 
 
-def service_process(config, buyers, product_ids, args, start_at, measure_at, end_at, results):
+def service_process(config, buyers, product_ids, args, ready, window, results):
     """A worker process of --service: its own app; one thread per buyer, each checkout in its own app context."""
     try:
-        results.put(("samples", _service_buyers(config, buyers, product_ids, args, start_at, measure_at, end_at)))
+        results.put(("samples", _service_buyers(config, buyers, product_ids, args, ready, window)))
     except BaseException as error:
         results.put(("failed", f"{type(error).__name__}: {error}"))
         raise
 
 
-def _service_buyers(config, buyers, product_ids, args, start_at, measure_at, end_at):
+def _service_buyers(config, buyers, product_ids, args, ready, window):
     from marketplace import create_app
     from marketplace.accounts.models import User
     from marketplace.extensions import db
     from marketplace.orders import services
 
     app = create_app(config)
+    ready.wait(timeout=APP_START_TIMEOUT)  # every process has built its app: the parent sets the window
+    ready.wait(timeout=APP_START_TIMEOUT)
+    start_at, measure_at, end_at = window[:]
 
     def sender(user_id):
         def send(body):
@@ -325,6 +328,9 @@ def _service_buyers(config, buyers, product_ids, args, start_at, measure_at, end
     return [s for mine in samples for s in mine]
 
 
+APP_START_TIMEOUT = 120  # seconds a --service process may take to build its app
+
+
 def run_service(args, config, data):
     """WORKERS forked processes sharing the buyers. Returns (samples, the end of the measured window, info)."""
     context = multiprocessing.get_context("fork")
@@ -333,13 +339,18 @@ def run_service(args, config, data):
     buyers = [(number, user_id) for number, (user_id, _secret) in enumerate(data["buyers"])]
     shares = [buyers[n::args.workers] for n in range(args.workers)]
     shares = [share for share in shares if share]
-    start_at = time.monotonic() + 1.0  # the processes build their apps meanwhile
-    measure_at = start_at + args.warmup
-    end_at = measure_at + args.seconds
+    # The window opens once every process has built its app (however long that takes on a busy machine).
+    ready, window = context.Barrier(len(shares) + 1), context.Array("d", 3)
     processes = [context.Process(target=service_process, daemon=True, args=(
-        config, share, product_ids, args, start_at, measure_at, end_at, results)) for share in shares]
+        config, share, product_ids, args, ready, window, results)) for share in shares]
     for process in processes:
         process.start()
+    ready.wait(timeout=APP_START_TIMEOUT)
+    start_at = time.monotonic() + 0.1
+    measure_at = start_at + args.warmup
+    end_at = measure_at + args.seconds
+    window[:] = [start_at, measure_at, end_at]
+    ready.wait(timeout=APP_START_TIMEOUT)
     gathered = [results.get(timeout=args.warmup + args.seconds + 120) for _ in processes]
     for process in processes:
         process.join(timeout=30)

@@ -220,7 +220,7 @@ def test_the_demo_data_is_measured_with_the_demo_buyers():
     """--demo: `make run`'s data (flask seed-demo) in a SQLite file, the demo's public products and its buyers'
     logins; issue 14's targets apply to it as to 50,000 products on PostgreSQL."""
     completed = subprocess.run(
-        [sys.executable, "-W", "error", "bench/load.py", "--demo", "--users", "2", "--seconds", "0.5",
+        [sys.executable, "-W", "error", "bench/load.py", "--demo", "--users", "2", "--seconds", "2",
          "--warmup", "0.3", "--workers", "1", "--client-processes", "1", "--json", "--cheap-passwords"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
