@@ -49,6 +49,11 @@ NOT_SHOWN = frozenset({"data_version", "auth_session", "outbox_message", "idempo
                        "pending_registration", "password_reset", "login_unlock", "cart_item", "notice_cursor",
                        "search_change"})
 
+# Columns no kept page shows, in tables that are otherwise shown: a row changed only there leaves RECORDS as it is
+# (a login notes its time on the account; a password is rehashed with new parameters): at a conference's start,
+# every login would otherwise retire every kept page.
+NOT_SHOWN_COLUMNS = {"user_account": frozenset({"last_login_at", "password_hash"})}
+
 PENDING = "versions_pending"  # session.info: names this transaction changed, bumped just before it commits
 BUMPED = "versions_bumped"  # session.info: names bumped already by _before_commit
 
@@ -133,11 +138,19 @@ def _before_commit(session):
 
 def _after_flush(session, _flush_context):
     if RECORDS not in session.info.get(PENDING, ()):
-        dirty = (obj for obj in session.dirty if session.is_modified(obj))  # not an attribute set to what it was
+        # Not an attribute set to what it was, nor a change only of columns no kept page shows.
+        dirty = (obj for obj in session.dirty if session.is_modified(obj) and _shown_change(obj))
         for obj in chain(session.new, session.deleted, dirty):
             if obj.__table__.name not in NOT_SHOWN:
                 changed(session, RECORDS)
                 return
+
+
+def _shown_change(obj):
+    hidden = NOT_SHOWN_COLUMNS.get(obj.__table__.name)
+    if hidden is None:
+        return True
+    return any(attr.key not in hidden and attr.history.has_changes() for attr in sa.inspect(obj).attrs)
 
 
 def _after_statement(state):

@@ -329,3 +329,26 @@ def test_a_change_committed_after_the_session_was_read_is_not_kept_under_the_new
     assert suspended
     page = text(colleague.get("/workspace/products"))  # the same role: the page kept by the member's request
     assert 'href="/workspace/payment-settings"' not in page  # a link for verified cooperatives only
+
+
+def test_a_login_leaves_the_kept_pages(trade):
+    """A login notes its time on the account (a column no kept page shows): another member signing in does not
+    retire the pages kept for the organisation (at a conference's start every login would)."""
+    reader, _writer, _names = trade
+    owner = signed_in(reader, "owner@tancuong.example")
+    assert twice(owner, "/orders")[1].headers.get("X-Page-Cache") == "hit"
+    signed_in(reader, "member@tancuong.example")
+    assert owner.get("/orders").headers.get("X-Page-Cache") == "hit"
+
+
+def test_a_change_of_a_shown_column_of_an_account_retires_the_kept_pages(trade):
+    reader, writer, _names = trade
+    owner = signed_in(reader, "owner@tancuong.example")
+    assert twice(owner, "/orders")[1].headers.get("X-Page-Cache") == "hit"
+    with writer.app_context():
+        from marketplace.accounts.models import User
+
+        member = db.session.scalar(sa.select(User).filter_by(email="member@tancuong.example"))
+        member.full_name = "Nguyễn Thị Lan"
+        db.session.commit()
+    assert owner.get("/orders").headers.get("X-Page-Cache") is None
