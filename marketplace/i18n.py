@@ -22,6 +22,11 @@ def select_locale():
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def grouped(number):
+    """A whole number with its digits grouped the Vietnamese way, in either language: 1234567 → "1.234.567"."""
+    return f"{number:,}".replace(",", ".")
+
+
 def vnd(amount):
     """Integer đồng as `1.500.000 ₫` (vi) or `₫1,500,000` (en). VND has no minor unit."""
     if amount is None:

@@ -10,7 +10,7 @@ from flask_login import current_user
 from marketplace.accounts.models import label
 from marketplace.alliance import charts, exports, reports
 from marketplace.alliance.views import blueprint
-from marketplace.i18n import short_date, vnd
+from marketplace.i18n import grouped, short_date, vnd
 from marketplace.pagecache import kept_for_the_organisation
 
 
@@ -23,7 +23,7 @@ def _with_charts(report):
             labels = [reports.text(row[0]) for row in table.rows]
             series = [(table.headings[i], [row[i] for row in table.rows]) for i in table.chart]
             description = "; ".join(
-                f"{label}: " + ", ".join(f"{name} {values[n]:,}".replace(",", ".") for name, values in series)
+                f"{label}: " + ", ".join(f"{name} {grouped(values[n])}" for name, values in series)
                 for n, label in enumerate(labels))
             chart = charts.bar_chart(table.title, description, labels, series, horizontal=table.horizontal,
                                      whole_numbers=all(table.kinds[i] == reports.COUNT for i in table.chart))
@@ -39,7 +39,7 @@ def report_cell(value, kind):
     if kind == reports.VND:
         return vnd(value)
     if kind == reports.COUNT:
-        return f"{value:,}".replace(",", ".")
+        return grouped(value)
     if kind == reports.DATE:
         return short_date(value)
     if kind == reports.PERCENT:

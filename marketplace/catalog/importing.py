@@ -56,10 +56,10 @@ from marketplace.catalog.models import (
     ProductStatus,
     Unit,
 )
-from marketplace.catalog.spreadsheet import Limits, Stats, csv_records, file_error, number, xlsx_records
+from marketplace.catalog.spreadsheet import Limits, Stats, csv_records, file_error, xlsx_records
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
-from marketplace.i18n import short_date, vnd
+from marketplace.i18n import grouped, short_date, vnd
 from marketplace.routing import MAX_ID
 from marketplace.text import fold, slugify
 from marketplace.unit_of_work import unit_of_work
@@ -243,9 +243,9 @@ def _too_many_rows(limits):
     if limits.command_line_hint:
         return file_error(_l("The file has more than %(max)s rows. Split it into several files (the alliance loads "
                              "larger registries with the command `flask catalog import`).",
-                             max=number(limits.max_rows)))
+                             max=grouped(limits.max_rows)))
     return file_error(_l("The file has more than %(max)s rows. Split it into several files.",
-                         max=number(limits.max_rows)))
+                         max=grouped(limits.max_rows)))
 
 
 def _cell_text(value):

@@ -36,6 +36,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.i18n import grouped
 from marketplace.sqltypes import utcnow
 from marketplace.text import slugify
 from marketplace.unit_of_work import unit_of_work
@@ -126,8 +127,8 @@ def _whole_number(value, errors, name, minimum, maximum, required=True):
         errors[name] = _l("Enter a whole number.")
         return None
     if not minimum <= value <= maximum:
-        errors[name] = _l("Enter a number from %(min)s to %(max)s.", min=f"{minimum:,}".replace(",", "."),
-                          max=f"{maximum:,}".replace(",", "."))
+        errors[name] = _l("Enter a number from %(min)s to %(max)s.", min=grouped(minimum),
+                          max=grouped(maximum))
         return None
     return value
 

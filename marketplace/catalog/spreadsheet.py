@@ -38,6 +38,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelt
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel, from_ISO8601
 
 from marketplace.errors import ValidationFailed
+from marketplace.i18n import grouped
 
 ELEMENTS_PER_CELL = 4  # on average over the allowed cells: `<c><v>` is 2, an inline string 3
 ELEMENTS_OVERHEAD = 10_000  # sheet views, column widths, merged cells, ... of an ordinary sheet
@@ -82,11 +83,6 @@ def file_error(*messages):
     return ValidationFailed(messages[0], errors={"file": " ".join(str(m) for m in messages)})
 
 
-def number(value):
-    """A whole number as people read it in Vietnam: 1.000.000."""
-    return f"{value:,}".replace(",", ".")
-
-
 def too_many_columns(limits):
     return file_error(_l("A row has a value beyond column %(max)s. A file may have at most %(max)s columns.",
                          max=limits.max_columns))
@@ -94,7 +90,7 @@ def too_many_columns(limits):
 
 def too_many_cells(limits):
     return file_error(_l("The file has more than %(max)s cells (empty cells and blank rows count too). "
-                         "Split it into several files.", max=number(limits.max_cells)))
+                         "Split it into several files.", max=grouped(limits.max_cells)))
 
 
 # ---------------------------------------------------------------- CSV
@@ -116,7 +112,7 @@ def csv_records(data, limits, stats=None):
             record["chars"] += len(line)
             if record["chars"] > limits.max_line_chars:
                 raise file_error(_l("A row of the file is longer than %(max)s characters.",
-                                    max=number(limits.max_line_chars)))
+                                    max=grouped(limits.max_line_chars)))
             yield line
 
     reader = csv.reader(lines(), delimiter=delimiter)
@@ -161,7 +157,7 @@ def _too_complex():
 
 def _too_many_strings(limits):
     return file_error(_l("The workbook has more than %(max)s different texts. Split it into several files.",
-                         max=number(limits.max_shared_strings)))
+                         max=grouped(limits.max_shared_strings)))
 
 
 def _local(name):

@@ -32,6 +32,7 @@ from marketplace.catalog.models import UNIT_NAMES_VI, Product
 from marketplace.catalog.services import today
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.i18n import grouped
 from marketplace.orders import capacity
 from marketplace.orders.models import (
     CartItem,
@@ -504,7 +505,7 @@ def confirm(actor, order_id):
     _record(order, OrderEventKind.CONFIRMED, actor)
     _notify(order, order.buyer, _l("Order %(reference)s confirmed", reference=order.reference),
             _l("%(cooperative)s confirmed your order. %(amount)s ₫ is due before shipping.",
-               cooperative=order.cooperative.legal_name, amount=_grouped(order.due_before_shipping_vnd)))
+               cooperative=order.cooperative.legal_name, amount=grouped(order.due_before_shipping_vnd)))
     return order
 
 
@@ -649,8 +650,8 @@ def payment_arrived(order, amount_vnd, actor, note, method_label):
         _set_status(order, OrderStatus.PAID)
     _record(order, OrderEventKind.PAID, actor, note=note)
     message = _l("%(amount)s ₫ was received by %(method)s. Paid so far: %(paid)s ₫ of %(total)s ₫.",
-                 amount=_grouped(amount_vnd), method=method_label, paid=_grouped(order.paid_vnd),
-                 total=_grouped(order.total_vnd))
+                 amount=grouped(amount_vnd), method=method_label, paid=grouped(order.paid_vnd),
+                 total=grouped(order.total_vnd))
     for party in (order.buyer, order.cooperative):
         _notify(order, party, _l("Payment received for order %(reference)s", reference=order.reference), message)
     _complete_if_paid(order)
@@ -665,11 +666,6 @@ def record_refund(order, kind, amount_vnd, note):
 
 def record_mismatch(order, note):
     _record(order, OrderEventKind.PAYMENT_MISMATCH, None, note=note)
-
-
-def _grouped(amount):
-    """1.500.000: đồng grouped the Vietnamese way, for emails written in either language."""
-    return f"{amount:,}".replace(",", ".")
 
 
 def _complete_if_paid(order):
