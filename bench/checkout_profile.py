@@ -91,10 +91,7 @@ def environs(data, seed):
         _user, secret = data["buyers"][number % len(bodies)]
         body = next(bodies[number % len(bodies)])
         builder = EnvironBuilder(path=orders_bench.PATH, method="POST", base_url="http://cho-htx.example",
-                                 data=json.dumps(body).encode(), headers={
-                                     "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.20.0.1",
-                                     "Authorization": f"Bearer {secret}", "Content-Type": "application/json",
-                                     "Accept": "application/json", "User-Agent": "cho-htx-bench/1"})
+                                 data=json.dumps(body).encode(), headers=orders_bench.request_headers(secret))
         yield builder.get_environ()
         number += 1
 

@@ -195,10 +195,15 @@ def run_buyer(send, bodies, think, start_at, measure_at, end_at, samples):
             time.sleep(think)
 
 
+def request_headers(secret):
+    """What a buyer's ERP sends with a checkout, behind the proxy (bench/checkout_profile.py sends the same)."""
+    return {"Host": "cho-htx.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.20.0.1",
+            "Authorization": f"Bearer {secret}", "Content-Type": "application/json",
+            "Accept": "application/json", "User-Agent": "cho-htx-bench/1"}
+
+
 def http_sender(port, secret):
-    headers = {"Host": "cho-htx.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.20.0.1",
-               "Authorization": f"Bearer {secret}", "Content-Type": "application/json",
-               "Accept": "application/json", "User-Agent": "cho-htx-bench/1"}
+    headers = request_headers(secret)
 
     def send(body):
         try:
