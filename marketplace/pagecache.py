@@ -148,11 +148,7 @@ def cached_page(view=None, *, also=None):
             return _shared(current_app.response_class(status=304), tag)
         body = cache.get(key)
         if body is None:
-            g.rendering_for_cache = True
-            try:
-                response = make_response(view(*args, **kwargs))
-            finally:
-                g.rendering_for_cache = False
+            response = _rendered_to_keep(view, args, kwargs)
             if response.status_code != 200 or response.direct_passthrough:
                 return _with_token(response, response.get_data(as_text=True))
             body = response.get_data(as_text=True)
@@ -168,6 +164,16 @@ def cached_page(view=None, *, also=None):
         return _shared(response, tag)
 
     return wrapper
+
+
+def _rendered_to_keep(view, args, kwargs, for_organisation=False):
+    """The view's response as it is kept: each form's CSRF token a placeholder, and for an organisation's page the
+    person's header parts too (each answer fills them in)."""
+    g.rendering_for_cache, g.rendering_for_organisation = True, for_organisation
+    try:
+        return make_response(view(*args, **kwargs))
+    finally:
+        g.rendering_for_cache = g.rendering_for_organisation = False
 
 
 def _shared(response, tag):
@@ -257,11 +263,7 @@ def kept_for_the_organisation(view):
         db.session.expire(user.organisation)
         db.session.expire(user)
         key = _organisation_key() + (version,)
-        g.rendering_for_organisation = g.rendering_for_cache = True
-        try:
-            response = make_response(view(*args, **kwargs))
-        finally:
-            g.rendering_for_organisation = g.rendering_for_cache = False
+        response = _rendered_to_keep(view, args, kwargs, for_organisation=True)
         body = response.get_data(as_text=True)
         if response.status_code == 200 and not response.direct_passthrough:
             cache.put(key, body, replaces=lambda kept: kept[VERSION_IN_PRIVATE_KEY] != version)
